@@ -1,0 +1,3 @@
+//! Benchmark: idcard.
+
+fn main() {}

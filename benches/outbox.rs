@@ -1,0 +1,3 @@
+//! Benchmark: outbox.
+
+fn main() {}

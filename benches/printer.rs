@@ -1,0 +1,3 @@
+//! Benchmark: printer.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Benchmark: search.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Benchmark: ui.
+
+fn main() {}

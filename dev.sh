@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set-up and entry points for a fresh Debian/Ubuntu machine with Rust (rustup's cargo on PATH).
+#
+#   ./dev.sh demo    install what the build needs, then run the kiosk in demo mode
+#   ./dev.sh test    install what the build and the tests need, then run every test
+#
+# Both install missing Debian packages with apt-get (through sudo when not root).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# What building needs: a C compiler for SQLite (bundled), pkg-config and fontconfig for Slint.
+BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
+# What a desktop window needs at run time (winit on X11 or Wayland).
+DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
+
+install_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "dev.sh: installing ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+case "${1:-}" in
+    demo)
+        install_packages "${BUILD_PACKAGES[@]}" "${DESKTOP_PACKAGES[@]}"
+        exec cargo run --release --locked
+        ;;
+    test)
+        install_packages "${BUILD_PACKAGES[@]}"
+        exec cargo test --locked
+        ;;
+    *)
+        echo "usage: ./dev.sh demo|test" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,121 @@
+//! The `kiosk` command line: clap options, then one function per subcommand that returns an
+//! exit code. anyhow lives only here, at the edge; library errors are typed.
+//!
+//! Each area owns one module: `catalog` and `config_cmd` (catalogue, config), `card` (ID card
+//! reader and its simulator), `print` (printer, receipts and the printer simulator), `outbox`
+//! (county link), `run` (the touchscreen app and screenshots).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod card;
+pub mod catalog;
+pub mod config_cmd;
+pub mod outbox;
+pub mod print;
+#[cfg(feature = "gui")]
+pub mod run;
+
+/// village-kiosk: the self-service terminal of a village service point (村便民服务站).
+///
+/// Without a subcommand the kiosk app starts; with no config file it starts in demo mode.
+#[derive(Debug, Parser)]
+#[command(name = "kiosk", version, about, long_about = None)]
+pub struct Cli {
+    /// The kiosk's config file.
+    #[arg(long, global = true, env = "KIOSK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The service catalogue (事项目录): import, list, show, search, export, sign.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+    /// Check the config file.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// The ID card reader: read a card, watch events.
+    #[command(subcommand)]
+    Card(card::CardCommand),
+    /// Simulators on pseudo-terminals for the reader and the printer.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Print on the receipt printer: a test page, a checklist, any text.
+    #[command(subcommand)]
+    Print(print::PrintCommand),
+    /// The receipt printer's status.
+    #[command(subcommand)]
+    Printer(print::PrinterCommand),
+    /// Render a receipt or checklist to PNG without a printer.
+    #[command(subcommand)]
+    Receipt(print::ReceiptCommand),
+    /// The store-and-forward outbox of applications.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
+    /// The link to the county back office.
+    #[command(subcommand)]
+    County(outbox::CountyCommand),
+    /// Run the touchscreen app.
+    #[cfg(feature = "gui")]
+    Run(run::RunArgs),
+    /// Render every screen to PNG.
+    #[cfg(feature = "gui")]
+    Screenshot(run::ScreenshotArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Simulate an ID card reader on a pseudo-terminal.
+    Idcard(card::SimIdcardArgs),
+    /// Simulate an ESC/POS receipt printer on a pseudo-terminal.
+    Printer(print::SimPrinterArgs),
+}
+
+/// Options every subcommand sees.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub config: Option<PathBuf>,
+}
+
+/// Entry point of the `kiosk` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let globals = Globals {
+        config: cli.config.clone(),
+    };
+    let result = match cli.command {
+        Some(Command::Catalog(c)) => catalog::run(c, &globals),
+        Some(Command::Config(c)) => config_cmd::run(c, &globals),
+        Some(Command::Card(c)) => card::run(c, &globals),
+        Some(Command::Sim(SimCommand::Idcard(a))) => card::run_sim(a, &globals),
+        Some(Command::Sim(SimCommand::Printer(a))) => print::run_sim(a, &globals),
+        Some(Command::Print(c)) => print::run_print(c, &globals),
+        Some(Command::Printer(c)) => print::run_printer(c, &globals),
+        Some(Command::Receipt(c)) => print::run_receipt(c, &globals),
+        Some(Command::Outbox(c)) => outbox::run_outbox(c, &globals),
+        Some(Command::County(c)) => outbox::run_county(c, &globals),
+        #[cfg(feature = "gui")]
+        Some(Command::Run(a)) => run::run(a, &globals),
+        #[cfg(feature = "gui")]
+        Some(Command::Screenshot(a)) => run::screenshot(a, &globals),
+        #[cfg(feature = "gui")]
+        None => run::run(run::RunArgs::default(), &globals),
+        #[cfg(not(feature = "gui"))]
+        None => Err(anyhow::anyhow!(
+            "this kiosk was built without the `gui` feature; name a subcommand (see --help)"
+        )),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! village-kiosk: firmware for the self-service terminals at village service points
+//! (村/社区便民服务站).
+//!
+//! # Layout
+//! - [`catalog`]: the county's service items and their guides (办事指南), signed bundles, search.
+//! - [`store`]: the one SQLite file, its migrations and integrity check.
+//! - [`config`]: the kiosk's TOML configuration, defaulted for demo mode.
+//! - [`idcard`]: the ID card reader: sans-IO SAM codec, card model and validation, serial driver.
+//! - [`printer`]: the receipt printer: sans-IO ESC/POS encoder, status, receipt layouts, driver.
+//! - [`county`]: the kiosk-county protocol, HTTP client and the store-and-forward outbox.
+//! - [`session`]: a villager's visit as a state machine, with the inactivity and card-lift wipes.
+//! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
+//! - [`sim`]: reader and printer simulators on pseudo-terminals.
+//! - [`backoffice`]: the reference county back office.
+//! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
+//! - [`cli`]: the `kiosk` command line (anyhow lives only here).
+
+pub mod backoffice;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod county;
+pub mod idcard;
+pub mod pii;
+pub mod printer;
+pub mod session;
+pub mod sim;
+pub mod store;
+#[cfg(feature = "gui")]
+pub mod ui;

@@ -1,0 +1,1 @@
+//! The receipt printer (ESC/POS thermal, 58 mm or 80 mm, on a serial line).

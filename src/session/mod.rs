@@ -1,0 +1,1 @@
+//! A villager's visit as a state machine: idle, browsing, identified, filling, submitted, rating.

@@ -1,0 +1,6 @@
+//! Simulators that speak the reader's and the printer's protocols byte for byte on
+//! pseudo-terminals, so tests and demo mode open real ttys with serialport.
+//!
+//! - [`pty`]: a raw-mode pseudo-terminal, optionally reachable through a stable symlink.
+
+pub mod pty;

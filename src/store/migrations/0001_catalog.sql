@@ -1,0 +1,1 @@
+-- Catalogue tables (issue 2).

@@ -1,0 +1,1 @@
+-- Outbox, cases and evaluations (issue 5).

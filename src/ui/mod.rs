@@ -1,0 +1,3 @@
+//! Rust controllers for the Slint UI, one per adapter global.
+
+slint::include_modules!();

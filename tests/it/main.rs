@@ -1,0 +1,8 @@
+//! Integration tests: one binary, one module per area.
+
+mod catalog;
+mod county;
+mod idcard;
+mod printer;
+#[cfg(feature = "gui")]
+mod ui;
