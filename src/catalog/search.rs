@@ -659,10 +659,11 @@ impl SearchIndex {
                     return Some(m);
                 }
                 let retroflex = r.len() > 2 && r[1] == b'h' && matches!(r[0], b'z' | b'c' | b's');
-                if retroflex && k >= 2 {
-                    if let Some(m) = self.match_from(t, i + 1, &q[2..], u) {
-                        return Some(m);
-                    }
+                if retroflex
+                    && k >= 2
+                    && let Some(m) = self.match_from(t, i + 1, &q[2..], u)
+                {
+                    return Some(m);
                 }
             }
         }
