@@ -175,8 +175,8 @@ pub fn render_char(c: char, columns: usize, bold: bool) -> Bitmap {
         return cell;
     };
     if font.glyph_id(c).0 == 0 {
-        // The CJK font has no Latin letters, only their full-width forms (！ to ～): draw the
-        // full-width form and squeeze it into the half-width cell.
+        // The CJK font has no Latin letters, only their full-width forms (！ to ～), drawn
+        // centred in a square: draw the full-width form and keep its middle half.
         let full = char::from_u32(c as u32 + 0xFEE0).filter(|_| ('!'..='~').contains(&c));
         match full {
             Some(f) if font.glyph_id(f).0 != 0 => {
@@ -184,9 +184,10 @@ pub fn render_char(c: char, columns: usize, bold: bool) -> Bitmap {
                 if columns >= 2 {
                     return wide;
                 }
+                let left = (wide.width() - cell_w) / 2;
                 for y in 0..wide.height() {
                     for x in 0..cell_w {
-                        cell.set(x, y, wide.get(2 * x, y) || wide.get(2 * x + 1, y));
+                        cell.set(x, y, wide.get(left + x, y));
                     }
                 }
             }

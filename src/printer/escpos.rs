@@ -644,8 +644,18 @@ pub fn encode_job(job: &PrintJob, profile: &PrinterProfile) -> Result<Vec<u8>, E
             Block::Field { label, value } => {
                 let mut chars = normalise(label, font);
                 chars.extend(normalise("：", font));
-                let hang: usize = chars.iter().map(|c| c.columns()).sum();
-                chars.extend(normalise(value, font));
+                let mut hang: usize = chars.iter().map(|c| c.columns()).sum();
+                let value = normalise(value, font);
+                // A word (number, URL) that cannot fit beside the label goes under it instead.
+                let longest_word = value
+                    .split(|c| !c.is_word_char())
+                    .map(|w| w.len())
+                    .max()
+                    .unwrap_or(0);
+                if longest_word > columns.saturating_sub(hang) {
+                    hang = 0;
+                }
+                chars.extend(value);
                 for line in wrap(&chars, columns, hang) {
                     s.line(&line, TextStyle::default());
                 }
