@@ -1,9 +1,11 @@
 //! The ID card reader (二代身份证阅读器).
 //!
+//! - [`protocol`]: the SAM serial protocol, sans-IO: request frames, incremental decoder.
 //! - [`card`]: the card model (three card kinds), decoding of the text block, validation.
 //!
 //! Codec and card model are sans-IO; the serial driver is the only part that touches a port.
 
 pub mod card;
+pub mod protocol;
 
 pub use card::*;
