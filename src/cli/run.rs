@@ -1,19 +1,483 @@
 //! `kiosk run` and `kiosk screenshot`: the touchscreen app and its screens rendered to PNG.
+//!
+//! Without a config file (or with `--demo`) the app runs in demo mode: simulated reader and
+//! printer on pseudo-terminals, the reference back office embedded on loopback, the demo
+//! catalogue. With a config it opens the configured devices and county link.
 
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use slint::ComponentHandle;
 
 use super::Globals;
+use crate::config::{self, Config};
+use crate::session::SessionRules;
+use crate::ui::app::KioskOptions;
+use crate::ui::services::{Services, Submission};
+use crate::ui::wiring::{self, DemoOptions, DemoStation, IndexedCatalogue, OutboxCounty, SerialReceiptPrinter};
+use crate::ui::{Kiosk, Lang, ManualClock, Page, SystemClock, headless};
 
 #[derive(Debug, Default, clap::Args)]
-pub struct RunArgs {}
-
-#[derive(Debug, clap::Args)]
-pub struct ScreenshotArgs {}
-
-pub fn run(_args: RunArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kiosk run` is not built yet")
+pub struct RunArgs {
+    /// Print the time from process start to the first rendered frame, then exit.
+    #[arg(long)]
+    pub exit_after_first_frame: bool,
+    /// Demo mode even when a config file exists.
+    #[arg(long)]
+    pub demo: bool,
+    /// Render without a display (Slint's testing backend with the software renderer).
+    #[arg(long)]
+    pub headless: bool,
+    /// 1920x1080 instead of 1080x1920 (overrides `ui.orientation`).
+    #[arg(long)]
+    pub landscape: bool,
+    /// UI language, `zh-CN` or `en` (overrides `ui.language`).
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
+    /// Use a generated catalogue of this many items (start-up measurements).
+    #[arg(long, value_name = "N", hide = true)]
+    pub generated_catalog: Option<usize>,
 }
 
-pub fn screenshot(_args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kiosk screenshot` is not built yet")
+#[derive(Debug, clap::Args)]
+pub struct ScreenshotArgs {
+    /// Directory the PNG files are written to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this language (`zh-CN` or `en`); default both.
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
+    /// Only this orientation (`portrait` or `landscape`); default both.
+    #[arg(long, value_name = "ORIENTATION")]
+    pub orientation: Option<String>,
+}
+
+/// Seconds since this process started, from /proc (Linux), when available.
+fn since_process_start() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let start_ticks: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    // USER_HZ: 100 on every Linux architecture the kiosk runs on.
+    let hz = 100.0;
+    let secs = uptime - start_ticks / hz;
+    (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn first_frame_line(entered: Instant) -> String {
+    let in_run = entered.elapsed();
+    match since_process_start() {
+        // /proc has 10 ms resolution; never report less than what we measured ourselves.
+        Some(p) => format!(
+            "first frame after {:.1} ms (since process start; {:.1} ms since `kiosk run` began)",
+            p.max(in_run).as_secs_f64() * 1000.0,
+            in_run.as_secs_f64() * 1000.0
+        ),
+        None => format!("first frame after {:.1} ms", in_run.as_secs_f64() * 1000.0),
+    }
+}
+
+fn kiosk_options(config: &Config, args: &RunArgs, demo: bool) -> anyhow::Result<KioskOptions> {
+    let lang_tag = args.lang.clone().unwrap_or_else(|| config.ui.language.clone());
+    let lang = Lang::parse(&lang_tag)
+        .ok_or_else(|| anyhow!("unknown UI language {lang_tag:?}; use zh-CN or en"))?;
+    let landscape = args.landscape
+        || match config.ui.orientation.as_str() {
+            "portrait" => false,
+            "landscape" => true,
+            other => bail!("unknown ui.orientation {other:?}; use portrait or landscape"),
+        };
+    Ok(KioskOptions {
+        rules: SessionRules::from(&config.session),
+        lang,
+        landscape,
+        large_text: config.ui.large_text,
+        demo_mode: demo,
+    })
+}
+
+fn production_services(
+    config: &Config,
+    rt: &tokio::runtime::Handle,
+) -> anyhow::Result<(Services, PathBuf)> {
+    let data_dir = config::data_dir(config);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let store_path = data_dir.join("kiosk.sqlite3");
+    let catalog = {
+        let store = crate::store::Store::open(&store_path)
+            .with_context(|| format!("cannot open the store {}", store_path.display()))?;
+        match crate::catalog::repo::load(&store).context("cannot load the installed catalogue")? {
+            Some((_, c)) => c,
+            None => bail!(
+                "no catalogue is installed in {}; import one with `kiosk catalog import`",
+                store_path.display()
+            ),
+        }
+    };
+    let catalogue: Arc<dyn crate::ui::services::Catalogue> = Arc::new(IndexedCatalogue::new(catalog));
+    let reader_port = config
+        .reader
+        .port
+        .clone()
+        .ok_or_else(|| anyhow!("[reader] port is not set in the config"))?;
+    let printer_port = config
+        .printer
+        .port
+        .clone()
+        .ok_or_else(|| anyhow!("[printer] port is not set in the config"))?;
+    let profile = crate::printer::profile::PrinterProfile::builtin(&config.printer.profile)
+        .map_err(|e| anyhow!("printer profile {:?}: {e}", config.printer.profile))?;
+    let printer = crate::printer::device::Printer::new(crate::printer::device::PrinterSettings {
+        port: printer_port,
+        profile,
+    });
+    let client = crate::county::CountyClient::from_config(&config.county, &config.station)
+        .map_err(|e| anyhow!("county link: {e}"))?;
+    let county = OutboxCounty::start(&store_path, client, rt.clone(), catalogue.clone(), config)
+        .map_err(|e| anyhow!("{}", e.detail))?;
+    Ok((
+        Services {
+            catalogue,
+            printer: Arc::new(SerialReceiptPrinter::new(
+                printer,
+                config.station.name.clone(),
+                config.station.complaint_phone.clone(),
+            )),
+            county: Arc::new(county),
+            demo_hand: None,
+            announcements: Vec::new(),
+            station_name: config.station.name.clone(),
+        },
+        reader_port,
+    ))
+}
+
+thread_local! {
+    static APP: RefCell<Option<Rc<Kiosk>>> = const { RefCell::new(None) };
+}
+
+pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
+    let entered = Instant::now();
+    let loaded = config::load(g.config.as_deref()).map_err(|e| anyhow!("{e}"))?;
+    for k in &loaded.unknown_keys {
+        tracing::warn!("unknown config key {k:?} (see `kiosk config check`)");
+    }
+    let demo = args.demo || loaded.is_demo();
+    let config = loaded.config;
+    let options = kiosk_options(&config, &args, demo)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let handle = rt.handle().clone();
+
+    if args.headless {
+        headless::init().map_err(|e| anyhow!(e))?;
+    }
+
+    let (services, reader_port, _station) = if demo {
+        let mut opts = DemoOptions::default();
+        if let Some(n) = args.generated_catalog {
+            opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
+        }
+        let station = DemoStation::start(&handle, opts).map_err(|e| anyhow!("{}", e.detail))?;
+        let services = station.services.clone();
+        let port = station.reader_port.clone();
+        (services, port, Some(Box::new(station)))
+    } else {
+        let (s, p) = production_services(&config, &handle)?;
+        (s, p, None)
+    };
+
+    let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
+        let _ = slint::invoke_from_event_loop(|| {
+            APP.with(|a| {
+                if let Some(k) = a.borrow().as_ref() {
+                    k.drain_events();
+                }
+            })
+        });
+    });
+    let wake = if args.headless { Arc::new(|| {}) as Arc<dyn Fn() + Send + Sync> } else { wake };
+    let kiosk = Kiosk::new(services, handle.clone(), Rc::new(SystemClock), options.clone(), wake)
+        .map_err(|e| anyhow!("cannot create the window: {e}"))?;
+    let _reader = wiring::forward_reader_events(&reader_port, &handle, kiosk.sink());
+
+    if args.headless {
+        headless::set_orientation(&kiosk, options.landscape);
+        headless::snapshot_png(&kiosk).map_err(|e| anyhow!(e))?;
+        println!("{}", first_frame_line(entered));
+        if args.exit_after_first_frame {
+            return Ok(ExitCode::SUCCESS);
+        }
+        bail!("--headless has no display to run on; use it with --exit-after-first-frame");
+    }
+
+    APP.with(|a| *a.borrow_mut() = Some(kiosk.clone()));
+    let ticker = slint::Timer::default();
+    {
+        let weak = Rc::downgrade(&kiosk);
+        ticker.start(slint::TimerMode::Repeated, Duration::from_millis(500), move || {
+            if let Some(k) = weak.upgrade() {
+                k.tick();
+            }
+        });
+    }
+    if args.exit_after_first_frame {
+        let printed = Rc::new(std::cell::Cell::new(false));
+        let p = printed.clone();
+        let notifier = kiosk.window.window().set_rendering_notifier(move |state, _| {
+            if matches!(state, slint::RenderingState::AfterRendering) && !p.replace(true) {
+                println!("{}", first_frame_line(entered));
+                let _ = slint::quit_event_loop();
+            }
+        });
+        if notifier.is_err() {
+            // The software renderer has no notifier: the first timer tick after showing runs
+            // once the event loop has drawn the window's first frame.
+            slint::Timer::single_shot(Duration::ZERO, move || {
+                if !printed.replace(true) {
+                    println!("{}", first_frame_line(entered));
+                    let _ = slint::quit_event_loop();
+                }
+            });
+        }
+    }
+    let result = kiosk.window.run();
+    APP.with(|a| a.borrow_mut().take());
+    drop(rt);
+    result.map_err(|e| anyhow!("the window failed: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screenshots.
+
+fn save(k: &Kiosk, dir: &Path, name: &str) -> anyhow::Result<()> {
+    let png = headless::snapshot_png(k).map_err(|e| anyhow!(e))?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn wait_page(k: &Kiosk, page: Page) -> anyhow::Result<()> {
+    if k.wait_until(WAIT, |k| k.page() == page) {
+        Ok(())
+    } else {
+        bail!("the app did not reach {page:?} (it shows {:?})", k.page())
+    }
+}
+
+fn tap(k: &Kiosk, label: &str) -> anyhow::Result<()> {
+    headless::tap(k, label).map_err(|e| anyhow!(e))
+}
+
+/// Fills the current form with valid answers by tapping keys, the way a villager would.
+pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
+    use crate::catalog::FieldKind;
+    let item = k.state.borrow().item.clone().ok_or_else(|| anyhow!("no item"))?;
+    let fa = k.window.global::<crate::ui::FormAdapter>();
+    for (i, f) in item.form.iter().enumerate() {
+        if f.card_fill.is_some() {
+            continue;
+        }
+        fa.invoke_select_field(i as i32);
+        fa.invoke_clear();
+        let keys: Vec<String> = match &f.kind {
+            FieldKind::Phone => "13800138000".chars().map(String::from).collect(),
+            FieldKind::Number { min, max, .. } => {
+                let v = (*min).max(1).min(*max);
+                v.to_string().chars().map(String::from).collect()
+            }
+            FieldKind::BankAccount => "6217000010001234567".chars().map(String::from).collect(),
+            FieldKind::Date => "19600501".chars().map(String::from).collect(),
+            FieldKind::IdNumber => "11010519491231002X".chars().map(String::from).collect(),
+            FieldKind::Choice { options } => {
+                if let Some(o) = options.first() {
+                    fa.invoke_choose(o.into());
+                }
+                Vec::new()
+            }
+            FieldKind::Text { .. } => {
+                for l in ["n", "o", "n", "g"] {
+                    fa.invoke_letter(l.into());
+                }
+                let c = crate::ui::ime::candidates("nong", 1);
+                if let Some(c) = c.first() {
+                    fa.invoke_choose(c.to_string().into());
+                }
+                Vec::new()
+            }
+        };
+        for key in keys {
+            fa.invoke_key(key.into());
+        }
+    }
+    Ok(())
+}
+
+/// The first item the village point can accept online.
+pub fn first_online_item(services: &Services) -> Option<crate::catalog::ServiceItem> {
+    crate::catalog::Category::ALL
+        .into_iter()
+        .flat_map(|c| services.catalogue.by_category(c))
+        .find(|i| i.village_online && !i.form.is_empty())
+}
+
+fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Result<()> {
+    let shot = |n: &str| save(k, dir, &format!("{prefix}-{n}"));
+    k.end_visit(crate::session::WipeReason::Home);
+    shot("01-idle")?;
+    k.start_visit();
+    shot("02-home")?;
+    k.show(Page::Search, true);
+    let sa = k.window.global::<crate::ui::SearchAdapter>();
+    sa.invoke_clear();
+    sa.invoke_letter("y".into());
+    sa.invoke_letter("l".into());
+    shot("03-search")?;
+    k.home();
+    let item = first_online_item(&k.services).ok_or_else(|| anyhow!("no online item"))?;
+    k.state.borrow_mut().list = Some(crate::ui::app::ListContext::Category(item.category));
+    k.show(Page::ItemList, true);
+    shot("04-category")?;
+    crate::ui::search::open_item(k, &item.code);
+    shot("05-guide")?;
+    tap(k, if k.lang() == Lang::Zh { "我要申请" } else { "Apply" })?;
+    wait_page(k, Page::Card)?;
+    shot("06-card")?;
+    k.window
+        .global::<crate::ui::CardAdapter>()
+        .invoke_place_demo_card("resident".into());
+    wait_page(k, Page::Form)?;
+    shot("07-form")?;
+    let fa = k.window.global::<crate::ui::FormAdapter>();
+    fa.invoke_next();
+    shot("08-form-errors")?;
+    fill_form_validly(k)?;
+    fa.invoke_next();
+    wait_page(k, Page::Confirm)?;
+    k.window.global::<crate::ui::ConfirmAdapter>().set_consent(true);
+    shot("09-confirm")?;
+    k.window.global::<crate::ui::ConfirmAdapter>().invoke_submit();
+    wait_page(k, Page::Submitted)?;
+    k.wait_until(WAIT, |k| {
+        !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
+    });
+    shot("10-submitted")?;
+    k.window.global::<crate::ui::SubmittedAdapter>().invoke_rate();
+    shot("11-evaluation")?;
+    k.end_visit(crate::session::WipeReason::Finished);
+    k.window.global::<crate::ui::IdleAdapter>().invoke_my_applications();
+    k.window
+        .global::<crate::ui::CardAdapter>()
+        .invoke_place_demo_card("resident".into());
+    wait_page(k, Page::Cases)?;
+    k.wait_until(WAIT, |k| !k.state.borrow().cases_loading);
+    shot("12-cases")?;
+    k.home();
+    clock.advance(Duration::from_secs(50));
+    k.tick();
+    shot("13-inactivity-warning")?;
+    k.touched();
+    Ok(())
+}
+
+/// The printer-failure and county-unreachable screens.
+fn failure_shots(k: &Kiosk, station: &DemoStation, dir: &Path, prefix: &str, name: &str) -> anyhow::Result<()> {
+    let _ = station;
+    k.end_visit(crate::session::WipeReason::Home);
+    k.start_visit();
+    let item = first_online_item(&k.services).ok_or_else(|| anyhow!("no online item"))?;
+    crate::ui::search::open_item(k, &item.code);
+    k.window.global::<crate::ui::GuideAdapter>().invoke_apply();
+    wait_page(k, Page::Card)?;
+    k.window
+        .global::<crate::ui::CardAdapter>()
+        .invoke_place_demo_card("resident".into());
+    wait_page(k, Page::Form)?;
+    fill_form_validly(k)?;
+    k.window.global::<crate::ui::FormAdapter>().invoke_next();
+    wait_page(k, Page::Confirm)?;
+    k.window.global::<crate::ui::ConfirmAdapter>().set_consent(true);
+    k.window.global::<crate::ui::ConfirmAdapter>().invoke_submit();
+    wait_page(k, Page::Submitted)?;
+    k.wait_until(WAIT, |k| {
+        !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
+    });
+    save(k, dir, &format!("{prefix}-{name}"))
+}
+
+pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
+    let langs: Vec<Lang> = match args.lang.as_deref() {
+        None => vec![Lang::Zh, Lang::En],
+        Some(l) => vec![Lang::parse(l).ok_or_else(|| anyhow!("unknown language {l:?}; use zh-CN or en"))?],
+    };
+    let orientations: Vec<bool> = match args.orientation.as_deref() {
+        None => vec![false, true],
+        Some("portrait") => vec![false],
+        Some("landscape") => vec![true],
+        Some(o) => bail!("unknown orientation {o:?}; use portrait or landscape"),
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    headless::init().map_err(|e| anyhow!(e))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let handle = rt.handle().clone();
+    let station = DemoStation::start(&handle, DemoOptions::default()).map_err(|e| anyhow!("{}", e.detail))?;
+    let dead = DemoStation::start(
+        &handle,
+        DemoOptions {
+            county_reachable: false,
+            printer_state: crate::printer::status::PaperState::PaperEnd,
+            ..DemoOptions::default()
+        },
+    )
+    .map_err(|e| anyhow!("{}", e.detail))?;
+    let mut count = 0;
+    for &lang in &langs {
+        for &landscape in &orientations {
+            let prefix = format!("{}-{}", lang.tag(), if landscape { "landscape" } else { "portrait" });
+            let clock = Rc::new(ManualClock::new());
+            let options = KioskOptions {
+                lang,
+                landscape,
+                ..KioskOptions::default()
+            };
+            let k = Kiosk::new(station.services.clone(), handle.clone(), clock.clone(), options.clone(), Arc::new(|| {}))
+                .map_err(|e| anyhow!("{e}"))?;
+            headless::set_orientation(&k, landscape);
+            let _reader = wiring::forward_reader_events(&station.reader_port, &handle, k.sink());
+            tour(&k, &clock, &args.out, &prefix)?;
+            drop(_reader);
+            let kd = Kiosk::new(dead.services.clone(), handle.clone(), clock.clone(), options, Arc::new(|| {}))
+                .map_err(|e| anyhow!("{e}"))?;
+            headless::set_orientation(&kd, landscape);
+            let _reader = wiring::forward_reader_events(&dead.reader_port, &handle, kd.sink());
+            failure_shots(&kd, &dead, &args.out, &prefix, "14-printer-failed-and-queued")?;
+            count += 14;
+        }
+    }
+    println!("wrote {count} screenshots to {}", args.out.display());
+    let _: Option<Submission> = None;
+    Ok(ExitCode::SUCCESS)
 }

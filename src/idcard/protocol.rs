@@ -401,48 +401,46 @@ impl<F: FrameKind> FrameDecoder<F> {
     /// The next complete frame, an error (after which the decoder has skipped ahead to look for
     /// the next preamble), or `None` when more bytes are needed.
     pub fn next_frame(&mut self) -> Option<Result<F, FrameError>> {
-        loop {
-            let pending = &self.buf[self.start..];
-            // Find the preamble; keep a possible partial preamble at the end.
-            let Some(pos) = find_preamble(pending) else {
-                let keep = partial_preamble_suffix(pending);
-                let skip = pending.len() - keep;
-                self.noise += skip as u64;
-                self.start += skip;
-                return None;
-            };
-            if pos > 0 {
-                self.noise += pos as u64;
-                self.start += pos;
-            }
-            let pending = &self.buf[self.start..];
-            if pending.len() < HEADER_LEN {
-                return None;
-            }
-            let length = u16::from_be_bytes([pending[5], pending[6]]);
-            if !(F::MIN_LENGTH..=MAX_LENGTH).contains(&length) {
-                // Skip this preamble's first byte and look again.
-                self.start += 1;
-                self.noise += 1;
-                return Some(Err(FrameError::ImpossibleLength(length)));
-            }
-            let total = HEADER_LEN + length as usize;
-            if pending.len() < total {
-                return None;
-            }
-            let counted = &pending[PREAMBLE.len()..total - 1];
-            let computed = checksum(counted);
-            let received = pending[total - 1];
-            if computed != received {
-                // The preamble may have been noise: resume the search just after its first byte.
-                self.start += 1;
-                self.noise += 1;
-                return Some(Err(FrameError::BadChecksum { computed, received }));
-            }
-            let frame = F::from_body(&pending[HEADER_LEN..total - 1]);
-            self.start += total;
-            return Some(Ok(frame));
+        let pending = &self.buf[self.start..];
+        // Find the preamble; keep a possible partial preamble at the end.
+        let Some(pos) = find_preamble(pending) else {
+            let keep = partial_preamble_suffix(pending);
+            let skip = pending.len() - keep;
+            self.noise += skip as u64;
+            self.start += skip;
+            return None;
+        };
+        if pos > 0 {
+            self.noise += pos as u64;
+            self.start += pos;
         }
+        let pending = &self.buf[self.start..];
+        if pending.len() < HEADER_LEN {
+            return None;
+        }
+        let length = u16::from_be_bytes([pending[5], pending[6]]);
+        if !(F::MIN_LENGTH..=MAX_LENGTH).contains(&length) {
+            // Skip this preamble's first byte and look again.
+            self.start += 1;
+            self.noise += 1;
+            return Some(Err(FrameError::ImpossibleLength(length)));
+        }
+        let total = HEADER_LEN + length as usize;
+        if pending.len() < total {
+            return None;
+        }
+        let counted = &pending[PREAMBLE.len()..total - 1];
+        let computed = checksum(counted);
+        let received = pending[total - 1];
+        if computed != received {
+            // The preamble may have been noise: resume the search just after its first byte.
+            self.start += 1;
+            self.noise += 1;
+            return Some(Err(FrameError::BadChecksum { computed, received }));
+        }
+        let frame = F::from_body(&pending[HEADER_LEN..total - 1]);
+        self.start += total;
+        Some(Ok(frame))
     }
 
     /// Drops consumed bytes, wiping them.
@@ -824,10 +822,11 @@ mod tests {
                 d.push(&stream);
                 let mut found = false;
                 while let Some(f) = d.next_frame() {
-                    if let Ok(r) = f {
-                        if r.status == Status::NoCard && r.data.is_empty() {
-                            found = true;
-                        }
+                    if let Ok(r) = f
+                        && r.status == Status::NoCard
+                        && r.data.is_empty()
+                    {
+                        found = true;
                     }
                 }
                 prop_assert!(found);

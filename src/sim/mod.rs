@@ -3,6 +3,8 @@
 //!
 //! - [`pty`]: a raw-mode pseudo-terminal, optionally reachable through a stable symlink.
 //! - [`printer`]: an ESC/POS receipt printer with status, transcript and paper image.
+//! - [`idcard`]: the ID card reader (SAM protocol).
 
+pub mod idcard;
 pub mod printer;
 pub mod pty;

@@ -1,0 +1,117 @@
+//! Controller of `CasesAdapter`: "my applications" for the card on the reader, each case with
+//! its status timeline and where to collect the result.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc, VecModel};
+
+use super::app::{Kiosk, UiEvent};
+use super::services::{CasesReply, StepState};
+use super::{CaseView, CasesAdapter, MainWindow, Page, TimelineStep};
+use crate::on;
+use crate::pii::Masked;
+
+pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, CasesAdapter, on_refresh, |k| fetch(k));
+}
+
+/// The card is on the reader: show the page and ask the county.
+pub fn begin(k: &Kiosk) {
+    {
+        let mut st = k.state.borrow_mut();
+        st.cases_applicant = st
+            .session
+            .card()
+            .map(|c| Masked::name(&c.name).to_string())
+            .unwrap_or_default();
+        st.cases.clear();
+        st.cases_error = None;
+    }
+    k.show(Page::Cases, false);
+    fetch(k);
+}
+
+fn fetch(k: &Kiosk) {
+    let (visit, who) = {
+        let mut st = k.state.borrow_mut();
+        let who = st.session.card().map(|c| (c.kind, c.id_number.clone()));
+        st.cases_loading = who.is_some();
+        (st.visit, who)
+    };
+    let Some((kind, id_number)) = who else {
+        return;
+    };
+    render(k);
+    let county = k.services.county.clone();
+    k.spawn_blocking(move || UiEvent::Cases {
+        visit,
+        result: county.cases(kind, &id_number),
+    });
+}
+
+pub fn on_cases(k: &Kiosk, reply: CasesReply) {
+    {
+        let mut st = k.state.borrow_mut();
+        st.cases_loading = false;
+        if let Some(e) = &reply.county_error {
+            tracing::warn!("county progress not available: {}", e.detail);
+        }
+        st.cases = reply.cases;
+        st.cases_error = reply.county_error;
+    }
+    if k.page() == Page::Cases {
+        render(k);
+    }
+}
+
+pub fn render(k: &Kiosk) {
+    let lang = k.lang();
+    let st = k.state.borrow();
+    let a = k.window.global::<CasesAdapter>();
+    let views: Vec<CaseView> = st
+        .cases
+        .iter()
+        .map(|c| CaseView {
+            receipt_no: c.receipt_no.clone().into(),
+            item_name: c.item_name.clone().into(),
+            status: c.status.clone().into(),
+            submitted_at: c.submitted_at.clone().into(),
+            collect: c.collect.clone().into(),
+            steps: ModelRc::new(VecModel::from(
+                c.steps
+                    .iter()
+                    .map(|s| TimelineStep {
+                        title: s.title.clone().into(),
+                        detail: s.detail.clone().into(),
+                        time: s.time.clone().into(),
+                        state: match s.state {
+                            StepState::Done => 0,
+                            StepState::Current => 1,
+                            StepState::NotYet => 2,
+                        },
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+        })
+        .collect();
+    let message = match (&st.cases_error, st.cases_loading, views.is_empty()) {
+        (Some(e), _, _) => lang.pick(
+            format!("{}，暂时查不到县里的最新进度。下面是本机记录的办件。", e.message_zh),
+            format!("{}; the county's latest progress is not available. Below are the cases this kiosk knows.", e.message_en),
+        ),
+        (None, false, true) => lang.pick("没有查到您的办件。", "No applications found for you."),
+        _ => String::new(),
+    };
+    a.set_applicant(st.cases_applicant.clone().into());
+    a.set_loading(st.cases_loading);
+    a.set_message(message.into());
+    a.set_cases(ModelRc::new(VecModel::from(views)));
+}
+
+pub fn clear(w: &MainWindow) {
+    let a = w.global::<CasesAdapter>();
+    a.set_applicant("".into());
+    a.set_loading(false);
+    a.set_message("".into());
+    a.set_cases(ModelRc::new(VecModel::from(Vec::<CaseView>::new())));
+}

@@ -1,0 +1,85 @@
+//! Controller of `EvaluationAdapter`: 好差评, five levels, skippable, never steered (the page
+//! shows the levels alike and nothing is preselected; this controller sends what was chosen).
+
+use std::rc::Rc;
+
+use slint::ComponentHandle;
+
+use super::app::{Kiosk, UiEvent};
+use super::services::DeviceError;
+use super::EvaluationAdapter;
+use crate::on;
+use crate::session::WipeReason;
+
+pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, EvaluationAdapter, on_rate, |k, level| rate(k, level));
+    on!(k, EvaluationAdapter, on_skip, |k| k.end_visit(WipeReason::Finished));
+}
+
+fn rate(k: &Kiosk, level: i32) {
+    let Ok(level) = u8::try_from(level) else {
+        return;
+    };
+    if !(1..=5).contains(&level) {
+        return;
+    }
+    let (visit, receipt) = {
+        let st = k.state.borrow();
+        if st.rated {
+            return;
+        }
+        (st.visit, st.submission.as_ref().map(|(s, _)| s.receipt_no.clone()))
+    };
+    let Some(receipt) = receipt else {
+        return;
+    };
+    k.state.borrow_mut().rated = true;
+    let county = k.services.county.clone();
+    k.spawn_blocking(move || UiEvent::Evaluated {
+        visit,
+        result: county.evaluate(&receipt, level),
+    });
+    render(k);
+}
+
+pub fn on_evaluated(k: &Kiosk, result: Result<(), DeviceError>) {
+    let msg = match result {
+        Ok(()) => (
+            true,
+            "谢谢您的评价！".to_owned(),
+            "Thank you for your rating!".to_owned(),
+        ),
+        Err(e) => {
+            tracing::warn!("evaluation not sent: {}", e.detail);
+            (
+                true,
+                "谢谢您的评价！已保存，网络恢复后发送。".to_owned(),
+                "Thank you! Your rating is saved and will be sent later.".to_owned(),
+            )
+        }
+    };
+    k.state.borrow_mut().rating_message = Some(msg);
+    render(k);
+}
+
+pub fn render(k: &Kiosk) {
+    let lang = k.lang();
+    let st = k.state.borrow();
+    let a = k.window.global::<EvaluationAdapter>();
+    a.set_item_name(
+        st.submission
+            .as_ref()
+            .map(|(_, r)| r.item_name.clone())
+            .unwrap_or_default()
+            .into(),
+    );
+    a.set_done(st.rated);
+    a.set_message(
+        match &st.rating_message {
+            Some((_, zh, en)) => lang.pick(zh.clone(), en.clone()),
+            None if st.rated => lang.pick("正在发送评价…", "Sending your rating…"),
+            None => String::new(),
+        }
+        .into(),
+    );
+}

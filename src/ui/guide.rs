@@ -1,0 +1,224 @@
+//! Controller of `GuideAdapter`: every element of the guide (办事指南), the materials list,
+//! printing the checklist (一次告知), and the way into the application.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+use super::app::{CardPurpose, Kiosk, UiEvent};
+use super::services::DeviceError;
+use super::{GuideAdapter, GuideSection, MaterialRow, NoticeKind, Page};
+use crate::catalog::{CaseKind, ItemType, MaterialForm, ServiceItem};
+use crate::on;
+
+pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, GuideAdapter, on_print_checklist, |k| print_checklist(k));
+    on!(k, GuideAdapter, on_apply, |k| {
+        let has_card = k.state.borrow().session.card().is_some();
+        k.state.borrow_mut().card_purpose = CardPurpose::Apply;
+        if has_card {
+            super::form::begin(k);
+        } else {
+            k.show(Page::Card, true);
+        }
+    });
+}
+
+fn print_checklist(k: &Kiosk) {
+    let Some(item) = k.state.borrow().item.clone() else {
+        return;
+    };
+    let visit = {
+        let mut st = k.state.borrow_mut();
+        st.checklist_printing = true;
+        st.visit
+    };
+    render(k);
+    let printer = k.services.printer.clone();
+    k.spawn_blocking(move || UiEvent::ChecklistPrinted {
+        visit,
+        result: printer.print_checklist(&item),
+    });
+}
+
+pub fn on_checklist_printed(k: &Kiosk, result: Result<(), DeviceError>) {
+    k.state.borrow_mut().checklist_printing = false;
+    match result {
+        Ok(()) => k.set_notice(
+            NoticeKind::Success,
+            "材料清单已打印，请从出纸口取走。",
+            "The checklist is printed; take it from the slot.",
+        ),
+        Err(e) => {
+            tracing::warn!("checklist printing failed: {}", e.detail);
+            k.set_notice(
+                NoticeKind::Error,
+                format!("{}。清单没有打印出来，可以拍照记下本页的材料，或请工作人员帮忙。", e.message_zh),
+                format!("{}. The checklist was not printed; take a photo of this page or ask the staff.", e.message_en),
+            );
+        }
+    }
+    if k.page() == Page::Guide {
+        render(k);
+    }
+}
+
+fn item_type_zh(t: ItemType) -> &'static str {
+    match t {
+        ItemType::Licence => "行政许可",
+        ItemType::Confirmation => "行政确认",
+        ItemType::Adjudication => "行政裁决",
+        ItemType::Benefit => "行政给付",
+        ItemType::Reward => "行政奖励",
+        ItemType::Filing => "行政备案",
+        ItemType::OtherPower => "其他行政权力",
+        ItemType::PublicService => "公共服务",
+    }
+}
+
+fn material_detail(m: &crate::catalog::Material) -> String {
+    let form = match m.form {
+        MaterialForm::Electronic => "电子证照，无需携带".to_owned(),
+        f => format!("{}{} 份", f.label_zh(), m.copies),
+    };
+    let mut s = format!("{form}；来源：{}", m.source);
+    if !m.notes.is_empty() {
+        s.push('；');
+        s.push_str(&m.notes);
+    }
+    s
+}
+
+fn days(n: u32) -> String {
+    if n == 0 { "当场办结".to_owned() } else { format!("{n} 个工作日") }
+}
+
+/// The guide's sections in the order of the published guide (办事指南要素).
+pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<String>)> {
+    let h = |zh: &str, en: &str| lang.pick(zh, en);
+    let mut out = Vec::new();
+    out.push((h("服务对象", "Who may apply"), vec![item.applicants.clone()]));
+    out.push((h("受理条件", "Conditions"), item.conditions.clone()));
+    out.push((
+        h("办理流程", "Steps"),
+        item.steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let limit = if s.time_limit_days == 0 { "当场".to_owned() } else { format!("{} 个工作日", s.time_limit_days) };
+                format!("{}. {}（{}，{}）：{}", i + 1, s.name, s.actor, limit, s.description)
+            })
+            .collect(),
+    ));
+    out.push((
+        h("办理时限", "Time limits"),
+        vec![
+            format!("承诺时限：{}", days(item.promised_time_limit_days)),
+            format!("法定时限：{}", days(item.legal_time_limit_days)),
+            format!(
+                "办件类型：{}",
+                match item.case_kind {
+                    CaseKind::Immediate => "即办件",
+                    CaseKind::Committed => "承诺件",
+                }
+            ),
+        ],
+    ));
+    out.push((h("收费标准", "Fees"), vec![item.fee.description.clone()]));
+    out.push((
+        h("办理地点和时间", "Where and when"),
+        item.locations
+            .iter()
+            .map(|l| format!("{}：{}；{}", l.name, l.address, l.hours))
+            .collect(),
+    ));
+    out.push((h("办理结果", "What you receive"), vec![item.result.clone()]));
+    out.push((
+        h("实施机关", "Deciding body"),
+        vec![format!("{}（主管部门：{}）", item.implementing_body, item.department)],
+    ));
+    out.push((h("设定依据", "Legal basis"), item.legal_basis.clone()));
+    out.push((
+        h("咨询和投诉电话", "Phone numbers"),
+        vec![
+            format!("咨询电话：{}", item.consult_phone),
+            format!("监督投诉电话：{}", item.complaint_phone),
+        ],
+    ));
+    if !item.faq.is_empty() {
+        out.push((
+            h("常见问题", "Questions often asked"),
+            item.faq
+                .iter()
+                .map(|f| format!("问：{}\n答：{}", f.question, f.answer))
+                .collect(),
+        ));
+    }
+    out.retain(|(_, lines)| lines.iter().any(|l| !l.trim().is_empty()));
+    out
+}
+
+pub fn render(k: &Kiosk) {
+    let lang = k.lang();
+    let (item, printing) = {
+        let st = k.state.borrow();
+        (st.item.clone(), st.checklist_printing)
+    };
+    let a = k.window.global::<GuideAdapter>();
+    a.set_printing(printing);
+    let Some(item) = item else {
+        return;
+    };
+    let facts = vec![
+        lang.pick(
+            format!("承诺时限：{}", days(item.promised_time_limit_days)),
+            format!("Promised: {} working days", item.promised_time_limit_days),
+        ),
+        if item.fee.charged {
+            lang.pick("收费", "Fee charged")
+        } else {
+            lang.pick("不收费", "Free of charge")
+        },
+        lang.pick(
+            format!("跑窗口 {} 次", item.trips_to_hall),
+            format!("{} trips to a hall", item.trips_to_hall),
+        ),
+        item_type_zh(item.item_type).to_owned(),
+    ];
+    let materials: Vec<MaterialRow> = item
+        .materials
+        .iter()
+        .map(|m| MaterialRow {
+            name: m.name.clone().into(),
+            detail: material_detail(m).into(),
+            required: m.required,
+        })
+        .collect();
+    let secs: Vec<GuideSection> = sections(&item, lang)
+        .into_iter()
+        .map(|(heading, lines)| GuideSection {
+            heading: heading.into(),
+            lines: ModelRc::new(VecModel::from(
+                lines.into_iter().map(SharedString::from).collect::<Vec<_>>(),
+            )),
+        })
+        .collect();
+    let can_apply = item.village_online && !item.form.is_empty();
+    a.set_code(item.code.clone().into());
+    a.set_name(item.name.clone().into());
+    a.set_facts(ModelRc::new(VecModel::from(
+        facts.into_iter().map(SharedString::from).collect::<Vec<_>>(),
+    )));
+    a.set_materials(ModelRc::new(VecModel::from(materials)));
+    a.set_sections(ModelRc::new(VecModel::from(secs)));
+    a.set_can_apply(can_apply);
+    a.set_apply_note(if can_apply {
+        "".into()
+    } else {
+        lang.pick(
+            "这件事不能在村里网上申请，请带齐上面的材料到办理地点办理。可以先打印材料清单。",
+            "This cannot be applied for here; bring the materials above to the office. Print the checklist first.",
+        )
+        .into()
+    });
+}

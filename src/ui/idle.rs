@@ -1,0 +1,34 @@
+//! Controller of `IdleAdapter`: announcements and "touch to start". Nothing personal, ever.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc, VecModel};
+
+use super::app::{CardPurpose, Kiosk};
+use super::{Announcement, IdleAdapter, Page};
+use crate::on;
+
+pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, IdleAdapter, on_start, |k| k.start_visit());
+    on!(k, IdleAdapter, on_my_applications, |k| {
+        k.start_visit();
+        k.state.borrow_mut().card_purpose = CardPurpose::Cases;
+        k.show(Page::Card, true);
+    });
+}
+
+pub fn render(k: &Kiosk) {
+    let rows: Vec<Announcement> = k
+        .services
+        .announcements
+        .iter()
+        .map(|a| Announcement {
+            title: a.title.clone().into(),
+            body: a.body.clone().into(),
+            date: a.date.clone().into(),
+        })
+        .collect();
+    k.window
+        .global::<IdleAdapter>()
+        .set_announcements(ModelRc::new(VecModel::from(rows)));
+}

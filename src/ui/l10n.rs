@@ -1,0 +1,67 @@
+//! The two UI languages. Texts in `.slint` files use `@tr` with bundled translations
+//! (`translations/en/LC_MESSAGES/village-kiosk.po`); texts the Rust controllers compose pick
+//! their language here. Catalogue content is published in Chinese only and stays Chinese.
+
+/// A UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// 简体中文, the default.
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// From the config's `ui.language` ("zh-CN" or "en").
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "zh-CN" | "zh" | "zh_CN" => Some(Lang::Zh),
+            "en" | "en-US" | "en_US" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The tag the adapters and the config use.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The bundled translation to select (the source strings are Chinese).
+    pub fn bundle(self) -> &'static str {
+        match self {
+            Lang::Zh => "",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn pick(self, zh: impl Into<String>, en: impl Into<String>) -> String {
+        match self {
+            Lang::Zh => zh.into(),
+            Lang::En => en.into(),
+        }
+    }
+}
+
+/// English for the life events the demo catalogue uses; others stay Chinese.
+pub fn life_event_en(zh: &str) -> Option<&'static str> {
+    Some(match zh {
+        "退休养老" => "Retirement",
+        "生育" | "生育服务" => "Having a baby",
+        "残疾" | "残疾人服务" => "Disability",
+        "困难救助" | "社会救助" => "Hardship relief",
+        "就业创业" | "就业" => "Jobs",
+        "医疗" | "看病就医" => "Medical care",
+        "身后事" | "殡葬" => "Bereavement",
+        "农业生产" | "农业" => "Farming",
+        "教育" | "上学" => "Schooling",
+        "退役" | "退役军人" => "Veterans",
+        "法律援助" => "Legal aid",
+        "婚姻" | "结婚" => "Marriage",
+        "户籍" => "Household registration",
+        "住房" | "建房" => "Housing",
+        _ => return None,
+    })
+}

@@ -1,0 +1,228 @@
+//! The ports the touchscreen app is built with: catalogue, card reader, printer, county link.
+//!
+//! Controllers only see these traits, so the app runs with the real drivers (demo mode: the
+//! simulators on pseudo-terminals and the embedded back office) and tests plug in the same
+//! real parts configured for failure (printer out of paper, county unreachable).
+//! Device and network calls are blocking and are always run on tokio's blocking pool by the
+//! controllers, never on the UI thread. Nothing here touches SQLite directly.
+
+use std::sync::Arc;
+
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::catalog::{Category, ServiceItem};
+use crate::idcard::{CardKind, IdCard};
+
+/// The catalogue as the app needs it: items, search by pinyin, categories and life events.
+pub trait Catalogue: Send + Sync {
+    /// The publishing county, e.g. 示范县.
+    fn county(&self) -> String;
+    fn item(&self, code: &str) -> Option<ServiceItem>;
+    /// Matches for what was typed (Chinese, full pinyin or pinyin initials), best first.
+    fn search(&self, query: &str, limit: usize) -> Vec<ServiceItem>;
+    fn by_category(&self, category: Category) -> Vec<ServiceItem>;
+    fn by_life_event(&self, event: &str) -> Vec<ServiceItem>;
+    /// Life events (一件事), in display order.
+    fn life_events(&self) -> Vec<String>;
+}
+
+/// An error from a device or the network, worded for the villager and for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct DeviceError {
+    /// Plain Chinese for the screen, e.g. 打印机缺纸.
+    pub message_zh: String,
+    /// The same for the English UI.
+    pub message_en: String,
+    /// Precise English for logs.
+    pub detail: String,
+}
+
+impl DeviceError {
+    pub fn new(
+        zh: impl Into<String>,
+        en: impl Into<String>,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        Self {
+            message_zh: zh.into(),
+            message_en: en.into(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// What the receipt printer prints after a submission (受理回执). Nothing personal but the
+/// masked name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptInfo {
+    pub receipt_no: String,
+    pub item_code: String,
+    pub item_name: String,
+    /// Masked (张*国).
+    pub applicant_masked: String,
+    pub submitted_at: chrono::NaiveDateTime,
+    /// 待上传 when the county has not confirmed yet.
+    pub queued: bool,
+    /// What the QR code on the receipt encodes.
+    pub qr_payload: String,
+    pub promised_days: u32,
+    /// 办件编号 once the county confirmed; `None` prints 待上传.
+    pub case_number: Option<String>,
+    /// Where to collect the result (结果领取).
+    pub collect_at: String,
+    /// Materials still to bring (须携带材料).
+    pub materials_to_bring: Vec<String>,
+}
+
+/// The receipt printer.
+pub trait ReceiptPrinter: Send + Sync {
+    fn print_receipt(&self, receipt: &ReceiptInfo) -> Result<(), DeviceError>;
+    /// 一次告知 checklist: what to bring for `item`.
+    fn print_checklist(&self, item: &ServiceItem) -> Result<(), DeviceError>;
+}
+
+/// What the villager sends (exactly what the confirmation page shows).
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct ApplicationDraft {
+    pub item_code: String,
+    pub item_name: String,
+    #[zeroize(skip)]
+    pub card_kind: CardKind,
+    pub applicant_name: String,
+    pub id_number: String,
+    /// (key, label, value) in form order.
+    pub answers: Vec<(String, String, String)>,
+}
+
+impl std::fmt::Debug for ApplicationDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::pii::Masked;
+        f.debug_struct("ApplicationDraft")
+            .field("item_code", &self.item_code)
+            .field("applicant_name", &Masked::name(&self.applicant_name))
+            .field("id_number", &Masked::id_number(&self.id_number))
+            .field("answers", &self.answers.len())
+            .finish()
+    }
+}
+
+/// The application was accepted by the kiosk's outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    pub receipt_no: String,
+    /// Not yet confirmed by the county: 待上传 (it will be sent when the network is back).
+    pub queued: bool,
+    pub submitted_at: chrono::NaiveDateTime,
+    pub qr_payload: String,
+    /// 办件编号 when the county already confirmed.
+    pub case_number: Option<String>,
+}
+
+/// One step of a case's progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStep {
+    pub title: String,
+    pub detail: String,
+    pub time: String,
+    pub state: StepState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Done,
+    Current,
+    NotYet,
+}
+
+/// 办件: one of the villager's cases as the county reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub receipt_no: String,
+    pub item_name: String,
+    pub status: String,
+    pub submitted_at: String,
+    /// Where and how to collect the result (结果领取).
+    pub collect: String,
+    pub steps: Vec<CaseStep>,
+}
+
+/// What a cases query found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CasesReply {
+    pub cases: Vec<CaseRecord>,
+    pub county_error: Option<DeviceError>,
+}
+
+/// The county link: submit through the outbox, query cases, send evaluations.
+pub trait CountyLink: Send + Sync {
+    /// Stores the application durably and tries to send it; `queued` when the county did not
+    /// confirm it yet. Errors only when the kiosk could not even store it.
+    fn submit(&self, draft: &ApplicationDraft) -> Result<Submission, DeviceError>;
+    /// The person's cases: those this kiosk accepted, with the county's progress when it can
+    /// be reached (`county_error` says why not).
+    fn cases(&self, card_kind: CardKind, id_number: &str) -> CasesReply;
+    /// 好差评: level 1 (非常不满意) to 5 (非常满意).
+    fn evaluate(&self, receipt_no: &str, level: u8) -> Result<(), DeviceError>;
+}
+
+/// A demo card to place on the (simulated) reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoCard {
+    Resident,
+    HkMacaoTaiwan,
+    ForeignPermanent,
+    Expired,
+}
+
+impl DemoCard {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "resident" => Some(Self::Resident),
+            "hk-macao-taiwan" => Some(Self::HkMacaoTaiwan),
+            "foreign-permanent" => Some(Self::ForeignPermanent),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// Demo mode only: the hand that puts the simulator's demo cards on the reader.
+pub trait DemoCardHand: Send + Sync {
+    fn place(&self, card: DemoCard) -> Result<(), DeviceError>;
+    fn lift(&self) -> Result<(), DeviceError>;
+}
+
+/// What the card reader reports (mirrors the reader driver's events).
+#[derive(Debug)]
+pub enum CardEvent {
+    Placed(IdCard),
+    /// The card was read but cannot be used (expired, unreadable, unknown kind).
+    Rejected {
+        message_zh: String,
+        message_en: String,
+    },
+    Lifted,
+    Fault(String),
+    Back,
+}
+
+/// A county announcement (政策公告) on the idle screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    pub title: String,
+    pub body: String,
+    pub date: String,
+}
+
+/// Everything the app is built with.
+#[derive(Clone)]
+pub struct Services {
+    pub catalogue: Arc<dyn Catalogue>,
+    pub printer: Arc<dyn ReceiptPrinter>,
+    pub county: Arc<dyn CountyLink>,
+    /// Present in demo mode: shows the "place demo card" buttons.
+    pub demo_hand: Option<Arc<dyn DemoCardHand>>,
+    pub announcements: Vec<Announcement>,
+    pub station_name: String,
+}
