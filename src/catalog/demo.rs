@@ -341,6 +341,7 @@ pub fn check_catalog(catalog: &Catalog) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::catalog::model::{Category, FieldKind};
+    use std::collections::BTreeMap;
 
     fn item(code: &str) -> ServiceItem {
         demo_catalog_ref()
@@ -372,6 +373,71 @@ mod tests {
             "incomplete demo items:\n{}",
             problems.join("\n")
         );
+    }
+
+    #[test]
+    fn the_demo_catalogue_is_large_and_covers_every_category() {
+        let catalog = demo_catalog_ref();
+        assert!(
+            catalog.items.len() >= 40,
+            "only {} items",
+            catalog.items.len()
+        );
+        let mut per_category: BTreeMap<Category, usize> = BTreeMap::new();
+        for item in &catalog.items {
+            *per_category.entry(item.category).or_default() += 1;
+        }
+        for category in Category::ALL {
+            assert!(
+                per_category.contains_key(&category),
+                "no demo item in category {}",
+                category.label_zh()
+            );
+        }
+        let online = catalog.items.iter().filter(|i| i.village_online).count();
+        assert!(
+            online * 4 >= catalog.items.len() * 3,
+            "most items are accepted online"
+        );
+        assert!(
+            catalog.items.iter().any(|i| !i.village_online),
+            "a few items need the hall"
+        );
+        assert!(
+            catalog
+                .items
+                .iter()
+                .any(|i| i.case_kind == CaseKind::Immediate),
+            "some items are decided on the spot"
+        );
+    }
+
+    #[test]
+    fn demo_life_events_are_a_small_consistent_set() {
+        const EVENTS: [&str; 10] = [
+            "退休养老",
+            "生育收养",
+            "残疾人服务",
+            "困难救助",
+            "就医看病",
+            "就业创业",
+            "农业生产",
+            "婚姻家庭",
+            "法律服务",
+            "军人退役",
+        ];
+        let mut used = HashSet::new();
+        for item in &demo_catalog_ref().items {
+            for event in &item.life_events {
+                assert!(
+                    EVENTS.contains(&event.as_str()),
+                    "{}: unknown life event {event}",
+                    item.code
+                );
+                used.insert(event.as_str());
+            }
+        }
+        assert_eq!(used.len(), EVENTS.len(), "every life event has an item");
     }
 
     /// Stricter than [`check_complete`] for the demo: every optional text a villager reads is
@@ -436,6 +502,43 @@ mod tests {
                 .any(|c| c.contains("职工基本养老保险"))
         );
         assert!(pension.village_online);
+    }
+
+    /// Full pinyin and initials of a text, the way a villager types it (`yanglao`, `ylbx`).
+    fn pinyin_forms(text: &str) -> (String, String) {
+        use pinyin::ToPinyin;
+        let (mut full, mut initials) = (String::new(), String::new());
+        for (c, p) in text.chars().zip(text.to_pinyin()) {
+            match p {
+                Some(p) => {
+                    full.push_str(p.plain());
+                    initials.push_str(p.first_letter());
+                }
+                None => {
+                    full.push(c);
+                    initials.push(c);
+                }
+            }
+        }
+        (full, initials)
+    }
+
+    #[test]
+    fn the_pension_guide_is_found_by_chinese_pinyin_and_initials() {
+        let pension = item("SB-001");
+        let mut texts = vec![pension.name.clone()];
+        texts.extend(pension.short_name.clone());
+        texts.extend(pension.aliases.clone());
+        let forms: Vec<(String, String)> = texts.iter().map(|t| pinyin_forms(t)).collect();
+        assert!(pension.name.contains("养老"), "{texts:?}");
+        assert!(
+            forms.iter().any(|(full, _)| full.contains("yanglao")),
+            "{forms:?}"
+        );
+        assert!(
+            forms.iter().any(|(_, initials)| initials.contains("ylbx")),
+            "{forms:?}"
+        );
     }
 
     #[test]
