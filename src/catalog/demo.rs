@@ -10,6 +10,20 @@ use std::sync::LazyLock;
 
 use super::model::{CardField, CaseKind, Catalog, FieldKind, MaterialForm, ServiceItem};
 
+/// The life events (生命周期/主题) the demo catalogue tags its items with, in display order.
+pub const DEMO_LIFE_EVENTS: [&str; 10] = [
+    "退休养老",
+    "生育收养",
+    "婚姻家庭",
+    "就医看病",
+    "困难救助",
+    "残疾人服务",
+    "就业创业",
+    "农业生产",
+    "法律服务",
+    "军人退役",
+];
+
 /// The raw text of `data/demo-catalog.json`, as embedded in the binary.
 pub const DEMO_CATALOG_JSON: &str = include_str!("../../data/demo-catalog.json");
 
@@ -40,7 +54,8 @@ pub fn demo_catalog_ref() -> &'static Catalog {
 ///   department, implementing body, each legal basis, applicants, each condition, result,
 ///   phones, each life event); the code is ASCII without spaces;
 /// - at least one legal basis, condition, material, process step and location;
-/// - materials: name and source non-empty, at least one copy unless it is an electronic licence;
+/// - materials: name and source non-empty, at least one copy unless it is an electronic licence,
+///   and an optional material's notes say when it is needed;
 /// - steps: name, actor and description non-empty;
 /// - time limits: promised ≤ legal; the steps' limits add up to at most the promised limit;
 ///   即办件 ⇔ both limits are 0; a 承诺件 promises at least one working day;
@@ -131,6 +146,12 @@ pub fn check_complete(item: &ServiceItem) -> Vec<String> {
         }
         if m.source.trim().is_empty() {
             problem(format!("materials[{i}].source is empty"));
+        }
+        if !m.required && m.notes.trim().is_empty() {
+            problem(format!(
+                "materials[{i}] \"{}\" is optional but its notes do not say when it is needed",
+                m.name
+            ));
         }
         if m.copies == 0 && m.form != MaterialForm::Electronic {
             problem(format!(
@@ -414,30 +435,22 @@ mod tests {
 
     #[test]
     fn demo_life_events_are_a_small_consistent_set() {
-        const EVENTS: [&str; 10] = [
-            "退休养老",
-            "生育收养",
-            "残疾人服务",
-            "困难救助",
-            "就医看病",
-            "就业创业",
-            "农业生产",
-            "婚姻家庭",
-            "法律服务",
-            "军人退役",
-        ];
         let mut used = HashSet::new();
         for item in &demo_catalog_ref().items {
             for event in &item.life_events {
                 assert!(
-                    EVENTS.contains(&event.as_str()),
+                    DEMO_LIFE_EVENTS.contains(&event.as_str()),
                     "{}: unknown life event {event}",
                     item.code
                 );
                 used.insert(event.as_str());
             }
         }
-        assert_eq!(used.len(), EVENTS.len(), "every life event has an item");
+        assert_eq!(
+            used.len(),
+            DEMO_LIFE_EVENTS.len(),
+            "every life event has an item"
+        );
     }
 
     /// Stricter than [`check_complete`] for the demo: every optional text a villager reads is
@@ -599,6 +612,11 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("materials[0].source"))
         );
+
+        let mut bad = good.clone();
+        bad.materials[0].required = false;
+        bad.materials[0].notes.clear();
+        assert!(check_complete(&bad).iter().any(|p| p.contains("optional")));
 
         let mut bad = good.clone();
         bad.form
