@@ -19,7 +19,9 @@ use crate::config::{self, Config};
 use crate::session::SessionRules;
 use crate::ui::app::KioskOptions;
 use crate::ui::services::{Services, Submission};
-use crate::ui::wiring::{self, DemoOptions, DemoStation, IndexedCatalogue, OutboxCounty, SerialReceiptPrinter};
+use crate::ui::wiring::{
+    self, DemoOptions, DemoStation, IndexedCatalogue, OutboxCounty, SerialReceiptPrinter,
+};
 use crate::ui::{Kiosk, Lang, ManualClock, Page, SystemClock, headless};
 
 #[derive(Debug, Default, clap::Args)]
@@ -89,7 +91,10 @@ fn first_frame_line(entered: Instant) -> String {
 }
 
 fn kiosk_options(config: &Config, args: &RunArgs, demo: bool) -> anyhow::Result<KioskOptions> {
-    let lang_tag = args.lang.clone().unwrap_or_else(|| config.ui.language.clone());
+    let lang_tag = args
+        .lang
+        .clone()
+        .unwrap_or_else(|| config.ui.language.clone());
     let lang = Lang::parse(&lang_tag)
         .ok_or_else(|| anyhow!("unknown UI language {lang_tag:?}; use zh-CN or en"))?;
     let landscape = args.landscape
@@ -126,7 +131,8 @@ fn production_services(
             ),
         }
     };
-    let catalogue: Arc<dyn crate::ui::services::Catalogue> = Arc::new(IndexedCatalogue::new(catalog));
+    let catalogue: Arc<dyn crate::ui::services::Catalogue> =
+        Arc::new(IndexedCatalogue::new(catalog));
     let reader_port = config
         .reader
         .port
@@ -211,9 +217,19 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             })
         });
     });
-    let wake = if args.headless { Arc::new(|| {}) as Arc<dyn Fn() + Send + Sync> } else { wake };
-    let kiosk = Kiosk::new(services, handle.clone(), Rc::new(SystemClock), options.clone(), wake)
-        .map_err(|e| anyhow!("cannot create the window: {e}"))?;
+    let wake = if args.headless {
+        Arc::new(|| {}) as Arc<dyn Fn() + Send + Sync>
+    } else {
+        wake
+    };
+    let kiosk = Kiosk::new(
+        services,
+        handle.clone(),
+        Rc::new(SystemClock),
+        options.clone(),
+        wake,
+    )
+    .map_err(|e| anyhow!("cannot create the window: {e}"))?;
     let _reader = wiring::forward_reader_events(&reader_port, &handle, kiosk.sink());
 
     if args.headless {
@@ -230,21 +246,28 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let ticker = slint::Timer::default();
     {
         let weak = Rc::downgrade(&kiosk);
-        ticker.start(slint::TimerMode::Repeated, Duration::from_millis(500), move || {
-            if let Some(k) = weak.upgrade() {
-                k.tick();
-            }
-        });
+        ticker.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(500),
+            move || {
+                if let Some(k) = weak.upgrade() {
+                    k.tick();
+                }
+            },
+        );
     }
     if args.exit_after_first_frame {
         let printed = Rc::new(std::cell::Cell::new(false));
         let p = printed.clone();
-        let notifier = kiosk.window.window().set_rendering_notifier(move |state, _| {
-            if matches!(state, slint::RenderingState::AfterRendering) && !p.replace(true) {
-                println!("{}", first_frame_line(entered));
-                let _ = slint::quit_event_loop();
-            }
-        });
+        let notifier = kiosk
+            .window
+            .window()
+            .set_rendering_notifier(move |state, _| {
+                if matches!(state, slint::RenderingState::AfterRendering) && !p.replace(true) {
+                    println!("{}", first_frame_line(entered));
+                    let _ = slint::quit_event_loop();
+                }
+            });
         if notifier.is_err() {
             // The software renderer has no notifier: the first timer tick after showing runs
             // once the event loop has drawn the window's first frame.
@@ -290,7 +313,12 @@ fn tap(k: &Kiosk, label: &str) -> anyhow::Result<()> {
 /// Fills the current form with valid answers by tapping keys, the way a villager would.
 pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
     use crate::catalog::FieldKind;
-    let item = k.state.borrow().item.clone().ok_or_else(|| anyhow!("no item"))?;
+    let item = k
+        .state
+        .borrow()
+        .item
+        .clone()
+        .ok_or_else(|| anyhow!("no item"))?;
     let fa = k.window.global::<crate::ui::FormAdapter>();
     for (i, f) in item.form.iter().enumerate() {
         if f.card_fill.is_some() {
@@ -304,7 +332,7 @@ pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
                 let v = (*min).max(1).min(*max);
                 v.to_string().chars().map(String::from).collect()
             }
-            FieldKind::BankAccount => "6217000010001234567".chars().map(String::from).collect(),
+            FieldKind::BankAccount => "6217000010001234569".chars().map(String::from).collect(),
             FieldKind::Date => "19600501".chars().map(String::from).collect(),
             FieldKind::IdNumber => "11010519491231002X".chars().map(String::from).collect(),
             FieldKind::Choice { options } => {
@@ -358,7 +386,14 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
     shot("04-category")?;
     crate::ui::search::open_item(k, &item.code);
     shot("05-guide")?;
-    tap(k, if k.lang() == Lang::Zh { "我要申请" } else { "Apply" })?;
+    tap(
+        k,
+        if k.lang() == Lang::Zh {
+            "我要申请"
+        } else {
+            "Apply"
+        },
+    )?;
     wait_page(k, Page::Card)?;
     shot("06-card")?;
     k.window
@@ -372,18 +407,26 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
     fill_form_validly(k)?;
     fa.invoke_next();
     wait_page(k, Page::Confirm)?;
-    k.window.global::<crate::ui::ConfirmAdapter>().set_consent(true);
+    k.window
+        .global::<crate::ui::ConfirmAdapter>()
+        .set_consent(true);
     shot("09-confirm")?;
-    k.window.global::<crate::ui::ConfirmAdapter>().invoke_submit();
+    k.window
+        .global::<crate::ui::ConfirmAdapter>()
+        .invoke_submit();
     wait_page(k, Page::Submitted)?;
     k.wait_until(WAIT, |k| {
         !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
     });
     shot("10-submitted")?;
-    k.window.global::<crate::ui::SubmittedAdapter>().invoke_rate();
+    k.window
+        .global::<crate::ui::SubmittedAdapter>()
+        .invoke_rate();
     shot("11-evaluation")?;
     k.end_visit(crate::session::WipeReason::Finished);
-    k.window.global::<crate::ui::IdleAdapter>().invoke_my_applications();
+    k.window
+        .global::<crate::ui::IdleAdapter>()
+        .invoke_my_applications();
     k.window
         .global::<crate::ui::CardAdapter>()
         .invoke_place_demo_card("resident".into());
@@ -399,7 +442,13 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
 }
 
 /// The printer-failure and county-unreachable screens.
-fn failure_shots(k: &Kiosk, station: &DemoStation, dir: &Path, prefix: &str, name: &str) -> anyhow::Result<()> {
+fn failure_shots(
+    k: &Kiosk,
+    station: &DemoStation,
+    dir: &Path,
+    prefix: &str,
+    name: &str,
+) -> anyhow::Result<()> {
     let _ = station;
     k.end_visit(crate::session::WipeReason::Home);
     k.start_visit();
@@ -414,8 +463,12 @@ fn failure_shots(k: &Kiosk, station: &DemoStation, dir: &Path, prefix: &str, nam
     fill_form_validly(k)?;
     k.window.global::<crate::ui::FormAdapter>().invoke_next();
     wait_page(k, Page::Confirm)?;
-    k.window.global::<crate::ui::ConfirmAdapter>().set_consent(true);
-    k.window.global::<crate::ui::ConfirmAdapter>().invoke_submit();
+    k.window
+        .global::<crate::ui::ConfirmAdapter>()
+        .set_consent(true);
+    k.window
+        .global::<crate::ui::ConfirmAdapter>()
+        .invoke_submit();
     wait_page(k, Page::Submitted)?;
     k.wait_until(WAIT, |k| {
         !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
@@ -426,7 +479,9 @@ fn failure_shots(k: &Kiosk, station: &DemoStation, dir: &Path, prefix: &str, nam
 pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     let langs: Vec<Lang> = match args.lang.as_deref() {
         None => vec![Lang::Zh, Lang::En],
-        Some(l) => vec![Lang::parse(l).ok_or_else(|| anyhow!("unknown language {l:?}; use zh-CN or en"))?],
+        Some(l) => {
+            vec![Lang::parse(l).ok_or_else(|| anyhow!("unknown language {l:?}; use zh-CN or en"))?]
+        }
     };
     let orientations: Vec<bool> = match args.orientation.as_deref() {
         None => vec![false, true],
@@ -443,7 +498,8 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
         .build()
         .context("cannot start the async runtime")?;
     let handle = rt.handle().clone();
-    let station = DemoStation::start(&handle, DemoOptions::default()).map_err(|e| anyhow!("{}", e.detail))?;
+    let station =
+        DemoStation::start(&handle, DemoOptions::default()).map_err(|e| anyhow!("{}", e.detail))?;
     let dead = DemoStation::start(
         &handle,
         DemoOptions {
@@ -456,24 +512,46 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
     let mut count = 0;
     for &lang in &langs {
         for &landscape in &orientations {
-            let prefix = format!("{}-{}", lang.tag(), if landscape { "landscape" } else { "portrait" });
+            let prefix = format!(
+                "{}-{}",
+                lang.tag(),
+                if landscape { "landscape" } else { "portrait" }
+            );
             let clock = Rc::new(ManualClock::new());
             let options = KioskOptions {
                 lang,
                 landscape,
                 ..KioskOptions::default()
             };
-            let k = Kiosk::new(station.services.clone(), handle.clone(), clock.clone(), options.clone(), Arc::new(|| {}))
-                .map_err(|e| anyhow!("{e}"))?;
+            let k = Kiosk::new(
+                station.services.clone(),
+                handle.clone(),
+                clock.clone(),
+                options.clone(),
+                Arc::new(|| {}),
+            )
+            .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&k, landscape);
             let _reader = wiring::forward_reader_events(&station.reader_port, &handle, k.sink());
             tour(&k, &clock, &args.out, &prefix)?;
             drop(_reader);
-            let kd = Kiosk::new(dead.services.clone(), handle.clone(), clock.clone(), options, Arc::new(|| {}))
-                .map_err(|e| anyhow!("{e}"))?;
+            let kd = Kiosk::new(
+                dead.services.clone(),
+                handle.clone(),
+                clock.clone(),
+                options,
+                Arc::new(|| {}),
+            )
+            .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&kd, landscape);
             let _reader = wiring::forward_reader_events(&dead.reader_port, &handle, kd.sink());
-            failure_shots(&kd, &dead, &args.out, &prefix, "14-printer-failed-and-queued")?;
+            failure_shots(
+                &kd,
+                &dead,
+                &args.out,
+                &prefix,
+                "14-printer-failed-and-queued",
+            )?;
             count += 14;
         }
     }

@@ -24,7 +24,9 @@ impl FieldProblem {
     pub fn message_zh(&self, label: &str) -> String {
         match self {
             FieldProblem::Missing => format!("请填写{label}"),
-            FieldProblem::TooLong { max_chars } => format!("{label}最多{max_chars}个字，请删去一些"),
+            FieldProblem::TooLong { max_chars } => {
+                format!("{label}最多{max_chars}个字，请删去一些")
+            }
             FieldProblem::BadPhone => {
                 "手机号码应为11位数字、以1开头；固定电话请连区号一起填写".to_owned()
             }
@@ -37,9 +39,7 @@ impl FieldProblem {
             FieldProblem::BadIdNumber => {
                 "身份证号码不对，请核对（18位，最后一位可能是X）".to_owned()
             }
-            FieldProblem::BadBankAccount => {
-                "银行卡号不对，请核对卡上的数字（12到19位）".to_owned()
-            }
+            FieldProblem::BadBankAccount => "银行卡号不对，请核对卡上的数字（12到19位）".to_owned(),
         }
     }
 
@@ -188,7 +188,7 @@ pub fn is_bank_account(value: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -231,7 +231,10 @@ mod tests {
             true,
         );
         assert_eq!(check(&n, "3"), Ok(()));
-        assert!(matches!(check(&n, "30"), Err(FieldProblem::OutOfRange { .. })));
+        assert!(matches!(
+            check(&n, "30"),
+            Err(FieldProblem::OutOfRange { .. })
+        ));
         assert_eq!(
             FieldProblem::OutOfRange {
                 min: 1,
@@ -246,10 +249,16 @@ mod tests {
         assert_eq!(check(&d, "19601301"), Err(FieldProblem::BadDate));
         let id = field(FieldKind::IdNumber, true);
         assert_eq!(check(&id, "11010519491231002X"), Ok(()));
-        assert_eq!(check(&id, "110105194912310021"), Err(FieldProblem::BadIdNumber));
+        assert_eq!(
+            check(&id, "110105194912310021"),
+            Err(FieldProblem::BadIdNumber)
+        );
         let b = field(FieldKind::BankAccount, false);
         assert_eq!(check(&b, ""), Ok(()));
-        assert_eq!(check(&b, "6222020200112233445"), Err(FieldProblem::BadBankAccount));
+        assert_eq!(
+            check(&b, "6222020200112233445"),
+            Err(FieldProblem::BadBankAccount)
+        );
         assert_eq!(check(&b, "4111111111111111"), Ok(()));
     }
 }

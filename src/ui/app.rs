@@ -19,7 +19,9 @@ use super::services::{
     CardEvent, CaseRecord, CasesReply, DeviceError, ReceiptInfo, Services, Submission,
 };
 use super::{AppAdapter, MainWindow, NoticeKind, Page, Theme};
-use super::{card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted};
+use super::{
+    card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
+};
 use crate::catalog::{Category, ServiceItem};
 use crate::session::validate::FieldProblem;
 use crate::session::{Session, SessionRules, Stage, Tick, WipeReason};
@@ -66,11 +68,26 @@ impl Clock for ManualClock {
 #[derive(Debug)]
 pub enum UiEvent {
     Card(CardEvent),
-    ChecklistPrinted { visit: u64, result: Result<(), DeviceError> },
-    Submitted { visit: u64, result: Result<Submission, DeviceError> },
-    ReceiptPrinted { visit: u64, result: Result<(), DeviceError> },
-    Cases { visit: u64, result: CasesReply },
-    Evaluated { visit: u64, result: Result<(), DeviceError> },
+    ChecklistPrinted {
+        visit: u64,
+        result: Result<(), DeviceError>,
+    },
+    Submitted {
+        visit: u64,
+        result: Result<Submission, DeviceError>,
+    },
+    ReceiptPrinted {
+        visit: u64,
+        result: Result<(), DeviceError>,
+    },
+    Cases {
+        visit: u64,
+        result: CasesReply,
+    },
+    Evaluated {
+        visit: u64,
+        result: Result<(), DeviceError>,
+    },
     DemoHand(Result<(), DeviceError>),
 }
 
@@ -279,6 +296,9 @@ impl Kiosk {
         submitted::setup(&kiosk);
         evaluation::setup(&kiosk);
         cases::setup(&kiosk);
+        // The adapters' placeholder values (for the Slint preview) never reach the screen.
+        kiosk.clear_personal_adapters();
+        submitted::clear(&kiosk.window);
         kiosk.apply_language();
         kiosk.render_all();
         Ok(kiosk)
@@ -367,7 +387,9 @@ impl Kiosk {
             st.session.touch(now);
         }
         drop(st);
-        self.window.global::<AppAdapter>().set_warning_visible(false);
+        self.window
+            .global::<AppAdapter>()
+            .set_warning_visible(false);
     }
 
     /// The session clock: call about once a second (the app uses a Slint timer).
@@ -476,7 +498,9 @@ impl Kiosk {
         }
         self.clear_personal_adapters();
         submitted::clear(&self.window);
-        self.window.global::<AppAdapter>().set_warning_visible(false);
+        self.window
+            .global::<AppAdapter>()
+            .set_warning_visible(false);
         self.show(Page::Idle, false);
     }
 

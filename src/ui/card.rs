@@ -13,7 +13,9 @@ use crate::on;
 use crate::session::WipeReason;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, CardAdapter, on_place_demo_card, |k, kind| place_demo(k, &kind));
+    on!(k, CardAdapter, on_place_demo_card, |k, kind| place_demo(
+        k, &kind
+    ));
 }
 
 fn place_demo(k: &Kiosk, kind: &str) {
@@ -52,8 +54,12 @@ pub fn on_demo_hand(k: &Kiosk, result: Result<(), DeviceError>) {
 fn unusable(card: &IdCard, today: chrono::NaiveDate) -> Option<(String, String)> {
     match card.valid_until {
         Some(until) if until < today => Some((
-            format!("这张证件已过期（有效期至 {until}），不能用来办理。请使用有效证件，或请工作人员帮忙。"),
-            format!("This card expired on {until} and cannot be used. Please use a valid card or ask the staff."),
+            format!(
+                "这张证件已过期（有效期至 {until}），不能用来办理。请使用有效证件，或请工作人员帮忙。"
+            ),
+            format!(
+                "This card expired on {until} and cannot be used. Please use a valid card or ask the staff."
+            ),
         )),
         _ => None,
     }
@@ -99,9 +105,7 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) {
                 let mut st = k.state.borrow_mut();
                 st.card_reading = false;
             }
-            if had
-                && matches!(page, Page::Form | Page::Confirm | Page::Cases | Page::Card)
-            {
+            if had && matches!(page, Page::Form | Page::Confirm | Page::Cases | Page::Card) {
                 k.forget_personal(WipeReason::CardLifted);
                 {
                     let mut st = k.state.borrow_mut();

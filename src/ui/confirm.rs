@@ -44,7 +44,11 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
             .iter()
             .map(|f| {
                 let v = st.session.answer(&f.key).unwrap_or_default();
-                (f.key.clone(), f.label.clone(), super::form::display_value(f, v))
+                (
+                    f.key.clone(),
+                    f.label.clone(),
+                    super::form::display_value(f, v),
+                )
             })
             .collect(),
     })
@@ -97,7 +101,10 @@ pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) {
                     submitted_at: sub.submitted_at,
                     queued: sub.queued,
                     qr_payload: sub.qr_payload.clone(),
-                    promised_days: item.as_ref().map(|i| i.promised_time_limit_days).unwrap_or(0),
+                    promised_days: item
+                        .as_ref()
+                        .map(|i| i.promised_time_limit_days)
+                        .unwrap_or(0),
                     case_number: sub.case_number.clone(),
                     collect_at: item
                         .as_ref()
@@ -109,7 +116,9 @@ pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) {
                         .map(|i| {
                             i.materials
                                 .iter()
-                                .filter(|m| m.required && m.form != crate::catalog::MaterialForm::Electronic)
+                                .filter(|m| {
+                                    m.required && m.form != crate::catalog::MaterialForm::Electronic
+                                })
                                 .map(|m| m.name.clone())
                                 .collect()
                         })
@@ -137,8 +146,14 @@ pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) {
             }
             k.set_notice(
                 NoticeKind::Error,
-                format!("{}。申请没有提交成功，请稍后再试或请工作人员帮忙。", e.message_zh),
-                format!("{}. The application was not submitted; try again or ask the staff.", e.message_en),
+                format!(
+                    "{}。申请没有提交成功，请稍后再试或请工作人员帮忙。",
+                    e.message_zh
+                ),
+                format!(
+                    "{}. The application was not submitted; try again or ask the staff.",
+                    e.message_en
+                ),
             );
             render(k);
         }
@@ -166,11 +181,26 @@ pub fn render(k: &Kiosk) {
             value: Masked::id_number(&draft.id_number).to_string().into(),
         },
     ];
+    let from_card_identity = |key: &str| {
+        st.item.as_ref().is_some_and(|i| {
+            i.form.iter().any(|f| {
+                f.key == key
+                    && matches!(
+                        f.card_fill,
+                        Some(crate::catalog::CardField::Name | crate::catalog::CardField::IdNumber)
+                    )
+            })
+        })
+    };
     for (key, label, value) in &draft.answers {
-        if key == "name" || key == "id_number" {
+        if from_card_identity(key) {
             continue;
         }
-        let shown = if value.is_empty() { lang.pick("（未填）", "(left empty)") } else { value.clone() };
+        let shown = if value.is_empty() {
+            lang.pick("（未填）", "(left empty)")
+        } else {
+            value.clone()
+        };
         rows.push(ConfirmRow {
             label: label.clone().into(),
             value: shown.into(),

@@ -5,15 +5,16 @@ use std::rc::Rc;
 
 use slint::ComponentHandle;
 
+use super::EvaluationAdapter;
 use super::app::{Kiosk, UiEvent};
 use super::services::DeviceError;
-use super::EvaluationAdapter;
 use crate::on;
 use crate::session::WipeReason;
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, EvaluationAdapter, on_rate, |k, level| rate(k, level));
-    on!(k, EvaluationAdapter, on_skip, |k| k.end_visit(WipeReason::Finished));
+    on!(k, EvaluationAdapter, on_skip, |k| k
+        .end_visit(WipeReason::Finished));
 }
 
 fn rate(k: &Kiosk, level: i32) {
@@ -28,7 +29,10 @@ fn rate(k: &Kiosk, level: i32) {
         if st.rated {
             return;
         }
-        (st.visit, st.submission.as_ref().map(|(s, _)| s.receipt_no.clone()))
+        (
+            st.visit,
+            st.submission.as_ref().map(|(s, _)| s.receipt_no.clone()),
+        )
     };
     let Some(receipt) = receipt else {
         return;

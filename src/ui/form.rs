@@ -29,9 +29,7 @@ fn max_len(kind: &FieldKind) -> usize {
     match kind {
         FieldKind::Text { max_chars } => *max_chars as usize,
         FieldKind::Phone => 12,
-        FieldKind::Number { min, max, .. } => {
-            min.abs().max(max.abs()).to_string().len().max(1)
-        }
+        FieldKind::Number { min, max, .. } => min.abs().max(max.abs()).to_string().len().max(1),
         FieldKind::BankAccount => 19,
         FieldKind::IdNumber => 18,
         FieldKind::Date => 8,
@@ -140,42 +138,57 @@ pub fn setup(k: &Rc<Kiosk>) {
             render(k);
         }
     });
-    on!(k, FormAdapter, on_key, |k, d| with_active(k, |field, value, _| {
-        let ok = match field.kind {
-            FieldKind::IdNumber => d.chars().all(|c| c.is_ascii_digit() || c == 'X'),
-            _ => d.chars().all(|c| c.is_ascii_digit()),
-        };
-        if ok {
-            value.push_str(&d);
+    on!(k, FormAdapter, on_key, |k, d| with_active(
+        k,
+        |field, value, _| {
+            let ok = match field.kind {
+                FieldKind::IdNumber => d.chars().all(|c| c.is_ascii_digit() || c == 'X'),
+                _ => d.chars().all(|c| c.is_ascii_digit()),
+            };
+            if ok {
+                value.push_str(&d);
+            }
         }
-    }));
-    on!(k, FormAdapter, on_letter, |k, l| with_active(k, |field, _, composing| {
-        if matches!(field.kind, FieldKind::Text { .. }) && composing.len() < 12 {
-            composing.push_str(&l);
+    ));
+    on!(k, FormAdapter, on_letter, |k, l| with_active(
+        k,
+        |field, _, composing| {
+            if matches!(field.kind, FieldKind::Text { .. }) && composing.len() < 12 {
+                composing.push_str(&l);
+            }
         }
-    }));
-    on!(k, FormAdapter, on_choose, |k, c| with_active(k, |field, value, composing| {
-        match field.kind {
-            FieldKind::Choice { .. } => *value = c.to_string(),
-            FieldKind::Text { .. } => {
-                value.push_str(&c);
+    ));
+    on!(k, FormAdapter, on_choose, |k, c| with_active(
+        k,
+        |field, value, composing| {
+            match field.kind {
+                FieldKind::Choice { .. } => *value = c.to_string(),
+                FieldKind::Text { .. } => {
+                    value.push_str(&c);
+                    composing.clear();
+                }
+                _ => {}
+            }
+        }
+    ));
+    on!(k, FormAdapter, on_backspace, |k| with_active(
+        k,
+        |_, value, composing| {
+            if composing.pop().is_none() {
+                value.pop();
+            }
+        }
+    ));
+    on!(k, FormAdapter, on_clear, |k| with_active(
+        k,
+        |_, value, composing| {
+            if composing.is_empty() {
+                value.clear();
+            } else {
                 composing.clear();
             }
-            _ => {}
         }
-    }));
-    on!(k, FormAdapter, on_backspace, |k| with_active(k, |_, value, composing| {
-        if composing.pop().is_none() {
-            value.pop();
-        }
-    }));
-    on!(k, FormAdapter, on_clear, |k| with_active(k, |_, value, composing| {
-        if composing.is_empty() {
-            value.clear();
-        } else {
-            composing.clear();
-        }
-    }));
+    ));
     on!(k, FormAdapter, on_next, |k| next(k));
 }
 
@@ -220,7 +233,7 @@ pub fn render(k: &Kiosk) {
     let (Some(item), Some(card)) = (st.item.as_ref(), st.session.card()) else {
         return;
     };
-    let fields: Vec<FormFieldView> = item
+    let mut fields: Vec<FormFieldView> = item
         .form
         .iter()
         .enumerate()
@@ -246,10 +259,14 @@ pub fn render(k: &Kiosk) {
                 _ => Vec::new(),
             };
             let hint = match f.kind {
-                FieldKind::Date if f.hint.is_empty() => lang.pick("按年月日输入8位数字，例如 19600501", "8 digits: year month day"),
+                FieldKind::Date if f.hint.is_empty() => lang.pick(
+                    "按年月日输入8位数字，例如 19600501",
+                    "8 digits: year month day",
+                ),
                 _ => f.hint.clone(),
             };
             FormFieldView {
+                index: i as i32,
                 key: f.key.clone().into(),
                 label: f.label.clone().into(),
                 value: shown.into(),
@@ -262,7 +279,25 @@ pub fn render(k: &Kiosk) {
             }
         })
         .collect();
+    // Fields to fill first, then what the card filled in.
+    fields.sort_by_key(|f| f.from_card);
     let errors = st.field_errors.iter().filter(|e| e.is_some()).count();
+    let active = usize::try_from(st.active_field)
+        .ok()
+        .and_then(|i| item.form.get(i));
+    a.set_active_kind(active.map_or(-1, |f| input_kind(&f.kind)));
+    a.set_active_options(ModelRc::new(VecModel::from(
+        match active.map(|f| &f.kind) {
+            Some(FieldKind::Choice { options }) => options.iter().map(SharedString::from).collect(),
+            _ => Vec::new(),
+        },
+    )));
+    a.set_active_value(
+        active
+            .and_then(|f| st.session.answer(&f.key))
+            .unwrap_or_default()
+            .into(),
+    );
     a.set_item_name(item.name.clone().into());
     a.set_applicant(
         format!(
@@ -300,4 +335,7 @@ pub fn clear(w: &MainWindow) {
     a.set_candidates(ModelRc::new(VecModel::from(Vec::<SharedString>::new())));
     a.set_summary_error("".into());
     a.set_active(-1);
+    a.set_active_kind(-1);
+    a.set_active_options(ModelRc::new(VecModel::from(Vec::<SharedString>::new())));
+    a.set_active_value("".into());
 }

@@ -90,14 +90,21 @@ fn material_detail(m: &crate::catalog::Material) -> String {
 }
 
 fn days(n: u32) -> String {
-    if n == 0 { "当场办结".to_owned() } else { format!("{n} 个工作日") }
+    if n == 0 {
+        "当场办结".to_owned()
+    } else {
+        format!("{n} 个工作日")
+    }
 }
 
 /// The guide's sections in the order of the published guide (办事指南要素).
 pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<String>)> {
     let h = |zh: &str, en: &str| lang.pick(zh, en);
     let mut out = Vec::new();
-    out.push((h("服务对象", "Who may apply"), vec![item.applicants.clone()]));
+    out.push((
+        h("服务对象", "Who may apply"),
+        vec![item.applicants.clone()],
+    ));
     out.push((h("受理条件", "Conditions"), item.conditions.clone()));
     out.push((
         h("办理流程", "Steps"),
@@ -105,8 +112,19 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let limit = if s.time_limit_days == 0 { "当场".to_owned() } else { format!("{} 个工作日", s.time_limit_days) };
-                format!("{}. {}（{}，{}）：{}", i + 1, s.name, s.actor, limit, s.description)
+                let limit = if s.time_limit_days == 0 {
+                    "当场".to_owned()
+                } else {
+                    format!("{} 个工作日", s.time_limit_days)
+                };
+                format!(
+                    "{}. {}（{}，{}）：{}",
+                    i + 1,
+                    s.name,
+                    s.actor,
+                    limit,
+                    s.description
+                )
             })
             .collect(),
     ));
@@ -135,7 +153,10 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
     out.push((h("办理结果", "What you receive"), vec![item.result.clone()]));
     out.push((
         h("实施机关", "Deciding body"),
-        vec![format!("{}（主管部门：{}）", item.implementing_body, item.department)],
+        vec![format!(
+            "{}（主管部门：{}）",
+            item.implementing_body, item.department
+        )],
     ));
     out.push((h("设定依据", "Legal basis"), item.legal_basis.clone()));
     out.push((
@@ -199,7 +220,10 @@ pub fn render(k: &Kiosk) {
         .map(|(heading, lines)| GuideSection {
             heading: heading.into(),
             lines: ModelRc::new(VecModel::from(
-                lines.into_iter().map(SharedString::from).collect::<Vec<_>>(),
+                lines
+                    .into_iter()
+                    .map(SharedString::from)
+                    .collect::<Vec<_>>(),
             )),
         })
         .collect();
@@ -207,7 +231,10 @@ pub fn render(k: &Kiosk) {
     a.set_code(item.code.clone().into());
     a.set_name(item.name.clone().into());
     a.set_facts(ModelRc::new(VecModel::from(
-        facts.into_iter().map(SharedString::from).collect::<Vec<_>>(),
+        facts
+            .into_iter()
+            .map(SharedString::from)
+            .collect::<Vec<_>>(),
     )));
     a.set_materials(ModelRc::new(VecModel::from(materials)));
     a.set_sections(ModelRc::new(VecModel::from(secs)));

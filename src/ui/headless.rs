@@ -21,10 +21,12 @@ pub fn init() -> Result<(), String> {
 /// Sizes the window for portrait (1080x1920) or landscape (1920x1080).
 pub fn set_orientation(k: &Kiosk, landscape: bool) {
     k.window.global::<Theme>().set_landscape(landscape);
-    let (w, h) = if landscape { (1920, 1080) } else { (1080, 1920) };
-    k.window
-        .window()
-        .set_size(slint::PhysicalSize::new(w, h));
+    let (w, h) = if landscape {
+        (1920, 1080)
+    } else {
+        (1080, 1920)
+    };
+    k.window.window().set_size(slint::PhysicalSize::new(w, h));
 }
 
 /// Elements with this accessible label that are on screen (inside the window).
@@ -55,10 +57,7 @@ pub fn tap(k: &Kiosk, label: &str) -> Result<(), String> {
 /// Every element on screen, for checks over the whole page.
 pub fn all_elements(k: &Kiosk) -> Vec<ElementHandle> {
     use i_slint_backend_testing::ElementRoot;
-    k.window
-        .root_element()
-        .query_descendants()
-        .find_all()
+    k.window.root_element().query_descendants().find_all()
 }
 
 /// Renders the window with the software renderer and encodes it as PNG.
@@ -73,9 +72,7 @@ pub fn snapshot_png(k: &Kiosk) -> Result<Vec<u8>, String> {
         let mut enc = png::Encoder::new(&mut out, buf.width(), buf.height());
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc
-            .write_header()
-            .map_err(|e| format!("PNG header: {e}"))?;
+        let mut w = enc.write_header().map_err(|e| format!("PNG header: {e}"))?;
         w.write_image_data(buf.as_bytes())
             .map_err(|e| format!("PNG data: {e}"))?;
     }

@@ -57,7 +57,13 @@ pub fn render(k: &Kiosk) {
             let n = cat.by_category(c).len();
             (n > 0).then(|| CategoryTile {
                 key: c.label_zh().into(),
-                badge: c.label_zh().chars().next().map(String::from).unwrap_or_default().into(),
+                badge: c
+                    .label_zh()
+                    .chars()
+                    .next()
+                    .map(String::from)
+                    .unwrap_or_default()
+                    .into(),
                 title: lang.pick(c.label_zh(), c.label_en()).into(),
                 subtitle: lang.pick(format!("{n} 项"), format!("{n} items")).into(),
                 accent: accent(c),
@@ -69,7 +75,9 @@ pub fn render(k: &Kiosk) {
         .into_iter()
         .map(|e| LifeEventChip {
             title: match lang {
-                Lang::En => life_event_en(&e).map(str::to_owned).unwrap_or_else(|| e.clone()),
+                Lang::En => life_event_en(&e)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.clone()),
                 Lang::Zh => e.clone(),
             }
             .into(),

@@ -10,7 +10,9 @@ use super::{ItemListAdapter, ItemSummary};
 use crate::on;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, ItemListAdapter, on_open_item, |k, code| super::search::open_item(k, &code));
+    on!(k, ItemListAdapter, on_open_item, |k, code| {
+        super::search::open_item(k, &code)
+    });
 }
 
 pub fn render(k: &Kiosk) {
@@ -23,7 +25,9 @@ pub fn render(k: &Kiosk) {
         ),
         Some(ListContext::LifeEvent(e)) => (
             match lang {
-                Lang::En => life_event_en(e).map(str::to_owned).unwrap_or_else(|| e.clone()),
+                Lang::En => life_event_en(e)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| e.clone()),
                 Lang::Zh => e.clone(),
             },
             k.services.catalogue.by_life_event(e),

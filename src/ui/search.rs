@@ -31,7 +31,9 @@ pub fn setup(k: &Rc<Kiosk>) {
         k.state.borrow_mut().query.clear();
         render(k);
     });
-    on!(k, SearchAdapter, on_open_item, |k, code| open_item(k, &code));
+    on!(k, SearchAdapter, on_open_item, |k, code| open_item(
+        k, &code
+    ));
 }
 
 /// Opens an item's guide (from search, a list, or a tile).

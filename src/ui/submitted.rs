@@ -13,10 +13,14 @@ use crate::session::WipeReason;
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, SubmittedAdapter, on_rate, |k| {
-        k.state.borrow_mut().session.advance(crate::session::Stage::Rating, k.now());
+        k.state
+            .borrow_mut()
+            .session
+            .advance(crate::session::Stage::Rating, k.now());
         k.show(Page::Evaluation, false);
     });
-    on!(k, SubmittedAdapter, on_finish, |k| k.end_visit(WipeReason::Finished));
+    on!(k, SubmittedAdapter, on_finish, |k| k
+        .end_visit(WipeReason::Finished));
     on!(k, SubmittedAdapter, on_retry_print, |k| {
         let receipt = k.state.borrow().submission.as_ref().map(|(_, r)| r.clone());
         if let Some(r) = receipt {
@@ -61,7 +65,11 @@ pub fn qr_image(payload: &str) -> Option<Image> {
     let mut buf = SharedPixelBuffer::<Rgb8Pixel>::new(size as u32, size as u32);
     let pixels = buf.make_mut_slice();
     for p in pixels.iter_mut() {
-        *p = Rgb8Pixel { r: 255, g: 255, b: 255 };
+        *p = Rgb8Pixel {
+            r: 255,
+            g: 255,
+            b: 255,
+        };
     }
     for y in 0..width {
         for x in 0..width {
@@ -114,17 +122,23 @@ pub fn render(k: &Kiosk) {
         PrintState::Failed(e) => (
             2,
             lang.pick(
-                format!("{}，回执没有打印出来。申请不受影响，已经受理。", e.message_zh),
-                format!("{}; the receipt was not printed. Your application is accepted all the same.", e.message_en),
+                format!(
+                    "{}，回执没有打印出来。申请不受影响，已经受理。",
+                    e.message_zh
+                ),
+                format!(
+                    "{}; the receipt was not printed. Your application is accepted all the same.",
+                    e.message_en
+                ),
             ),
         ),
     };
     a.set_print_state(print_state);
     a.set_print_message(message.into());
-    if print_state == 2 {
-        if let Some(img) = qr_image(&sub.qr_payload) {
-            a.set_qr(img);
-        }
+    if print_state == 2
+        && let Some(img) = qr_image(&sub.qr_payload)
+    {
+        a.set_qr(img);
     }
     let collect = st
         .item

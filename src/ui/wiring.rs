@@ -30,8 +30,8 @@ use crate::catalog::{Catalog, Category, ServiceItem};
 use crate::config::Config;
 use crate::county::wire::{CaseStatus, CaseView};
 use crate::county::{CountyAuth, CountyClient, NewApplication, Outbox};
-use crate::idcard::reader::{ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
 use crate::idcard::CardKind;
+use crate::idcard::reader::{ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
 use crate::printer::device::{PrintError, Printer, PrinterSettings};
 use crate::printer::profile::{DEFAULT_PROFILE, PrinterProfile};
 use crate::printer::receipt::{ApplicationReceipt, application_receipt, checklist};
@@ -132,7 +132,11 @@ impl ReceiptPrinter for SerialReceiptPrinter {
             applicant_name: r.applicant_masked.clone(),
             receipt_no: r.receipt_no.clone(),
             submitted_at: r.submitted_at,
-            case_number: if r.queued { None } else { r.case_number.clone() },
+            case_number: if r.queued {
+                None
+            } else {
+                r.case_number.clone()
+            },
             promised_days: r.promised_days,
             collect_at: r.collect_at.clone(),
             materials_to_bring: r.materials_to_bring.clone(),
@@ -147,7 +151,11 @@ impl ReceiptPrinter for SerialReceiptPrinter {
 
     fn print_checklist(&self, item: &ServiceItem) -> Result<(), DeviceError> {
         self.printer
-            .print_blocking(checklist(item, &self.station_name, Local::now().naive_local()))
+            .print_blocking(checklist(
+                item,
+                &self.station_name,
+                Local::now().naive_local(),
+            ))
             .map(|_| ())
             .map_err(|e| print_error(&e))
     }
@@ -490,7 +498,9 @@ fn card_event(e: ReaderEvent) -> CardEvent {
         ReaderEvent::CardPlaced(card) => CardEvent::Placed(card),
         ReaderEvent::CardRejected(r) => CardEvent::Rejected {
             message_zh: r.message_zh().to_owned(),
-            message_en: format!("This card cannot be used ({r}). Please use a valid card or ask the staff."),
+            message_en: format!(
+                "This card cannot be used ({r}). Please use a valid card or ask the staff."
+            ),
         },
         ReaderEvent::CardLifted => CardEvent::Lifted,
         ReaderEvent::ReaderFault(s) => CardEvent::Fault(s),
@@ -650,7 +660,8 @@ impl DemoStation {
         ));
 
         let idcard_sim = Arc::new(
-            IdcardSimulator::start(SimOptions::default()).map_err(|e| demo_error("reader simulator", e))?,
+            IdcardSimulator::start(SimOptions::default())
+                .map_err(|e| demo_error("reader simulator", e))?,
         );
         let printer_sim = Arc::new(
             PrinterSimulator::start(SimPrinterOptions {
@@ -659,7 +670,8 @@ impl DemoStation {
             })
             .map_err(|e| demo_error("printer simulator", e))?,
         );
-        let profile = PrinterProfile::builtin(DEFAULT_PROFILE).map_err(|e| demo_error("printer profile", e))?;
+        let profile = PrinterProfile::builtin(DEFAULT_PROFILE)
+            .map_err(|e| demo_error("printer profile", e))?;
         let printer = Printer::new(PrinterSettings {
             port: printer_sim.path().to_path_buf(),
             profile,
@@ -673,10 +685,15 @@ impl DemoStation {
             (Some(b), url, token)
         } else {
             // A port nobody listens on: every request is refused, like a dead county link.
-            let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| demo_error("port", e))?;
+            let l =
+                std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| demo_error("port", e))?;
             let addr = l.local_addr().map_err(|e| demo_error("port", e))?;
             drop(l);
-            (None, format!("http://{addr}"), "demo-token-unreachable".to_owned())
+            (
+                None,
+                format!("http://{addr}"),
+                "demo-token-unreachable".to_owned(),
+            )
         };
         let client = CountyClient::new(
             &url,

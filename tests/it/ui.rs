@@ -1,1 +1,558 @@
-//! Integration tests for the ui area.
+//! Integration tests for the touchscreen app: the real Slint UI on Slint's testing backend
+//! with the software renderer, driven the way a villager drives it (find a control by its
+//! accessible label, tap it), wired to the real parts of demo mode: the reader and printer
+//! simulators on pseudo-terminals and the embedded county back office on loopback.
+//!
+//! Each test runs on its own thread with its own headless platform and its own demo station.
+//! Time for the session rules comes from a hand-driven clock: no test sleeps.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slint::{ComponentHandle, Model};
+use village_kiosk::printer::status::PaperState;
+use village_kiosk::sim::idcard::SimCard;
+use village_kiosk::ui::app::{KioskOptions, PrintState};
+use village_kiosk::ui::wiring::{self, DemoOptions, DemoStation};
+use village_kiosk::ui::{
+    AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter, Kiosk,
+    ManualClock, Page, SearchAdapter, SubmittedAdapter, Theme, headless,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+const ITEM: &str = "城乡居民基本养老保险参保登记";
+
+struct Env {
+    kiosk: Rc<Kiosk>,
+    clock: Rc<ManualClock>,
+    _reader: village_kiosk::idcard::reader::ReaderHandle,
+    station: DemoStation,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn env(options: DemoOptions) -> Env {
+    headless::init().expect("headless platform");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let station = DemoStation::start(rt.handle(), options).expect("demo station starts");
+    let clock = Rc::new(ManualClock::new());
+    let kiosk = Kiosk::new(
+        station.services.clone(),
+        rt.handle().clone(),
+        clock.clone(),
+        KioskOptions::default(),
+        Arc::new(|| {}),
+    )
+    .expect("window");
+    headless::set_orientation(&kiosk, false);
+    let reader = wiring::forward_reader_events(&station.reader_port, rt.handle(), kiosk.sink());
+    Env {
+        kiosk,
+        clock,
+        _reader: reader,
+        station,
+        _rt: rt,
+    }
+}
+
+impl Env {
+    fn tap(&self, label: &str) {
+        if let Err(e) = headless::tap(&self.kiosk, label) {
+            panic!("{e} (page {:?})", self.kiosk.page());
+        }
+    }
+
+    fn wait_page(&self, page: Page) {
+        assert!(
+            self.kiosk.wait_until(WAIT, |k| k.page() == page),
+            "expected {page:?}, the app shows {:?}",
+            self.kiosk.page()
+        );
+    }
+
+    fn on_screen(&self, label: &str) -> bool {
+        !headless::find(&self.kiosk, label).is_empty()
+    }
+
+    /// Every accessible label on screen, joined (what a screen reader could read).
+    fn screen_text(&self) -> String {
+        headless::all_elements(&self.kiosk)
+            .iter()
+            .filter_map(|e| e.accessible_label())
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    fn type_digits(&self, digits: &str) {
+        for d in digits.chars() {
+            self.tap(&d.to_string());
+        }
+    }
+
+    /// idle → home → 社保 → the pension item's guide → 我要申请 → place the demo card → form.
+    fn to_form(&self) {
+        self.tap("点击屏幕开始办事");
+        self.wait_page(Page::Home);
+        self.tap("社保");
+        self.wait_page(Page::ItemList);
+        self.tap(ITEM);
+        self.wait_page(Page::Guide);
+        self.tap("我要申请");
+        self.wait_page(Page::Card);
+        self.tap("放演示身份证");
+        self.wait_page(Page::Form);
+    }
+
+    /// Fills the pension form by tapping, then goes to the confirmation page.
+    fn fill_and_confirm(&self) {
+        self.tap("联系电话");
+        self.type_digits("13800138000");
+        self.tap("缴费档次");
+        self.tap("每年500元");
+        self.tap("参保人身份");
+        self.tap("普通参保人");
+        self.tap("下一步：核对信息");
+        self.wait_page(Page::Confirm);
+    }
+
+    fn submit(&self) {
+        self.tap("我同意把以上信息发送给县政务服务部门，只用于办理这件事。");
+        self.tap("确认提交");
+        self.wait_page(Page::Submitted);
+        assert!(self.kiosk.wait_until(WAIT, |k| !matches!(
+            k.state.borrow().print,
+            PrintState::Printing
+        )));
+    }
+
+    /// Nothing personal in any adapter, the session, or anything on screen.
+    fn assert_nothing_personal(&self) {
+        let w = &self.kiosk.window;
+        let card = SimCard::demo_resident();
+        assert!(!self.kiosk.state.borrow().session.has_personal_data());
+        assert_eq!(w.global::<FormAdapter>().get_fields().row_count(), 0);
+        assert_eq!(w.global::<FormAdapter>().get_applicant(), "");
+        assert_eq!(w.global::<ConfirmAdapter>().get_rows().row_count(), 0);
+        assert!(!w.global::<ConfirmAdapter>().get_consent());
+        assert_eq!(w.global::<CasesAdapter>().get_cases().row_count(), 0);
+        assert_eq!(w.global::<CasesAdapter>().get_applicant(), "");
+        assert_eq!(w.global::<CardAdapter>().get_error(), "");
+        assert_eq!(w.global::<SubmittedAdapter>().get_receipt_no(), "");
+        let text = self.screen_text();
+        for secret in [card.name.as_str(), &card.id_number, "13800138000", "王*明"] {
+            assert!(!text.contains(secret), "{secret:?} is still on screen");
+        }
+    }
+}
+
+#[test]
+fn whole_journey_with_a_card() {
+    let e = env(DemoOptions::default());
+    let card = SimCard::demo_resident();
+    assert!(e.on_screen("政策公告"));
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+
+    // Search with pinyin initials, matches as you type.
+    e.tap("搜索事项");
+    e.wait_page(Page::Search);
+    e.tap("y");
+    e.tap("l");
+    let results = e.kiosk.window.global::<SearchAdapter>().get_results();
+    assert!(
+        results.iter().any(|r| r.name == ITEM),
+        "yl finds the pension item"
+    );
+    e.tap(ITEM);
+    e.wait_page(Page::Guide);
+    assert!(e.on_screen("需要带的材料（一次告知）"));
+
+    // Print the checklist on the simulated printer.
+    e.tap("打印材料清单");
+    assert!(
+        e.station.printer_sim.wait_for_cuts(1, WAIT),
+        "checklist printed"
+    );
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.state.borrow().checklist_printing)
+    );
+
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    // Pre-filled from the card.
+    let fields = e.kiosk.window.global::<FormAdapter>().get_fields();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.from_card && f.value == card.name.as_str())
+    );
+
+    e.fill_and_confirm();
+    let rows = e.kiosk.window.global::<ConfirmAdapter>().get_rows();
+    assert!(rows.iter().any(|r| r.value == "13800138000"));
+    assert!(rows.iter().any(|r| r.value == "每年500元"));
+    // Not sent without consent.
+    e.tap("请先勾选同意");
+    assert_eq!(e.kiosk.page(), Page::Confirm);
+
+    e.submit();
+    let receipt = e
+        .kiosk
+        .window
+        .global::<SubmittedAdapter>()
+        .get_receipt_no()
+        .to_string();
+    assert!(receipt.starts_with("CG-"), "{receipt}");
+    assert!(!e.kiosk.window.global::<SubmittedAdapter>().get_queued());
+    assert_eq!(
+        e.kiosk
+            .window
+            .global::<SubmittedAdapter>()
+            .get_print_state(),
+        1
+    );
+    assert!(
+        e.station.printer_sim.wait_for_cuts(2, WAIT),
+        "receipt printed"
+    );
+    assert!(
+        e.station
+            .printer_sim
+            .texts()
+            .iter()
+            .any(|t| t.contains(&receipt))
+    );
+    let county = e
+        .station
+        .backoffice
+        .as_ref()
+        .expect("back office")
+        .db()
+        .expect("db");
+    assert!(
+        county
+            .receipts()
+            .expect("receipts")
+            .iter()
+            .any(|(_, r, n)| *r == receipt && *n == 1)
+    );
+    // The card's data left memory with the submission.
+    assert!(!e.kiosk.state.borrow().session.has_personal_data());
+
+    // Rate, never steered: five levels, nothing selected.
+    e.tap("评价服务");
+    e.wait_page(Page::Evaluation);
+    for level in [
+        "非常满意",
+        "满意",
+        "基本满意",
+        "不满意",
+        "非常不满意",
+        "跳过，不评价",
+    ] {
+        assert!(e.on_screen(level), "{level}");
+    }
+    e.tap("满意");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.state.borrow().rating_message.is_some())
+    );
+    assert!(e.kiosk.window.global::<EvaluationAdapter>().get_done());
+    e.tap("完成");
+    e.wait_page(Page::Idle);
+
+    // My applications.
+    e.tap("查询我的办件进度");
+    e.wait_page(Page::Card);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Cases);
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.state.borrow().cases_loading)
+    );
+    let cases = e.kiosk.window.global::<CasesAdapter>().get_cases();
+    let case = cases
+        .iter()
+        .find(|c| c.receipt_no == receipt.as_str())
+        .expect("the case");
+    assert!(case.steps.row_count() >= 3, "a status timeline");
+    assert!(case.collect.contains("结果领取"));
+    e.tap("首页");
+    e.wait_page(Page::Home);
+    e.assert_nothing_personal();
+}
+
+#[test]
+fn no_card_no_form() {
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.tap("社保");
+    e.tap(ITEM);
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    assert!(e.on_screen("请把身份证平放在下方读卡区"));
+    e.clock.advance(Duration::from_secs(10));
+    e.kiosk.tick();
+    assert_eq!(e.kiosk.page(), Page::Card);
+    assert_eq!(
+        e.kiosk
+            .window
+            .global::<FormAdapter>()
+            .get_fields()
+            .row_count(),
+        0
+    );
+    // 返回 goes back to the guide; 返回 and 首页 are on the page.
+    assert!(e.on_screen("首页"));
+    e.tap("返回");
+    e.wait_page(Page::Guide);
+}
+
+#[test]
+fn invalid_card_is_refused_in_plain_chinese() {
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.tap("社保");
+    e.tap(ITEM);
+    e.tap("我要申请");
+    e.tap("过期身份证");
+    assert!(e.kiosk.wait_until(WAIT, |k| {
+        !k.window.global::<CardAdapter>().get_error().is_empty()
+    }));
+    let error = e.kiosk.window.global::<CardAdapter>().get_error();
+    assert!(error.contains("有效期"), "{error}");
+    assert_eq!(e.kiosk.page(), Page::Card);
+    assert!(e.kiosk.state.borrow().session.card().is_none());
+    // A valid card afterwards works.
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+}
+
+#[test]
+fn the_other_card_kinds_are_accepted() {
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.tap("查询我的办件进度");
+    e.wait_page(Page::Card);
+    e.tap("港澳台居住证");
+    e.wait_page(Page::Cases);
+    e.tap("首页");
+    e.tap("查询我的办件进度");
+    e.wait_page(Page::Card);
+    e.tap("外国人永居证");
+    e.wait_page(Page::Cases);
+}
+
+#[test]
+fn printer_out_of_paper_shows_number_and_qr() {
+    let e = env(DemoOptions {
+        printer_state: PaperState::PaperEnd,
+        ..DemoOptions::default()
+    });
+    e.to_form();
+    e.fill_and_confirm();
+    e.submit();
+    let s = e.kiosk.window.global::<SubmittedAdapter>();
+    assert_eq!(s.get_print_state(), 2);
+    assert!(
+        s.get_print_message().contains("缺纸"),
+        "{}",
+        s.get_print_message()
+    );
+    assert!(s.get_receipt_no().starts_with("CG-"));
+    assert!(s.get_qr().size().width > 0, "QR on screen");
+    assert!(e.on_screen("回执二维码"));
+    assert!(e.on_screen("重新打印"));
+}
+
+#[test]
+fn county_unreachable_is_queued_and_says_waiting_to_upload() {
+    let e = env(DemoOptions {
+        county_reachable: false,
+        confirm_wait: Duration::from_secs(10),
+        ..DemoOptions::default()
+    });
+    e.to_form();
+    e.fill_and_confirm();
+    e.submit();
+    let s = e.kiosk.window.global::<SubmittedAdapter>();
+    assert!(s.get_queued());
+    assert!(s.get_status_text().contains("待上传"));
+    assert!(e.screen_text().contains("待上传"));
+    assert!(e.station.printer_sim.wait_for_cuts(1, WAIT));
+    assert!(
+        e.station
+            .printer_sim
+            .texts()
+            .iter()
+            .any(|t| t.contains("待上传")),
+        "the printed receipt says 待上传"
+    );
+}
+
+#[test]
+fn inactivity_warns_then_wipes_everything_personal() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    e.tap("联系电话");
+    e.type_digits("13800138000");
+    e.clock.advance(Duration::from_secs(44));
+    e.kiosk.tick();
+    assert!(!e.kiosk.window.global::<AppAdapter>().get_warning_visible());
+    e.clock.advance(Duration::from_secs(2));
+    e.kiosk.tick();
+    assert!(e.kiosk.window.global::<AppAdapter>().get_warning_visible());
+    assert_eq!(
+        e.kiosk
+            .window
+            .global::<AppAdapter>()
+            .get_warning_seconds_left(),
+        14
+    );
+    // 继续办理 keeps everything.
+    e.tap("继续办理");
+    assert!(!e.kiosk.window.global::<AppAdapter>().get_warning_visible());
+    e.clock.advance(Duration::from_secs(59));
+    e.kiosk.tick();
+    assert_eq!(e.kiosk.page(), Page::Form);
+    assert!(e.kiosk.state.borrow().session.has_personal_data());
+    e.clock.advance(Duration::from_secs(1));
+    e.kiosk.tick();
+    assert_eq!(e.kiosk.page(), Page::Idle);
+    e.assert_nothing_personal();
+}
+
+#[test]
+fn card_lift_and_home_wipe_personal_data() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    e.tap("联系电话");
+    e.type_digits("139");
+    e.station.idcard_sim.lift_card();
+    e.wait_page(Page::Home);
+    e.assert_nothing_personal();
+
+    e.tap("社保");
+    e.tap(ITEM);
+    e.tap("我要申请");
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    e.tap("首页");
+    e.wait_page(Page::Home);
+    e.assert_nothing_personal();
+}
+
+#[test]
+fn validation_messages_are_plain_chinese() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    e.tap("联系电话");
+    e.type_digits("1380");
+    e.tap("下一步：核对信息");
+    assert_eq!(e.kiosk.page(), Page::Form);
+    let fields = e.kiosk.window.global::<FormAdapter>().get_fields();
+    let phone = fields
+        .iter()
+        .find(|f| f.key == "phone")
+        .expect("phone field");
+    assert!(phone.error.contains("11位"), "{}", phone.error);
+    let level = fields
+        .iter()
+        .find(|f| f.key == "contribution_level")
+        .expect("level");
+    assert_eq!(level.error, "请填写缴费档次");
+}
+
+#[test]
+fn language_switches_at_run_time() {
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("English");
+    assert_eq!(e.kiosk.window.global::<AppAdapter>().get_language(), "en");
+    assert!(e.on_screen("Search services"), "{}", e.screen_text());
+    assert!(e.on_screen("Social insurance"));
+    assert!(e.on_screen("Home"));
+    e.tap("Social insurance");
+    e.wait_page(Page::ItemList);
+    e.tap("中文");
+    assert!(e.on_screen("首页"));
+    assert!(e.on_screen("返回"));
+    assert_eq!(
+        e.kiosk.window.global::<AppAdapter>().get_language(),
+        "zh-CN"
+    );
+}
+
+fn assert_targets_large_enough(e: &Env) {
+    use i_slint_backend_testing::AccessibleRole;
+    let mut checked = 0;
+    for el in headless::all_elements(&e.kiosk) {
+        if matches!(
+            el.accessible_role(),
+            Some(AccessibleRole::Button | AccessibleRole::Checkbox | AccessibleRole::TextInput)
+        ) {
+            let s = el.size();
+            if s.width == 0.0 && s.height == 0.0 {
+                continue;
+            }
+            assert!(
+                s.width >= 60.0 && s.height >= 60.0,
+                "{:?} on {:?} is {}x{}",
+                el.accessible_label(),
+                e.kiosk.page(),
+                s.width,
+                s.height
+            );
+            assert!(
+                el.accessible_label().is_some_and(|l| !l.is_empty()),
+                "a control without a label on {:?}",
+                e.kiosk.page()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+#[test]
+fn elements_meet_the_elderly_friendly_minimums() {
+    let e = env(DemoOptions::default());
+    let theme = e.kiosk.window.global::<Theme>();
+    assert!(theme.get_font_main() >= 30.0);
+    assert!(theme.get_font_title() >= 30.0);
+    assert!(theme.get_font_body() >= 18.0);
+    assert!(theme.get_font_small() >= 18.0);
+    assert!(theme.get_touch_min() >= 60.0);
+    assert_targets_large_enough(&e);
+    e.tap("点击屏幕开始办事");
+    assert_targets_large_enough(&e);
+    e.tap("大字");
+    assert!(theme.get_large_text());
+    assert!(theme.get_font_body() > 28.0);
+    e.tap("标准字");
+    e.tap("搜索事项");
+    assert_targets_large_enough(&e);
+    e.tap("首页");
+    e.tap("社保");
+    assert_targets_large_enough(&e);
+    e.tap(ITEM);
+    assert_targets_large_enough(&e);
+    e.tap("我要申请");
+    assert_targets_large_enough(&e);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    assert_targets_large_enough(&e);
+    e.fill_and_confirm();
+    assert_targets_large_enough(&e);
+    // 返回 and 首页 are always visible (but on idle).
+    assert!(e.on_screen("返回") && e.on_screen("首页"));
+}
