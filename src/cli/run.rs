@@ -174,8 +174,20 @@ thread_local! {
     static APP: RefCell<Option<Rc<Kiosk>>> = const { RefCell::new(None) };
 }
 
+/// Logs to stderr, `RUST_LOG` or warnings and up.
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+}
+
 pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let entered = Instant::now();
+    init_logging();
     let loaded = config::load(g.config.as_deref()).map_err(|e| anyhow!("{e}"))?;
     for k in &loaded.unknown_keys {
         tracing::warn!("unknown config key {k:?} (see `kiosk config check`)");
@@ -477,6 +489,7 @@ fn failure_shots(
 }
 
 pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
+    init_logging();
     let langs: Vec<Lang> = match args.lang.as_deref() {
         None => vec![Lang::Zh, Lang::En],
         Some(l) => {
@@ -532,9 +545,11 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             )
             .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&k, landscape);
-            let _reader = wiring::forward_reader_events(&station.reader_port, &handle, k.sink());
-            tour(&k, &clock, &args.out, &prefix)?;
-            drop(_reader);
+            let reader = wiring::forward_reader_events(&station.reader_port, &handle, k.sink());
+            let toured = tour(&k, &clock, &args.out, &prefix);
+            // One reader thread at a time on the simulator's tty.
+            reader.stop();
+            toured?;
             let kd = Kiosk::new(
                 dead.services.clone(),
                 handle.clone(),

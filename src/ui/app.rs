@@ -409,6 +409,8 @@ impl Kiosk {
 
     /// Starts a visit from the idle screen.
     pub fn start_visit(&self) {
+        // What the devices reported while the kiosk was idle belongs to nobody's visit.
+        self.drain_events();
         let now = self.now();
         {
             let mut st = self.state.borrow_mut();

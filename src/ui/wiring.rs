@@ -168,7 +168,7 @@ impl ReceiptPrinter for SerialReceiptPrinter {
 /// evaluations through the county client.
 pub struct OutboxCounty {
     store: Mutex<Store>,
-    worker: Option<crate::county::outbox::WorkerHandle>,
+    worker: Mutex<Option<crate::county::outbox::WorkerHandle>>,
     client: Option<CountyClient>,
     rt: tokio::runtime::Handle,
     catalogue: Arc<dyn Catalogue>,
@@ -224,7 +224,7 @@ impl OutboxCounty {
             .unwrap_or_else(|| "https://zwfw.example.gov.cn/r/".to_owned());
         Ok(Self {
             store: Mutex::new(store),
-            worker,
+            worker: Mutex::new(worker),
             client,
             rt,
             catalogue,
@@ -239,6 +239,25 @@ impl OutboxCounty {
         self
     }
 
+    /// Stops the outbox worker after its current step (what is queued stays queued on disk).
+    /// Call from outside the runtime, before the runtime is dropped.
+    pub fn shutdown(&self) {
+        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = worker {
+            if tokio::runtime::Handle::try_current().is_err() {
+                let _ = self
+                    .rt
+                    .block_on(tokio::time::timeout(Duration::from_secs(5), w.shutdown()));
+            } else {
+                self.rt.spawn(w.shutdown());
+            }
+        }
+    }
+
+    fn worker(&self) -> std::sync::MutexGuard<'_, Option<crate::county::outbox::WorkerHandle>> {
+        self.worker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -246,11 +265,13 @@ impl OutboxCounty {
     /// Waits until the worker delivered `receipt` (Some(case number)) or reported a failure
     /// after this call began (None), at most `confirm_wait`.
     fn wait_confirmed(&self, receipt: &str) -> Option<String> {
-        let worker = self.worker.as_ref()?;
-        let mut status = worker.status();
+        let mut status = {
+            let worker = self.worker();
+            let worker = worker.as_ref()?;
+            worker.nudge();
+            worker.status()
+        };
         let failures_before = status.borrow().consecutive_failures;
-        let delivered_before = status.borrow().delivered_total;
-        worker.nudge();
         let check = || -> Option<String> {
             Outbox::receipt(&self.store(), receipt)
                 .ok()
@@ -268,7 +289,6 @@ impl OutboxCounty {
                         if !s.link_up && s.consecutive_failures > failures_before {
                             return None;
                         }
-                        let _ = delivered_before;
                     }
                     if status.changed().await.is_err() {
                         return None;
@@ -483,7 +503,7 @@ impl CountyLink for OutboxCounty {
                 )
             })?;
         Outbox::evaluate(&mut self.store(), &case, level, None, Utc::now()).map_err(store_error)?;
-        if let Some(w) = &self.worker {
+        if let Some(w) = self.worker().as_ref() {
             w.nudge();
         }
         Ok(())
@@ -622,6 +642,7 @@ impl Default for DemoOptions {
 /// and removes the data directory.
 pub struct DemoStation {
     pub services: Services,
+    pub county: Arc<OutboxCounty>,
     pub idcard_sim: Arc<IdcardSimulator>,
     pub printer_sim: Arc<PrinterSimulator>,
     pub backoffice: Option<EmbeddedBackoffice>,
@@ -631,6 +652,7 @@ pub struct DemoStation {
 
 impl Drop for DemoStation {
     fn drop(&mut self) {
+        self.county.shutdown();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
@@ -712,6 +734,7 @@ impl DemoStation {
             &config,
         )?
         .with_confirm_wait(options.confirm_wait);
+        let county = Arc::new(county);
 
         let services = Services {
             catalogue,
@@ -720,13 +743,14 @@ impl DemoStation {
                 config.station.name.clone(),
                 config.station.complaint_phone.clone(),
             )),
-            county: Arc::new(county),
+            county: county.clone(),
             demo_hand: Some(Arc::new(SimCardHand::new(idcard_sim.clone()))),
             announcements: demo_announcements(),
             station_name: config.station.name.clone(),
         };
         Ok(Self {
             services,
+            county,
             reader_port: idcard_sim.path().to_path_buf(),
             idcard_sim,
             printer_sim,
