@@ -112,6 +112,31 @@ struct Entry {
     start_mask: u32,
     /// Letters that occur anywhere in any reading of any target.
     letter_mask: u32,
+    /// Letter pairs a pinyin match can produce: inside a reading, or across the boundary to the
+    /// next position. Every adjacent pair of a matching query is in here (a superset filter).
+    pairs: PairSet,
+}
+
+/// A set of letter pairs over 27 symbols (a–z, and one for anything else).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PairSet([u64; 12]);
+
+impl PairSet {
+    fn sym(b: u8) -> usize {
+        match b {
+            b'a'..=b'z' => (b - b'a') as usize,
+            _ => 26,
+        }
+    }
+
+    fn insert(&mut self, a: u8, b: u8) {
+        let bit = Self::sym(a) * 27 + Self::sym(b);
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn contains_all(&self, other: &PairSet) -> bool {
+        self.0.iter().zip(&other.0).all(|(a, b)| a & b == *b)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -330,7 +355,9 @@ impl SearchIndex {
             }
             let mut start_mask = 0;
             let mut letter_mask = 0;
+            let mut pairs = PairSet::default();
             for t in &targets {
+                add_pairs(&mut pairs, t, &reading_pool, &interner.syllables);
                 add_grams(&mut name_grams, &t.text, id);
                 for p in &t.positions {
                     start_mask |= p.first_mask;
@@ -353,6 +380,7 @@ impl SearchIndex {
                 guide,
                 start_mask,
                 letter_mask,
+                pairs,
             });
 
             if let Some((_, list)) = categories.iter_mut().find(|(c, _)| *c == item.category) {
@@ -548,6 +576,10 @@ impl SearchIndex {
             q_letters |= letter_bit(b);
         }
         let first = letter_bit(qb[0]);
+        let mut q_pairs = PairSet::default();
+        for w in qb.windows(2) {
+            q_pairs.insert(w[0], w[1]);
+        }
         for (idx, e) in self.entries.iter().enumerate() {
             if e.code_lc == q {
                 hits.push(SearchHit {
@@ -571,7 +603,10 @@ impl SearchIndex {
                 });
                 continue;
             }
-            if e.start_mask & first == 0 || e.letter_mask & q_letters != q_letters {
+            if e.start_mask & first == 0
+                || e.letter_mask & q_letters != q_letters
+                || !e.pairs.contains_all(&q_pairs)
+            {
                 continue;
             }
             let mut best: Option<(u32, MatchedField, MatchVia, (usize, usize))> = None;
@@ -672,6 +707,34 @@ impl SearchIndex {
 
     fn code_of(&self, idx: usize) -> String {
         self.entries[idx].code.clone()
+    }
+}
+
+/// Adds the letter pairs a match over `t` can produce (see [`Entry::pairs`]): pairs inside each
+/// reading, and from the last letter a position can consume (its initial, the `h` of zh/ch/sh, or
+/// its last letter) to the first letter of the next position's readings.
+fn add_pairs(pairs: &mut PairSet, t: &Target, pool: &[u32], syllables: &[Box<[u8]>]) {
+    let readings = |p: &Position| {
+        pool[p.readings_start as usize..(p.readings_start + p.readings_len) as usize]
+            .iter()
+            .map(|&r| &*syllables[r as usize])
+    };
+    for (i, p) in t.positions.iter().enumerate() {
+        let next = t.positions.get(i + 1);
+        for r in readings(p) {
+            for w in r.windows(2) {
+                pairs.insert(w[0], w[1]);
+            }
+            if let Some(n) = next {
+                for r2 in readings(n) {
+                    pairs.insert(r[0], r2[0]);
+                    pairs.insert(r[r.len() - 1], r2[0]);
+                    if r.len() > 1 {
+                        pairs.insert(r[1], r2[0]);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -870,5 +933,45 @@ mod tests {
                 (Category::Disability, 1)
             ]
         );
+    }
+
+    static GENERATED: std::sync::LazyLock<(crate::catalog::Catalog, SearchIndex)> =
+        std::sync::LazyLock::new(|| {
+            let catalog = crate::catalog::sample::generated_catalog(200);
+            let index = SearchIndex::build(&catalog.items);
+            (catalog, index)
+        });
+
+    proptest::proptest! {
+        /// Any way of typing a run of a name — each character as its full syllable (any reading)
+        /// or its initial, the last one possibly cut short — finds the item.
+        #[test]
+        fn any_typing_of_a_name_finds_it(
+            item in 0usize..200,
+            start in 0usize..6,
+            len in 1usize..6,
+            choices in proptest::collection::vec((0usize..4, proptest::bool::ANY), 6),
+            cut in 1usize..4,
+        ) {
+            let (catalog, index) = &*GENERATED;
+            let chars: Vec<char> = catalog.items[item].name.chars().filter(|c| c.to_pinyin_multi().is_some()).collect();
+            let start = start.min(chars.len() - 1);
+            let end = (start + len).min(chars.len());
+            let mut q = String::new();
+            for (k, c) in chars[start..end].iter().enumerate() {
+                let readings: Vec<&str> = c.to_pinyin_multi().unwrap().into_iter().map(|p| p.plain()).collect();
+                let r = readings[choices[k].0 % readings.len()].replace('ü', "v");
+                let last = k + 1 == end - start;
+                if choices[k].1 {
+                    q.push_str(&r[..1]);
+                } else if last {
+                    q.push_str(&r[..cut.min(r.len())]);
+                } else {
+                    q.push_str(&r);
+                }
+            }
+            let hits = index.search(&q, usize::MAX);
+            proptest::prop_assert!(hits.iter().any(|h| h.index == item), "{} not found by {:?}", catalog.items[item].name, q);
+        }
     }
 }
