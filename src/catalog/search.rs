@@ -87,6 +87,7 @@ const MAX_QUERY_CHARS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SearchIndex {
     entries: Vec<Entry>,
+    filters: Vec<Filter>,
     /// Character bigrams (and single characters) of names, short names and aliases → items.
     name_grams: HashMap<u64, Vec<u32>>,
     /// The same over guide text.
@@ -108,6 +109,11 @@ struct Entry {
     name_chars: u32,
     targets: Vec<Target>,
     guide: String,
+}
+
+/// The pinyin prefilter of one item, kept apart from [`Entry`] so a scan stays in cache.
+#[derive(Debug, Clone, Copy)]
+struct Filter {
     /// Letters (bit 0 = a … 25 = z, 26 = digit, 27 = other) that start a reading in any target.
     start_mask: u32,
     /// Letters that occur anywhere in any reading of any target.
@@ -325,6 +331,7 @@ impl SearchIndex {
         let mut name_grams: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut guide_grams: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut entries = Vec::with_capacity(items.len());
+        let mut filters = Vec::with_capacity(items.len());
         let mut categories: Vec<(Category, Vec<usize>)> =
             Category::ALL.iter().map(|c| (*c, Vec::new())).collect();
         let mut life_events: Vec<LifeEvent> = Vec::new();
@@ -378,6 +385,8 @@ impl SearchIndex {
                 name_chars: item.name.chars().count() as u32,
                 targets,
                 guide,
+            });
+            filters.push(Filter {
                 start_mask,
                 letter_mask,
                 pairs,
@@ -408,6 +417,7 @@ impl SearchIndex {
         guide_rank.sort_by_key(|&i| (entries[i as usize].name_chars, i));
         SearchIndex {
             entries,
+            filters,
             name_grams,
             guide_grams,
             syllables: interner.syllables,
@@ -455,6 +465,10 @@ impl SearchIndex {
         if hits.len() < limit && !q.is_ascii() {
             self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
         }
+        // Codes are filled in only for the hits returned.
+        for h in &mut hits {
+            h.code = self.code_of(h.index);
+        }
         hits
     }
 
@@ -496,6 +510,9 @@ impl SearchIndex {
             let e = &self.entries[id as usize];
             let mut best: Option<SearchHit> = None;
             for t in &e.targets {
+                if best.as_ref().is_some_and(|b| b.field == MatchedField::Name) {
+                    break;
+                }
                 let Some(byte) = t.text.find(q) else {
                     continue;
                 };
@@ -513,9 +530,8 @@ impl SearchIndex {
                     });
                 }
             }
-            if let Some(mut h) = best {
+            if let Some(h) = best {
                 seen[id as usize] = true;
-                h.code = self.code_of(id as usize);
                 hits.push(h);
             }
         }
@@ -559,7 +575,7 @@ impl SearchIndex {
             found += 1;
             hits.push(SearchHit {
                 index: id as usize,
-                code: self.code_of(id as usize),
+                code: String::new(),
                 score: TIER_GUIDE,
                 field: MatchedField::Guide,
                 via: MatchVia::Text,
@@ -580,11 +596,20 @@ impl SearchIndex {
         for w in qb.windows(2) {
             q_pairs.insert(w[0], w[1]);
         }
-        for (idx, e) in self.entries.iter().enumerate() {
+        for (idx, (e, f)) in self.entries.iter().zip(&self.filters).enumerate() {
+            if f.start_mask & first == 0
+                || f.letter_mask & q_letters != q_letters
+                || !f.pairs.contains_all(&q_pairs)
+            {
+                // No pinyin match possible; only the code can still match.
+                if e.code_lc.as_bytes().first() != Some(&qb[0]) {
+                    continue;
+                }
+            }
             if e.code_lc == q {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score: TIER_CODE + 100,
                     field: MatchedField::Code,
                     via: MatchVia::Text,
@@ -595,7 +620,7 @@ impl SearchIndex {
             if qb.len() >= 2 && e.code_lc.starts_with(q) {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score: TIER_CODE,
                     field: MatchedField::Code,
                     via: MatchVia::Text,
@@ -603,14 +628,17 @@ impl SearchIndex {
                 });
                 continue;
             }
-            if e.start_mask & first == 0
-                || e.letter_mask & q_letters != q_letters
-                || !e.pairs.contains_all(&q_pairs)
+            if f.start_mask & first == 0
+                || f.letter_mask & q_letters != q_letters
+                || !f.pairs.contains_all(&q_pairs)
             {
                 continue;
             }
             let mut best: Option<(u32, MatchedField, MatchVia, (usize, usize))> = None;
             for t in &e.targets {
+                if best.is_some_and(|b| b.1 == MatchedField::Name) {
+                    break;
+                }
                 if let Some((s, end, used)) = self.match_target(t, qb) {
                     let whole = s == 0 && end == t.positions.len();
                     let score = text_score(t.field, s, whole);
@@ -626,7 +654,7 @@ impl SearchIndex {
             if let Some((score, field, via, span)) = best {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score,
                     field,
                     via,
@@ -710,7 +738,7 @@ impl SearchIndex {
     }
 }
 
-/// Adds the letter pairs a match over `t` can produce (see [`Entry::pairs`]): pairs inside each
+/// Adds the letter pairs a match over `t` can produce (see `Filter::pairs`): pairs inside each
 /// reading, and from the last letter a position can consume (its initial, the `h` of zh/ch/sh, or
 /// its last letter) to the first letter of the next position's readings.
 fn add_pairs(pairs: &mut PairSet, t: &Target, pool: &[u32], syllables: &[Box<[u8]>]) {
