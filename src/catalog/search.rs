@@ -451,7 +451,7 @@ impl SearchIndex {
             seen = vec![false; self.entries.len()];
             self.search_text(&q, &mut hits, &mut seen);
         }
-        hits.sort_by(|a, b| {
+        let order = |a: &SearchHit, b: &SearchHit| {
             b.score
                 .cmp(&a.score)
                 .then(
@@ -460,8 +460,13 @@ impl SearchIndex {
                         .cmp(&self.entries[b.index].name_chars),
                 )
                 .then(a.index.cmp(&b.index))
-        });
-        hits.truncate(limit);
+        };
+        // Only the best `limit` need ordering.
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, order);
+            hits.truncate(limit);
+        }
+        hits.sort_by(order);
         if hits.len() < limit && !q.is_ascii() {
             self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
         }
@@ -961,6 +966,22 @@ mod tests {
                 (Category::Disability, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_smaller_limit_returns_the_head_of_the_full_ranking() {
+        let (_, index) = &*GENERATED;
+        for q in ["养老", "yanglao", "ylbx", "申请", "sq", "c"] {
+            let all = index.search(q, usize::MAX);
+            assert!(all.len() > 5, "{q}");
+            for limit in [1, 5] {
+                assert_eq!(
+                    index.search(q, limit),
+                    all[..limit].to_vec(),
+                    "{q} limit {limit}"
+                );
+            }
+        }
     }
 
     static GENERATED: std::sync::LazyLock<(crate::catalog::Catalog, SearchIndex)> =
