@@ -8,7 +8,8 @@
 //! text (initials of a whole guide would match almost anything).
 //!
 //! Polyphonic characters (多音字: 行 hang/xing, 重 chong/zhong, 长 chang/zhang…) are indexed with
-//! every reading the `pinyin` crate knows, so the reading a villager types always matches.
+//! every reading the `pinyin` crate knows, so the reading a villager types always matches; a match
+//! that needs a rarer reading (失 as yi) ranks below common-reading matches of the same tier.
 //!
 //! Everything is precomputed in [`SearchIndex::build`]: a character bigram index over names and
 //! guides for Chinese queries, and per-name syllable tables for pinyin. A query allocates only its
@@ -78,6 +79,9 @@ const TIER_NAME_PREFIX: u32 = 4000;
 const TIER_NAME: u32 = 3000;
 const TIER_ALIAS: u32 = 2000;
 const TIER_GUIDE: u32 = 1000;
+/// A pinyin match that needs a rarer reading of a polyphonic character ranks below common-reading
+/// matches of the same tier (name prefix, name, alias), and never drops below the next tier.
+const RARE_READING_PENALTY: u32 = 600;
 
 /// Queries longer than this (in characters, after normalising) are cut: nobody types more, and
 /// it bounds the work of one query.
@@ -87,6 +91,7 @@ const MAX_QUERY_CHARS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SearchIndex {
     entries: Vec<Entry>,
+    filters: Vec<Filter>,
     /// Character bigrams (and single characters) of names, short names and aliases → items.
     name_grams: HashMap<u64, Vec<u32>>,
     /// The same over guide text.
@@ -108,10 +113,40 @@ struct Entry {
     name_chars: u32,
     targets: Vec<Target>,
     guide: String,
+}
+
+/// The pinyin prefilter of one item, kept apart from [`Entry`] so a scan stays in cache.
+#[derive(Debug, Clone, Copy)]
+struct Filter {
     /// Letters (bit 0 = a … 25 = z, 26 = digit, 27 = other) that start a reading in any target.
     start_mask: u32,
     /// Letters that occur anywhere in any reading of any target.
     letter_mask: u32,
+    /// Letter pairs a pinyin match can produce: inside a reading, or across the boundary to the
+    /// next position. Every adjacent pair of a matching query is in here (a superset filter).
+    pairs: PairSet,
+}
+
+/// A set of letter pairs over 27 symbols (a–z, and one for anything else).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PairSet([u64; 12]);
+
+impl PairSet {
+    fn sym(b: u8) -> usize {
+        match b {
+            b'a'..=b'z' => (b - b'a') as usize,
+            _ => 26,
+        }
+    }
+
+    fn insert(&mut self, a: u8, b: u8) {
+        let bit = Self::sym(a) * 27 + Self::sym(b);
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn contains_all(&self, other: &PairSet) -> bool {
+        self.0.iter().zip(&other.0).all(|(a, b)| a & b == *b)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +166,8 @@ struct Position {
     orig: u32,
     readings_start: u32,
     readings_len: u32,
+    /// The first `primary_len` readings spell the common reading; the rest are rarer ones.
+    primary_len: u32,
     first_mask: u32,
 }
 
@@ -211,14 +248,16 @@ impl Interner {
 
 /// The readings of one character: ASCII letters and digits read as themselves; Chinese
 /// characters as every plain pinyin reading (`ü` both as `v` and as `u`); anything else none.
-fn readings_of(c: char, out: &mut Vec<Vec<u8>>) {
+/// Returns how many of them (at the front) spell the character's first, most common reading.
+fn readings_of(c: char, out: &mut Vec<Vec<u8>>) -> usize {
     out.clear();
     if c.is_ascii_alphanumeric() {
         out.push(vec![c.to_ascii_lowercase() as u8]);
-        return;
+        return 1;
     }
+    let mut primary = 0;
     if let Some(multi) = c.to_pinyin_multi() {
-        for p in multi {
+        for (n, p) in multi.into_iter().enumerate() {
             let plain = p.plain();
             for variant in [plain.replace('ü', "v"), plain.replace('ü', "u")] {
                 let bytes = variant.into_bytes();
@@ -226,8 +265,12 @@ fn readings_of(c: char, out: &mut Vec<Vec<u8>>) {
                     out.push(bytes);
                 }
             }
+            if n == 0 {
+                primary = out.len();
+            }
         }
     }
+    primary
 }
 
 impl Target {
@@ -245,7 +288,7 @@ impl Target {
                 0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
                 _ => c,
             };
-            readings_of(c, &mut readings);
+            let primary = readings_of(c, &mut readings);
             if readings.is_empty() {
                 continue;
             }
@@ -260,6 +303,7 @@ impl Target {
                 orig: i as u32,
                 readings_start: start,
                 readings_len: readings.len() as u32,
+                primary_len: primary as u32,
                 first_mask,
             });
         }
@@ -277,6 +321,8 @@ impl Target {
 struct PinyinUse {
     full: u8,
     initial: u8,
+    /// Some character was read with one of its rarer readings (失 as yi, 行 as hang).
+    rare: bool,
 }
 
 impl PinyinUse {
@@ -300,6 +346,7 @@ impl SearchIndex {
         let mut name_grams: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut guide_grams: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut entries = Vec::with_capacity(items.len());
+        let mut filters = Vec::with_capacity(items.len());
         let mut categories: Vec<(Category, Vec<usize>)> =
             Category::ALL.iter().map(|c| (*c, Vec::new())).collect();
         let mut life_events: Vec<LifeEvent> = Vec::new();
@@ -330,7 +377,9 @@ impl SearchIndex {
             }
             let mut start_mask = 0;
             let mut letter_mask = 0;
+            let mut pairs = PairSet::default();
             for t in &targets {
+                add_pairs(&mut pairs, t, &reading_pool, &interner.syllables);
                 add_grams(&mut name_grams, &t.text, id);
                 for p in &t.positions {
                     start_mask |= p.first_mask;
@@ -351,8 +400,11 @@ impl SearchIndex {
                 name_chars: item.name.chars().count() as u32,
                 targets,
                 guide,
+            });
+            filters.push(Filter {
                 start_mask,
                 letter_mask,
+                pairs,
             });
 
             if let Some((_, list)) = categories.iter_mut().find(|(c, _)| *c == item.category) {
@@ -380,6 +432,7 @@ impl SearchIndex {
         guide_rank.sort_by_key(|&i| (entries[i as usize].name_chars, i));
         SearchIndex {
             entries,
+            filters,
             name_grams,
             guide_grams,
             syllables: interner.syllables,
@@ -413,7 +466,7 @@ impl SearchIndex {
             seen = vec![false; self.entries.len()];
             self.search_text(&q, &mut hits, &mut seen);
         }
-        hits.sort_by(|a, b| {
+        let order = |a: &SearchHit, b: &SearchHit| {
             b.score
                 .cmp(&a.score)
                 .then(
@@ -422,10 +475,19 @@ impl SearchIndex {
                         .cmp(&self.entries[b.index].name_chars),
                 )
                 .then(a.index.cmp(&b.index))
-        });
-        hits.truncate(limit);
+        };
+        // Only the best `limit` need ordering.
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, order);
+            hits.truncate(limit);
+        }
+        hits.sort_by(order);
         if hits.len() < limit && !q.is_ascii() {
             self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
+        }
+        // Codes are filled in only for the hits returned.
+        for h in &mut hits {
+            h.code = self.code_of(h.index);
         }
         hits
     }
@@ -468,6 +530,9 @@ impl SearchIndex {
             let e = &self.entries[id as usize];
             let mut best: Option<SearchHit> = None;
             for t in &e.targets {
+                if best.as_ref().is_some_and(|b| b.field == MatchedField::Name) {
+                    break;
+                }
                 let Some(byte) = t.text.find(q) else {
                     continue;
                 };
@@ -485,9 +550,8 @@ impl SearchIndex {
                     });
                 }
             }
-            if let Some(mut h) = best {
+            if let Some(h) = best {
                 seen[id as usize] = true;
-                h.code = self.code_of(id as usize);
                 hits.push(h);
             }
         }
@@ -531,7 +595,7 @@ impl SearchIndex {
             found += 1;
             hits.push(SearchHit {
                 index: id as usize,
-                code: self.code_of(id as usize),
+                code: String::new(),
                 score: TIER_GUIDE,
                 field: MatchedField::Guide,
                 via: MatchVia::Text,
@@ -548,11 +612,24 @@ impl SearchIndex {
             q_letters |= letter_bit(b);
         }
         let first = letter_bit(qb[0]);
-        for (idx, e) in self.entries.iter().enumerate() {
+        let mut q_pairs = PairSet::default();
+        for w in qb.windows(2) {
+            q_pairs.insert(w[0], w[1]);
+        }
+        for (idx, (e, f)) in self.entries.iter().zip(&self.filters).enumerate() {
+            if f.start_mask & first == 0
+                || f.letter_mask & q_letters != q_letters
+                || !f.pairs.contains_all(&q_pairs)
+            {
+                // No pinyin match possible; only the code can still match.
+                if e.code_lc.as_bytes().first() != Some(&qb[0]) {
+                    continue;
+                }
+            }
             if e.code_lc == q {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score: TIER_CODE + 100,
                     field: MatchedField::Code,
                     via: MatchVia::Text,
@@ -563,7 +640,7 @@ impl SearchIndex {
             if qb.len() >= 2 && e.code_lc.starts_with(q) {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score: TIER_CODE,
                     field: MatchedField::Code,
                     via: MatchVia::Text,
@@ -571,14 +648,21 @@ impl SearchIndex {
                 });
                 continue;
             }
-            if e.start_mask & first == 0 || e.letter_mask & q_letters != q_letters {
+            if f.start_mask & first == 0
+                || f.letter_mask & q_letters != q_letters
+                || !f.pairs.contains_all(&q_pairs)
+            {
                 continue;
             }
             let mut best: Option<(u32, MatchedField, MatchVia, (usize, usize))> = None;
             for t in &e.targets {
+                if best.is_some_and(|b| b.1 == MatchedField::Name) {
+                    break;
+                }
                 if let Some((s, end, used)) = self.match_target(t, qb) {
                     let whole = s == 0 && end == t.positions.len();
-                    let score = text_score(t.field, s, whole);
+                    let penalty = if used.rare { RARE_READING_PENALTY } else { 0 };
+                    let score = text_score(t.field, s, whole).saturating_sub(penalty);
                     if best.is_none_or(|b| score > b.0) {
                         let span = (
                             t.positions[s].orig as usize,
@@ -591,7 +675,7 @@ impl SearchIndex {
             if let Some((score, field, via, span)) = best {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score,
                     field,
                     via,
@@ -601,18 +685,23 @@ impl SearchIndex {
         }
     }
 
-    /// The leftmost pinyin match of `q` in `t`: (first position, end position, how).
+    /// The leftmost pinyin match of `q` in `t` with common readings, else the leftmost with a
+    /// rarer reading: (first position, end position, how).
     fn match_target(&self, t: &Target, q: &[u8]) -> Option<(usize, usize, PinyinUse)> {
         let first = letter_bit(q[0]);
+        let mut rare = None;
         for s in 0..t.positions.len() {
             if t.positions[s].first_mask & first == 0 {
                 continue;
             }
             if let Some((end, used)) = self.match_from(t, s, q, PinyinUse::default()) {
-                return Some((s, end, used));
+                if !used.rare {
+                    return Some((s, end, used));
+                }
+                rare.get_or_insert((s, end, used));
             }
         }
-        None
+        rare
     }
 
     /// Matches `q` starting at position `i`: each position takes its whole reading, its initial
@@ -629,8 +718,12 @@ impl SearchIndex {
         }
         let pos = t.positions.get(i)?;
         let range = pos.readings_start as usize..(pos.readings_start + pos.readings_len) as usize;
-        for &rid in &self.reading_pool[range] {
+        for (n, &rid) in self.reading_pool[range].iter().enumerate() {
             let r = &self.syllables[rid as usize];
+            let used = PinyinUse {
+                rare: used.rare || n >= pos.primary_len as usize,
+                ..used
+            };
             let k = r.iter().zip(q).take_while(|(a, b)| a == b).count();
             if k == 0 {
                 continue;
@@ -672,6 +765,34 @@ impl SearchIndex {
 
     fn code_of(&self, idx: usize) -> String {
         self.entries[idx].code.clone()
+    }
+}
+
+/// Adds the letter pairs a match over `t` can produce (see `Filter::pairs`): pairs inside each
+/// reading, and from the last letter a position can consume (its initial, the `h` of zh/ch/sh, or
+/// its last letter) to the first letter of the next position's readings.
+fn add_pairs(pairs: &mut PairSet, t: &Target, pool: &[u32], syllables: &[Box<[u8]>]) {
+    let readings = |p: &Position| {
+        pool[p.readings_start as usize..(p.readings_start + p.readings_len) as usize]
+            .iter()
+            .map(|&r| &*syllables[r as usize])
+    };
+    for (i, p) in t.positions.iter().enumerate() {
+        let next = t.positions.get(i + 1);
+        for r in readings(p) {
+            for w in r.windows(2) {
+                pairs.insert(w[0], w[1]);
+            }
+            if let Some(n) = next {
+                for r2 in readings(n) {
+                    pairs.insert(r[0], r2[0]);
+                    pairs.insert(r[r.len() - 1], r2[0]);
+                    if r.len() > 1 {
+                        pairs.insert(r[1], r2[0]);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -844,6 +965,17 @@ mod tests {
     }
 
     #[test]
+    fn rarer_readings_rank_below_common_ones() {
+        let items = vec![
+            sample_item("A-1", "挂失和补换申请", Category::SocialInsurance),
+            sample_item("A-2", "乡村医护人员登记", Category::Health),
+        ];
+        let idx = SearchIndex::build(&items);
+        // 失和 read as yi-he (失's rare reading) starts earlier than 医护 yi-hu, yet ranks lower.
+        assert_eq!(codes(&idx.search("yh", 10)), vec!["A-2", "A-1"]);
+    }
+
+    #[test]
     fn code_query_comes_first_and_nonsense_finds_nothing() {
         let idx = SearchIndex::build(&items());
         assert_eq!(idx.search("sb-003", 10)[0].code, "SB-003");
@@ -870,5 +1002,61 @@ mod tests {
                 (Category::Disability, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_smaller_limit_returns_the_head_of_the_full_ranking() {
+        let (_, index) = &*GENERATED;
+        for q in ["养老", "yanglao", "ylbx", "申请", "sq", "c"] {
+            let all = index.search(q, usize::MAX);
+            assert!(all.len() > 5, "{q}");
+            for limit in [1, 5] {
+                assert_eq!(
+                    index.search(q, limit),
+                    all[..limit].to_vec(),
+                    "{q} limit {limit}"
+                );
+            }
+        }
+    }
+
+    static GENERATED: std::sync::LazyLock<(crate::catalog::Catalog, SearchIndex)> =
+        std::sync::LazyLock::new(|| {
+            let catalog = crate::catalog::sample::generated_catalog(200);
+            let index = SearchIndex::build(&catalog.items);
+            (catalog, index)
+        });
+
+    proptest::proptest! {
+        /// Any way of typing a run of a name — each character as its full syllable (any reading)
+        /// or its initial, the last one possibly cut short — finds the item.
+        #[test]
+        fn any_typing_of_a_name_finds_it(
+            item in 0usize..200,
+            start in 0usize..6,
+            len in 1usize..6,
+            choices in proptest::collection::vec((0usize..4, proptest::bool::ANY), 6),
+            cut in 1usize..4,
+        ) {
+            let (catalog, index) = &*GENERATED;
+            let chars: Vec<char> = catalog.items[item].name.chars().filter(|c| c.to_pinyin_multi().is_some()).collect();
+            let start = start.min(chars.len() - 1);
+            let end = (start + len).min(chars.len());
+            let mut q = String::new();
+            for (k, c) in chars[start..end].iter().enumerate() {
+                let readings: Vec<&str> = c.to_pinyin_multi().unwrap().into_iter().map(|p| p.plain()).collect();
+                let r = readings[choices[k].0 % readings.len()].replace('ü', "v");
+                let last = k + 1 == end - start;
+                if choices[k].1 {
+                    q.push_str(&r[..1]);
+                } else if last {
+                    q.push_str(&r[..cut.min(r.len())]);
+                } else {
+                    q.push_str(&r);
+                }
+            }
+            let hits = index.search(&q, usize::MAX);
+            proptest::prop_assert!(hits.iter().any(|h| h.index == item), "{} not found by {:?}", catalog.items[item].name, q);
+        }
     }
 }

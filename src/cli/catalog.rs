@@ -15,12 +15,12 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::json;
 
 use super::Globals;
-use crate::catalog::bundle::{self, BundleError};
-use crate::catalog::repo::{self, CatalogMeta, ImportOptions, RepoError};
+use crate::catalog::bundle::{self, BundleError, TrustedKey};
+use crate::catalog::repo::{self, CatalogMeta, CatalogSource, ImportOptions, RepoError};
 use crate::catalog::search::{MatchVia, MatchedField, SearchIndex};
 use crate::catalog::{Catalog, Category, FieldKind, ServiceItem, validate};
 use crate::config::{self, LoadedConfig};
-use crate::store::{STORE_FILE, Store};
+use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CatalogCommand {
@@ -46,6 +46,9 @@ pub enum CatalogCommand {
     List {
         #[arg(long, short)]
         category: Option<String>,
+        /// Only items under this life event (主题), e.g. 退休养老 (an unknown one lists them all).
+        #[arg(long)]
+        life_event: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -108,7 +111,11 @@ pub fn run(cmd: CatalogCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             json,
         } => import(g, &file, allow_downgrade, json),
         CatalogCommand::Verify { file, json } => verify(g, &file, json),
-        CatalogCommand::List { category, json } => list(g, category.as_deref(), json),
+        CatalogCommand::List {
+            category,
+            life_event,
+            json,
+        } => list(g, category.as_deref(), life_event.as_deref(), json),
         CatalogCommand::Show { code, json } => show(g, &code, json),
         CatalogCommand::Search { query, limit, json } => search(g, &query.join(" "), limit, json),
         CatalogCommand::Export { out } => export(g, out.as_deref()),
@@ -135,53 +142,28 @@ pub(crate) fn load_config(g: &Globals) -> anyhow::Result<LoadedConfig> {
 
 /// The key bundles must be signed with: `county.catalog_public_key`, or the DEMO key in demo mode.
 fn trusted_key(cfg: &LoadedConfig) -> anyhow::Result<VerifyingKey> {
-    match &cfg.config.county.catalog_public_key {
-        Some(hex) => bundle::parse_verifying_key(hex).map_err(|e| {
-            anyhow!(
-                "{}: county.catalog_public_key: {e}; copy the county's public key as printed by `kiosk catalog keygen`",
-                cfg.path.display()
-            )
-        }),
-        None if cfg.is_demo() => {
+    match bundle::trusted_key(&cfg.config) {
+        Ok(TrustedKey::Configured(k)) => Ok(k),
+        Ok(TrustedKey::Demo(k)) => {
             eprintln!(
                 "note: demo mode: verifying against the DEMO county key (set county.catalog_public_key for a real county)"
             );
-            Ok(bundle::demo_verifying_key())
+            Ok(k)
         }
-        None => bail!(
-            "{}: county.catalog_public_key is not set, so no bundle can be verified; set it to the county's public key (64 hex digits)",
-            cfg.path.display()
-        ),
+        Err(e) => bail!("{}: {e}", cfg.path.display()),
     }
-}
-
-/// Where the catalogue in use came from.
-enum InUse {
-    Installed(CatalogMeta),
-    Demo,
 }
 
 /// The catalogue in use: the installed one, or the demo catalogue in demo mode.
-fn catalog_in_use(cfg: &LoadedConfig) -> anyhow::Result<(Catalog, InUse)> {
-    let dir = config::data_dir(&cfg.config);
-    let path = dir.join(STORE_FILE);
-    if path.exists() {
-        let store = Store::open(&path)?;
-        if let Some((meta, catalog)) = repo::load(&store)? {
-            return Ok((catalog, InUse::Installed(meta)));
-        }
-    }
-    if cfg.is_demo() {
+fn catalog_in_use(cfg: &LoadedConfig) -> anyhow::Result<(Catalog, CatalogSource)> {
+    let (catalog, source) = repo::in_use(&cfg.config)?;
+    if source == CatalogSource::Demo {
         eprintln!(
             "note: no catalogue imported yet in {}; using the built-in demo catalogue (demo mode)",
-            dir.display()
+            config::data_dir(&cfg.config).display()
         );
-        return Ok((crate::catalog::demo::demo_catalog(), InUse::Demo));
     }
-    bail!(
-        "no catalogue installed in {}; import the county's signed bundle with `kiosk catalog import FILE`",
-        path.display()
-    )
+    Ok((catalog, source))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -288,9 +270,9 @@ fn verify(g: &Globals, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn header(catalog: &Catalog, source: &InUse) -> String {
+fn header(catalog: &Catalog, source: &CatalogSource) -> String {
     match source {
-        InUse::Installed(m) => format!(
+        CatalogSource::Installed(m) => format!(
             "{} 事项目录 第 {} 版 · 共 {} 项 (imported {} from {})",
             catalog.county,
             catalog.version,
@@ -298,7 +280,7 @@ fn header(catalog: &Catalog, source: &InUse) -> String {
             m.imported_at,
             m.source
         ),
-        InUse::Demo => format!(
+        CatalogSource::Demo => format!(
             "{} 事项目录 第 {} 版 · 共 {} 项 (built-in demo catalogue)",
             catalog.county,
             catalog.version,
@@ -307,10 +289,10 @@ fn header(catalog: &Catalog, source: &InUse) -> String {
     }
 }
 
-fn meta_of(source: &InUse) -> Option<&CatalogMeta> {
+fn meta_of(source: &CatalogSource) -> Option<&CatalogMeta> {
     match source {
-        InUse::Installed(m) => Some(m),
-        InUse::Demo => None,
+        CatalogSource::Installed(m) => Some(m),
+        CatalogSource::Demo => None,
     }
 }
 
@@ -328,7 +310,12 @@ fn item_brief_json(item: &ServiceItem) -> serde_json::Value {
     })
 }
 
-fn list(g: &Globals, category: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+fn list(
+    g: &Globals,
+    category: Option<&str>,
+    life_event: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let category = match category {
         Some(c) => Some(Category::parse(c).ok_or_else(|| {
             anyhow!(
@@ -344,15 +331,36 @@ fn list(g: &Globals, category: Option<&str>, json: bool) -> anyhow::Result<ExitC
     };
     let cfg = load_config(g)?;
     let (catalog, source) = catalog_in_use(&cfg)?;
+    let index = SearchIndex::build(&catalog.items);
+    let in_event: Option<&[usize]> = match life_event.map(str::trim) {
+        None => None,
+        Some(e) if index.by_life_event(e).is_empty() => {
+            let known: Vec<&str> = index
+                .life_events()
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            bail!(
+                "--life-event {e:?} matches no item; the catalogue's life events are: {}",
+                known.join(", ")
+            );
+        }
+        Some(e) => Some(index.by_life_event(e)),
+    };
     let items: Vec<&ServiceItem> = catalog
         .items
         .iter()
-        .filter(|i| category.is_none_or(|c| i.category == c))
+        .enumerate()
+        .filter(|(n, i)| {
+            category.is_none_or(|c| i.category == c) && in_event.is_none_or(|l| l.contains(n))
+        })
+        .map(|(_, i)| i)
         .collect();
     if json {
         let out = json!({
             "catalog": summary_json(&catalog, meta_of(&source)),
             "category": category,
+            "life_event": life_event,
             "items": items.iter().map(|i| item_brief_json(i)).collect::<Vec<_>>(),
         });
         println!("{out}");
