@@ -885,10 +885,12 @@ mod tests {
         );
         let mut e = Encoder::new();
         e.text("¥5\u{1b}@\t–");
+        // – is in GBK (A8 43) but not in GB2312, where it becomes an ASCII hyphen.
         assert_eq!(
             e.bytes(),
-            [0xA3, 0xA4, b'5', b'@', b' ', b' ', b' ', b' ', b'-']
+            [0xA3, 0xA4, b'5', b'@', b' ', b' ', b' ', b' ', 0xA8, 0x43]
         );
+        assert_eq!(classify('–', FontCoverage::Gb2312), CharClass::Substitute("-"));
     }
 
     #[test]
