@@ -197,7 +197,10 @@ impl PrinterProfile {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.dots_per_line < 192 || self.dots_per_line > 1024 || self.dots_per_line % 8 != 0 {
+        if self.dots_per_line < 192
+            || self.dots_per_line > 1024
+            || !self.dots_per_line.is_multiple_of(8)
+        {
             return Err(format!(
                 "dots_per_line {} must be a multiple of 8 between 192 and 1024",
                 self.dots_per_line
