@@ -22,6 +22,8 @@ fn profile(name: &str) -> PrinterProfile {
     let mut p = PrinterProfile::builtin(name).unwrap();
     // The pty has no baud; pace fast so tests stay quick (pacing is measured in the bench).
     p.baud = 1_000_000;
+    // Generous: a loaded CI machine may schedule the simulator late.
+    p.status_timeout_ms = 5_000;
     p
 }
 
@@ -344,7 +346,7 @@ fn the_ui_thread_is_not_blocked_while_a_job_prints() {
         );
         tokio::join!(printer.print(job.clone()), printer.print(job))
     });
-    assert!(a.is_ok() && b.is_ok());
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
     assert!(sim.wait_for_cuts(2, WAIT));
 }
 
