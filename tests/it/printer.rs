@@ -605,3 +605,71 @@ fn printer_codecs_do_no_io() {
         }
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use village_kiosk::printer::bitmap::font_has;
+    use village_kiosk::printer::escpos::{display_width, encode_job};
+    use village_kiosk::printer::paper::{PaperInterpreter, PrintModes, TranscriptEntry};
+    use village_kiosk::printer::{PrintJob, PrinterProfile};
+
+    /// Characters from every class: ASCII, GB2312 and GBK-only Chinese, full-width punctuation,
+    /// a character that must be substituted, and rare characters only an image can show.
+    const ALPHABET: &[char] = &[
+        'a', 'Z', '0', ' ', '-', '/', '国', '张', '龑', '镕', '，', '。', '（', '）', '¥', '䶮',
+        '𠮷',
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        #[test]
+        fn printed_text_reads_back_and_fits(
+            picks in proptest::collection::vec(0..ALPHABET.len(), 0..120),
+            wide in any::<bool>(),
+        ) {
+            let text: String = picks.iter().map(|&i| ALPHABET[i]).collect();
+            let profile = PrinterProfile::builtin(if wide { "generic-80mm" } else { "generic-58mm" }).unwrap();
+            let mut job = PrintJob::new();
+            job.text(text.clone());
+            let bytes = encode_job(&job, &profile).unwrap();
+            let mut printer = PaperInterpreter::new(&profile);
+            printer.feed(&bytes);
+            let mut read = String::new();
+            let mut images = 0;
+            for e in printer.transcript() {
+                match e {
+                    TranscriptEntry::Text { text, .. } => {
+                        prop_assert!(display_width(text) <= profile.columns(), "{text}");
+                        read.push_str(text);
+                    }
+                    TranscriptEntry::Image { image } => {
+                        prop_assert!(image.width() <= profile.dots_per_line as usize);
+                        images += 1;
+                    }
+                    TranscriptEntry::Garbage { .. } => prop_assert!(false, "garbage: {e}"),
+                    _ => {}
+                }
+            }
+            // What came back as text is the input minus spaces, with ¥ as ￥, unless lines with
+            // rare characters went as images.
+            // A character no font has (𠮷 is not in the embedded font either) prints as □.
+            let expected: String = text
+                .chars()
+                .filter(|c| *c != ' ')
+                .map(|c| match c {
+                    '¥' => '￥',
+                    c if !font_has(c) => '□',
+                    c => c,
+                })
+                .collect();
+            let got: String = read.chars().filter(|c| *c != ' ').collect();
+            if images == 0 {
+                prop_assert_eq!(got, expected);
+            } else {
+                prop_assert!(text.contains('䶮'));
+            }
+            prop_assert_eq!(printer.modes(), PrintModes::KNOWN);
+        }
+    }
+}
