@@ -104,6 +104,17 @@ pub enum FlowControl {
     RtsCts,
 }
 
+impl FlowControl {
+    /// The name used in profiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowControl::None => "none",
+            FlowControl::XonXoff => "xon-xoff",
+            FlowControl::RtsCts => "rts-cts",
+        }
+    }
+}
+
 /// Which DLE EOT requests the printer answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
