@@ -409,7 +409,7 @@ impl Worker {
         let start = Instant::now();
         let mut sent = 0usize;
         let mut failure = None;
-        for chunk in bytes.chunks(profile.write_chunk_bytes) {
+        for chunk in bytes.chunks(profile.write_chunk_bytes.max(1)) {
             if let Err(e) = port.write_all(chunk) {
                 failure = Some(e);
                 break;

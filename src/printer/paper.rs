@@ -18,6 +18,9 @@ use super::status::PaperState;
 /// Default line pitch in dots (ESC 2: 24-dot characters + 6 dots spacing).
 const LINE_PITCH: usize = 30;
 
+/// Wider rasters than this (2048 dots) fit no receipt printer; the header is garbage.
+const MAX_RASTER_BYTES_PER_ROW: usize = 256;
+
 /// One thing the printer did, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TranscriptEntry {
@@ -457,6 +460,10 @@ impl PaperInterpreter {
                 let m = b[3];
                 let x = b[4] as usize | (b[5] as usize) << 8;
                 let y = b[6] as usize | (b[7] as usize) << 8;
+                if x == 0 || y == 0 || x > MAX_RASTER_BYTES_PER_ROW {
+                    self.garbage(&b[..8], "GS v 0 with an impossible size");
+                    return Step::Done(8);
+                }
                 let total = 8 + x * y;
                 if b.len() < total {
                     return Step::Incomplete;
@@ -722,6 +729,26 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, TranscriptEntry::Garbage { .. }))
         );
+    }
+
+    #[test]
+    fn dle_eot_inside_raster_data_is_data() {
+        // One row of 3 bytes that happens to read 10 04 01.
+        let mut printer = PaperInterpreter::new(&p80());
+        let replies = printer.feed(&[0x1D, 0x76, 0x30, 0, 3, 0, 1, 0, 0x10, 0x04, 0x01]);
+        assert!(replies.is_empty());
+        let t = printer.transcript();
+        assert_eq!(t.len(), 1);
+        let TranscriptEntry::Image { image } = &t[0] else {
+            panic!("{t:?}")
+        };
+        assert_eq!(image.to_raster(), vec![0x10, 0x04, 0x01]);
+        // An impossible header is garbage, not a huge allocation.
+        printer.feed(&[0x1D, 0x76, 0x30, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert!(matches!(
+            printer.transcript().last(),
+            Some(TranscriptEntry::Garbage { .. })
+        ));
     }
 
     #[test]

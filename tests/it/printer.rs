@@ -310,6 +310,37 @@ async fn recovers_after_the_printer_is_unplugged_and_plugged_in() {
 }
 
 #[tokio::test]
+async fn a_gb2312_tear_bar_printer_without_status_gets_images_for_gbk_only_characters() {
+    let sim = sim("gb2312-58mm-tearbar", PaperState::Ok);
+    let printer = printer_for(&sim, "gb2312-58mm-tearbar");
+    let mut job = PrintJob::new();
+    job.text("龑");
+    job.text("结束");
+    let report = printer.print(job).await.unwrap();
+    assert_eq!(report.status_before, None, "no status support: sent blind");
+    // Without a status round trip, wait for the last line to arrive.
+    let (done, t) = sim.wait_for(WAIT, |t| {
+        t.iter()
+            .any(|e| matches!(e, TranscriptEntry::Text { text, .. } if text == "结束"))
+    });
+    assert!(done, "{t:?}");
+    assert_eq!(garbage(&t), Vec::<String>::new());
+    assert_eq!(
+        sim.images().len(),
+        1,
+        "龑 is not in GB2312: printed as an image"
+    );
+    assert!(
+        !t.iter().any(|e| matches!(e, TranscriptEntry::Cut { .. })),
+        "tear bar"
+    );
+    assert!(
+        !t.iter()
+            .any(|e| matches!(e, TranscriptEntry::Status { .. }))
+    );
+}
+
+#[tokio::test]
 async fn a_printer_that_does_not_answer_is_reported() {
     let pty = Pty::open().unwrap();
     let mut p = profile("generic-80mm");
