@@ -389,6 +389,28 @@ fn kiosk() -> Command {
     c
 }
 
+/// A copy of a shipped profile at 1 Mbaud, so the CLI's paced writes do not slow the tests
+/// (a pty has no baud; pacing is measured in the benchmark).
+fn fast_profile_file(dir: &Path, name: &str) -> String {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("hardware/profiles/printers")
+        .join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let fast: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("baud = ") {
+                "baud = 1000000"
+            } else {
+                l
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}-fast.toml"));
+    std::fs::write(&path, fast.join("\n")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = kiosk()
         .args(args)
@@ -440,17 +462,9 @@ fn cli_printer_status_explains_each_fault_with_its_exit_code() {
 fn cli_prints_test_page_checklist_and_text() {
     let sim = sim("generic-58mm", PaperState::Ok);
     let port = sim.path().to_str().unwrap().to_string();
-    let (rc, out, err) = run(
-        &[
-            "print",
-            "test",
-            "--port",
-            &port,
-            "--profile",
-            "generic-58mm",
-        ],
-        "",
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let p58 = fast_profile_file(dir.path(), "generic-58mm");
+    let (rc, out, err) = run(&["print", "test", "--port", &port, "--profile", &p58], "");
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.starts_with("printed: "), "{out}");
     assert!(sim.texts().contains(&"打印机测试页".to_string()));
@@ -463,7 +477,7 @@ fn cli_prints_test_page_checklist_and_text() {
             "--port",
             &port,
             "--profile",
-            "generic-58mm",
+            &p58,
         ],
         "",
     );
@@ -478,7 +492,7 @@ fn cli_prints_test_page_checklist_and_text() {
             "--port",
             &port,
             "--profile",
-            "generic-58mm",
+            &p58,
             "--qr",
             "HELLO-QR",
         ],
@@ -553,6 +567,7 @@ fn cli_receipt_preview_renders_the_paper() {
 #[test]
 fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
     let dir = tempfile::tempdir().unwrap();
+    let p58 = fast_profile_file(dir.path(), "generic-58mm");
     let png_path = dir.path().join("paper.png");
     let mut child = kiosk()
         .args([
@@ -579,7 +594,7 @@ fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
             "--port",
             &tty,
             "--profile",
-            "generic-58mm",
+            &p58,
             "--qr",
             "SIM-QR",
         ],
