@@ -2,5 +2,7 @@
 //! pseudo-terminals, so tests and demo mode open real ttys with serialport.
 //!
 //! - [`pty`]: a raw-mode pseudo-terminal, optionally reachable through a stable symlink.
+//! - [`idcard`]: the ID card reader (SAM protocol).
 
+pub mod idcard;
 pub mod pty;
