@@ -3,6 +3,8 @@
 //!
 //! - [`pty`]: a raw-mode pseudo-terminal, optionally reachable through a stable symlink.
 //! - [`idcard`]: the ID card reader (SAM protocol).
+//! - [`printer`]: an ESC/POS receipt printer with status, transcript and paper image.
 
 pub mod idcard;
+pub mod printer;
 pub mod pty;
