@@ -15,12 +15,12 @@ use ed25519_dalek::VerifyingKey;
 use serde_json::json;
 
 use super::Globals;
-use crate::catalog::bundle::{self, BundleError};
-use crate::catalog::repo::{self, CatalogMeta, ImportOptions, RepoError};
+use crate::catalog::bundle::{self, BundleError, TrustedKey};
+use crate::catalog::repo::{self, CatalogMeta, CatalogSource, ImportOptions, RepoError};
 use crate::catalog::search::{MatchVia, MatchedField, SearchIndex};
 use crate::catalog::{Catalog, Category, FieldKind, ServiceItem, validate};
 use crate::config::{self, LoadedConfig};
-use crate::store::{STORE_FILE, Store};
+use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CatalogCommand {
@@ -135,53 +135,28 @@ pub(crate) fn load_config(g: &Globals) -> anyhow::Result<LoadedConfig> {
 
 /// The key bundles must be signed with: `county.catalog_public_key`, or the DEMO key in demo mode.
 fn trusted_key(cfg: &LoadedConfig) -> anyhow::Result<VerifyingKey> {
-    match &cfg.config.county.catalog_public_key {
-        Some(hex) => bundle::parse_verifying_key(hex).map_err(|e| {
-            anyhow!(
-                "{}: county.catalog_public_key: {e}; copy the county's public key as printed by `kiosk catalog keygen`",
-                cfg.path.display()
-            )
-        }),
-        None if cfg.is_demo() => {
+    match bundle::trusted_key(&cfg.config) {
+        Ok(TrustedKey::Configured(k)) => Ok(k),
+        Ok(TrustedKey::Demo(k)) => {
             eprintln!(
                 "note: demo mode: verifying against the DEMO county key (set county.catalog_public_key for a real county)"
             );
-            Ok(bundle::demo_verifying_key())
+            Ok(k)
         }
-        None => bail!(
-            "{}: county.catalog_public_key is not set, so no bundle can be verified; set it to the county's public key (64 hex digits)",
-            cfg.path.display()
-        ),
+        Err(e) => bail!("{}: {e}", cfg.path.display()),
     }
-}
-
-/// Where the catalogue in use came from.
-enum InUse {
-    Installed(CatalogMeta),
-    Demo,
 }
 
 /// The catalogue in use: the installed one, or the demo catalogue in demo mode.
-fn catalog_in_use(cfg: &LoadedConfig) -> anyhow::Result<(Catalog, InUse)> {
-    let dir = config::data_dir(&cfg.config);
-    let path = dir.join(STORE_FILE);
-    if path.exists() {
-        let store = Store::open(&path)?;
-        if let Some((meta, catalog)) = repo::load(&store)? {
-            return Ok((catalog, InUse::Installed(meta)));
-        }
-    }
-    if cfg.is_demo() {
+fn catalog_in_use(cfg: &LoadedConfig) -> anyhow::Result<(Catalog, CatalogSource)> {
+    let (catalog, source) = repo::in_use(&cfg.config)?;
+    if source == CatalogSource::Demo {
         eprintln!(
             "note: no catalogue imported yet in {}; using the built-in demo catalogue (demo mode)",
-            dir.display()
+            config::data_dir(&cfg.config).display()
         );
-        return Ok((crate::catalog::demo::demo_catalog(), InUse::Demo));
     }
-    bail!(
-        "no catalogue installed in {}; import the county's signed bundle with `kiosk catalog import FILE`",
-        path.display()
-    )
+    Ok((catalog, source))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -288,9 +263,9 @@ fn verify(g: &Globals, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn header(catalog: &Catalog, source: &InUse) -> String {
+fn header(catalog: &Catalog, source: &CatalogSource) -> String {
     match source {
-        InUse::Installed(m) => format!(
+        CatalogSource::Installed(m) => format!(
             "{} 事项目录 第 {} 版 · 共 {} 项 (imported {} from {})",
             catalog.county,
             catalog.version,
@@ -298,7 +273,7 @@ fn header(catalog: &Catalog, source: &InUse) -> String {
             m.imported_at,
             m.source
         ),
-        InUse::Demo => format!(
+        CatalogSource::Demo => format!(
             "{} 事项目录 第 {} 版 · 共 {} 项 (built-in demo catalogue)",
             catalog.county,
             catalog.version,
@@ -307,10 +282,10 @@ fn header(catalog: &Catalog, source: &InUse) -> String {
     }
 }
 
-fn meta_of(source: &InUse) -> Option<&CatalogMeta> {
+fn meta_of(source: &CatalogSource) -> Option<&CatalogMeta> {
     match source {
-        InUse::Installed(m) => Some(m),
-        InUse::Demo => None,
+        CatalogSource::Installed(m) => Some(m),
+        CatalogSource::Demo => None,
     }
 }
 
