@@ -435,6 +435,13 @@ impl Worker {
             }
             return Err(self.lost(e));
         }
-        Ok((start.elapsed(), profile.wire_time(bytes.len())))
+        // The last chunk is on the wire only after its wire time (tcdrain waits for that on a
+        // UART; on a pty nothing does): ask for status after the printer has it all.
+        let wire = profile.wire_time(bytes.len());
+        let elapsed = start.elapsed();
+        if wire > elapsed {
+            std::thread::sleep(wire - elapsed);
+        }
+        Ok((start.elapsed(), wire))
     }
 }

@@ -704,6 +704,27 @@ mod tests {
     }
 
     #[test]
+    fn a_58mm_clone_prints_native_qr_as_garbage() {
+        let mut job = PrintJob::new();
+        job.qr("https://e.org");
+        let native = encode_job(&job, &p80()).unwrap();
+        let p58 = PrinterProfile::builtin("generic-58mm").unwrap();
+        let mut clone = PaperInterpreter::new(&p58);
+        clone.feed(&native);
+        assert!(clone.transcript().iter().any(
+            |e| matches!(e, TranscriptEntry::Garbage { reason, .. } if reason.contains("GS ( k"))
+        ));
+        let mut right = PaperInterpreter::new(&p58);
+        right.feed(&encode_job(&job, &p58).unwrap());
+        assert!(
+            !right
+                .transcript()
+                .iter()
+                .any(|e| matches!(e, TranscriptEntry::Garbage { .. }))
+        );
+    }
+
+    #[test]
     fn answers_status_in_its_state() {
         let mut printer = PaperInterpreter::new(&p80());
         printer.set_state(PaperState::PaperEnd);

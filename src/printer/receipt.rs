@@ -217,10 +217,7 @@ pub fn test_page(profile: &PrinterProfile, printed_at: NaiveDateTime) -> PrintJo
     );
     job.field(
         "串口",
-        format!(
-            "{} baud, flow control {:?}",
-            profile.baud, profile.flow_control
-        ),
+        format!("{} baud, {}", profile.baud, profile.flow_control.name()),
     );
     job.field(
         "二维码",

@@ -247,7 +247,7 @@ async fn serve(
             _ = &mut stop => return Ok(()),
             g = fd.readable() => g?,
         };
-        let n = match guard.try_io(|inner| (&*inner.get_ref()).read(&mut buf)) {
+        let n = match guard.try_io(|inner| inner.get_ref().read(&mut buf)) {
             Ok(Ok(0)) => return Ok(()),
             Ok(Ok(n)) => n,
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -266,7 +266,7 @@ async fn serve(
         let mut rest = &replies[..];
         while !rest.is_empty() {
             let mut guard = fd.writable().await?;
-            match guard.try_io(|inner| (&*inner.get_ref()).write(rest)) {
+            match guard.try_io(|inner| inner.get_ref().write(rest)) {
                 Ok(Ok(w)) => rest = &rest[w..],
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
