@@ -696,6 +696,8 @@ pub struct WorkerStatus {
     /// Items pending after the last pass.
     pub pending: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Case status polls made (answered or not).
+    pub case_polls_total: u64,
 }
 
 /// The running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
@@ -857,6 +859,7 @@ impl Worker {
             Outbox::cases_due_for_poll(s, now, interval, 16)
         })
         .await?;
+        let polled = cases.len() as u64;
         for case_number in cases {
             match self.client.case(&case_number).await {
                 Ok(view) => {
@@ -878,6 +881,9 @@ impl Worker {
                     }
                 }
             }
+        }
+        if polled > 0 {
+            self.publish(|st| st.case_polls_total += polled);
         }
         let now = Utc::now();
         let mut next = now
