@@ -433,19 +433,19 @@ struct Pki {
 fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ca = certs::new_ca("Test County CA", 30).unwrap();
+    let ca = certs::new_ca("Test County CA", 365).unwrap();
     let (ca_pem, _) = certs::write_pair(d, "ca", &ca, false).unwrap();
     let server =
-        certs::new_server(&ca, &ca_pem, &["localhost".into(), "127.0.0.1".into()], 30).unwrap();
+        certs::new_server(&ca, &ca_pem, &["localhost".into(), "127.0.0.1".into()], 365).unwrap();
     let server = certs::write_pair(d, "server", &server, false).unwrap();
-    let station = certs::new_station(&ca, &ca_pem, "ST-TLS", 30).unwrap();
+    let station = certs::new_station(&ca, &ca_pem, "ST-TLS", 365).unwrap();
     let station = certs::write_pair(d, "station-ST-TLS", &station, false).unwrap();
     let rogue_dir = d.join("rogue");
-    let rogue = certs::new_ca("Rogue CA", 30).unwrap();
+    let rogue = certs::new_ca("Rogue CA", 365).unwrap();
     let (rogue_ca, _) = certs::write_pair(&rogue_dir, "ca", &rogue, false).unwrap();
-    let rs = certs::new_server(&rogue, &rogue_ca, &["127.0.0.1".into()], 30).unwrap();
+    let rs = certs::new_server(&rogue, &rogue_ca, &["127.0.0.1".into()], 365).unwrap();
     let rogue_server = certs::write_pair(&rogue_dir, "server", &rs, false).unwrap();
-    let rst = certs::new_station(&rogue, &rogue_ca, "ST-TLS", 30).unwrap();
+    let rst = certs::new_station(&rogue, &rogue_ca, "ST-TLS", 365).unwrap();
     let rogue_station = certs::write_pair(&rogue_dir, "station", &rst, false).unwrap();
     Pki {
         _dir: dir,
@@ -998,4 +998,111 @@ fn crash_test_sigkill_during_submissions() {
     // Nothing the kiosk holds is left undelivered either.
     let store = Store::open_in(&data).unwrap();
     assert_eq!(Outbox::stats(&store).unwrap().pending, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The technician's commands.
+
+fn kiosk(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn county_ping_and_outbox_commands() {
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let bo = tls_backoffice(&dir.path().join("county.sqlite3"), &p.ca, &p.server);
+    let data = dir.path().join("kiosk");
+    let write_config = |url: &str| {
+        let cfg = dir.path().join("kiosk.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[station]\nid = \"ST-TLS\"\n[data]\ndir = {:?}\n[county]\nurl = {url:?}\nca_cert = {:?}\nclient_cert = {:?}\nclient_key = {:?}\ntimeout_secs = 3\n",
+                data, p.ca, p.station.0, p.station.1
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let cfg = write_config(&bo.url());
+    let (ok, out) = kiosk(&cfg, &["county", "ping"]);
+    assert!(ok, "{out}");
+    for check in [
+        "reachability",
+        "tls handshake",
+        "certificates",
+        "clock skew",
+        "latency",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(check))
+            .unwrap_or_else(|| panic!("{check} in {out}"));
+        assert!(line.contains(" OK "), "{line}");
+    }
+    assert!(out.contains("authenticated as station ST-TLS"), "{out}");
+
+    // A county nobody answers for: a clear verdict and a non-zero exit.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = l.local_addr().unwrap();
+    drop(l);
+    let cfg = write_config(&format!("https://{dead}"));
+    let (ok, out) = kiosk(&cfg, &["county", "ping"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("reachability") && l.contains("FAIL")),
+        "{out}"
+    );
+
+    // Outbox commands on the kiosk's store: one application the county refused.
+    {
+        let mut store = Store::open_in(&data).unwrap();
+        let mut bad = app(9);
+        bad.item_code = "NO-SUCH-ITEM".into();
+        let a = Outbox::accept(&mut store, bad, Utc::now()).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let c = tls_client(&bo.url(), &p.ca, &p.station);
+        let due = Outbox::due(&store, 1).unwrap().remove(0);
+        let reply = rt
+            .block_on(c.submit_raw(&due.idempotency_key, &due.body))
+            .unwrap();
+        let (outcome, _) = reply.outcome_as::<wire::SubmissionReceipt>();
+        let mut link = village_kiosk::county::retry::LinkState::default();
+        let decision = link.record(&outcome, Utc::now(), &BackoffPolicy::default(), 0.5);
+        Outbox::record(&mut store, &[(a.outbox_id, decision, None)], Utc::now()).unwrap();
+    }
+    let (ok, out) = kiosk(&cfg, &["outbox", "status"]);
+    assert!(!ok, "needs attention is a failure verdict: {out}");
+    assert!(out.contains("needs attention  1"), "{out}");
+    let (ok, out) = kiosk(&cfg, &["outbox", "list", "--state", "needs_attention"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("unknown service item") && !out.contains("410329"),
+        "{out}"
+    );
+    let (ok, out) = kiosk(&cfg, &["outbox", "retry", "1"]);
+    assert!(ok, "{out}");
+    let (ok, out) = kiosk(&cfg, &["outbox", "retry", "1"]);
+    assert!(
+        !ok && out.contains("only entries needing attention"),
+        "{out}"
+    );
+    let (ok, out) = kiosk(&cfg, &["outbox", "status"]);
+    assert!(ok && out.contains("pending          1"), "{out}");
 }
