@@ -945,22 +945,33 @@ impl Worker {
             }
         }
         let now = Utc::now();
+        let outcomes: Vec<(AttemptOutcome, Option<String>)> = outcomes
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    (
+                        AttemptOutcome::Unavailable {
+                            retry_after: None,
+                            detail: "the send task failed".into(),
+                        },
+                        None,
+                    )
+                })
+            })
+            .collect();
+        // Answers first, failures last: one failure in a batch leaves the link backing off (and
+        // a Retry-After honoured) even if other requests of the batch got through.
+        let mut order: Vec<usize> = (0..due.len()).collect();
+        order.sort_by_key(|&i| matches!(outcomes[i].0, AttemptOutcome::Unavailable { .. }));
         let mut results = Vec::with_capacity(due.len());
         let (mut delivered, mut attention) = (0u64, 0u64);
         let mut last_error = None;
-        for (item, slot) in due.iter().zip(outcomes) {
-            let (outcome, response) = slot.unwrap_or_else(|| {
-                (
-                    AttemptOutcome::Unavailable {
-                        retry_after: None,
-                        detail: "the send task failed".into(),
-                    },
-                    None,
-                )
-            });
+        for i in order {
+            let item = &due[i];
+            let (outcome, response) = &outcomes[i];
             let decision =
                 self.link
-                    .record(&outcome, now, &self.config.policy, rand::random::<f64>());
+                    .record(outcome, now, &self.config.policy, rand::random::<f64>());
             match &decision {
                 ItemDecision::Delivered => delivered += 1,
                 ItemDecision::NeedsAttention { reason } => {
@@ -972,7 +983,7 @@ impl Worker {
                     last_error = Some(e.clone());
                 }
             }
-            results.push((item.id, decision, response));
+            results.push((item.id, decision, response.clone()));
         }
         if let Some(e) = &last_error {
             tracing::warn!(error = %e, failures = self.link.consecutive_failures, "county link: attempt failed");
