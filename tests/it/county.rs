@@ -1106,3 +1106,40 @@ fn county_ping_and_outbox_commands() {
     let (ok, out) = kiosk(&cfg, &["outbox", "status"]);
     assert!(ok && out.contains("pending          1"), "{out}");
 }
+
+/// The county link's architecture invariants (ARCHITECTURE.md), checked in the source.
+#[test]
+fn only_wire_derives_the_api_shapes_and_retry_does_no_io() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for dir in ["county", "backoffice"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() == "wire.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with("//!"), "{} has no //! doc", path.display());
+            assert!(
+                !text.contains("derive(")
+                    || !text.contains("Serialize,") && !text.contains("Serialize)"),
+                "{} derives Serialize; API shapes belong in county::wire",
+                path.display()
+            );
+        }
+    }
+    let retry = std::fs::read_to_string(root.join("county/retry.rs")).unwrap();
+    let code = &retry[..retry.find("#[cfg(test)]").unwrap()];
+    for banned in [
+        "tokio",
+        "reqwest",
+        "rusqlite",
+        "Utc::now",
+        "Instant::now",
+        "rand::",
+    ] {
+        assert!(
+            !code.contains(banned),
+            "county::retry must not use {banned}"
+        );
+    }
+}
