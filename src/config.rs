@@ -1,9 +1,12 @@
 //! The kiosk's configuration: one TOML file (default `/etc/village-kiosk/kiosk.toml`).
 //!
 //! Every setting has a default that suits demo mode, so a missing file means demo mode.
-//! Each area reads only its own section. No I/O beyond reading the file.
+//! Each area reads only its own section. [`load`] reads the file, names the line and field of a
+//! parse error, and collects unknown keys with their dotted path (`printer.prot`); [`Config::check`]
+//! reports settings that parse but cannot work. No I/O beyond reading the file and, in
+//! [`data_dir`], probing whether the default data directory is writable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -182,5 +185,539 @@ impl Default for UiConfig {
             orientation: "portrait".into(),
             large_text: false,
         }
+    }
+}
+
+/// Why the config could not be loaded. Each message names the file, the line and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "config file {} does not exist; create it (see `kiosk config check`) or leave out --config to run in demo mode",
+        path.display()
+    )]
+    NotFound { path: PathBuf },
+    #[error("cannot read config file {}: {source}; check its permissions", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}:{line}:{column}: TOML syntax error: {message}; fix the line (TOML is `key = value` under `[section]` headers)",
+        path.display()
+    )]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error(
+        "{}:{line}:{column}: bad value for `{field}`: {message}; fix the value or remove the line to use the default",
+        path.display()
+    )]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        field: String,
+        message: String,
+    },
+}
+
+/// A key the config file sets that no setting has (a typo, or a setting of another version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnknownKey {
+    /// Dotted path, e.g. `printer.prot`.
+    pub key: String,
+    /// 1-based line in the file, when found.
+    pub line: Option<usize>,
+    /// The known key it most resembles, e.g. `printer.port`.
+    pub suggestion: Option<String>,
+}
+
+impl std::fmt::Display for UnknownKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown key `{}`", self.key)?;
+        match &self.suggestion {
+            Some(s) => write!(f, "; did you mean `{s}`? rename it or remove the line"),
+            None => write!(f, "; no setting has this name, remove the line"),
+        }
+    }
+}
+
+/// A loaded config, with where it came from and what in it was not understood.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The path looked at (the default path when none was given).
+    pub path: PathBuf,
+    /// Whether that file exists; `false` means every setting is at its demo default.
+    pub found: bool,
+    pub unknown_keys: Vec<UnknownKey>,
+}
+
+impl LoadedConfig {
+    /// Demo mode: see [`Config::is_demo`].
+    pub fn is_demo(&self) -> bool {
+        self.config.is_demo()
+    }
+}
+
+/// Loads the config: `path` if given (it must exist), otherwise [`DEFAULT_CONFIG_PATH`], whose
+/// absence means demo mode. Unknown keys do not fail the load; they are returned for the caller
+/// to report (`kiosk config check` fails on them).
+pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+    let (path, explicit) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(LoadedConfig {
+                config: Config::default(),
+                path,
+                found: false,
+                unknown_keys: Vec::new(),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::NotFound { path });
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    let (config, unknown_keys) = parse(&text).map_err(|e| e.with_path(path.clone()))?;
+    Ok(LoadedConfig {
+        config,
+        path,
+        found: true,
+        unknown_keys,
+    })
+}
+
+/// Parses config text. The error's path is empty; [`load`] fills it in.
+pub fn parse(text: &str) -> Result<(Config, Vec<UnknownKey>), ConfigError> {
+    // Syntax first, so a syntax error is reported as one and not as a bad value.
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let (line, column) = position(text, e.span().map(|s| s.start).unwrap_or(0));
+        ConfigError::Syntax {
+            path: PathBuf::new(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let (line, column) = position(text, offset);
+        ConfigError::Invalid {
+            path: PathBuf::new(),
+            line,
+            column,
+            field: field_at_line(text, line).unwrap_or_else(|| "?".into()),
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let known = serde_json::to_value(Config::default()).unwrap_or(serde_json::Value::Null);
+    let mut unknown = Vec::new();
+    collect_unknown(&table, &known, "", text, &mut unknown);
+    Ok((config, unknown))
+}
+
+impl ConfigError {
+    fn with_path(self, p: PathBuf) -> ConfigError {
+        match self {
+            ConfigError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => ConfigError::Syntax {
+                path: p,
+                line,
+                column,
+                message,
+            },
+            ConfigError::Invalid {
+                line,
+                column,
+                field,
+                message,
+                ..
+            } => ConfigError::Invalid {
+                path: p,
+                line,
+                column,
+                field,
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The dotted key set on (1-based) `line`: the nearest `[section]` header above plus the key.
+fn field_at_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let this = lines.get(line.checked_sub(1)?)?.trim();
+    let header = |l: &str| -> Option<String> {
+        let l = l.trim();
+        l.strip_prefix('[')
+            .and_then(|r| r.split(']').next())
+            .map(|h| h.trim_matches(['[', ' ']).to_string())
+    };
+    if let Some(h) = header(this) {
+        return Some(h);
+    }
+    let key = this.split('=').next()?.trim().trim_matches('"').to_string();
+    let section = lines[..line - 1].iter().rev().find_map(|l| header(l));
+    Some(match section {
+        Some(s) if !s.is_empty() => format!("{s}.{key}"),
+        _ => key,
+    })
+}
+
+/// The 1-based line where dotted `key` is set (a `[key]` header or `last = ` under its section).
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let (section, last) = match key.rsplit_once('.') {
+        Some((s, l)) => (s, l),
+        None => ("", key),
+    };
+    let mut current = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if let Some(rest) = t.strip_prefix('[') {
+            current = rest.split(']').next().unwrap_or("").trim().to_string();
+            if current == key {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        if current == section
+            && let Some(k) = t.split('=').next()
+            && k.trim().trim_matches('"') == last
+            && t.contains('=')
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+fn collect_unknown(
+    table: &toml::Table,
+    known: &serde_json::Value,
+    prefix: &str,
+    text: &str,
+    out: &mut Vec<UnknownKey>,
+) {
+    let Some(known_obj) = known.as_object() else {
+        return;
+    };
+    for (k, v) in table {
+        let dotted = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match known_obj.get(k) {
+            Some(kv) => {
+                if let (toml::Value::Table(t), serde_json::Value::Object(_)) = (v, kv) {
+                    collect_unknown(t, kv, &dotted, text, out);
+                }
+            }
+            None => {
+                let suggestion = known_obj
+                    .keys()
+                    .map(|c| (edit_distance(k, c), c))
+                    .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+                    .min()
+                    .map(|(_, c)| {
+                        if prefix.is_empty() {
+                            c.clone()
+                        } else {
+                            format!("{prefix}.{c}")
+                        }
+                    });
+                out.push(UnknownKey {
+                    line: line_of_key(text, &dotted),
+                    key: dotted,
+                    suggestion,
+                });
+            }
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A setting that parses but cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigProblem {
+    /// Dotted path, e.g. `session.wipe_after_secs`.
+    pub field: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Config {
+    /// Demo mode (演示模式): no county back office is configured, so the kiosk embeds the
+    /// reference one on loopback, trusts the DEMO catalogue key and falls back to the demo
+    /// catalogue until one is imported.
+    pub fn is_demo(&self) -> bool {
+        self.county.url.is_none()
+    }
+
+    /// Every setting that parses but cannot work; empty means fine.
+    pub fn check(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        let mut bad = |field: &str, message: String, fix: &str| {
+            p.push(ConfigProblem {
+                field: field.into(),
+                message,
+                fix: fix.into(),
+            })
+        };
+        if self.station.id.trim().is_empty() {
+            bad(
+                "station.id",
+                "is empty".into(),
+                "set the station id the county issued",
+            );
+        }
+        if !self.data.dir.is_absolute() {
+            bad(
+                "data.dir",
+                format!("{} is not an absolute path", self.data.dir.display()),
+                "use an absolute path such as /var/lib/village-kiosk",
+            );
+        }
+        if self.reader.baud == 0 {
+            bad(
+                "reader.baud",
+                "is 0".into(),
+                "use the reader's baud rate, usually 115200",
+            );
+        }
+        if self.printer.profile.trim().is_empty() {
+            bad(
+                "printer.profile",
+                "is empty".into(),
+                "name a profile from hardware/profiles/printers, e.g. generic-80mm",
+            );
+        }
+        if let Some(url) = &self.county.url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bad(
+                "county.url",
+                format!("{url:?} is not an http(s) URL"),
+                "use the back office's base URL, e.g. https://zwfw.example.gov.cn/kiosk",
+            );
+        }
+        if self.county.client_cert.is_some() != self.county.client_key.is_some() {
+            bad(
+                "county.client_cert",
+                "client_cert and client_key must be set together".into(),
+                "set both (mutual TLS) or neither",
+            );
+        }
+        for (field, file) in [
+            ("county.ca_cert", &self.county.ca_cert),
+            ("county.client_cert", &self.county.client_cert),
+            ("county.client_key", &self.county.client_key),
+        ] {
+            if let Some(f) = file
+                && !f.exists()
+            {
+                bad(
+                    field,
+                    format!("file {} does not exist", f.display()),
+                    "install the file the county issued or fix the path",
+                );
+            }
+        }
+        match &self.county.catalog_public_key {
+            Some(k) => {
+                if let Err(e) = crate::catalog::bundle::parse_verifying_key(k) {
+                    bad(
+                        "county.catalog_public_key",
+                        e.to_string(),
+                        "copy the county's public key (64 hex digits) as printed by `kiosk catalog keygen`",
+                    );
+                }
+            }
+            None if !self.is_demo() => bad(
+                "county.catalog_public_key",
+                "is not set, so no catalogue bundle can be verified".into(),
+                "set it to the county's public key (64 hex digits)",
+            ),
+            None => {}
+        }
+        if self.county.timeout_secs == 0 {
+            bad(
+                "county.timeout_secs",
+                "is 0".into(),
+                "use a timeout such as 15",
+            );
+        }
+        if self.session.warn_after_secs == 0
+            || self.session.warn_after_secs >= self.session.wipe_after_secs
+        {
+            bad(
+                "session.warn_after_secs",
+                format!(
+                    "must be above 0 and below session.wipe_after_secs ({} vs {})",
+                    self.session.warn_after_secs, self.session.wipe_after_secs
+                ),
+                "e.g. warn_after_secs = 45 and wipe_after_secs = 60",
+            );
+        }
+        if self.outbox.backoff_base_secs == 0
+            || self.outbox.backoff_base_secs > self.outbox.backoff_max_secs
+        {
+            bad(
+                "outbox.backoff_base_secs",
+                format!(
+                    "must be above 0 and at most outbox.backoff_max_secs ({} vs {})",
+                    self.outbox.backoff_base_secs, self.outbox.backoff_max_secs
+                ),
+                "e.g. backoff_base_secs = 2 and backoff_max_secs = 600",
+            );
+        }
+        if !["zh-CN", "en"].contains(&self.ui.language.as_str()) {
+            bad(
+                "ui.language",
+                format!("{:?} is not a supported language", self.ui.language),
+                "use \"zh-CN\" or \"en\"",
+            );
+        }
+        if !["portrait", "landscape"].contains(&self.ui.orientation.as_str()) {
+            bad(
+                "ui.orientation",
+                format!("{:?} is not an orientation", self.ui.orientation),
+                "use \"portrait\" or \"landscape\"",
+            );
+        }
+        p
+    }
+}
+
+/// The data directory in use: `data.dir`, except in demo mode with the default
+/// `/var/lib/village-kiosk` when that is not writable (a developer's machine), where it is the
+/// user's `$XDG_DATA_HOME/village-kiosk` (or `~/.local/share/village-kiosk`).
+pub fn data_dir(config: &Config) -> PathBuf {
+    let default = DataConfig::default().dir;
+    if config.data.dir != default || !config.is_demo() || writable_dir(&default) {
+        return config.data.dir.clone();
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    match base {
+        Some(b) => b.join("village-kiosk"),
+        None => std::env::temp_dir().join("village-kiosk"),
+    }
+}
+
+/// Whether `dir` exists (or can be created) and a file can be created in it.
+fn writable_dir(dir: &Path) -> bool {
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    let ok = std::fs::File::create(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_is_the_demo_default() {
+        let (c, unknown) = parse("").unwrap();
+        assert_eq!(c, Config::default());
+        assert!(unknown.is_empty());
+        assert!(c.is_demo());
+        assert!(c.check().is_empty(), "{:?}", c.check());
+    }
+
+    #[test]
+    fn unknown_keys_are_collected_with_path_line_and_suggestion() {
+        let text =
+            "[printer]\nprofile = \"generic-80mm\"\nprot = \"/dev/ttyUSB0\"\n\n[colour]\nx = 1\n";
+        let (_, unknown) = parse(text).unwrap();
+        assert_eq!(
+            unknown,
+            vec![
+                UnknownKey {
+                    key: "colour".into(),
+                    line: Some(5),
+                    suggestion: None
+                },
+                UnknownKey {
+                    key: "printer.prot".into(),
+                    line: Some(3),
+                    suggestion: Some("printer.port".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_line_and_field() {
+        let text = "[station]\nid = \"X\"\n\n[reader]\nbaud = \"fast\"\n";
+        match parse(text).unwrap_err() {
+            ConfigError::Invalid { line, field, .. } => {
+                assert_eq!(line, 5);
+                assert_eq!(field, "reader.baud");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let text = "[station]\nid = \"X\n";
+        assert!(matches!(
+            parse(text).unwrap_err(),
+            ConfigError::Syntax { line: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn check_finds_settings_that_cannot_work() {
+        let mut c = Config::default();
+        c.session.warn_after_secs = 90;
+        c.county.url = Some("https://county.example".into());
+        let fields: Vec<String> = c.check().into_iter().map(|p| p.field).collect();
+        assert!(fields.contains(&"session.warn_after_secs".to_string()));
+        assert!(fields.contains(&"county.catalog_public_key".to_string()));
     }
 }

@@ -2,11 +2,20 @@
 //!
 //! - [`model`]: the items, every element of a guide, and the application form.
 //! - [`demo`]: the demo catalogue shipped in `data/demo-catalog.json`.
+//! - [`validate`]: completeness checks run before a catalogue is signed or imported.
+//! - [`bundle`]: ed25519-signed bundles the county distributes (catalogue, announcements).
+//! - [`repo`]: the installed catalogue in the store, replaced whole in one transaction.
+//! - [`search`]: the in-memory index villagers search (Chinese, full pinyin, initials).
+//! - [`sample`]: generated catalogues for benchmarks and tests.
 //!
-//! The model is plain data with serde; it never does I/O. Persistence lives in `store`,
-//! signed distribution in `bundle`, search in `search`.
+//! The model is plain data with serde; it never does I/O. Only `repo` touches the store.
 
+pub mod bundle;
 pub mod demo;
 pub mod model;
+pub mod repo;
+pub mod sample;
+pub mod search;
+pub mod validate;
 
 pub use model::*;

@@ -1,27 +1,515 @@
 //! `kiosk outbox …` and `kiosk county ping`: the technician's view of the county link.
+//!
+//! Output is plain English for technicians; no personal data is printed (receipts, case numbers
+//! and masked names only). Exit codes: 0 all well, 1 failure or something needs attention,
+//! 2 usage error (clap).
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
 
 use super::Globals;
+use crate::config::{self, Config};
+use crate::county::outbox::{NewApplication, Outbox, WorkerConfig, spawn_worker};
+use crate::county::{CountyAuth, CountyClient, tls};
+use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OutboxCommand {
-    /// (not built yet)
+    /// Counts of pending, delivered and attention-needing entries, and the last error.
+    Status,
+    /// The newest outbox entries (no personal data).
+    List {
+        /// Only entries in this state: pending, delivered or needs_attention.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Queue an entry that needs attention again (same key, same body).
+    Retry {
+        /// The entry's id (see `kiosk outbox list`).
+        id: i64,
+    },
+    /// Test harness for the crash test: accept applications and forward them.
     #[command(hide = true)]
-    Pending,
+    CrashChild(CrashChildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CrashChildArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    #[arg(long)]
+    pub county_url: String,
+    #[arg(long)]
+    pub token: String,
+    #[arg(long)]
+    pub station_id: String,
+    /// Applications to accept (then wait for the queue to drain).
+    #[arg(long, default_value_t = 0)]
+    pub count: u32,
 }
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CountyCommand {
-    /// (not built yet)
-    #[command(hide = true)]
-    Pending,
+    /// Check the link: reachability, TLS handshake, certificate expiry, clock skew, latency.
+    Ping,
 }
 
-pub fn run_outbox(_cmd: OutboxCommand, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kiosk outbox` is not built yet")
+fn load_config(g: &Globals) -> anyhow::Result<Config> {
+    let loaded = config::load(g.config.as_deref())?;
+    Ok(loaded.config)
 }
 
-pub fn run_county(_cmd: CountyCommand, _g: &Globals) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kiosk county` is not built yet")
+fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let dir = config::data_dir(cfg);
+    Store::open_in(&dir).with_context(|| format!("cannot open the store in {}", dir.display()))
+}
+
+pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
+    match cmd {
+        OutboxCommand::Status => {
+            let cfg = load_config(g)?;
+            let store = open_store(&cfg)?;
+            let s = Outbox::stats(&store)?;
+            println!("pending          {}", s.pending);
+            println!("needs attention  {}", s.needs_attention);
+            println!("delivered        {}", s.delivered);
+            println!("open cases       {}", s.open_cases);
+            println!(
+                "oldest pending   {}",
+                s.oldest_pending_at.as_deref().unwrap_or("-")
+            );
+            println!(
+                "last error       {}",
+                s.last_error.as_deref().unwrap_or("-")
+            );
+            if s.needs_attention > 0 {
+                println!(
+                    "verdict          ATTENTION: {} entr{} refused by the county; see `kiosk outbox list --state needs_attention`, fix the cause, then `kiosk outbox retry ID`",
+                    s.needs_attention,
+                    if s.needs_attention == 1 {
+                        "y was"
+                    } else {
+                        "ies were"
+                    }
+                );
+                Ok(ExitCode::FAILURE)
+            } else {
+                println!(
+                    "verdict          OK{}",
+                    if s.pending > 0 {
+                        " (entries waiting for the county are kept until delivered)"
+                    } else {
+                        ""
+                    }
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        OutboxCommand::List { state, limit } => {
+            if let Some(s) = state.as_deref()
+                && !["pending", "delivered", "needs_attention"].contains(&s)
+            {
+                anyhow::bail!(
+                    "unknown state {s:?}; expected pending, delivered or needs_attention"
+                );
+            }
+            let cfg = load_config(g)?;
+            let store = open_store(&cfg)?;
+            let rows = Outbox::list(&store, state.as_deref(), limit)?;
+            println!(
+                "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} LAST ERROR",
+                "ID", "KIND", "STATE", "ATTEMPTS", "RECEIPT", "CASE", "CREATED"
+            );
+            for r in &rows {
+                println!(
+                    "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} {}",
+                    r.id,
+                    r.kind,
+                    r.state,
+                    r.attempts,
+                    r.receipt_number.as_deref().unwrap_or("-"),
+                    r.case_number.as_deref().unwrap_or("-"),
+                    r.created_at,
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCommand::Retry { id } => {
+            let cfg = load_config(g)?;
+            let mut store = open_store(&cfg)?;
+            Outbox::retry(&mut store, id)?;
+            println!("outbox entry {id} is queued again; the worker sends it with the same key");
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCommand::CrashChild(args) => crash_child(args),
+    }
+}
+
+/// The kiosk side of the crash test: prints `ready`, then `accepted RECEIPT KEY` for each
+/// application once it is on disk, then `drained` when the county has everything.
+fn crash_child(args: CrashChildArgs) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open_in(&args.data_dir)?;
+    let path = store.path().to_path_buf();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let client = CountyClient::new(
+        &args.county_url,
+        CountyAuth::DemoToken {
+            token: args.token.clone(),
+            station_id: args.station_id.clone(),
+        },
+        Duration::from_secs(10),
+    )?;
+    let worker_cfg = WorkerConfig {
+        policy: crate::county::retry::BackoffPolicy {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+        },
+        heartbeat_interval: None,
+        poll_interval: Duration::from_secs(3600),
+        ..WorkerConfig::default()
+    };
+    let worker = rt.block_on(async { spawn_worker(path, client, worker_cfg) })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")?;
+    out.flush()?;
+    for i in 0..args.count {
+        let app = NewApplication {
+            item_code: "SB-003".into(),
+            item_name: "城乡居民养老保险待遇领取资格认证".into(),
+            applicant_name: "测试员".into(),
+            id_number: format!("4103291950{:08}", i % 100_000_000)
+                .chars()
+                .take(17)
+                .collect::<String>()
+                + "X",
+            phone: None,
+            fields: BTreeMap::from([("certification_way".into(), "face".into())]),
+        };
+        let a = Outbox::accept(&mut store, app, Utc::now())?;
+        writeln!(out, "accepted {} {}", a.receipt_number, a.idempotency_key)?;
+        out.flush()?;
+        worker.nudge();
+    }
+    let mut status = worker.status();
+    rt.block_on(async {
+        loop {
+            let stats = Outbox::stats(&store)?;
+            if stats.pending == 0 {
+                break;
+            }
+            worker.nudge();
+            let _ = tokio::time::timeout(Duration::from_millis(200), status.changed()).await;
+        }
+        anyhow::Ok(())
+    })?;
+    writeln!(out, "drained")?;
+    out.flush()?;
+    rt.block_on(worker.shutdown());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+    Skip,
+}
+
+fn report(name: &str, v: Verdict, detail: &str) {
+    let tag = match v {
+        Verdict::Ok => "OK",
+        Verdict::Warn => "WARN",
+        Verdict::Fail => "FAIL",
+        Verdict::Skip => "SKIP",
+    };
+    println!("{name:<16} {tag:<5} {detail}");
+}
+
+pub fn run_county(cmd: CountyCommand, g: &Globals) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CountyCommand::Ping => {
+            let cfg = load_config(g)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let failed = rt.block_on(ping(&cfg))?;
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+/// Runs every check and prints one line each; returns whether any failed.
+async fn ping(cfg: &Config) -> anyhow::Result<bool> {
+    let Some(url) = cfg.county.url.as_deref() else {
+        anyhow::bail!(
+            "no [county] url in the config: demo mode runs an embedded back office, there is no link to check"
+        );
+    };
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("county url {url:?}"))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("county url {url:?} has no host"))?
+        .to_string();
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let timeout = Duration::from_secs(cfg.county.timeout_secs.max(1));
+    let mut failed = false;
+
+    // 1. Reachability.
+    let started = Instant::now();
+    let tcp = tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    let tcp = match tcp {
+        Ok(Ok(s)) => {
+            report(
+                "reachability",
+                Verdict::Ok,
+                &format!(
+                    "{host}:{port} connected in {} ms",
+                    started.elapsed().as_millis()
+                ),
+            );
+            Some(s)
+        }
+        Ok(Err(e)) => {
+            report(
+                "reachability",
+                Verdict::Fail,
+                &format!("{host}:{port}: {e}"),
+            );
+            None
+        }
+        Err(_) => {
+            report(
+                "reachability",
+                Verdict::Fail,
+                &format!("{host}:{port}: no answer within {} s", timeout.as_secs()),
+            );
+            None
+        }
+    };
+    let Some(tcp) = tcp else {
+        report("tls handshake", Verdict::Skip, "not reachable");
+        report("certificates", Verdict::Skip, "not reachable");
+        report("clock skew", Verdict::Skip, "not reachable");
+        report("latency", Verdict::Skip, "not reachable");
+        return Ok(true);
+    };
+
+    // 2. TLS handshake and 3. certificate expiry.
+    let now = Utc::now();
+    let expiry = |what: &str, der: &[u8]| -> Verdict {
+        match tls::summarize(der) {
+            Some(s) => {
+                let days = (s.not_after - now).num_days();
+                let v = if s.not_after <= now || s.not_before > now {
+                    Verdict::Fail
+                } else if days < 30 {
+                    Verdict::Warn
+                } else {
+                    Verdict::Ok
+                };
+                report(
+                    "certificates",
+                    v,
+                    &format!(
+                        "{what} {} expires {} ({days} days)",
+                        s.common_name.unwrap_or_default(),
+                        s.not_after.format("%Y-%m-%d")
+                    ),
+                );
+                v
+            }
+            None => {
+                report(
+                    "certificates",
+                    Verdict::Fail,
+                    &format!("{what}: unreadable certificate"),
+                );
+                Verdict::Fail
+            }
+        }
+    };
+    match parsed.scheme() {
+        "https" => {
+            let (Some(ca), Some(cert), Some(key)) = (
+                &cfg.county.ca_cert,
+                &cfg.county.client_cert,
+                &cfg.county.client_key,
+            ) else {
+                report(
+                    "tls handshake",
+                    Verdict::Fail,
+                    "[county] needs ca_cert, client_cert and client_key for mutual TLS",
+                );
+                return Ok(true);
+            };
+            let setup = (|| -> Result<_, tls::TlsError> {
+                let ca = tls::load_certs(ca)?;
+                let chain = tls::load_certs(cert)?;
+                let key = tls::load_key(key)?;
+                Ok((tls::client_config(&ca, Some((chain.clone(), key)))?, chain))
+            })();
+            let (client_cfg, chain) = match setup {
+                Ok(x) => x,
+                Err(e) => {
+                    report("tls handshake", Verdict::Fail, &e.to_string());
+                    return Ok(true);
+                }
+            };
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(client_cfg));
+            let name = match rustls::pki_types::ServerName::try_from(host.clone()) {
+                Ok(n) => n,
+                Err(e) => {
+                    report(
+                        "tls handshake",
+                        Verdict::Fail,
+                        &format!("server name {host}: {e}"),
+                    );
+                    return Ok(true);
+                }
+            };
+            let started = Instant::now();
+            match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+                Ok(Ok(stream)) => {
+                    let (_, conn) = stream.get_ref();
+                    report(
+                        "tls handshake",
+                        Verdict::Ok,
+                        &format!(
+                            "{:?} in {} ms; server verified by the county CA",
+                            conn.protocol_version()
+                                .map(|v| format!("{v:?}"))
+                                .unwrap_or_default(),
+                            started.elapsed().as_millis()
+                        ),
+                    );
+                    if let Some(server) = conn.peer_certificates().and_then(|c| c.first()) {
+                        failed |= expiry("server", server) == Verdict::Fail;
+                    }
+                }
+                Ok(Err(e)) => {
+                    report("tls handshake", Verdict::Fail, &format!("{e}"));
+                    failed = true;
+                }
+                Err(_) => {
+                    report("tls handshake", Verdict::Fail, "timed out");
+                    failed = true;
+                }
+            }
+            if let Some(own) = chain.first() {
+                failed |= expiry("station", own) == Verdict::Fail;
+            }
+        }
+        _ => {
+            drop(tcp);
+            report(
+                "tls handshake",
+                Verdict::Warn,
+                "plain HTTP: allowed in demo mode only",
+            );
+            report("certificates", Verdict::Skip, "no TLS");
+        }
+    }
+
+    // 4. Clock skew and 5. latency, through the API (also checks authentication).
+    let client = match CountyClient::from_config(&cfg.county, &cfg.station) {
+        Ok(Some(c)) => c,
+        Ok(None) => anyhow::bail!("no county url"),
+        Err(e) => {
+            report("clock skew", Verdict::Fail, &e.to_string());
+            report("latency", Verdict::Skip, "no client");
+            return Ok(true);
+        }
+    };
+    let mut rtts = Vec::new();
+    let mut skew = None;
+    let mut last_err = None;
+    for _ in 0..3 {
+        let sent = Utc::now();
+        let started = Instant::now();
+        match client.hello().await {
+            Ok(hello) => {
+                let rtt = started.elapsed();
+                let mid = sent + chrono::Duration::from_std(rtt / 2).unwrap_or_default();
+                skew = Some((hello.server_time - mid, hello.station_id));
+                rtts.push(rtt);
+            }
+            Err(e) => last_err = Some(e.to_string()),
+        }
+    }
+    match skew {
+        Some((d, station)) => {
+            let ms = d.num_milliseconds();
+            let v = if ms.abs() <= 30_000 {
+                Verdict::Ok
+            } else if ms.abs() <= 120_000 {
+                Verdict::Warn
+            } else {
+                Verdict::Fail
+            };
+            failed |= v == Verdict::Fail;
+            report(
+                "clock skew",
+                v,
+                &format!(
+                    "county clock is {:+.1} s from ours (authenticated as station {station})",
+                    ms as f64 / 1000.0
+                ),
+            );
+        }
+        None => {
+            failed = true;
+            report(
+                "clock skew",
+                Verdict::Fail,
+                last_err.as_deref().unwrap_or("no answer"),
+            );
+        }
+    }
+    if rtts.is_empty() {
+        report("latency", Verdict::Fail, "no request succeeded");
+        failed = true;
+    } else {
+        rtts.sort();
+        let median = rtts[rtts.len() / 2];
+        let v = if median <= Duration::from_secs(1) {
+            Verdict::Ok
+        } else if median <= Duration::from_secs(5) {
+            Verdict::Warn
+        } else {
+            Verdict::Fail
+        };
+        failed |= v == Verdict::Fail;
+        report(
+            "latency",
+            v,
+            &format!(
+                "median {} ms over {} requests",
+                median.as_millis(),
+                rtts.len()
+            ),
+        );
+    }
+    println!("verdict          {}", if failed { "FAIL" } else { "OK" });
+    Ok(failed)
 }

@@ -1,0 +1,401 @@
+//! `CountyClient`: the kiosk's HTTP client for the county API (reqwest over rustls).
+//!
+//! Production: HTTPS with mutual TLS, the county CA as the only root and the station's own
+//! certificate. Demo mode: a bearer token plus the station id header, and only then may the URL
+//! be plain `http://`. This module moves bytes and classifies answers; retry decisions belong to
+//! [`super::retry`], persistence to [`super::outbox`]. It never logs personal data.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use tokio::sync::Mutex;
+
+use super::retry::{AttemptOutcome, classify_status, parse_retry_after};
+use super::tls::{self, TlsError};
+use super::wire::{self, API_PREFIX, IDEMPOTENCY_KEY_HEADER, STATION_ID_HEADER};
+use crate::config::{CountyConfig, StationConfig};
+
+/// How the station proves who it is.
+#[derive(Debug, Clone)]
+pub enum CountyAuth {
+    /// Mutual TLS: county CA, the station's certificate and key (PEM files).
+    MutualTls {
+        ca_cert: PathBuf,
+        client_cert: PathBuf,
+        client_key: PathBuf,
+    },
+    /// Demo mode only: a bearer token and the station id in a header.
+    DemoToken { token: String, station_id: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("county link configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot reach the county: {0}")]
+    Transport(String),
+    #[error("the county did not answer within the timeout")]
+    Timeout,
+    #[error("the county answered HTTP {status}: {message}")]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    #[error("the county's answer could not be read: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The outcome the retry rules see.
+    pub fn outcome(&self) -> AttemptOutcome {
+        match self {
+            ClientError::Status {
+                status,
+                retry_after,
+                message,
+            } => classify_status(*status, *retry_after, message),
+            other => AttemptOutcome::Unavailable {
+                retry_after: None,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A raw answer: status, Retry-After and the whole body (read completely or an error).
+#[derive(Debug, Clone)]
+pub struct RawReply {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub etag: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl RawReply {
+    /// The outcome for the retry rules; a 2xx must also decode as `T`, else it counts as a
+    /// garbled answer and is retried (the idempotency key makes that safe).
+    pub fn outcome_as<T: serde::de::DeserializeOwned>(&self) -> (AttemptOutcome, Option<T>) {
+        let detail = error_message(&self.body);
+        let outcome = classify_status(self.status, self.retry_after, &detail);
+        if outcome == AttemptOutcome::Delivered {
+            match serde_json::from_slice::<T>(&self.body) {
+                Ok(v) => (outcome, Some(v)),
+                Err(e) => (
+                    AttemptOutcome::Unavailable {
+                        retry_after: None,
+                        detail: format!("undecodable answer: {e}"),
+                    },
+                    None,
+                ),
+            }
+        } else {
+            (outcome, None)
+        }
+    }
+}
+
+fn error_message(body: &[u8]) -> String {
+    match serde_json::from_slice::<wire::ApiError>(body) {
+        Ok(e) => format!("{}: {}", e.code, e.message),
+        Err(_) => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+    }
+}
+
+/// The kiosk's client for the county API. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CountyClient {
+    http: reqwest::Client,
+    base: String,
+    auth: CountyAuth,
+    salt: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl CountyClient {
+    /// Builds a client for `base_url` (e.g. `https://county.example:8443`).
+    pub fn new(base_url: &str, auth: CountyAuth, timeout: Duration) -> Result<Self, ClientError> {
+        let base = base_url.trim_end_matches('/').to_string();
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(16)
+            .no_proxy();
+        match &auth {
+            CountyAuth::MutualTls {
+                ca_cert,
+                client_cert,
+                client_key,
+            } => {
+                if !base.starts_with("https://") {
+                    return Err(ClientError::Config(format!(
+                        "the county URL {base} is not https://; plain HTTP is refused outside demo mode"
+                    )));
+                }
+                let ca = tls::load_certs(ca_cert)?;
+                let chain = tls::load_certs(client_cert)?;
+                let key = tls::load_key(client_key)?;
+                let cfg = tls::client_config(&ca, Some((chain, key)))?;
+                builder = builder.tls_backend_preconfigured(cfg).https_only(true);
+            }
+            CountyAuth::DemoToken { token, station_id } => {
+                if token.is_empty() || station_id.is_empty() {
+                    return Err(ClientError::Config(
+                        "demo mode needs a token and a station id".into(),
+                    ));
+                }
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;
+        Ok(CountyClient {
+            http,
+            base,
+            auth,
+            salt: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Builds the client the config describes: mutual TLS when certificates are configured,
+    /// otherwise the demo token. `None` when no county URL is configured.
+    pub fn from_config(
+        county: &CountyConfig,
+        station: &StationConfig,
+    ) -> Result<Option<Self>, ClientError> {
+        let Some(url) = county.url.as_deref() else {
+            return Ok(None);
+        };
+        let timeout = Duration::from_secs(county.timeout_secs.max(1));
+        let auth = match (&county.ca_cert, &county.client_cert, &county.client_key) {
+            (Some(ca), Some(cert), Some(key)) => CountyAuth::MutualTls {
+                ca_cert: ca.clone(),
+                client_cert: cert.clone(),
+                client_key: key.clone(),
+            },
+            _ => match &county.token {
+                Some(t) => CountyAuth::DemoToken {
+                    token: t.clone(),
+                    station_id: station.id.clone(),
+                },
+                None => {
+                    return Err(ClientError::Config(
+                        "[county] needs ca_cert, client_cert and client_key (mutual TLS), or a demo token"
+                            .into(),
+                    ));
+                }
+            },
+        };
+        CountyClient::new(url, auth, timeout).map(Some)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn auth(&self) -> &CountyAuth {
+        &self.auth
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}{}{}", self.base, API_PREFIX, path);
+        let rb = self.http.request(method, url);
+        match &self.auth {
+            CountyAuth::DemoToken { token, station_id } => rb
+                .bearer_auth(token)
+                .header(STATION_ID_HEADER, station_id.as_str()),
+            CountyAuth::MutualTls { .. } => rb,
+        }
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<RawReply, ClientError> {
+        let resp = rb.send().await.map_err(map_reqwest)?;
+        let status = resp.status().as_u16();
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after =
+            header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Utc::now()));
+        let etag = header(reqwest::header::ETAG);
+        let body = resp.bytes().await.map_err(map_reqwest)?.to_vec();
+        Ok(RawReply {
+            status,
+            retry_after,
+            etag,
+            body,
+        })
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let reply = self.send(rb).await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(ClientError::Status {
+                status: reply.status,
+                retry_after: reply.retry_after,
+                message: error_message(&reply.body),
+            });
+        }
+        serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// `POST /v1/applications` with the stored body, byte for byte.
+    pub async fn submit_raw(
+        &self,
+        idempotency_key: &str,
+        body: &str,
+    ) -> Result<RawReply, ClientError> {
+        self.send(
+            self.request(reqwest::Method::POST, "/applications")
+                .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// `POST /v1/evaluations` with the stored body.
+    pub async fn evaluate_raw(
+        &self,
+        idempotency_key: &str,
+        body: &str,
+    ) -> Result<RawReply, ClientError> {
+        self.send(
+            self.request(reqwest::Method::POST, "/evaluations")
+                .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// `POST /v1/heartbeats` with the stored body.
+    pub async fn heartbeat_raw(&self, body: &str) -> Result<RawReply, ClientError> {
+        self.send(
+            self.request(reqwest::Method::POST, "/heartbeats")
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// `GET /v1/station`: identity, county clock, person-key salt, bundle key.
+    pub async fn hello(&self) -> Result<wire::StationHello, ClientError> {
+        let hello: wire::StationHello = self
+            .json(self.request(reqwest::Method::GET, "/station"))
+            .await?;
+        if let Ok(salt) = hex::decode(&hello.person_key_salt) {
+            *self.salt.lock().await = Some(salt);
+        }
+        Ok(hello)
+    }
+
+    /// `GET /v1/cases/{case_number}`.
+    pub async fn case(&self, case_number: &str) -> Result<wire::CaseView, ClientError> {
+        let path = format!("/cases/{}", urlencode(case_number));
+        self.json(self.request(reqwest::Method::GET, &path)).await
+    }
+
+    /// `POST /v1/persons/cases`: the cases of the person whose card was just read. Sends only
+    /// the keyed hash of the ID number.
+    pub async fn person_cases(&self, id_number: &str) -> Result<Vec<wire::CaseView>, ClientError> {
+        let salt = {
+            let cached = self.salt.lock().await.clone();
+            match cached {
+                Some(s) => s,
+                None => {
+                    let hello = self.hello().await?;
+                    hex::decode(&hello.person_key_salt)
+                        .map_err(|e| ClientError::Decode(format!("person key salt: {e}")))?
+                }
+            }
+        };
+        let q = wire::PersonCasesQuery {
+            person_key: super::person_key(&salt, id_number),
+        };
+        let r: wire::PersonCases = self
+            .json(
+                self.request(reqwest::Method::POST, "/persons/cases")
+                    .json(&q),
+            )
+            .await?;
+        Ok(r.cases)
+    }
+
+    /// `GET /v1/catalog` (or `/v1/announcements`) with `If-None-Match`: `None` when unchanged,
+    /// else the signed bundle's bytes and its ETag. The caller verifies the signature.
+    pub async fn bundle(
+        &self,
+        which: BundleKind,
+        if_none_match: Option<&str>,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, ClientError> {
+        let mut rb = self.request(reqwest::Method::GET, which.path());
+        if let Some(etag) = if_none_match {
+            rb = rb.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        let reply = self.send(rb).await?;
+        if reply.status == StatusCode::NOT_MODIFIED.as_u16() {
+            return Ok(None);
+        }
+        if !(200..300).contains(&reply.status) {
+            return Err(ClientError::Status {
+                status: reply.status,
+                retry_after: reply.retry_after,
+                message: error_message(&reply.body),
+            });
+        }
+        Ok(Some((reply.body, reply.etag)))
+    }
+}
+
+/// The two signed bundles the county serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleKind {
+    Catalog,
+    Announcements,
+}
+
+impl BundleKind {
+    fn path(self) -> &'static str {
+        match self {
+            BundleKind::Catalog => "/catalog",
+            BundleKind::Announcements => "/announcements",
+        }
+    }
+}
+
+fn map_reqwest(e: reqwest::Error) -> ClientError {
+    if e.is_timeout() {
+        return ClientError::Timeout;
+    }
+    // The whole source chain: "error sending request" alone says nothing to a technician.
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    ClientError::Transport(msg)
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,1170 @@
+//! The store-and-forward outbox (待发队列): every application, evaluation and heartbeat is
+//! written to SQLite before anyone is told it was accepted, and a tokio worker forwards it to the
+//! county exactly once (idempotency keys make resending safe), polls open cases for status, and
+//! purges the personal part of a confirmed application after `outbox.retention_days`.
+//!
+//! The retry rules live in [`super::retry`] (sans-IO); this module is their thin driver. It must
+//! never drop an undelivered row, never rewrite a body after it was accepted (the county compares
+//! bodies under a key), and never log personal data except through [`crate::pii::Masked`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::{Notify, watch};
+
+use super::client::CountyClient;
+use super::retry::{AttemptOutcome, BackoffPolicy, ItemDecision, LinkState, poll_due};
+use super::wire;
+use crate::config::OutboxConfig;
+use crate::pii::{Masked, PiiKind, mask};
+use crate::store::{Store, StoreError};
+
+/// An application as the form produced it (申请), before the kiosk accepts it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewApplication {
+    /// 事项编码
+    pub item_code: String,
+    /// 事项名称
+    pub item_name: String,
+    /// 申请人姓名 (from the card)
+    pub applicant_name: String,
+    /// 公民身份号码 (from the card)
+    pub id_number: String,
+    pub phone: Option<String>,
+    /// The form's fields by key.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for NewApplication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewApplication")
+            .field("item_code", &self.item_code)
+            .field("applicant_name", &Masked::name(&self.applicant_name))
+            .field("id_number", &Masked::id_number(&self.id_number))
+            .field("fields", &self.fields.len())
+            .finish()
+    }
+}
+
+/// What the screen may tell the villager once `accept` returned: the application is on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// 回执号, printed on the receipt, e.g. `CG-20261128-0007`.
+    pub receipt_number: String,
+    /// The idempotency key the county will see on every attempt.
+    pub idempotency_key: String,
+    /// The outbox row.
+    pub outbox_id: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("the application is incomplete: {0}")]
+    Invalid(String),
+    #[error("no outbox entry {0}")]
+    NotFound(String),
+    #[error("outbox entry {id} is {state}; only entries needing attention can be retried")]
+    NotRetryable { id: i64, state: String },
+    #[error("outbox store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("outbox encoding: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The prefix of local receipt numbers (村级受理回执).
+pub const RECEIPT_PREFIX: &str = "CG";
+
+/// A local case: what lookup needs, kept after the personal record is purged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCase {
+    pub receipt_number: String,
+    pub outbox_id: i64,
+    pub item_code: String,
+    pub item_name: String,
+    pub applicant_name_masked: String,
+    /// 办件编号, once the county has confirmed.
+    pub case_number: Option<String>,
+    pub status: Option<wire::CaseStatus>,
+    /// Rejection reason or collection window.
+    pub status_note: Option<String>,
+    /// Delivery state of the outbox row: `pending`, `delivered` or `needs_attention`.
+    pub delivery: String,
+    pub last_error: Option<String>,
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// One outbox row as technicians see it (`kiosk outbox list`). Carries no personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i64,
+    pub receipt_number: Option<String>,
+    pub case_number: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+/// Counts for `kiosk outbox status` and heartbeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub pending: u32,
+    pub needs_attention: u32,
+    pub delivered: u32,
+    pub oldest_pending_at: Option<String>,
+    pub last_error: Option<String>,
+    pub open_cases: u32,
+}
+
+/// An item the worker must send.
+#[derive(Debug, Clone)]
+pub struct DueItem {
+    pub id: i64,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub body: String,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn valid_id_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 18
+        && b[..17].iter().all(u8::is_ascii_digit)
+        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
+}
+
+/// The outbox's operations on the store. Each is one SQLite transaction.
+pub struct Outbox;
+
+impl Outbox {
+    /// Accepts an application: writes its exact submission body and idempotency key, and the
+    /// local case for lookup, in one transaction. Only after this returns may the screen say
+    /// 已受理 and print the receipt.
+    pub fn accept(
+        store: &mut Store,
+        app: NewApplication,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
+        let item_code = app.item_code.trim().to_string();
+        let name = app.applicant_name.trim().to_string();
+        let id_number = app.id_number.trim().to_ascii_uppercase();
+        if item_code.is_empty() {
+            return Err(OutboxError::Invalid(
+                "the service item code is empty".into(),
+            ));
+        }
+        if name.is_empty() {
+            return Err(OutboxError::Invalid("the applicant's name is empty".into()));
+        }
+        if !valid_id_number(&id_number) {
+            return Err(OutboxError::Invalid(format!(
+                "the ID number {} is not 18 characters of digits (last may be X)",
+                Masked::id_number(&id_number)
+            )));
+        }
+        let key = uuid::Uuid::new_v4().to_string();
+        let tx = store.conn_mut().transaction()?;
+        let day = now.format("%Y%m%d").to_string();
+        let seq: i64 = tx.query_row(
+            "INSERT INTO receipt_counters (day, last) VALUES (?1, 1)
+             ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last",
+            params![day],
+            |r| r.get(0),
+        )?;
+        let receipt_number = format!("{RECEIPT_PREFIX}-{day}-{seq:04}");
+        let body = wire::ApplicationSubmission {
+            receipt_number: receipt_number.clone(),
+            item_code: item_code.clone(),
+            item_name: app.item_name.trim().to_string(),
+            applicant: wire::Applicant {
+                name: name.clone(),
+                id_number: id_number.clone(),
+                phone: app
+                    .phone
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty()),
+            },
+            fields: app.fields,
+            accepted_at: now,
+        };
+        let body_json = serde_json::to_string(&body)?;
+        tx.execute(
+            "INSERT INTO outbox (kind, idempotency_key, body, created_at)
+             VALUES ('application', ?1, ?2, ?3)",
+            params![key, body_json, ts(now)],
+        )?;
+        let outbox_id = tx.last_insert_rowid();
+        let salt = local_salt(&tx)?;
+        tx.execute(
+            "INSERT INTO local_cases (receipt_number, outbox_id, item_code, item_name,
+                 applicant_name_masked, person_tag, accepted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                receipt_number,
+                outbox_id,
+                item_code,
+                body.item_name,
+                mask(&name, PiiKind::Name),
+                super::person_key(&salt, &id_number),
+                ts(now)
+            ],
+        )?;
+        tx.commit()?;
+        tracing::info!(receipt = %receipt_number, item = %item_code, applicant = %Masked::name(&name), "application accepted into the outbox");
+        Ok(Accepted {
+            receipt_number,
+            idempotency_key: key,
+            outbox_id,
+        })
+    }
+
+    /// Queues an evaluation (好差评) of a case: level 1 to 5, optional comment.
+    pub fn evaluate(
+        store: &mut Store,
+        case_number: &str,
+        level: u8,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<String, OutboxError> {
+        if !wire::EVALUATION_LEVELS.contains(&level) {
+            return Err(OutboxError::Invalid(format!(
+                "an evaluation level is 1 to 5, not {level}"
+            )));
+        }
+        if case_number.trim().is_empty() {
+            return Err(OutboxError::Invalid("the case number is empty".into()));
+        }
+        let body = serde_json::to_string(&wire::Evaluation {
+            case_number: case_number.trim().to_string(),
+            level,
+            comment: comment
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty()),
+            evaluated_at: now,
+        })?;
+        let key = uuid::Uuid::new_v4().to_string();
+        store.conn().execute(
+            "INSERT INTO outbox (kind, idempotency_key, body, created_at)
+             VALUES ('evaluation', ?1, ?2, ?3)",
+            params![key, body, ts(now)],
+        )?;
+        Ok(key)
+    }
+
+    /// Queues a heartbeat; an older undelivered heartbeat is replaced (only the newest matters).
+    pub fn enqueue_heartbeat(
+        store: &mut Store,
+        heartbeat: &wire::Heartbeat,
+        now: DateTime<Utc>,
+    ) -> Result<(), OutboxError> {
+        let body = serde_json::to_string(heartbeat)?;
+        let tx = store.conn_mut().transaction()?;
+        tx.execute(
+            "DELETE FROM outbox WHERE kind = 'heartbeat' AND state = 'pending'",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO outbox (kind, idempotency_key, body, created_at)
+             VALUES ('heartbeat', ?1, ?2, ?3)",
+            params![uuid::Uuid::new_v4().to_string(), body, ts(now)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A receipt's local case: its case number once the county has confirmed, its status.
+    pub fn receipt(store: &Store, receipt_number: &str) -> Result<Option<LocalCase>, OutboxError> {
+        Ok(store
+            .conn()
+            .query_row(
+                &format!("{LOCAL_CASE_SELECT} WHERE c.receipt_number = ?1"),
+                params![receipt_number],
+                local_case_row,
+            )
+            .optional()?)
+    }
+
+    /// The cases applied for at this kiosk by the person with this ID number, newest first
+    /// (including those still waiting in the outbox or needing attention).
+    pub fn cases_for_person(store: &Store, id_number: &str) -> Result<Vec<LocalCase>, OutboxError> {
+        let salt = local_salt(store.conn())?;
+        let tag = super::person_key(&salt, id_number);
+        let mut stmt = store.conn().prepare(&format!(
+            "{LOCAL_CASE_SELECT} WHERE c.person_tag = ?1 ORDER BY c.accepted_at DESC, c.outbox_id DESC"
+        ))?;
+        let rows = stmt.query_map(params![tag], local_case_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Counts by state.
+    pub fn stats(store: &Store) -> Result<OutboxStats, OutboxError> {
+        let c = store.conn();
+        let count = |state: &str| -> Result<u32, rusqlite::Error> {
+            c.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE state = ?1",
+                params![state],
+                |r| r.get(0),
+            )
+        };
+        Ok(OutboxStats {
+            pending: count("pending")?,
+            needs_attention: count("needs_attention")?,
+            delivered: count("delivered")?,
+            oldest_pending_at: c
+                .query_row(
+                    "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten(),
+            last_error: c
+                .query_row(
+                    "SELECT last_error FROM outbox WHERE last_error IS NOT NULL AND state != 'delivered'
+                     ORDER BY last_attempt_at DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            open_cases: c.query_row(
+                "SELECT COUNT(*) FROM local_cases WHERE case_number IS NOT NULL
+                   AND (status IS NULL OR status NOT IN ('rejected', 'collected'))",
+                [],
+                |r| r.get(0),
+            )?,
+        })
+    }
+
+    /// Outbox rows, newest first; `state` filters when given.
+    pub fn list(
+        store: &Store,
+        state: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, OutboxError> {
+        let mut stmt = store.conn().prepare(
+            "SELECT o.id, o.kind, o.state, o.attempts, c.receipt_number, c.case_number,
+                    o.last_error, o.created_at, o.delivered_at
+             FROM outbox o LEFT JOIN local_cases c ON c.outbox_id = o.id
+             WHERE (?1 IS NULL OR o.state = ?1)
+             ORDER BY o.id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state, limit], |r| {
+            Ok(OutboxEntry {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                state: r.get(2)?,
+                attempts: r.get(3)?,
+                receipt_number: r.get(4)?,
+                case_number: r.get(5)?,
+                last_error: r.get(6)?,
+                created_at: r.get(7)?,
+                delivered_at: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Puts an entry that needs attention back in the queue (after a technician fixed the cause,
+    /// e.g. the county added the item). The body is unchanged: same key, same bytes.
+    pub fn retry(store: &mut Store, id: i64) -> Result<(), OutboxError> {
+        let state: Option<String> = store
+            .conn()
+            .query_row("SELECT state FROM outbox WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match state.as_deref() {
+            None => Err(OutboxError::NotFound(id.to_string())),
+            Some("needs_attention") => {
+                store.conn().execute(
+                    "UPDATE outbox SET state = 'pending', attempts = 0 WHERE id = ?1",
+                    params![id],
+                )?;
+                Ok(())
+            }
+            Some(other) => Err(OutboxError::NotRetryable {
+                id,
+                state: other.to_string(),
+            }),
+        }
+    }
+
+    /// The oldest pending items, at most `limit`.
+    pub fn due(store: &Store, limit: usize) -> Result<Vec<DueItem>, OutboxError> {
+        let mut stmt = store.conn().prepare_cached(
+            "SELECT id, kind, idempotency_key, body FROM outbox
+             WHERE state = 'pending' AND body IS NOT NULL ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], |r| {
+            Ok(DueItem {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                idempotency_key: r.get(2)?,
+                body: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records the decisions about attempted items in one transaction. `response` is the
+    /// county's answer body for delivered items.
+    pub fn record(
+        store: &mut Store,
+        results: &[(i64, ItemDecision, Option<String>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), OutboxError> {
+        let tx = store.conn_mut().transaction()?;
+        for (id, decision, response) in results {
+            match decision {
+                ItemDecision::Delivered => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'delivered', attempts = attempts + 1,
+                             last_attempt_at = ?2, delivered_at = ?2, response = ?3, last_error = NULL
+                         WHERE id = ?1",
+                        params![id, ts(now), response],
+                    )?;
+                    if let Some(receipt) = response
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str::<wire::SubmissionReceipt>(r).ok())
+                    {
+                        tx.execute(
+                            "UPDATE local_cases SET case_number = ?2,
+                                 status = COALESCE(status, ?3), status_checked_at = ?4
+                             WHERE outbox_id = ?1",
+                            params![id, receipt.case_number, receipt.status.as_str(), ts(now)],
+                        )?;
+                    }
+                }
+                ItemDecision::Pending { last_error } => {
+                    tx.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3
+                         WHERE id = ?1",
+                        params![id, ts(now), last_error],
+                    )?;
+                }
+                ItemDecision::NeedsAttention { reason } => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'needs_attention', attempts = attempts + 1,
+                             last_attempt_at = ?2, last_error = ?3
+                         WHERE id = ?1",
+                        params![id, ts(now), reason],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Open cases (confirmed, not final) whose status is due for a poll.
+    pub fn cases_due_for_poll(
+        store: &Store,
+        now: DateTime<Utc>,
+        interval: Duration,
+        limit: usize,
+    ) -> Result<Vec<String>, OutboxError> {
+        let mut stmt = store.conn().prepare_cached(
+            "SELECT case_number, status_checked_at FROM local_cases
+             WHERE case_number IS NOT NULL AND (status IS NULL OR status NOT IN ('rejected', 'collected'))
+             ORDER BY status_checked_at",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut due = Vec::new();
+        for row in rows {
+            let (case, checked) = row?;
+            if poll_due(checked.as_deref().and_then(parse_ts), now, interval) {
+                due.push(case);
+                if due.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Records a case's status as the county reported it.
+    pub fn record_case(
+        store: &mut Store,
+        case: &wire::CaseView,
+        now: DateTime<Utc>,
+    ) -> Result<(), OutboxError> {
+        let note = case
+            .rejection_reason
+            .clone()
+            .or_else(|| case.collection_window.clone());
+        store.conn().execute(
+            "UPDATE local_cases SET status = ?2, status_note = ?3, status_checked_at = ?4
+             WHERE case_number = ?1",
+            params![case.case_number, case.status.as_str(), note, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a case as checked without news (e.g. the poll failed), so polling moves on.
+    pub fn touch_case(
+        store: &mut Store,
+        case_number: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), OutboxError> {
+        store.conn().execute(
+            "UPDATE local_cases SET status_checked_at = ?2 WHERE case_number = ?1",
+            params![case_number, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Purges the personal record of every application the county confirmed more than
+    /// `retention_days` ago: the body (name, ID number, phone, form) goes; the local case
+    /// (receipt, case number, item, status, masked name) stays. Delivered heartbeats older than
+    /// the retention are deleted. Returns how many records were purged.
+    pub fn purge_expired(
+        store: &mut Store,
+        now: DateTime<Utc>,
+        retention_days: u32,
+    ) -> Result<usize, OutboxError> {
+        let cutoff = ts(now - chrono::Duration::days(i64::from(retention_days)));
+        let tx = store.conn_mut().transaction()?;
+        let n = tx.execute(
+            "UPDATE outbox SET body = NULL, purged_at = ?2
+             WHERE state = 'delivered' AND body IS NOT NULL AND kind != 'heartbeat'
+               AND delivered_at <= ?1",
+            params![cutoff, ts(now)],
+        )?;
+        tx.execute(
+            "DELETE FROM outbox WHERE kind = 'heartbeat' AND state = 'delivered' AND delivered_at <= ?1",
+            params![cutoff],
+        )?;
+        tx.commit()?;
+        if n > 0 {
+            tracing::info!(
+                purged = n,
+                "purged personal records of confirmed applications"
+            );
+        }
+        Ok(n)
+    }
+
+    /// The stored body of an outbox row (`None` once purged).
+    pub fn body(store: &Store, id: i64) -> Result<Option<String>, OutboxError> {
+        store
+            .conn()
+            .query_row("SELECT body FROM outbox WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| OutboxError::NotFound(id.to_string()))
+    }
+}
+
+const LOCAL_CASE_SELECT: &str = "SELECT c.receipt_number, c.outbox_id, c.item_code, c.item_name,
+        c.applicant_name_masked, c.case_number, c.status, c.status_note, o.state, o.last_error,
+        c.accepted_at
+    FROM local_cases c JOIN outbox o ON o.id = c.outbox_id";
+
+fn local_case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LocalCase> {
+    let status: Option<String> = r.get(6)?;
+    let accepted: String = r.get(10)?;
+    Ok(LocalCase {
+        receipt_number: r.get(0)?,
+        outbox_id: r.get(1)?,
+        item_code: r.get(2)?,
+        item_name: r.get(3)?,
+        applicant_name_masked: r.get(4)?,
+        case_number: r.get(5)?,
+        status: status.and_then(|s| s.parse().ok()),
+        status_note: r.get(7)?,
+        delivery: r.get(8)?,
+        last_error: r.get(9)?,
+        accepted_at: parse_ts(&accepted).unwrap_or_default(),
+    })
+}
+
+/// The kiosk's own salt for person tags, created on first use.
+fn local_salt(conn: &rusqlite::Connection) -> Result<Vec<u8>, rusqlite::Error> {
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT value FROM outbox_meta WHERE key = 'person_tag_salt'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(hexed) = existing
+        && let Ok(b) = hex::decode(hexed)
+    {
+        return Ok(b);
+    }
+    let salt: [u8; 32] = rand::random();
+    conn.execute(
+        "INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('person_tag_salt', ?1)",
+        params![hex::encode(salt)],
+    )?;
+    Ok(salt.to_vec())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker.
+
+/// The worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub policy: BackoffPolicy,
+    /// How often an open case's status is asked.
+    pub poll_interval: Duration,
+    /// How often a heartbeat is queued; `None` for none.
+    pub heartbeat_interval: Option<Duration>,
+    pub retention_days: u32,
+    /// Items taken from the queue per pass, and how many are in flight at once.
+    pub batch: usize,
+    pub concurrency: usize,
+    /// Reported in heartbeats.
+    pub software_version: String,
+}
+
+impl WorkerConfig {
+    pub fn from_config(c: &OutboxConfig) -> Self {
+        WorkerConfig {
+            policy: BackoffPolicy {
+                base: Duration::from_secs(c.backoff_base_secs.max(1)),
+                max: Duration::from_secs(c.backoff_max_secs.max(c.backoff_base_secs.max(1))),
+            },
+            retention_days: c.retention_days,
+            ..WorkerConfig::default()
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            policy: BackoffPolicy::default(),
+            poll_interval: Duration::from_secs(300),
+            heartbeat_interval: Some(Duration::from_secs(60)),
+            retention_days: 7,
+            batch: 64,
+            concurrency: 8,
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// Device health the rest of the kiosk reports into, for heartbeats.
+#[derive(Debug, Clone, Default)]
+pub struct StationHealth {
+    pub reader: wire::DeviceHealth,
+    pub printer: wire::DeviceHealth,
+    pub paper: wire::PaperState,
+    /// Newest first, at most ten kept.
+    pub last_errors: Vec<String>,
+}
+
+impl StationHealth {
+    pub fn push_error(&mut self, e: impl Into<String>) {
+        self.last_errors.insert(0, e.into());
+        self.last_errors.truncate(10);
+    }
+}
+
+/// What the worker last saw, for the screen and the technician.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStatus {
+    /// Whether the last attempt reached the county.
+    pub link_up: bool,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub delivered_total: u64,
+    pub needs_attention_total: u64,
+    /// Items pending after the last pass.
+    pub pending: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Case status polls made (answered or not).
+    pub case_polls_total: u64,
+}
+
+/// The running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
+#[derive(Debug)]
+pub struct WorkerHandle {
+    nudge: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    status: watch::Receiver<WorkerStatus>,
+    health: Arc<Mutex<StationHealth>>,
+    join: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Wakes the worker now (call after `Outbox::accept`).
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    /// The worker's status as it changes.
+    pub fn status(&self) -> watch::Receiver<WorkerStatus> {
+        self.status.clone()
+    }
+
+    /// Where device drivers report health for heartbeats.
+    pub fn health(&self) -> Arc<Mutex<StationHealth>> {
+        self.health.clone()
+    }
+
+    /// Stops the worker after its current step and waits for it.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.join.await;
+    }
+}
+
+/// Starts the outbox worker on the current tokio runtime. It opens its own connection to the
+/// store at `store_path`.
+pub fn spawn_worker(
+    store_path: PathBuf,
+    client: CountyClient,
+    config: WorkerConfig,
+) -> Result<WorkerHandle, OutboxError> {
+    let store = Store::open(&store_path)?;
+    let nudge = Arc::new(Notify::new());
+    let (stop, stop_rx) = watch::channel(false);
+    let (status_tx, status) = watch::channel(WorkerStatus::default());
+    let health = Arc::new(Mutex::new(StationHealth::default()));
+    let worker = Worker {
+        store: Arc::new(Mutex::new(store)),
+        client,
+        config,
+        link: LinkState::default(),
+        nudge: nudge.clone(),
+        stop: stop_rx,
+        status: status_tx,
+        health: health.clone(),
+        next_heartbeat: Utc::now(),
+        next_purge: Utc::now(),
+    };
+    let join = tokio::spawn(worker.run());
+    Ok(WorkerHandle {
+        nudge,
+        stop,
+        status,
+        health,
+        join,
+    })
+}
+
+struct Worker {
+    store: Arc<Mutex<Store>>,
+    client: CountyClient,
+    config: WorkerConfig,
+    link: LinkState,
+    nudge: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+    status: watch::Sender<WorkerStatus>,
+    health: Arc<Mutex<StationHealth>>,
+    next_heartbeat: DateTime<Utc>,
+    next_purge: DateTime<Utc>,
+}
+
+/// Runs `f` on the store off the async threads.
+async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, OutboxError> + Send + 'static,
+) -> Result<T, OutboxError> {
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || {
+        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => Err(OutboxError::Invalid(format!("store task failed: {e}"))),
+    }
+}
+
+impl Worker {
+    async fn run(mut self) {
+        loop {
+            if *self.stop.borrow() {
+                break;
+            }
+            let wait = match self.step().await {
+                Ok(Some(wait)) => wait,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox worker step failed; retrying in 5 s");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.nudge.notified() => {}
+                _ = self.stop.changed() => {}
+            }
+        }
+    }
+
+    fn publish(&self, f: impl FnOnce(&mut WorkerStatus)) {
+        self.status.send_modify(f);
+    }
+
+    /// One step. `Ok(None)`: made progress, go again at once; `Ok(Some(d))`: wait up to `d`.
+    async fn step(&mut self) -> Result<Option<Duration>, OutboxError> {
+        let now = Utc::now();
+        if now >= self.next_purge {
+            let days = self.config.retention_days;
+            with_store(&self.store, move |s| Outbox::purge_expired(s, now, days)).await?;
+            self.next_purge = now + chrono::Duration::hours(1);
+        }
+        if let Some(every) = self.config.heartbeat_interval
+            && now >= self.next_heartbeat
+        {
+            self.queue_heartbeat(now).await?;
+            self.next_heartbeat =
+                now + chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1));
+        }
+        if !self.link.is_open(now) {
+            return Ok(Some(self.wait_until(self.link.next_attempt(now), now)));
+        }
+        let batch = self.config.batch.max(1);
+        let due = with_store(&self.store, move |s| Outbox::due(s, batch)).await?;
+        if !due.is_empty() {
+            self.send_batch(due).await?;
+            return Ok(if self.link.is_open(Utc::now()) {
+                None
+            } else {
+                Some(self.wait_until(self.link.next_attempt(Utc::now()), Utc::now()))
+            });
+        }
+        let pending = with_store(&self.store, |s| Outbox::stats(s).map(|st| st.pending)).await?;
+        self.publish(|st| st.pending = pending);
+        // Nothing to send: poll open cases.
+        let interval = self.config.poll_interval;
+        let cases = with_store(&self.store, move |s| {
+            Outbox::cases_due_for_poll(s, now, interval, 16)
+        })
+        .await?;
+        let polled = cases.len() as u64;
+        for case_number in cases {
+            match self.client.case(&case_number).await {
+                Ok(view) => {
+                    let now = Utc::now();
+                    with_store(&self.store, move |s| Outbox::record_case(s, &view, now)).await?;
+                }
+                Err(e) => {
+                    let outcome = e.outcome();
+                    tracing::warn!(case = %case_number, error = %e, "case status poll failed");
+                    let now = Utc::now();
+                    with_store(&self.store, move |s| {
+                        Outbox::touch_case(s, &case_number, now)
+                    })
+                    .await?;
+                    if matches!(outcome, AttemptOutcome::Unavailable { .. }) {
+                        let jitter = rand::random::<f64>();
+                        self.link.record(&outcome, now, &self.config.policy, jitter);
+                        break;
+                    }
+                }
+            }
+        }
+        if polled > 0 {
+            self.publish(|st| st.case_polls_total += polled);
+        }
+        let now = Utc::now();
+        let mut next = now
+            + chrono::Duration::from_std(self.config.poll_interval.min(Duration::from_secs(60)))
+                .unwrap_or_default();
+        if self.config.heartbeat_interval.is_some() {
+            next = next.min(self.next_heartbeat);
+        }
+        next = next.min(self.link.next_attempt(now).max(now));
+        Ok(Some(self.wait_until(next, now)))
+    }
+
+    fn wait_until(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+        (at - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(5))
+    }
+
+    async fn queue_heartbeat(&mut self, now: DateTime<Utc>) -> Result<(), OutboxError> {
+        let health = self
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let version = self.config.software_version.clone();
+        with_store(&self.store, move |s| {
+            let stats = Outbox::stats(s)?;
+            let hb = wire::Heartbeat {
+                software_version: version,
+                reader: health.reader,
+                printer: health.printer,
+                paper: health.paper,
+                queue_length: stats.pending + stats.needs_attention,
+                last_errors: health.last_errors,
+                clock: now,
+            };
+            Outbox::enqueue_heartbeat(s, &hb, now)
+        })
+        .await
+    }
+
+    async fn send_batch(&mut self, due: Vec<DueItem>) -> Result<(), OutboxError> {
+        let mut set = tokio::task::JoinSet::new();
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.config.concurrency.max(1)));
+        for (idx, item) in due.iter().cloned().enumerate() {
+            let client = self.client.clone();
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let (outcome, response) = attempt(&client, &item).await;
+                (idx, outcome, response)
+            });
+        }
+        let mut outcomes: Vec<Option<(AttemptOutcome, Option<String>)>> = vec![None; due.len()];
+        while let Some(joined) = set.join_next().await {
+            if let Ok((idx, outcome, response)) = joined {
+                outcomes[idx] = Some((outcome, response));
+            }
+        }
+        let now = Utc::now();
+        let outcomes: Vec<(AttemptOutcome, Option<String>)> = outcomes
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    (
+                        AttemptOutcome::Unavailable {
+                            retry_after: None,
+                            detail: "the send task failed".into(),
+                        },
+                        None,
+                    )
+                })
+            })
+            .collect();
+        // Answers first, failures last: one failure in a batch leaves the link backing off (and
+        // a Retry-After honoured) even if other requests of the batch got through.
+        let mut order: Vec<usize> = (0..due.len()).collect();
+        order.sort_by_key(|&i| matches!(outcomes[i].0, AttemptOutcome::Unavailable { .. }));
+        let mut results = Vec::with_capacity(due.len());
+        let (mut delivered, mut attention) = (0u64, 0u64);
+        let mut last_error = None;
+        for i in order {
+            let item = &due[i];
+            let (outcome, response) = &outcomes[i];
+            let decision =
+                self.link
+                    .record(outcome, now, &self.config.policy, rand::random::<f64>());
+            match &decision {
+                ItemDecision::Delivered => delivered += 1,
+                ItemDecision::NeedsAttention { reason } => {
+                    attention += 1;
+                    tracing::warn!(outbox_id = item.id, kind = %item.kind, %reason, "outbox item needs attention");
+                    last_error = Some(reason.clone());
+                }
+                ItemDecision::Pending { last_error: e } => {
+                    last_error = Some(e.clone());
+                }
+            }
+            results.push((item.id, decision, response.clone()));
+        }
+        if let Some(e) = &last_error {
+            tracing::warn!(error = %e, failures = self.link.consecutive_failures, "county link: attempt failed");
+        }
+        with_store(&self.store, move |s| Outbox::record(s, &results, now)).await?;
+        let link = self.link;
+        self.publish(|st| {
+            st.link_up = link.consecutive_failures == 0;
+            st.consecutive_failures = link.consecutive_failures;
+            st.delivered_total += delivered;
+            st.needs_attention_total += attention;
+            if last_error.is_some() {
+                st.last_error = last_error;
+            }
+            st.next_attempt_at = link.blocked_until;
+        });
+        Ok(())
+    }
+}
+
+/// One attempt at one item: the outcome and, when delivered, the county's answer.
+async fn attempt(client: &CountyClient, item: &DueItem) -> (AttemptOutcome, Option<String>) {
+    let reply = match item.kind.as_str() {
+        "application" => client.submit_raw(&item.idempotency_key, &item.body).await,
+        "evaluation" => client.evaluate_raw(&item.idempotency_key, &item.body).await,
+        _ => client.heartbeat_raw(&item.body).await,
+    };
+    match reply {
+        Err(e) => (e.outcome(), None),
+        Ok(raw) => {
+            let (outcome, text) = match item.kind.as_str() {
+                "application" => {
+                    let (o, v) = raw.outcome_as::<wire::SubmissionReceipt>();
+                    (o, v.and_then(|v| serde_json::to_string(&v).ok()))
+                }
+                "evaluation" => {
+                    let (o, v) = raw.outcome_as::<wire::EvaluationReceipt>();
+                    (o, v.and_then(|v| serde_json::to_string(&v).ok()))
+                }
+                _ => {
+                    let (o, v) = raw.outcome_as::<wire::HeartbeatAck>();
+                    (o, v.and_then(|v| serde_json::to_string(&v).ok()))
+                }
+            };
+            (outcome, text)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, id: &str) -> NewApplication {
+        NewApplication {
+            item_code: "SB-001".into(),
+            item_name: "城乡居民基本养老保险参保登记".into(),
+            applicant_name: name.into(),
+            id_number: id.into(),
+            phone: Some("13800138000".into()),
+            fields: BTreeMap::from([("bank".into(), "农商银行".into())]),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-28T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn accept_numbers_receipts_per_day_and_stores_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in(dir.path()).unwrap();
+        let a = Outbox::accept(&mut store, app("张三国", "410329198001010010"), now()).unwrap();
+        let b = Outbox::accept(&mut store, app("李四", "41032919800101001x"), now()).unwrap();
+        assert_eq!(a.receipt_number, "CG-20261128-0001");
+        assert_eq!(b.receipt_number, "CG-20261128-0002");
+        assert_ne!(a.idempotency_key, b.idempotency_key);
+        let body = Outbox::body(&store, a.outbox_id).unwrap().unwrap();
+        let sub: wire::ApplicationSubmission = serde_json::from_str(&body).unwrap();
+        assert_eq!(sub.receipt_number, a.receipt_number);
+        let mine = Outbox::cases_for_person(&store, "41032919800101001X").unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].applicant_name_masked, "李*");
+        assert_eq!(mine[0].delivery, "pending");
+        assert!(
+            format!("{:?}", app("张三国", "410329198001010010")).contains("410329********0010")
+        );
+    }
+
+    #[test]
+    fn accept_refuses_incomplete_applications() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in(dir.path()).unwrap();
+        assert!(matches!(
+            Outbox::accept(&mut store, app("", "410329198001010010"), now()),
+            Err(OutboxError::Invalid(_))
+        ));
+        assert!(matches!(
+            Outbox::accept(&mut store, app("张三", "4103291980"), now()),
+            Err(OutboxError::Invalid(_))
+        ));
+        assert_eq!(Outbox::stats(&store).unwrap().pending, 0);
+    }
+
+    #[test]
+    fn confirmed_records_are_purged_after_retention_but_lookup_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in(dir.path()).unwrap();
+        let a = Outbox::accept(&mut store, app("张三国", "410329198001010010"), now()).unwrap();
+        let receipt = wire::SubmissionReceipt {
+            case_number: "XQ-20261128-000001".into(),
+            receipt_number: a.receipt_number.clone(),
+            status: wire::CaseStatus::Received,
+            received_at: now(),
+        };
+        Outbox::record(
+            &mut store,
+            &[(
+                a.outbox_id,
+                ItemDecision::Delivered,
+                Some(serde_json::to_string(&receipt).unwrap()),
+            )],
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            Outbox::purge_expired(&mut store, now() + chrono::Duration::days(6), 7).unwrap(),
+            0
+        );
+        assert!(Outbox::body(&store, a.outbox_id).unwrap().is_some());
+        assert_eq!(
+            Outbox::purge_expired(&mut store, now() + chrono::Duration::days(7), 7).unwrap(),
+            1
+        );
+        assert_eq!(Outbox::body(&store, a.outbox_id).unwrap(), None);
+        let case = Outbox::receipt(&store, &a.receipt_number).unwrap().unwrap();
+        assert_eq!(case.case_number.as_deref(), Some("XQ-20261128-000001"));
+        assert_eq!(case.applicant_name_masked, "张*国");
+        assert_eq!(case.status, Some(wire::CaseStatus::Received));
+    }
+
+    #[test]
+    fn needs_attention_is_kept_and_retry_requeues_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in(dir.path()).unwrap();
+        let a = Outbox::accept(&mut store, app("张三国", "410329198001010010"), now()).unwrap();
+        assert!(matches!(
+            Outbox::retry(&mut store, a.outbox_id),
+            Err(OutboxError::NotRetryable { .. })
+        ));
+        Outbox::record(
+            &mut store,
+            &[(
+                a.outbox_id,
+                ItemDecision::NeedsAttention {
+                    reason: "422 unknown item".into(),
+                },
+                None,
+            )],
+            now(),
+        )
+        .unwrap();
+        assert!(Outbox::due(&store, 10).unwrap().is_empty());
+        assert_eq!(Outbox::stats(&store).unwrap().needs_attention, 1);
+        Outbox::retry(&mut store, a.outbox_id).unwrap();
+        assert_eq!(Outbox::due(&store, 10).unwrap().len(), 1);
+        assert!(matches!(
+            Outbox::retry(&mut store, 999),
+            Err(OutboxError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn evaluation_levels_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open_in(dir.path()).unwrap();
+        assert!(Outbox::evaluate(&mut store, "XQ-1", 0, None, now()).is_err());
+        assert!(Outbox::evaluate(&mut store, "XQ-1", 6, None, now()).is_err());
+        Outbox::evaluate(&mut store, "XQ-1", 5, Some("很好".into()), now()).unwrap();
+        assert_eq!(Outbox::due(&store, 10).unwrap()[0].kind, "evaluation");
+    }
+}

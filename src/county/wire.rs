@@ -1,0 +1,345 @@
+//! The kiosk–county API's serialised shapes (docs/county-api.yaml), shared by the kiosk's client
+//! and the reference back office.
+//!
+//! **This is the only module that derives `Serialize` for the API.** Everything here is plain
+//! data: no I/O, no clock. Field names are the JSON contract; renaming one is a protocol change
+//! and must change docs/county-api.yaml in the same commit.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The API's path prefix.
+pub const API_PREFIX: &str = "/v1";
+/// Header carrying the kiosk-chosen idempotency key of a submission or evaluation.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Header naming the station in demo mode (with the bearer token); ignored under mutual TLS,
+/// where the client certificate names the station.
+pub const STATION_ID_HEADER: &str = "X-Station-Id";
+
+/// 申请人: the applicant as the county needs them to open a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applicant {
+    /// 姓名
+    pub name: String,
+    /// 公民身份号码 (read from the card).
+    pub id_number: String,
+    /// 联系电话
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// 申请: one application as submitted to `POST /v1/applications`.
+///
+/// The body is fixed when the kiosk accepts the application and resent byte for byte on every
+/// retry, so that the county can compare it under the idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationSubmission {
+    /// The kiosk's local receipt number (回执号), e.g. `CG-20261128-0007`.
+    pub receipt_number: String,
+    /// 事项编码
+    pub item_code: String,
+    /// 事项名称
+    pub item_name: String,
+    pub applicant: Applicant,
+    /// The form's fields, by field key.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// When the kiosk accepted it (the villager's time of application).
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// 办件状态: where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// 已接收: the county has the application.
+    Received,
+    /// 已受理
+    Accepted,
+    /// 审核中
+    InReview,
+    /// 已办结（准予）
+    Approved,
+    /// 不予受理/不予批准, with a reason.
+    Rejected,
+    /// 待领取: the result waits at a named window.
+    ReadyForCollection,
+    /// 已领取
+    Collected,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 7] = [
+        CaseStatus::Received,
+        CaseStatus::Accepted,
+        CaseStatus::InReview,
+        CaseStatus::Approved,
+        CaseStatus::Rejected,
+        CaseStatus::ReadyForCollection,
+        CaseStatus::Collected,
+    ];
+
+    /// The wire name (`in_review`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Received => "received",
+            CaseStatus::Accepted => "accepted",
+            CaseStatus::InReview => "in_review",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "rejected",
+            CaseStatus::ReadyForCollection => "ready_for_collection",
+            CaseStatus::Collected => "collected",
+        }
+    }
+
+    /// The plain Chinese a villager reads.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            CaseStatus::Received => "已接收",
+            CaseStatus::Accepted => "已受理",
+            CaseStatus::InReview => "审核中",
+            CaseStatus::Approved => "已办结",
+            CaseStatus::Rejected => "未通过",
+            CaseStatus::ReadyForCollection => "待领取",
+            CaseStatus::Collected => "已领取",
+        }
+    }
+
+    /// A case in a final status is no longer polled.
+    pub fn is_final(self) -> bool {
+        matches!(self, CaseStatus::Rejected | CaseStatus::Collected)
+    }
+
+    /// Whether county staff may move a case from `self` to `to`.
+    pub fn may_advance_to(self, to: CaseStatus) -> bool {
+        use CaseStatus::*;
+        matches!(
+            (self, to),
+            (Received, Accepted)
+                | (Received, Rejected)
+                | (Accepted, InReview)
+                | (Accepted, Rejected)
+                | (InReview, Approved)
+                | (InReview, Rejected)
+                | (Approved, ReadyForCollection)
+                | (Approved, Collected)
+                | (ReadyForCollection, Collected)
+        )
+    }
+}
+
+impl fmt::Display for CaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CaseStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CaseStatus::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown case status {s:?}; expected one of: {}",
+                    CaseStatus::ALL.map(|c| c.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// The county's answer to a submission: the same bytes for every replay of the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionReceipt {
+    /// 办件编号 assigned by the county, e.g. `XQ-20261128-000042`.
+    pub case_number: String,
+    pub receipt_number: String,
+    pub status: CaseStatus,
+    pub received_at: DateTime<Utc>,
+}
+
+/// One step of a case's timeline (办理进度).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub status: CaseStatus,
+    pub at: DateTime<Utc>,
+    /// Staff note; for `rejected` the reason, for `ready_for_collection` the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A case as a station may see it (`GET /v1/cases/{case_number}`). Carries no ID number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub case_number: String,
+    pub receipt_number: String,
+    pub station_id: String,
+    pub item_code: String,
+    pub item_name: String,
+    /// The applicant's name, masked (张*国).
+    pub applicant_name_masked: String,
+    pub status: CaseStatus,
+    /// Why it was rejected (when `status` is `rejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+    /// 领取窗口: where to collect the result (when ready for collection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_window: Option<String>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// `POST /v1/persons/cases`: the cases of the person whose card was just read, asked by a keyed
+/// hash of the ID number rather than the number itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonCasesQuery {
+    /// `hex(HMAC-SHA256(person_key_salt, id_number))`, salt from [`StationHello`].
+    pub person_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonCases {
+    pub cases: Vec<CaseView>,
+}
+
+/// `GET /v1/station`: who the county thinks this station is, the county's clock, and the salt
+/// for person keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationHello {
+    pub station_id: String,
+    pub server_time: DateTime<Utc>,
+    /// Hex; the HMAC key of [`PersonCasesQuery::person_key`].
+    pub person_key_salt: String,
+    /// The county's ed25519 public key (hex) that signs catalogue and announcement bundles.
+    pub bundle_public_key: String,
+}
+
+/// 好差评: the five levels.
+pub const EVALUATION_LEVELS: std::ops::RangeInclusive<u8> = 1..=5;
+
+/// `POST /v1/evaluations` (with an idempotency key): a villager's rating of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evaluation {
+    pub case_number: String,
+    /// 1 非常不满意, 2 不满意, 3 基本满意, 4 满意, 5 非常满意.
+    pub level: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluationReceipt {
+    pub evaluation_id: i64,
+    pub case_number: String,
+}
+
+/// A device's health in a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceHealth {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Default for DeviceHealth {
+    fn default() -> Self {
+        DeviceHealth {
+            ok: true,
+            detail: None,
+        }
+    }
+}
+
+/// 纸张状态 of the receipt printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaperState {
+    Ok,
+    Low,
+    Out,
+    #[default]
+    Unknown,
+}
+
+/// `POST /v1/heartbeats`: the station's health, for the county's station ledger (站点台账).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub software_version: String,
+    pub reader: DeviceHealth,
+    pub printer: DeviceHealth,
+    pub paper: PaperState,
+    /// Items waiting in the kiosk's outbox.
+    pub queue_length: u32,
+    /// The newest errors, newest first, at most ten.
+    #[serde(default)]
+    pub last_errors: Vec<String>,
+    /// The kiosk's clock when it wrote the heartbeat.
+    pub clock: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    pub server_time: DateTime<Utc>,
+}
+
+/// Every error answer: a stable machine code and an English message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// e.g. `validation`, `idempotency_key_reused`, `in_progress`, `forbidden`, `not_found`.
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /v1/announcements` payload (inside a signed bundle): 通知公告 shown on the idle screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcements {
+    pub items: Vec<Announcement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub published_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip_through_json_and_from_str() {
+        for s in CaseStatus::ALL {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+            assert_eq!(s.as_str().parse::<CaseStatus>().unwrap(), s);
+        }
+        assert!("done".parse::<CaseStatus>().is_err());
+    }
+
+    #[test]
+    fn only_forward_transitions_are_allowed() {
+        assert!(CaseStatus::Received.may_advance_to(CaseStatus::Accepted));
+        assert!(CaseStatus::InReview.may_advance_to(CaseStatus::Rejected));
+        assert!(!CaseStatus::Collected.may_advance_to(CaseStatus::Received));
+        assert!(!CaseStatus::Received.may_advance_to(CaseStatus::Collected));
+    }
+
+    #[test]
+    fn submission_rejects_unknown_fields() {
+        let bad = r#"{"receipt_number":"x","item_code":"a","item_name":"b","applicant":{"name":"n","id_number":"1"},"accepted_at":"2026-11-28T00:00:00Z","extra":1}"#;
+        assert!(serde_json::from_str::<ApplicationSubmission>(bad).is_err());
+    }
+}
