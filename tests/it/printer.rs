@@ -154,7 +154,9 @@ async fn receipt_on_58mm_prints_a_raster_qr_that_reads_back() {
     assert_eq!(garbage(&t), Vec::<String>::new());
     assert!(sim.qr_payloads().is_empty(), "no native QR on this profile");
     let decoded: Vec<String> = sim.images().iter().flat_map(read_qr).collect();
-    assert_eq!(decoded, vec![r.progress_url]);
+    assert_eq!(decoded, vec![r.progress_url.clone()]);
+    // The simulator's transcript reads the raster QR back too.
+    assert_eq!(sim.raster_qr_payloads(), vec![r.progress_url]);
     assert!(t.contains(&TranscriptEntry::Cut { partial: true }));
     // 32 columns: no line wider than the paper.
     for line in sim.texts() {
@@ -618,7 +620,11 @@ fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
         "{seen:#?}"
     );
     assert!(seen.contains(&"text: 模拟打印机".to_string()), "{seen:#?}");
-    assert!(seen.iter().any(|l| l.starts_with("image: ")), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("image: ") && l.ends_with("(QR: SIM-QR)")),
+        "{seen:#?}"
+    );
     assert_eq!(seen.last().map(String::as_str), Some("cut: partial"));
     let paper = png_to_bitmap(&std::fs::read(&png_path).unwrap());
     assert_eq!(paper.width(), 384);
@@ -689,7 +695,7 @@ mod properties {
                         prop_assert!(display_width(text) <= profile.columns(), "{text}");
                         read.push_str(text);
                     }
-                    TranscriptEntry::Image { image } => {
+                    TranscriptEntry::Image { image, .. } => {
                         prop_assert!(image.width() <= profile.dots_per_line as usize);
                         images += 1;
                     }
