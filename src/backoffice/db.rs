@@ -604,3 +604,107 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(receipt: &str) -> wire::ApplicationSubmission {
+        wire::ApplicationSubmission {
+            receipt_number: receipt.into(),
+            item_code: "SB-001".into(),
+            item_name: "城乡居民基本养老保险参保登记".into(),
+            applicant: wire::Applicant {
+                name: "张三国".into(),
+                id_number: "410329198001010010".into(),
+                phone: None,
+            },
+            fields: Default::default(),
+            accepted_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn replay_reuse_and_case_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("c.sqlite3")).unwrap();
+        let now = Utc::now();
+        let first = db.submit("S1", "k1", "h1", &sub("CG-1"), now).unwrap();
+        let SubmitOutcome::Created { response, .. } = &first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            db.submit("S1", "k1", "h1", &sub("CG-1"), now).unwrap(),
+            SubmitOutcome::Replayed {
+                status: 201,
+                response: response.clone()
+            }
+        );
+        assert_eq!(
+            db.submit("S1", "k1", "h2", &sub("CG-1"), now).unwrap(),
+            SubmitOutcome::KeyReused
+        );
+        assert_eq!(
+            db.submit("S2", "k1", "h1", &sub("CG-1"), now).unwrap(),
+            SubmitOutcome::KeyReused
+        );
+        db.submit("S1", "k2", "h3", &sub("CG-2"), now).unwrap();
+        let day = now.format("%Y%m%d");
+        let numbers = db.case_numbers(None, Some("S1"), None).unwrap();
+        assert_eq!(
+            numbers,
+            vec![format!("XQ-{day}-000002"), format!("XQ-{day}-000001")]
+        );
+        let (view, station, _) = db.case(&numbers[1]).unwrap().unwrap();
+        assert_eq!(station, "S1");
+        assert_eq!(view.applicant_name_masked, "张*国");
+        assert!(!format!("{view:?}").contains("410329"));
+    }
+
+    #[test]
+    fn advance_checks_transitions_and_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(&dir.path().join("c.sqlite3")).unwrap();
+        let now = Utc::now();
+        db.submit("S1", "k1", "h1", &sub("CG-1"), now).unwrap();
+        let case = db.case_numbers(None, None, None).unwrap().remove(0);
+        assert!(matches!(
+            db.advance(&case, CaseStatus::Collected, None, now),
+            Err(DbError::BadTransition { .. })
+        ));
+        assert!(matches!(
+            db.advance(&case, CaseStatus::Rejected, Some("  "), now),
+            Err(DbError::NoteRequired(..))
+        ));
+        let v = db
+            .advance(
+                &case,
+                CaseStatus::Rejected,
+                Some("材料不全：缺少户口簿"),
+                now,
+            )
+            .unwrap();
+        assert_eq!(v.status, CaseStatus::Rejected);
+        assert_eq!(v.rejection_reason.as_deref(), Some("材料不全：缺少户口簿"));
+        assert_eq!(v.timeline.len(), 2);
+        assert!(matches!(
+            db.advance("XQ-none", CaseStatus::Accepted, None, now),
+            Err(DbError::NoCase(_))
+        ));
+    }
+
+    #[test]
+    fn grants_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("c.sqlite3")).unwrap();
+        let now = Utc::now();
+        db.grant("S2", "pk", now + chrono::Duration::minutes(15))
+            .unwrap();
+        assert!(db.has_grant("S2", "pk", now).unwrap());
+        assert!(!db.has_grant("S3", "pk", now).unwrap());
+        assert!(
+            !db.has_grant("S2", "pk", now + chrono::Duration::minutes(16))
+                .unwrap()
+        );
+    }
+}

@@ -727,3 +727,31 @@ pub(crate) fn listen(
     });
     Ok(CountyListener { rx, local })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_page_escapes_and_flags_faults() {
+        let row = super::super::db::StationRow {
+            station_id: "<script>".into(),
+            last_seen: Utc::now(),
+            software_version: "0.1.0".into(),
+            reader_ok: true,
+            reader_detail: None,
+            printer_ok: false,
+            printer_detail: Some("cover open".into()),
+            paper: "out".into(),
+            queue_length: 3,
+            last_errors: vec!["a & b".into()],
+            clock_skew_ms: 0,
+        };
+        let html = ledger_html(&[row], Duration::from_secs(180));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("printer: cover open; paper out"));
+        assert!(html.contains("a &amp; b"));
+        assert!(html.contains("online"));
+    }
+}

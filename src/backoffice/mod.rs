@@ -351,6 +351,11 @@ impl EmbeddedBackoffice {
         self.gate.hold.send_replace(hold);
     }
 
+    /// Test hook: how many submissions have claimed their key so far.
+    pub fn claims(&self) -> u64 {
+        *self.gate.claims.borrow()
+    }
+
     /// Test hook: waits until `n` submissions have claimed their key in total.
     pub async fn wait_for_claims(&self, n: u64) {
         let mut rx = self.gate.claims.subscribe();

@@ -428,12 +428,13 @@ pub fn run_sim(args: SimPrinterArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     while !STOP.load(Ordering::SeqCst) {
         let (_, entries) = sim.wait_for(Duration::from_millis(200), |t| t.len() > seen);
         for e in entries.iter().skip(seen) {
+            // The paper is on disk before the cut is announced.
+            if matches!(e, TranscriptEntry::Cut { .. }) {
+                write_png(&sim)?;
+            }
             writeln!(stdout, "{e}")?;
             if let Some(f) = transcript_file.as_mut() {
                 writeln!(f, "{e}")?;
-            }
-            if matches!(e, TranscriptEntry::Cut { .. }) {
-                write_png(&sim)?;
             }
         }
         stdout.flush()?;

@@ -696,6 +696,8 @@ pub struct WorkerStatus {
     /// Items pending after the last pass.
     pub pending: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Case status polls made (answered or not).
+    pub case_polls_total: u64,
 }
 
 /// The running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
@@ -857,6 +859,7 @@ impl Worker {
             Outbox::cases_due_for_poll(s, now, interval, 16)
         })
         .await?;
+        let polled = cases.len() as u64;
         for case_number in cases {
             match self.client.case(&case_number).await {
                 Ok(view) => {
@@ -878,6 +881,9 @@ impl Worker {
                     }
                 }
             }
+        }
+        if polled > 0 {
+            self.publish(|st| st.case_polls_total += polled);
         }
         let now = Utc::now();
         let mut next = now
@@ -939,22 +945,33 @@ impl Worker {
             }
         }
         let now = Utc::now();
+        let outcomes: Vec<(AttemptOutcome, Option<String>)> = outcomes
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    (
+                        AttemptOutcome::Unavailable {
+                            retry_after: None,
+                            detail: "the send task failed".into(),
+                        },
+                        None,
+                    )
+                })
+            })
+            .collect();
+        // Answers first, failures last: one failure in a batch leaves the link backing off (and
+        // a Retry-After honoured) even if other requests of the batch got through.
+        let mut order: Vec<usize> = (0..due.len()).collect();
+        order.sort_by_key(|&i| matches!(outcomes[i].0, AttemptOutcome::Unavailable { .. }));
         let mut results = Vec::with_capacity(due.len());
         let (mut delivered, mut attention) = (0u64, 0u64);
         let mut last_error = None;
-        for (item, slot) in due.iter().zip(outcomes) {
-            let (outcome, response) = slot.unwrap_or_else(|| {
-                (
-                    AttemptOutcome::Unavailable {
-                        retry_after: None,
-                        detail: "the send task failed".into(),
-                    },
-                    None,
-                )
-            });
+        for i in order {
+            let item = &due[i];
+            let (outcome, response) = &outcomes[i];
             let decision =
                 self.link
-                    .record(&outcome, now, &self.config.policy, rand::random::<f64>());
+                    .record(outcome, now, &self.config.policy, rand::random::<f64>());
             match &decision {
                 ItemDecision::Delivered => delivered += 1,
                 ItemDecision::NeedsAttention { reason } => {
@@ -966,7 +983,7 @@ impl Worker {
                     last_error = Some(e.clone());
                 }
             }
-            results.push((item.id, decision, response));
+            results.push((item.id, decision, response.clone()));
         }
         if let Some(e) = &last_error {
             tracing::warn!(error = %e, failures = self.link.consecutive_failures, "county link: attempt failed");

@@ -295,7 +295,9 @@ mod tests {
             let outcome = if now < outage_end {
                 attempts_during_outage += 1;
                 AttemptOutcome::Unavailable {
-                    retry_after: (attempts_during_outage % 2 == 0).then(|| Duration::from_secs(30)),
+                    retry_after: attempts_during_outage
+                        .is_multiple_of(2)
+                        .then(|| Duration::from_secs(30)),
                     detail: "503".into(),
                 }
             } else {

@@ -54,6 +54,22 @@ impl ReaderSettings {
             reopen_interval: Duration::from_secs(1),
         }
     }
+
+    /// The settings for the reader in the kiosk's config, or `None` in demo mode (no port).
+    pub fn from_config(config: &crate::config::ReaderConfig) -> Option<ReaderSettings> {
+        let port = config.port.clone()?;
+        Some(ReaderSettings {
+            baud: config.baud,
+            ..ReaderSettings::new(port)
+        })
+    }
+}
+
+impl Default for ReaderSettings {
+    /// `/dev/ttyUSB0` (where a USB-serial reader usually appears) at 115200 baud.
+    fn default() -> Self {
+        ReaderSettings::new("/dev/ttyUSB0")
+    }
 }
 
 /// What the reader thread reports to the rest of the kiosk.

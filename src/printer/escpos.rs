@@ -141,9 +141,11 @@ fn in_font(bytes: [u8; 2], font: FontCoverage) -> bool {
     let [lead, trail] = bytes;
     let gbk = (0x81..=0xFE).contains(&lead) && (0x40..=0xFE).contains(&trail) && trail != 0x7F;
     // User-defined areas (AAA1-AFFE, F8A1-FEFE, A140-A7A0) have no glyphs in printer fonts.
-    let user_defined = ((0xAA..=0xAF).contains(&lead) && trail >= 0xA1)
-        || ((0xF8..=0xFE).contains(&lead) && trail >= 0xA1)
-        || ((0xA1..=0xA7).contains(&lead) && trail < 0xA1);
+    let user_defined = if trail >= 0xA1 {
+        (0xAA..=0xAF).contains(&lead) || (0xF8..=0xFE).contains(&lead)
+    } else {
+        (0xA1..=0xA7).contains(&lead)
+    };
     // Codes GBK left to private use that GB18030-2005 gave to CJK Ext A, radicals, vertical
     // forms and description characters: printer fonts disagree on them, so never trust them.
     let reassigned = (lead == 0xFE && (0x50..=0xA0).contains(&trail))
@@ -335,10 +337,17 @@ pub fn wrap(chars: &[PrintChar], width: usize, hang: usize) -> Vec<Vec<PrintChar
             continue;
         }
         if tok.len() == 1 && tok[0].no_line_start() && line.len() > hang + 1 {
-            // Carry the last character down with the punctuation.
-            let carried = line.pop();
+            // Carry the last character down with the punctuation, and the one before it while
+            // what would start the line is itself closing punctuation (外）， moves as a whole).
+            let mut carried = Vec::new();
+            while let Some(c) = line.pop() {
+                carried.push(c);
+                if !c.no_line_start() || line.len() <= hang + 1 {
+                    break;
+                }
+            }
             used = new_line(&mut lines, &mut line);
-            if let Some(c) = carried {
+            for c in carried.into_iter().rev() {
                 line.push(c);
                 used += c.columns();
             }
@@ -885,9 +894,14 @@ mod tests {
         );
         let mut e = Encoder::new();
         e.text("¥5\u{1b}@\t–");
+        // – is in GBK (A8 43) but not in GB2312, where it becomes an ASCII hyphen.
         assert_eq!(
             e.bytes(),
-            [0xA3, 0xA4, b'5', b'@', b' ', b' ', b' ', b' ', b'-']
+            [0xA3, 0xA4, b'5', b'@', b' ', b' ', b' ', b' ', 0xA8, 0x43]
+        );
+        assert_eq!(
+            classify('–', FontCoverage::Gb2312),
+            CharClass::Substitute("-")
         );
     }
 
@@ -909,6 +923,10 @@ mod tests {
         let lines = wrap(&chars, 14, 0);
         let first: String = lines[1].iter().map(|c| c.char()).collect();
         assert_eq!(first, "七，八");
+        let chars = normalise("一二三四五六（七），八", FontCoverage::Gbk);
+        let lines = wrap(&chars, 18, 0);
+        let second: String = lines[1].iter().map(|c| c.char()).collect();
+        assert_eq!(second, "七），八");
         // Hanging indent.
         let chars = normalise("1. 居民身份证原件及复印件一份", FontCoverage::Gbk);
         let lines = wrap(&chars, 16, 3);

@@ -104,6 +104,17 @@ pub enum FlowControl {
     RtsCts,
 }
 
+impl FlowControl {
+    /// The name used in profiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowControl::None => "none",
+            FlowControl::XonXoff => "xon-xoff",
+            FlowControl::RtsCts => "rts-cts",
+        }
+    }
+}
+
 /// Which DLE EOT requests the printer answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -197,7 +208,10 @@ impl PrinterProfile {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if self.dots_per_line < 192 || self.dots_per_line > 1024 || self.dots_per_line % 8 != 0 {
+        if self.dots_per_line < 192
+            || self.dots_per_line > 1024
+            || !self.dots_per_line.is_multiple_of(8)
+        {
             return Err(format!(
                 "dots_per_line {} must be a multiple of 8 between 192 and 1024",
                 self.dots_per_line
@@ -225,7 +239,7 @@ impl PrinterProfile {
 
     /// Seconds the wire needs for `bytes` at this baud (8N1: 10 bits a byte).
     pub fn wire_time(&self, bytes: usize) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / self.baud as f64)
+        std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / self.baud.max(1) as f64)
     }
 }
 

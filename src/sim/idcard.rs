@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::idcard::card::{CardKind, IdCard, Sex, TextBlockError, gb11643_check_char, nation_name};
-use crate::idcard::protocol::{Command, ReadData, RequestDecoder, Response, Status};
+use crate::idcard::protocol::{Command, FrameError, ReadData, RequestDecoder, Response, Status};
 use crate::sim::pty::Pty;
 
 /// How the simulated reader behaves.
@@ -489,7 +489,12 @@ async fn serve(
                     let command = request.known_command();
                     answer(command, shared, options)
                 }
-                Err(_) => Some(Response::new(Status::ChecksumError, vec![])),
+                Err(FrameError::BadChecksum { .. }) => {
+                    Some(Response::new(Status::ChecksumError, vec![]))
+                }
+                Err(FrameError::ImpossibleLength(_)) => {
+                    Some(Response::new(Status::LengthError, vec![]))
+                }
             };
             let Some(response) = response else { continue };
             let mut out = Vec::new();

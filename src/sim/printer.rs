@@ -157,12 +157,23 @@ impl PrinterSimulator {
             .collect()
     }
 
+    /// Payloads of raster QR codes printed so far (read back from the images).
+    pub fn raster_qr_payloads(&self) -> Vec<String> {
+        self.transcript()
+            .into_iter()
+            .filter_map(|e| match e {
+                TranscriptEntry::Image { qr, .. } => qr,
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Raster images printed so far.
     pub fn images(&self) -> Vec<Bitmap> {
         self.transcript()
             .into_iter()
             .filter_map(|e| match e {
-                TranscriptEntry::Image { image } => Some(image),
+                TranscriptEntry::Image { image, .. } => Some(image),
                 _ => None,
             })
             .collect()
@@ -247,7 +258,7 @@ async fn serve(
             _ = &mut stop => return Ok(()),
             g = fd.readable() => g?,
         };
-        let n = match guard.try_io(|inner| (&*inner.get_ref()).read(&mut buf)) {
+        let n = match guard.try_io(|inner| inner.get_ref().read(&mut buf)) {
             Ok(Ok(0)) => return Ok(()),
             Ok(Ok(n)) => n,
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -266,7 +277,7 @@ async fn serve(
         let mut rest = &replies[..];
         while !rest.is_empty() {
             let mut guard = fd.writable().await?;
-            match guard.try_io(|inner| (&*inner.get_ref()).write(rest)) {
+            match guard.try_io(|inner| inner.get_ref().write(rest)) {
                 Ok(Ok(w)) => rest = &rest[w..],
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,

@@ -1,1 +1,1145 @@
-//! Integration tests for the county area.
+//! Integration tests for the county link: the outbox and the reference back office on loopback
+//! (plain demo mode and mutual TLS), a fault-injecting server, and the kill -9 crash test.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use village_kiosk::backoffice::{self, Bundles, EmbeddedBackoffice, ServeConfig, TlsFiles, certs};
+use village_kiosk::catalog::bundle;
+use village_kiosk::county::client::{BundleKind, ClientError};
+use village_kiosk::county::outbox::{WorkerConfig, WorkerStatus};
+use village_kiosk::county::retry::{AttemptOutcome, BackoffPolicy};
+use village_kiosk::county::wire::{self, CaseStatus};
+use village_kiosk::county::{CountyAuth, CountyClient, NewApplication, Outbox, spawn_worker};
+use village_kiosk::store::Store;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn app(i: u32) -> NewApplication {
+    NewApplication {
+        item_code: "SB-001".into(),
+        item_name: "城乡居民基本养老保险参保登记".into(),
+        applicant_name: "王小明".into(),
+        id_number: format!("41032919800101{:04}", i % 10_000),
+        phone: Some("13800138000".into()),
+        fields: BTreeMap::from([("contribution_level".into(), "300".into())]),
+    }
+}
+
+fn fast_worker() -> WorkerConfig {
+    WorkerConfig {
+        policy: BackoffPolicy {
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+        },
+        poll_interval: Duration::from_millis(50),
+        heartbeat_interval: Some(Duration::from_millis(200)),
+        ..WorkerConfig::default()
+    }
+}
+
+fn demo_client(url: &str, token: &str, station: &str) -> CountyClient {
+    CountyClient::new(
+        url,
+        CountyAuth::DemoToken {
+            token: token.into(),
+            station_id: station.into(),
+        },
+        Duration::from_secs(2),
+    )
+    .unwrap()
+}
+
+/// Waits (on the worker's status changes, never on a timer) until `cond` holds.
+async fn wait_until(
+    status: &mut watch::Receiver<WorkerStatus>,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        match tokio::time::timeout_at(deadline, status.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("worker stopped while waiting for {what}"),
+            Err(_) => panic!(
+                "timed out waiting for {what}; status {:?}",
+                *status.borrow()
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_demo_mode_submit_advance_poll_evaluate_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let accepted: Vec<_> = (0..3)
+        .map(|i| Outbox::accept(&mut store, app(i), Utc::now()).unwrap())
+        .collect();
+    let client = demo_client(&bo.url(), bo.token(), "ST-E2E");
+    let worker = spawn_worker(path.clone(), client.clone(), fast_worker()).unwrap();
+    let mut status = worker.status();
+    wait_until(&mut status, "3 deliveries", || {
+        accepted.iter().all(|a| {
+            Outbox::receipt(&store, &a.receipt_number)
+                .unwrap()
+                .unwrap()
+                .case_number
+                .is_some()
+        })
+    })
+    .await;
+
+    // Every receipt learnt its case number; the county has each exactly once.
+    let first = Outbox::receipt(&store, &accepted[0].receipt_number)
+        .unwrap()
+        .unwrap();
+    let case_number = first.case_number.clone().expect("case number known");
+    assert_eq!(first.status, Some(CaseStatus::Received));
+    let receipts = bo.db().unwrap().receipts().unwrap();
+    assert_eq!(receipts.len(), 3);
+    assert!(receipts.iter().all(|(st, _, n)| st == "ST-E2E" && *n == 1));
+
+    // County staff move the case on; the kiosk's polling sees it, window included.
+    bo.advance(&case_number, CaseStatus::Accepted, None)
+        .unwrap();
+    bo.advance(&case_number, CaseStatus::InReview, None)
+        .unwrap();
+    bo.advance(&case_number, CaseStatus::Approved, None)
+        .unwrap();
+    bo.advance(
+        &case_number,
+        CaseStatus::ReadyForCollection,
+        Some("县政务服务中心3号窗口"),
+    )
+    .unwrap();
+    assert!(
+        bo.advance(&case_number, CaseStatus::Received, None)
+            .is_err()
+    );
+    let receipt = accepted[0].receipt_number.clone();
+    wait_until(&mut status, "the kiosk to see ready_for_collection", || {
+        Outbox::receipt(&store, &receipt).unwrap().unwrap().status
+            == Some(CaseStatus::ReadyForCollection)
+    })
+    .await;
+    let seen = Outbox::receipt(&store, &receipt).unwrap().unwrap();
+    assert_eq!(seen.status_note.as_deref(), Some("县政务服务中心3号窗口"));
+
+    // The timeline as the county tells it.
+    let view = client.case(&case_number).await.unwrap();
+    let steps: Vec<_> = view.timeline.iter().map(|t| t.status).collect();
+    assert_eq!(
+        steps,
+        vec![
+            CaseStatus::Received,
+            CaseStatus::Accepted,
+            CaseStatus::InReview,
+            CaseStatus::Approved,
+            CaseStatus::ReadyForCollection
+        ]
+    );
+    assert_eq!(view.applicant_name_masked, "王*明");
+
+    // A person's cases, asked with the keyed hash only.
+    let mine = client.person_cases("410329198001010000").await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].case_number, case_number);
+    let local = Outbox::cases_for_person(&store, "410329198001010000").unwrap();
+    assert_eq!(local.len(), 1);
+
+    // 好差评 goes through the outbox too.
+    Outbox::evaluate(
+        &mut store,
+        &case_number,
+        5,
+        Some("办事很方便".into()),
+        Utc::now(),
+    )
+    .unwrap();
+    worker.nudge();
+    let cn = case_number.clone();
+    wait_until(&mut status, "the evaluation", || {
+        !bo.db().unwrap().evaluations(&cn).unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        bo.db().unwrap().evaluations(&case_number).unwrap(),
+        vec![(5, Some("办事很方便".to_string()))]
+    );
+
+    // Heartbeats fill the station ledger (CLI and HTML page).
+    worker
+        .health()
+        .lock()
+        .unwrap()
+        .push_error("printer: paper near end");
+    wait_until(&mut status, "a heartbeat", || {
+        bo.db()
+            .unwrap()
+            .stations()
+            .unwrap()
+            .iter()
+            .any(|s| s.station_id == "ST-E2E" && !s.last_errors.is_empty())
+    })
+    .await;
+    let page = reqwest::get(format!("{}/ledger", bo.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("ST-E2E") && page.contains("online"), "{page}");
+    let out = Command::new(env!("CARGO_BIN_EXE_county-backoffice"))
+        .args(["stations", "--db"])
+        .arg(dir.path().join("county.sqlite3"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ST-E2E"));
+
+    worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = Arc::new(EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap());
+    let client = demo_client(&bo.url(), bo.token(), "ST-IDEM");
+    let body = serde_json::to_string(&wire::ApplicationSubmission {
+        receipt_number: "CG-20261128-0001".into(),
+        item_code: "SB-001".into(),
+        item_name: "城乡居民基本养老保险参保登记".into(),
+        applicant: wire::Applicant {
+            name: "王小明".into(),
+            id_number: "410329198001010010".into(),
+            phone: None,
+        },
+        fields: BTreeMap::new(),
+        accepted_at: Utc::now(),
+    })
+    .unwrap();
+    let a = client.submit_raw("key-1", &body).await.unwrap();
+    let b = client.submit_raw("key-1", &body).await.unwrap();
+    assert_eq!(a.status, 201);
+    assert_eq!((b.status, &b.body), (a.status, &a.body), "same answer");
+    assert_eq!(bo.db().unwrap().receipts().unwrap().len(), 1, "one case");
+
+    let other = body.replace("王小明", "王小红");
+    let c = client.submit_raw("key-1", &other).await.unwrap();
+    assert_eq!(c.status, 422);
+    assert!(String::from_utf8_lossy(&c.body).contains("idempotency_key_reused"));
+
+    // Another station cannot replay or reuse this station's key.
+    let intruder = demo_client(&bo.url(), bo.token(), "ST-OTHER");
+    assert_eq!(
+        intruder.submit_raw("key-1", &body).await.unwrap().status,
+        422
+    );
+
+    // Still in progress: 409 with Retry-After, then the first completes normally.
+    let claims_before = bo.claims();
+    bo.hold_submissions(true);
+    let c2 = client.clone();
+    let body2 = body.replace("0001", "0002");
+    let body2b = body2.clone();
+    let first = tokio::spawn(async move { c2.submit_raw("key-2", &body2b).await });
+    bo.wait_for_claims(claims_before + 1).await;
+    let busy = client.submit_raw("key-2", &body2).await.unwrap();
+    assert_eq!(busy.status, 409);
+    assert_eq!(busy.retry_after, Some(Duration::from_secs(1)));
+    assert!(matches!(
+        busy.outcome_as::<wire::SubmissionReceipt>().0,
+        AttemptOutcome::Unavailable { .. }
+    ));
+    bo.hold_submissions(false);
+    assert_eq!(first.await.unwrap().unwrap().status, 201);
+
+    // No key: 400. Bad body: 422 validation. Unknown item: 422, needs attention in the outbox.
+    let mut no_key = client.submit_raw("", &body).await.unwrap();
+    assert_eq!(no_key.status, 400);
+    no_key = client.submit_raw("k3", "{\"nope\":1}").await.unwrap();
+    assert_eq!(no_key.status, 422);
+
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let mut bad = app(7);
+    bad.item_code = "NO-SUCH-ITEM".into();
+    let acc = Outbox::accept(&mut store, bad, Utc::now()).unwrap();
+    let worker = spawn_worker(path, client.clone(), fast_worker()).unwrap();
+    let mut status = worker.status();
+    wait_until(&mut status, "needs attention", || {
+        Outbox::stats(&store).unwrap().needs_attention == 1
+    })
+    .await;
+    let seen = &Outbox::cases_for_person(&store, "410329198001010007").unwrap()[0];
+    assert_eq!(seen.receipt_number, acc.receipt_number);
+    assert_eq!(seen.delivery, "needs_attention");
+    assert!(
+        seen.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("unknown service item")
+    );
+    // Kept, not dropped: retry puts it back in the queue with the same key.
+    Outbox::retry(&mut store, acc.outbox_id).unwrap();
+    assert!(Outbox::body(&store, acc.outbox_id).unwrap().is_some());
+    worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_sees_only_its_cases_and_those_of_the_card_it_just_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let a = demo_client(&bo.url(), bo.token(), "ST-A");
+    let b = demo_client(&bo.url(), bo.token(), "ST-B");
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    Outbox::accept(&mut store, app(42), Utc::now()).unwrap();
+    let due = Outbox::due(&store, 1).unwrap();
+    let reply = a
+        .submit_raw(&due[0].idempotency_key, &due[0].body)
+        .await
+        .unwrap();
+    let receipt: wire::SubmissionReceipt = serde_json::from_slice(&reply.body).unwrap();
+
+    assert!(a.case(&receipt.case_number).await.is_ok());
+    match b.case(&receipt.case_number).await {
+        Err(ClientError::Status { status: 404, .. }) => {}
+        other => panic!("station B must not see A's case: {other:?}"),
+    }
+    assert!(
+        b.person_cases("410329198001010099")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // After reading this person's card, B sees their cases.
+    let theirs = b.person_cases("410329198001010042").await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert!(b.case(&receipt.case_number).await.is_ok());
+
+    // Wrong token: 401.
+    let wrong = demo_client(&bo.url(), "not-the-token", "ST-A");
+    assert!(matches!(
+        wrong.hello().await,
+        Err(ClientError::Status { status: 401, .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_bundles_with_etag() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let c = demo_client(&bo.url(), bo.token(), "ST-B1");
+    let (bytes, etag) = c.bundle(BundleKind::Catalog, None).await.unwrap().unwrap();
+    let etag = etag.expect("ETag");
+    let catalog = bundle::open_catalog(&bytes, &bundle::demo_verifying_key()).unwrap();
+    assert!(catalog.items.iter().any(|i| i.code == "SB-001"));
+    assert!(
+        c.bundle(BundleKind::Catalog, Some(&etag))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (ann, _) = c
+        .bundle(BundleKind::Announcements, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let payload = bundle::open(
+        &ann,
+        bundle::KIND_ANNOUNCEMENTS,
+        &bundle::demo_verifying_key(),
+    )
+    .unwrap();
+    let ann: wire::Announcements = serde_json::from_slice(&payload).unwrap();
+    assert!(!ann.items.is_empty());
+    // The hello names the key bundles are signed with.
+    let hello = c.hello().await.unwrap();
+    assert_eq!(hello.bundle_public_key, bundle::DEMO_PUBLIC_KEY_HEX);
+    assert_eq!(hello.station_id, "ST-B1");
+}
+
+/// Every path in docs/county-api.yaml exists on the server (unauthenticated: 401, not 404).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_document_matches_the_server() {
+    let yaml = include_str!("../../docs/county-api.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let http = reqwest::Client::new();
+    let mut path: Option<String> = None;
+    let mut checked = 0;
+    for line in yaml.lines() {
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            path = Some(format!("/{p}").replace("{case_number}", "XQ-20261128-000001"));
+            continue;
+        }
+        let method = line.trim().trim_end_matches(':');
+        if line.starts_with("    ")
+            && !line.starts_with("     ")
+            && ["get", "post"].contains(&method)
+        {
+            let p = path.clone().unwrap();
+            let url = format!("{}/v1{}", bo.url(), p);
+            let resp = if method == "get" {
+                http.get(url).send().await.unwrap()
+            } else {
+                http.post(url).body("{}").send().await.unwrap()
+            };
+            assert_eq!(resp.status().as_u16(), 401, "{method} {p}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8, "every documented operation was checked");
+    for s in CaseStatus::ALL {
+        assert!(yaml.contains(s.as_str()), "{s} documented");
+    }
+    for code in [
+        "idempotency_key_reused",
+        "in_progress",
+        "Retry-After",
+        "ETag",
+        "If-None-Match",
+    ] {
+        assert!(yaml.contains(code), "{code} documented");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutual TLS.
+
+struct Pki {
+    _dir: tempfile::TempDir,
+    ca: std::path::PathBuf,
+    server: (std::path::PathBuf, std::path::PathBuf),
+    station: (std::path::PathBuf, std::path::PathBuf),
+    rogue_ca: std::path::PathBuf,
+    rogue_server: (std::path::PathBuf, std::path::PathBuf),
+    rogue_station: (std::path::PathBuf, std::path::PathBuf),
+}
+
+fn pki() -> Pki {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = certs::new_ca("Test County CA", 365).unwrap();
+    let (ca_pem, _) = certs::write_pair(d, "ca", &ca, false).unwrap();
+    let server =
+        certs::new_server(&ca, &ca_pem, &["localhost".into(), "127.0.0.1".into()], 365).unwrap();
+    let server = certs::write_pair(d, "server", &server, false).unwrap();
+    let station = certs::new_station(&ca, &ca_pem, "ST-TLS", 365).unwrap();
+    let station = certs::write_pair(d, "station-ST-TLS", &station, false).unwrap();
+    let rogue_dir = d.join("rogue");
+    let rogue = certs::new_ca("Rogue CA", 365).unwrap();
+    let (rogue_ca, _) = certs::write_pair(&rogue_dir, "ca", &rogue, false).unwrap();
+    let rs = certs::new_server(&rogue, &rogue_ca, &["127.0.0.1".into()], 365).unwrap();
+    let rogue_server = certs::write_pair(&rogue_dir, "server", &rs, false).unwrap();
+    let rst = certs::new_station(&rogue, &rogue_ca, "ST-TLS", 365).unwrap();
+    let rogue_station = certs::write_pair(&rogue_dir, "station", &rst, false).unwrap();
+    Pki {
+        _dir: dir,
+        ca: ca_pem,
+        server,
+        station,
+        rogue_ca,
+        rogue_server,
+        rogue_station,
+    }
+}
+
+fn tls_backoffice(
+    db: &Path,
+    ca: &Path,
+    server: &(std::path::PathBuf, std::path::PathBuf),
+) -> EmbeddedBackoffice {
+    EmbeddedBackoffice::start_with(
+        ServeConfig {
+            db_path: db.to_path_buf(),
+            tls: Some(TlsFiles {
+                ca_cert: ca.to_path_buf(),
+                cert: server.0.clone(),
+                key: server.1.clone(),
+            }),
+            demo_token: None,
+            offline_after: Duration::from_secs(180),
+        },
+        Bundles::demo().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap()
+}
+
+fn tls_client(
+    url: &str,
+    ca: &Path,
+    station: &(std::path::PathBuf, std::path::PathBuf),
+) -> CountyClient {
+    CountyClient::new(
+        url,
+        CountyAuth::MutualTls {
+            ca_cert: ca.to_path_buf(),
+            client_cert: station.0.clone(),
+            client_key: station.1.clone(),
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_over_mutual_tls() {
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let bo = tls_backoffice(&dir.path().join("county.sqlite3"), &p.ca, &p.server);
+    assert!(bo.url().starts_with("https://"));
+    let client = tls_client(&bo.url(), &p.ca, &p.station);
+    // The station is who its certificate says.
+    assert_eq!(client.hello().await.unwrap().station_id, "ST-TLS");
+
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let acc = Outbox::accept(&mut store, app(1), Utc::now()).unwrap();
+    let worker = spawn_worker(
+        path,
+        client.clone(),
+        WorkerConfig {
+            heartbeat_interval: None,
+            ..fast_worker()
+        },
+    )
+    .unwrap();
+    let mut status = worker.status();
+    wait_until(&mut status, "delivery over TLS", || {
+        Outbox::receipt(&store, &acc.receipt_number)
+            .unwrap()
+            .unwrap()
+            .case_number
+            .is_some()
+    })
+    .await;
+    worker.shutdown().await;
+    let cases = bo.db().unwrap().receipts().unwrap();
+    assert_eq!(
+        cases,
+        vec![("ST-TLS".to_string(), acc.receipt_number.clone(), 1)]
+    );
+
+    // A station certificate from another CA is refused in the handshake.
+    let rogue = tls_client(&bo.url(), &p.ca, &p.rogue_station);
+    let err = rogue.hello().await.unwrap_err();
+    assert!(matches!(err, ClientError::Transport(_)), "{err}");
+    assert!(matches!(err.outcome(), AttemptOutcome::Unavailable { .. }));
+
+    // The kiosk refuses plain HTTP when configured for mutual TLS.
+    let plain = CountyClient::new(
+        &bo.url().replace("https://", "http://"),
+        CountyAuth::MutualTls {
+            ca_cert: p.ca.clone(),
+            client_cert: p.station.0.clone(),
+            client_key: p.station.1.clone(),
+        },
+        Duration::from_secs(1),
+    );
+    assert!(matches!(plain, Err(ClientError::Config(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_certificate_from_the_wrong_ca_is_refused() {
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    // An impostor county: its own CA, which also signed a "station" certificate it would accept.
+    let impostor = tls_backoffice(
+        &dir.path().join("impostor.sqlite3"),
+        &p.rogue_ca,
+        &p.rogue_server,
+    );
+    let client = tls_client(&impostor.url(), &p.ca, &p.station);
+    let err = client.hello().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("certificate") || text.contains("UnknownIssuer"),
+        "{text}"
+    );
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    Outbox::accept(&mut store, app(2), Utc::now()).unwrap();
+    let due = &Outbox::due(&store, 1).unwrap()[0];
+    let outcome = match client.submit_raw(&due.idempotency_key, &due.body).await {
+        Err(e) => e.outcome(),
+        Ok(r) => panic!("the impostor must not get the application: {}", r.status),
+    };
+    assert!(matches!(outcome, AttemptOutcome::Unavailable { .. }));
+    assert!(impostor.db().unwrap().receipts().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_outside_demo_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = ServeConfig {
+        db_path: dir.path().join("c.sqlite3"),
+        tls: None,
+        demo_token: None,
+        offline_after: Duration::from_secs(60),
+    };
+    let r = backoffice::serve(listener, config, Bundles::demo().unwrap(), async {}).await;
+    assert!(matches!(
+        r,
+        Err(backoffice::BackofficeError::PlainHttpRefused)
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults.
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// Read the request, never answer.
+    Hang,
+    Status500,
+    Status503(u32),
+    Status429(u32),
+    /// Promise 100 bytes, send 10, close.
+    Truncated,
+    /// Read the request, close without a word.
+    DropAfterRequest,
+    /// Forward to the county, read its answer, and lose it (the county has the case).
+    LoseAnswer,
+}
+
+/// Reads one HTTP/1.1 message (head + Content-Length body).
+async fn read_message(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some(buf);
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A server that answers each new connection with the next scripted fault, and forwards
+/// connections to `upstream` once the script is used up. A `LoseAnswer` waits at the head of
+/// the script until the county is reachable, so it always loses a real answer.
+struct FaultServer {
+    addr: SocketAddr,
+    /// Answers the county gave that the kiosk never saw.
+    lost_answers: Arc<AtomicUsize>,
+}
+
+async fn fault_server(script: Vec<Fault>, upstream: Option<SocketAddr>) -> FaultServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let lost_answers = Arc::new(AtomicUsize::new(0));
+    let lost = lost_answers.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let fault = script.lock().unwrap().pop_front();
+            let script = script.clone();
+            let lost = lost.clone();
+            tokio::spawn(async move {
+                let status = |code: &str, extra: &str| {
+                    format!(
+                        "HTTP/1.1 {code}\r\nContent-Type: application/json\r\nConnection: close\r\n{extra}Content-Length: 2\r\n\r\n{{}}"
+                    )
+                };
+                match fault {
+                    None => {
+                        if let Some(up) = upstream
+                            && let Ok(mut up) = TcpStream::connect(up).await
+                        {
+                            let _ = tokio::io::copy_bidirectional(&mut sock, &mut up).await;
+                        }
+                    }
+                    Some(f) => {
+                        let Some(req) = read_message(&mut sock).await else {
+                            return;
+                        };
+                        match f {
+                            Fault::Hang => std::future::pending::<()>().await,
+                            Fault::Status500 => {
+                                let _ = sock
+                                    .write_all(status("500 Internal Server Error", "").as_bytes())
+                                    .await;
+                            }
+                            Fault::Status503(s) => {
+                                let _ = sock
+                                    .write_all(
+                                        status(
+                                            "503 Service Unavailable",
+                                            &format!("Retry-After: {s}\r\n"),
+                                        )
+                                        .as_bytes(),
+                                    )
+                                    .await;
+                            }
+                            Fault::Status429(s) => {
+                                let _ = sock
+                                    .write_all(
+                                        status(
+                                            "429 Too Many Requests",
+                                            &format!("Retry-After: {s}\r\n"),
+                                        )
+                                        .as_bytes(),
+                                    )
+                                    .await;
+                            }
+                            Fault::Truncated => {
+                                let _ = sock
+                                    .write_all(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"case_num")
+                                    .await;
+                            }
+                            Fault::DropAfterRequest => {}
+                            Fault::LoseAnswer => {
+                                let up = upstream.expect("LoseAnswer needs an upstream");
+                                match TcpStream::connect(up).await {
+                                    Ok(mut up) => {
+                                        up.write_all(&req).await.unwrap();
+                                        let answer = read_message(&mut up).await;
+                                        assert!(
+                                            answer.is_some_and(|a| a.starts_with(b"HTTP/1.1 201"))
+                                        );
+                                        lost.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    // The county is still down: keep this fault for later.
+                                    Err(_) => script.lock().unwrap().push_front(Fault::LoseAnswer),
+                                }
+                            }
+                        }
+                        let _ = sock.shutdown().await;
+                    }
+                }
+            });
+        }
+    });
+    FaultServer { addr, lost_answers }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_is_classified_as_retry_later() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(store_dir.path()).unwrap();
+    Outbox::accept(&mut store, app(3), Utc::now()).unwrap();
+    let item = Outbox::due(&store, 1).unwrap().remove(0);
+    let try_fault = |f: Fault| {
+        let item = item.clone();
+        async move {
+            let addr = fault_server(vec![f], None).await.addr;
+            let c = CountyClient::new(
+                &format!("http://{addr}"),
+                CountyAuth::DemoToken {
+                    token: "t".into(),
+                    station_id: "S".into(),
+                },
+                Duration::from_millis(500),
+            )
+            .unwrap();
+            match c.submit_raw(&item.idempotency_key, &item.body).await {
+                Err(e) => (e.outcome(), Some(e)),
+                Ok(r) => (r.outcome_as::<wire::SubmissionReceipt>().0, None),
+            }
+        }
+    };
+    let unavailable = |o: &AttemptOutcome| match o {
+        AttemptOutcome::Unavailable { retry_after, .. } => *retry_after,
+        other => panic!("expected retry later, got {other:?}"),
+    };
+    let (o, e) = try_fault(Fault::Hang).await;
+    assert_eq!(unavailable(&o), None);
+    assert!(matches!(e, Some(ClientError::Timeout)), "{e:?}");
+    assert_eq!(unavailable(&try_fault(Fault::Status500).await.0), None);
+    assert_eq!(
+        unavailable(&try_fault(Fault::Status503(7)).await.0),
+        Some(Duration::from_secs(7))
+    );
+    assert_eq!(
+        unavailable(&try_fault(Fault::Status429(3)).await.0),
+        Some(Duration::from_secs(3))
+    );
+    let (o, e) = try_fault(Fault::Truncated).await;
+    unavailable(&o);
+    assert!(matches!(e, Some(ClientError::Transport(_))), "{e:?}");
+    let (o, e) = try_fault(Fault::DropAfterRequest).await;
+    unavailable(&o);
+    assert!(matches!(e, Some(ClientError::Transport(_))), "{e:?}");
+
+    // Connection refused: a port nobody listens on.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = l.local_addr().unwrap();
+    drop(l);
+    let c = demo_client(&format!("http://{dead}"), "t", "S");
+    let e = c
+        .submit_raw(&item.idempotency_key, &item.body)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Transport(_)), "{e:?}");
+    unavailable(&e.outcome());
+}
+
+/// Applications accepted while the county is down, then failing in every way, all arrive
+/// exactly once when it recovers, including one whose answer was lost after the county
+/// created the case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_then_faults_then_recovery_delivers_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The county is down: nothing listens on its port.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let county_addr = l.local_addr().unwrap();
+    drop(l);
+    let script = vec![
+        Fault::Status500,
+        Fault::Status503(1),
+        Fault::Truncated,
+        Fault::Status429(1),
+        Fault::DropAfterRequest,
+        Fault::Hang,
+        Fault::LoseAnswer,
+        Fault::LoseAnswer,
+    ];
+    let faults = fault_server(script, Some(county_addr)).await;
+    let proxy = faults.addr;
+    let client = CountyClient::new(
+        &format!("http://{proxy}"),
+        CountyAuth::DemoToken {
+            token: "demo-token".into(),
+            station_id: "ST-FAULT".into(),
+        },
+        Duration::from_millis(800),
+    )
+    .unwrap();
+
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let accepted: Vec<_> = (0..6)
+        .map(|i| Outbox::accept(&mut store, app(100 + i), Utc::now()).unwrap())
+        .collect();
+    let worker = spawn_worker(
+        path.clone(),
+        client,
+        WorkerConfig {
+            heartbeat_interval: None,
+            concurrency: 1,
+            batch: 1,
+            ..fast_worker()
+        },
+    )
+    .unwrap();
+    let mut status = worker.status();
+    // The scripted faults, then refused forwarding: everything stays pending.
+    wait_until(&mut status, "failures during the outage", || {
+        status_failures(&path) >= 8
+    })
+    .await;
+    assert_eq!(
+        Outbox::stats(&Store::open(&path).unwrap())
+            .unwrap()
+            .delivered,
+        0
+    );
+
+    // The county comes back on its address.
+    let bo = EmbeddedBackoffice::start_with(
+        ServeConfig::demo(dir.path().join("county.sqlite3"), "demo-token".into()),
+        Bundles::demo().unwrap(),
+        county_addr,
+    )
+    .unwrap();
+    wait_until(&mut status, "all six delivered", || {
+        Outbox::stats(&Store::open(&path).unwrap())
+            .unwrap()
+            .delivered
+            == 6
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        faults.lost_answers.load(Ordering::SeqCst),
+        2,
+        "two answers were lost"
+    );
+    let receipts = bo.db().unwrap().receipts().unwrap();
+    let counts: HashMap<_, _> = receipts.iter().map(|(_, r, n)| (r.clone(), *n)).collect();
+    assert_eq!(counts.len(), 6);
+    for a in &accepted {
+        assert_eq!(
+            counts.get(&a.receipt_number),
+            Some(&1),
+            "{}",
+            a.receipt_number
+        );
+    }
+}
+
+fn status_failures(path: &Path) -> i64 {
+    Store::open(path)
+        .unwrap()
+        .conn()
+        .query_row("SELECT COALESCE(SUM(attempts), 0) FROM outbox", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The crash test.
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Kills the kiosk with SIGKILL at random points of a stream of submissions, 200 times, then
+/// checks that every application it reported accepted reached the county exactly once.
+#[test]
+fn crash_test_sigkill_during_submissions() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let data = dir.path().join("kiosk");
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let mut accepted: Vec<String> = Vec::new();
+    let kills = 200;
+    let spawn = |count: u32| {
+        Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["outbox", "crash-child", "--data-dir"])
+            .arg(&data)
+            .args(["--county-url", &bo.url(), "--token", bo.token()])
+            .args(["--station-id", "ST-CRASH", "--count", &count.to_string()])
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    for _ in 0..kills {
+        let wait_lines = (rng.next() % 6) as usize;
+        let mut child = spawn(10_000);
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        for _ in 0..wait_lines {
+            let line = lines.next().unwrap().unwrap();
+            let receipt = line.split(' ').nth(1).unwrap().to_string();
+            accepted.push(receipt);
+        }
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    }
+    // A last, peaceful run drains whatever is left.
+    let mut child = spawn(0);
+    let out: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(out, vec!["ready".to_string(), "drained".to_string()]);
+
+    let in_county: HashMap<String, i64> = bo
+        .db()
+        .unwrap()
+        .receipts()
+        .unwrap()
+        .into_iter()
+        .map(|(_, r, n)| (r, n))
+        .collect();
+    let delivered = accepted
+        .iter()
+        .filter(|r| in_county.contains_key(*r))
+        .count();
+    let duplicates: i64 = in_county.values().map(|n| n - 1).sum();
+    let lost = accepted.len() - delivered;
+    println!(
+        "crash-test: kills={kills} accepted={} delivered={delivered} duplicates={duplicates} lost={lost}",
+        accepted.len()
+    );
+    assert!(accepted.len() >= 200, "the stream was exercised");
+    assert_eq!(duplicates, 0);
+    assert_eq!(lost, 0);
+    // Nothing the kiosk holds is left undelivered either.
+    let store = Store::open_in(&data).unwrap();
+    assert_eq!(Outbox::stats(&store).unwrap().pending, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The technician's commands.
+
+fn kiosk(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn county_ping_and_outbox_commands() {
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let bo = tls_backoffice(&dir.path().join("county.sqlite3"), &p.ca, &p.server);
+    let data = dir.path().join("kiosk");
+    let write_config = |url: &str| {
+        let cfg = dir.path().join("kiosk.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[station]\nid = \"ST-TLS\"\n[data]\ndir = {:?}\n[county]\nurl = {url:?}\nca_cert = {:?}\nclient_cert = {:?}\nclient_key = {:?}\ntimeout_secs = 3\n",
+                data, p.ca, p.station.0, p.station.1
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let cfg = write_config(&bo.url());
+    let (ok, out) = kiosk(&cfg, &["county", "ping"]);
+    assert!(ok, "{out}");
+    for check in [
+        "reachability",
+        "tls handshake",
+        "certificates",
+        "clock skew",
+        "latency",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(check))
+            .unwrap_or_else(|| panic!("{check} in {out}"));
+        assert!(line.contains(" OK "), "{line}");
+    }
+    assert!(out.contains("authenticated as station ST-TLS"), "{out}");
+
+    // A county nobody answers for: a clear verdict and a non-zero exit.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = l.local_addr().unwrap();
+    drop(l);
+    let cfg = write_config(&format!("https://{dead}"));
+    let (ok, out) = kiosk(&cfg, &["county", "ping"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("reachability") && l.contains("FAIL")),
+        "{out}"
+    );
+
+    // Outbox commands on the kiosk's store: one application the county refused.
+    {
+        let mut store = Store::open_in(&data).unwrap();
+        let mut bad = app(9);
+        bad.item_code = "NO-SUCH-ITEM".into();
+        let a = Outbox::accept(&mut store, bad, Utc::now()).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let c = tls_client(&bo.url(), &p.ca, &p.station);
+        let due = Outbox::due(&store, 1).unwrap().remove(0);
+        let reply = rt
+            .block_on(c.submit_raw(&due.idempotency_key, &due.body))
+            .unwrap();
+        let (outcome, _) = reply.outcome_as::<wire::SubmissionReceipt>();
+        let mut link = village_kiosk::county::retry::LinkState::default();
+        let decision = link.record(&outcome, Utc::now(), &BackoffPolicy::default(), 0.5);
+        Outbox::record(&mut store, &[(a.outbox_id, decision, None)], Utc::now()).unwrap();
+    }
+    let (ok, out) = kiosk(&cfg, &["outbox", "status"]);
+    assert!(!ok, "needs attention is a failure verdict: {out}");
+    assert!(out.contains("needs attention  1"), "{out}");
+    let (ok, out) = kiosk(&cfg, &["outbox", "list", "--state", "needs_attention"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("unknown service item") && !out.contains("410329"),
+        "{out}"
+    );
+    let (ok, out) = kiosk(&cfg, &["outbox", "retry", "1"]);
+    assert!(ok, "{out}");
+    let (ok, out) = kiosk(&cfg, &["outbox", "retry", "1"]);
+    assert!(
+        !ok && out.contains("only entries needing attention"),
+        "{out}"
+    );
+    let (ok, out) = kiosk(&cfg, &["outbox", "status"]);
+    assert!(ok && out.contains("pending          1"), "{out}");
+}
+
+/// The county link's architecture invariants (ARCHITECTURE.md), checked in the source.
+#[test]
+fn only_wire_derives_the_api_shapes_and_retry_does_no_io() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for dir in ["county", "backoffice"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() == "wire.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with("//!"), "{} has no //! doc", path.display());
+            assert!(
+                !text.contains("derive(")
+                    || !text.contains("Serialize,") && !text.contains("Serialize)"),
+                "{} derives Serialize; API shapes belong in county::wire",
+                path.display()
+            );
+        }
+    }
+    let retry = std::fs::read_to_string(root.join("county/retry.rs")).unwrap();
+    let code = &retry[..retry.find("#[cfg(test)]").unwrap()];
+    for banned in [
+        "tokio",
+        "reqwest",
+        "rusqlite",
+        "Utc::now",
+        "Instant::now",
+        "rand::",
+    ] {
+        assert!(
+            !code.contains(banned),
+            "county::retry must not use {banned}"
+        );
+    }
+}
