@@ -299,6 +299,47 @@ fn json_error_text(e: &serde_json::Error) -> String {
     }
 }
 
+/// The key a kiosk verifies county bundles against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedKey {
+    /// `county.catalog_public_key` from the config.
+    Configured(VerifyingKey),
+    /// Demo mode without a configured key: the published DEMO key.
+    Demo(VerifyingKey),
+}
+
+impl TrustedKey {
+    pub fn key(&self) -> &VerifyingKey {
+        match self {
+            TrustedKey::Configured(k) | TrustedKey::Demo(k) => k,
+        }
+    }
+}
+
+/// Why no key can be trusted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TrustError {
+    #[error(
+        "county.catalog_public_key: {0}; copy the county's public key as printed by `kiosk catalog keygen`"
+    )]
+    BadKey(KeyError),
+    #[error(
+        "county.catalog_public_key is not set, so no bundle can be verified; set it to the county's public key (64 hex digits)"
+    )]
+    NotSet,
+}
+
+/// The key county bundles (catalogue, announcements) must be signed with under `config`.
+pub fn trusted_key(config: &crate::config::Config) -> Result<TrustedKey, TrustError> {
+    match &config.county.catalog_public_key {
+        Some(hex) => parse_verifying_key(hex)
+            .map(TrustedKey::Configured)
+            .map_err(TrustError::BadKey),
+        None if config.is_demo() => Ok(TrustedKey::Demo(demo_verifying_key())),
+        None => Err(TrustError::NotSet),
+    }
+}
+
 /// The DEMO signing key. Only for demo mode, tests and examples.
 pub fn demo_signing_key() -> SigningKey {
     // The constant is 64 valid hex digits (checked by a unit test).

@@ -10,6 +10,20 @@ use std::sync::LazyLock;
 
 use super::model::{CardField, CaseKind, Catalog, FieldKind, MaterialForm, ServiceItem};
 
+/// The life events (生命周期/主题) the demo catalogue tags its items with, in display order.
+pub const DEMO_LIFE_EVENTS: [&str; 10] = [
+    "退休养老",
+    "生育收养",
+    "婚姻家庭",
+    "就医看病",
+    "困难救助",
+    "残疾人服务",
+    "就业创业",
+    "农业生产",
+    "法律服务",
+    "军人退役",
+];
+
 /// The raw text of `data/demo-catalog.json`, as embedded in the binary.
 pub const DEMO_CATALOG_JSON: &str = include_str!("../../data/demo-catalog.json");
 
@@ -40,7 +54,8 @@ pub fn demo_catalog_ref() -> &'static Catalog {
 ///   department, implementing body, each legal basis, applicants, each condition, result,
 ///   phones, each life event); the code is ASCII without spaces;
 /// - at least one legal basis, condition, material, process step and location;
-/// - materials: name and source non-empty, at least one copy unless it is an electronic licence;
+/// - materials: name and source non-empty, at least one copy unless it is an electronic licence,
+///   and an optional material's notes say when it is needed;
 /// - steps: name, actor and description non-empty;
 /// - time limits: promised ≤ legal; the steps' limits add up to at most the promised limit;
 ///   即办件 ⇔ both limits are 0; a 承诺件 promises at least one working day;
@@ -131,6 +146,12 @@ pub fn check_complete(item: &ServiceItem) -> Vec<String> {
         }
         if m.source.trim().is_empty() {
             problem(format!("materials[{i}].source is empty"));
+        }
+        if !m.required && m.notes.trim().is_empty() {
+            problem(format!(
+                "materials[{i}] \"{}\" is optional but its notes do not say when it is needed",
+                m.name
+            ));
         }
         if m.copies == 0 && m.form != MaterialForm::Electronic {
             problem(format!(
@@ -341,6 +362,7 @@ pub fn check_catalog(catalog: &Catalog) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::catalog::model::{Category, FieldKind};
+    use std::collections::BTreeMap;
 
     fn item(code: &str) -> ServiceItem {
         demo_catalog_ref()
@@ -371,6 +393,63 @@ mod tests {
             problems.is_empty(),
             "incomplete demo items:\n{}",
             problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_demo_catalogue_is_large_and_covers_every_category() {
+        let catalog = demo_catalog_ref();
+        assert!(
+            catalog.items.len() >= 40,
+            "only {} items",
+            catalog.items.len()
+        );
+        let mut per_category: BTreeMap<Category, usize> = BTreeMap::new();
+        for item in &catalog.items {
+            *per_category.entry(item.category).or_default() += 1;
+        }
+        for category in Category::ALL {
+            assert!(
+                per_category.contains_key(&category),
+                "no demo item in category {}",
+                category.label_zh()
+            );
+        }
+        let online = catalog.items.iter().filter(|i| i.village_online).count();
+        assert!(
+            online * 4 >= catalog.items.len() * 3,
+            "most items are accepted online"
+        );
+        assert!(
+            catalog.items.iter().any(|i| !i.village_online),
+            "a few items need the hall"
+        );
+        assert!(
+            catalog
+                .items
+                .iter()
+                .any(|i| i.case_kind == CaseKind::Immediate),
+            "some items are decided on the spot"
+        );
+    }
+
+    #[test]
+    fn demo_life_events_are_a_small_consistent_set() {
+        let mut used = HashSet::new();
+        for item in &demo_catalog_ref().items {
+            for event in &item.life_events {
+                assert!(
+                    DEMO_LIFE_EVENTS.contains(&event.as_str()),
+                    "{}: unknown life event {event}",
+                    item.code
+                );
+                used.insert(event.as_str());
+            }
+        }
+        assert_eq!(
+            used.len(),
+            DEMO_LIFE_EVENTS.len(),
+            "every life event has an item"
         );
     }
 
@@ -438,6 +517,43 @@ mod tests {
         assert!(pension.village_online);
     }
 
+    /// Full pinyin and initials of a text, the way a villager types it (`yanglao`, `ylbx`).
+    fn pinyin_forms(text: &str) -> (String, String) {
+        use pinyin::ToPinyin;
+        let (mut full, mut initials) = (String::new(), String::new());
+        for (c, p) in text.chars().zip(text.to_pinyin()) {
+            match p {
+                Some(p) => {
+                    full.push_str(p.plain());
+                    initials.push_str(p.first_letter());
+                }
+                None => {
+                    full.push(c);
+                    initials.push(c);
+                }
+            }
+        }
+        (full, initials)
+    }
+
+    #[test]
+    fn the_pension_guide_is_found_by_chinese_pinyin_and_initials() {
+        let pension = item("SB-001");
+        let mut texts = vec![pension.name.clone()];
+        texts.extend(pension.short_name.clone());
+        texts.extend(pension.aliases.clone());
+        let forms: Vec<(String, String)> = texts.iter().map(|t| pinyin_forms(t)).collect();
+        assert!(pension.name.contains("养老"), "{texts:?}");
+        assert!(
+            forms.iter().any(|(full, _)| full.contains("yanglao")),
+            "{forms:?}"
+        );
+        assert!(
+            forms.iter().any(|(_, initials)| initials.contains("ylbx")),
+            "{forms:?}"
+        );
+    }
+
     #[test]
     fn the_worked_subsistence_guide_matches_the_reference() {
         let dibao = item("MZ-001");
@@ -496,6 +612,11 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("materials[0].source"))
         );
+
+        let mut bad = good.clone();
+        bad.materials[0].required = false;
+        bad.materials[0].notes.clear();
+        assert!(check_complete(&bad).iter().any(|p| p.contains("optional")));
 
         let mut bad = good.clone();
         bad.form

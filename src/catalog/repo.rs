@@ -139,6 +139,44 @@ pub fn replace(
     Ok(meta)
 }
 
+/// Where the catalogue in use came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogSource {
+    Installed(CatalogMeta),
+    /// Nothing imported yet and the kiosk is in demo mode: the built-in demo catalogue.
+    Demo,
+}
+
+/// Why there is no catalogue to use.
+#[derive(Debug, thiserror::Error)]
+pub enum InUseError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(
+        "no catalogue installed in {}; import the county's signed bundle with `kiosk catalog import FILE`",
+        path.display()
+    )]
+    NotInstalled { path: std::path::PathBuf },
+}
+
+/// The catalogue the kiosk uses under `config`: the installed one, or — when none was imported
+/// and the kiosk is in demo mode — the demo catalogue. Does not create the store just to read.
+pub fn in_use(config: &crate::config::Config) -> Result<(Catalog, CatalogSource), InUseError> {
+    let path = crate::config::data_dir(config).join(crate::store::STORE_FILE);
+    if path.exists() {
+        let store = Store::open(&path)?;
+        if let Some((meta, catalog)) = load(&store)? {
+            return Ok((catalog, CatalogSource::Installed(meta)));
+        }
+    }
+    if config.is_demo() {
+        return Ok((super::demo::demo_catalog(), CatalogSource::Demo));
+    }
+    Err(InUseError::NotInstalled { path })
+}
+
 /// The installed catalogue's metadata, or `None` if none was imported yet.
 pub fn meta(store: &Store) -> Result<Option<CatalogMeta>, RepoError> {
     Ok(store

@@ -87,6 +87,7 @@ const MAX_QUERY_CHARS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct SearchIndex {
     entries: Vec<Entry>,
+    filters: Vec<Filter>,
     /// Character bigrams (and single characters) of names, short names and aliases → items.
     name_grams: HashMap<u64, Vec<u32>>,
     /// The same over guide text.
@@ -108,10 +109,40 @@ struct Entry {
     name_chars: u32,
     targets: Vec<Target>,
     guide: String,
+}
+
+/// The pinyin prefilter of one item, kept apart from [`Entry`] so a scan stays in cache.
+#[derive(Debug, Clone, Copy)]
+struct Filter {
     /// Letters (bit 0 = a … 25 = z, 26 = digit, 27 = other) that start a reading in any target.
     start_mask: u32,
     /// Letters that occur anywhere in any reading of any target.
     letter_mask: u32,
+    /// Letter pairs a pinyin match can produce: inside a reading, or across the boundary to the
+    /// next position. Every adjacent pair of a matching query is in here (a superset filter).
+    pairs: PairSet,
+}
+
+/// A set of letter pairs over 27 symbols (a–z, and one for anything else).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PairSet([u64; 12]);
+
+impl PairSet {
+    fn sym(b: u8) -> usize {
+        match b {
+            b'a'..=b'z' => (b - b'a') as usize,
+            _ => 26,
+        }
+    }
+
+    fn insert(&mut self, a: u8, b: u8) {
+        let bit = Self::sym(a) * 27 + Self::sym(b);
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn contains_all(&self, other: &PairSet) -> bool {
+        self.0.iter().zip(&other.0).all(|(a, b)| a & b == *b)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +331,7 @@ impl SearchIndex {
         let mut name_grams: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut guide_grams: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut entries = Vec::with_capacity(items.len());
+        let mut filters = Vec::with_capacity(items.len());
         let mut categories: Vec<(Category, Vec<usize>)> =
             Category::ALL.iter().map(|c| (*c, Vec::new())).collect();
         let mut life_events: Vec<LifeEvent> = Vec::new();
@@ -330,7 +362,9 @@ impl SearchIndex {
             }
             let mut start_mask = 0;
             let mut letter_mask = 0;
+            let mut pairs = PairSet::default();
             for t in &targets {
+                add_pairs(&mut pairs, t, &reading_pool, &interner.syllables);
                 add_grams(&mut name_grams, &t.text, id);
                 for p in &t.positions {
                     start_mask |= p.first_mask;
@@ -351,8 +385,11 @@ impl SearchIndex {
                 name_chars: item.name.chars().count() as u32,
                 targets,
                 guide,
+            });
+            filters.push(Filter {
                 start_mask,
                 letter_mask,
+                pairs,
             });
 
             if let Some((_, list)) = categories.iter_mut().find(|(c, _)| *c == item.category) {
@@ -380,6 +417,7 @@ impl SearchIndex {
         guide_rank.sort_by_key(|&i| (entries[i as usize].name_chars, i));
         SearchIndex {
             entries,
+            filters,
             name_grams,
             guide_grams,
             syllables: interner.syllables,
@@ -427,6 +465,10 @@ impl SearchIndex {
         if hits.len() < limit && !q.is_ascii() {
             self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
         }
+        // Codes are filled in only for the hits returned.
+        for h in &mut hits {
+            h.code = self.code_of(h.index);
+        }
         hits
     }
 
@@ -468,6 +510,9 @@ impl SearchIndex {
             let e = &self.entries[id as usize];
             let mut best: Option<SearchHit> = None;
             for t in &e.targets {
+                if best.as_ref().is_some_and(|b| b.field == MatchedField::Name) {
+                    break;
+                }
                 let Some(byte) = t.text.find(q) else {
                     continue;
                 };
@@ -485,9 +530,8 @@ impl SearchIndex {
                     });
                 }
             }
-            if let Some(mut h) = best {
+            if let Some(h) = best {
                 seen[id as usize] = true;
-                h.code = self.code_of(id as usize);
                 hits.push(h);
             }
         }
@@ -531,7 +575,7 @@ impl SearchIndex {
             found += 1;
             hits.push(SearchHit {
                 index: id as usize,
-                code: self.code_of(id as usize),
+                code: String::new(),
                 score: TIER_GUIDE,
                 field: MatchedField::Guide,
                 via: MatchVia::Text,
@@ -548,11 +592,24 @@ impl SearchIndex {
             q_letters |= letter_bit(b);
         }
         let first = letter_bit(qb[0]);
-        for (idx, e) in self.entries.iter().enumerate() {
+        let mut q_pairs = PairSet::default();
+        for w in qb.windows(2) {
+            q_pairs.insert(w[0], w[1]);
+        }
+        for (idx, (e, f)) in self.entries.iter().zip(&self.filters).enumerate() {
+            if f.start_mask & first == 0
+                || f.letter_mask & q_letters != q_letters
+                || !f.pairs.contains_all(&q_pairs)
+            {
+                // No pinyin match possible; only the code can still match.
+                if e.code_lc.as_bytes().first() != Some(&qb[0]) {
+                    continue;
+                }
+            }
             if e.code_lc == q {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score: TIER_CODE + 100,
                     field: MatchedField::Code,
                     via: MatchVia::Text,
@@ -563,7 +620,7 @@ impl SearchIndex {
             if qb.len() >= 2 && e.code_lc.starts_with(q) {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score: TIER_CODE,
                     field: MatchedField::Code,
                     via: MatchVia::Text,
@@ -571,11 +628,17 @@ impl SearchIndex {
                 });
                 continue;
             }
-            if e.start_mask & first == 0 || e.letter_mask & q_letters != q_letters {
+            if f.start_mask & first == 0
+                || f.letter_mask & q_letters != q_letters
+                || !f.pairs.contains_all(&q_pairs)
+            {
                 continue;
             }
             let mut best: Option<(u32, MatchedField, MatchVia, (usize, usize))> = None;
             for t in &e.targets {
+                if best.is_some_and(|b| b.1 == MatchedField::Name) {
+                    break;
+                }
                 if let Some((s, end, used)) = self.match_target(t, qb) {
                     let whole = s == 0 && end == t.positions.len();
                     let score = text_score(t.field, s, whole);
@@ -591,7 +654,7 @@ impl SearchIndex {
             if let Some((score, field, via, span)) = best {
                 hits.push(SearchHit {
                     index: idx,
-                    code: self.code_of(idx),
+                    code: String::new(),
                     score,
                     field,
                     via,
@@ -659,10 +722,11 @@ impl SearchIndex {
                     return Some(m);
                 }
                 let retroflex = r.len() > 2 && r[1] == b'h' && matches!(r[0], b'z' | b'c' | b's');
-                if retroflex && k >= 2 {
-                    if let Some(m) = self.match_from(t, i + 1, &q[2..], u) {
-                        return Some(m);
-                    }
+                if retroflex
+                    && k >= 2
+                    && let Some(m) = self.match_from(t, i + 1, &q[2..], u)
+                {
+                    return Some(m);
                 }
             }
         }
@@ -671,6 +735,34 @@ impl SearchIndex {
 
     fn code_of(&self, idx: usize) -> String {
         self.entries[idx].code.clone()
+    }
+}
+
+/// Adds the letter pairs a match over `t` can produce (see `Filter::pairs`): pairs inside each
+/// reading, and from the last letter a position can consume (its initial, the `h` of zh/ch/sh, or
+/// its last letter) to the first letter of the next position's readings.
+fn add_pairs(pairs: &mut PairSet, t: &Target, pool: &[u32], syllables: &[Box<[u8]>]) {
+    let readings = |p: &Position| {
+        pool[p.readings_start as usize..(p.readings_start + p.readings_len) as usize]
+            .iter()
+            .map(|&r| &*syllables[r as usize])
+    };
+    for (i, p) in t.positions.iter().enumerate() {
+        let next = t.positions.get(i + 1);
+        for r in readings(p) {
+            for w in r.windows(2) {
+                pairs.insert(w[0], w[1]);
+            }
+            if let Some(n) = next {
+                for r2 in readings(n) {
+                    pairs.insert(r[0], r2[0]);
+                    pairs.insert(r[r.len() - 1], r2[0]);
+                    if r.len() > 1 {
+                        pairs.insert(r[1], r2[0]);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -869,5 +961,45 @@ mod tests {
                 (Category::Disability, 1)
             ]
         );
+    }
+
+    static GENERATED: std::sync::LazyLock<(crate::catalog::Catalog, SearchIndex)> =
+        std::sync::LazyLock::new(|| {
+            let catalog = crate::catalog::sample::generated_catalog(200);
+            let index = SearchIndex::build(&catalog.items);
+            (catalog, index)
+        });
+
+    proptest::proptest! {
+        /// Any way of typing a run of a name — each character as its full syllable (any reading)
+        /// or its initial, the last one possibly cut short — finds the item.
+        #[test]
+        fn any_typing_of_a_name_finds_it(
+            item in 0usize..200,
+            start in 0usize..6,
+            len in 1usize..6,
+            choices in proptest::collection::vec((0usize..4, proptest::bool::ANY), 6),
+            cut in 1usize..4,
+        ) {
+            let (catalog, index) = &*GENERATED;
+            let chars: Vec<char> = catalog.items[item].name.chars().filter(|c| c.to_pinyin_multi().is_some()).collect();
+            let start = start.min(chars.len() - 1);
+            let end = (start + len).min(chars.len());
+            let mut q = String::new();
+            for (k, c) in chars[start..end].iter().enumerate() {
+                let readings: Vec<&str> = c.to_pinyin_multi().unwrap().into_iter().map(|p| p.plain()).collect();
+                let r = readings[choices[k].0 % readings.len()].replace('ü', "v");
+                let last = k + 1 == end - start;
+                if choices[k].1 {
+                    q.push_str(&r[..1]);
+                } else if last {
+                    q.push_str(&r[..cut.min(r.len())]);
+                } else {
+                    q.push_str(&r);
+                }
+            }
+            let hits = index.search(&q, usize::MAX);
+            proptest::prop_assert!(hits.iter().any(|h| h.index == item), "{} not found by {:?}", catalog.items[item].name, q);
+        }
     }
 }

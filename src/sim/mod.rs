@@ -2,5 +2,9 @@
 //! pseudo-terminals, so tests and demo mode open real ttys with serialport.
 //!
 //! - [`pty`]: a raw-mode pseudo-terminal, optionally reachable through a stable symlink.
+//! - [`idcard`]: the ID card reader (SAM protocol).
+//! - [`printer`]: an ESC/POS receipt printer with status, transcript and paper image.
 
+pub mod idcard;
+pub mod printer;
 pub mod pty;

@@ -4,5 +4,6 @@ mod catalog;
 mod county;
 mod idcard;
 mod printer;
+mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
