@@ -390,3 +390,67 @@ fn cli_simulator_prints_its_path_first_and_serves_a_card_file() {
     assert_eq!(json["issue_count"], 1);
     assert!(json["pass_number"].as_str().unwrap().contains('*'));
 }
+
+/// Lines of a child's stdout, on a channel, so the test can wait with a timeout.
+fn lines_of(stdout: std::process::ChildStdout) -> std_mpsc::Receiver<String> {
+    let (tx, rx) = std_mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &std_mpsc::Receiver<String>, needle: &str) -> String {
+    loop {
+        let line = rx
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("no line containing {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn cli_watch_follows_a_simulator_steered_on_stdin() {
+    use std::io::Write;
+    let mut sim = kiosk()
+        .args(["sim", "idcard", "--no-pace", "--replace-after-read"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sim_lines = lines_of(sim.stdout.take().unwrap());
+    let path = sim_lines.recv_timeout(WAIT).unwrap();
+    let mut watch = kiosk()
+        .args(["card", "watch", "--port", &path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = lines_of(watch.stdout.take().unwrap());
+    let placed = wait_line(&events, "card placed");
+    assert!(placed.contains("340524********"), "{placed}");
+    assert!(!placed.contains(&SimCard::demo_resident().id_number));
+
+    let mut stdin = sim.stdin.take().unwrap();
+    writeln!(stdin, "lift").unwrap();
+    wait_line(&events, "card lifted");
+    writeln!(stdin, "place").unwrap();
+    wait_line(&events, "card placed");
+    writeln!(stdin, "silent").unwrap();
+    assert!(wait_line(&events, "reader fault").contains("does not answer"));
+    writeln!(stdin, "talk").unwrap();
+    wait_line(&events, "reader back");
+
+    for child in [&mut watch, &mut sim] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
