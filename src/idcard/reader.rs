@@ -404,6 +404,8 @@ struct PollLoop {
     fault: Option<String>,
     /// A card was read (placed or rejected) and has not been lifted.
     card_present: bool,
+    /// The last read failure logged, so a card that cannot be read is logged once, not per poll.
+    read_failure: Option<String>,
 }
 
 /// The receiver is gone or the handle was dropped.
@@ -422,6 +424,7 @@ impl PollLoop {
             reader: None,
             fault: None,
             card_present: false,
+            read_failure: None,
         }
     }
 
@@ -491,6 +494,7 @@ impl PollLoop {
                 match outcome {
                     None => {}
                     Some(PollOutcome::NoCard) if self.card_present => {
+                        self.read_failure = None;
                         self.card_present = false;
                         self.send(ReaderEvent::CardLifted)?;
                     }
@@ -510,7 +514,10 @@ impl PollLoop {
                         self.send(ReaderEvent::CardRejected(rejection))?;
                     }
                     Some(PollOutcome::ReadFailed(reason)) => {
-                        tracing::warn!("a card is on the reader but cannot be read: {reason}");
+                        if self.read_failure.as_deref() != Some(reason.as_str()) {
+                            tracing::warn!("a card is on the reader but cannot be read: {reason}");
+                            self.read_failure = Some(reason);
+                        }
                     }
                 }
             }
