@@ -494,11 +494,10 @@ impl PollLoop {
                 match outcome {
                     None => {}
                     Some(PollOutcome::NoCard) if self.card_present => {
-                        self.read_failure = None;
                         self.card_present = false;
                         self.send(ReaderEvent::CardLifted)?;
                     }
-                    Some(PollOutcome::NoCard) => {}
+                    Some(PollOutcome::NoCard) => self.read_failure = None,
                     Some(PollOutcome::Card(Ok(card))) => {
                         tracing::info!(
                             kind = ?card.kind,
@@ -513,12 +512,13 @@ impl PollLoop {
                         self.card_present = true;
                         self.send(ReaderEvent::CardRejected(rejection))?;
                     }
-                    Some(PollOutcome::ReadFailed(reason)) => {
-                        if self.read_failure.as_deref() != Some(reason.as_str()) {
-                            tracing::warn!("a card is on the reader but cannot be read: {reason}");
-                            self.read_failure = Some(reason);
-                        }
+                    Some(PollOutcome::ReadFailed(reason))
+                        if self.read_failure.as_deref() != Some(reason.as_str()) =>
+                    {
+                        tracing::warn!("a card is on the reader but cannot be read: {reason}");
+                        self.read_failure = Some(reason);
                     }
+                    Some(PollOutcome::ReadFailed(_)) => {}
                 }
             }
             Err(e @ ReaderError::Io { .. }) => {
