@@ -105,6 +105,9 @@ pub struct SimIdcardArgs {
     /// Answer nothing (a reader that went silent).
     #[arg(long)]
     pub silent: bool,
+    /// Fail this many reads (status 41) after every placement.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub failing_reads: u32,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -392,6 +395,7 @@ pub fn run_sim(args: SimIdcardArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
         replace_after_read: args.replace_after_read,
         old_sam: args.old_sam,
         silent: args.silent,
+        failing_reads: args.failing_reads,
         ..SimOptions::default()
     };
     let sim = IdcardSimulator::start(options).context("cannot open a pseudo-terminal")?;

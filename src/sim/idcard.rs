@@ -52,6 +52,8 @@ pub struct SimOptions {
     pub silent: bool,
     /// Fingerprint block length in a 30 10 answer (0, 512 or 1024).
     pub fingerprint_len: usize,
+    /// Fail this many reads (status 41) after every placement, like a card laid down askew.
+    pub failing_reads: u32,
 }
 
 impl Default for SimOptions {
@@ -67,6 +69,7 @@ impl Default for SimOptions {
             old_sam: false,
             silent: false,
             fingerprint_len: 1024,
+            failing_reads: 0,
         }
     }
 }
@@ -279,6 +282,8 @@ struct SimState {
     selected: bool,
     /// Read, and not yet lifted: with `replace_after_read`, find fails now.
     read_done: bool,
+    /// Reads failed since the card was placed.
+    failed_reads: u32,
     silent: bool,
     /// Where to report each request received (tests watch the driver's behaviour).
     watchers: Vec<std::sync::mpsc::Sender<Option<Command>>>,
@@ -398,6 +403,7 @@ impl IdcardSimulator {
         st.card = Some((card, text));
         st.selected = false;
         st.read_done = false;
+        st.failed_reads = 0;
     }
 
     /// Takes the card off the reader.
@@ -546,7 +552,8 @@ fn answer(command: Option<Command>, shared: &Shared, options: &SimOptions) -> Op
         }
         Some(Command::ReadTextPhotoFingerprint) if options.old_sam => fail(Status::CommandError),
         Some(c @ (Command::ReadTextPhoto | Command::ReadTextPhotoFingerprint)) => {
-            if !st.selected {
+            if !st.selected || st.failed_reads < options.failing_reads {
+                st.failed_reads = st.failed_reads.saturating_add(1);
                 return fail(Status::ReadFailed);
             }
             let Some((card, Some(text))) = &st.card else {

@@ -176,6 +176,24 @@ fn old_sam_falls_back_to_30_01() {
 }
 
 #[test]
+fn failed_reads_are_retried() {
+    let sim = IdcardSimulator::start(SimOptions {
+        failing_reads: 2,
+        ..fast()
+    })
+    .unwrap();
+    let requests = sim.watch_requests();
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    wait_requests(&requests, Command::FindCard, 1);
+    sim.place_card(SimCard::demo_resident());
+    expect_placed(&mut rx);
+    let reads = std::iter::from_fn(|| requests.try_recv().ok())
+        .filter(|c| *c == Some(Command::ReadTextPhotoFingerprint))
+        .count();
+    assert_eq!(reads, 3, "two failures and the read that worked");
+}
+
+#[test]
 fn silent_reader_is_reported_and_comes_back() {
     let sim = IdcardSimulator::start(SimOptions {
         card: Some(SimCard::demo_resident()),
@@ -334,6 +352,16 @@ fn cli_read_exit_codes_for_each_failure() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("expired"), "{stderr}");
     assert!(!stderr.contains(&SimCard::demo_expired().id_number));
+
+    let unreadable = IdcardSimulator::start(SimOptions {
+        card: Some(SimCard::demo_resident()),
+        failing_reads: u32::MAX,
+        ..fast()
+    })
+    .unwrap();
+    let out = card_read(unreadable.path(), &["--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(4), "card that cannot be read");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be read"));
 
     let mut bad = SimCard::demo_resident();
     bad.id_number.replace_range(
