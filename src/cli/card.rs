@@ -174,9 +174,20 @@ fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut last_read_failure: Option<String> = None;
+    let mut unanswered = 0;
     loop {
         let today = chrono::Local::now().date_naive();
-        match reader.poll(today) {
+        let result = reader.poll(today);
+        if matches!(result, Err(ReaderError::NoAnswer { .. })) {
+            // One lost frame is not a dead reader; three polls in a row are.
+            unanswered += 1;
+            if unanswered < 3 {
+                continue;
+            }
+        } else {
+            unanswered = 0;
+        }
+        match result {
             Ok(PollOutcome::Card(Ok(card))) => {
                 print_card(&card, args.json, args.show_pii)?;
                 return Ok(ExitCode::SUCCESS);

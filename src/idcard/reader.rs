@@ -406,7 +406,12 @@ struct PollLoop {
     card_present: bool,
     /// The last read failure logged, so a card that cannot be read is logged once, not per poll.
     read_failure: Option<String>,
+    /// Polls in a row that got no answer: one lost frame is not yet a fault.
+    unanswered: u32,
 }
+
+/// Polls in a row without an answer before the reader is reported as not answering.
+const UNANSWERED_BEFORE_FAULT: u32 = 2;
 
 /// The receiver is gone or the handle was dropped.
 struct Stopped;
@@ -425,6 +430,7 @@ impl PollLoop {
             fault: None,
             card_present: false,
             read_failure: None,
+            unanswered: 0,
         }
     }
 
@@ -485,6 +491,9 @@ impl PollLoop {
         } else {
             reader.poll(today).map(Some)
         };
+        if !matches!(result, Err(ReaderError::NoAnswer { .. })) {
+            self.unanswered = 0;
+        }
         match result {
             Ok(outcome) => {
                 if self.fault.take().is_some() {
@@ -525,6 +534,14 @@ impl PollLoop {
                 self.reader = None;
                 self.fault(&e)?;
                 return self.wait(self.settings.reopen_interval);
+            }
+            Err(e @ ReaderError::NoAnswer { .. }) => {
+                self.unanswered += 1;
+                if self.unanswered >= UNANSWERED_BEFORE_FAULT {
+                    self.fault(&e)?;
+                } else {
+                    tracing::debug!("no answer from the reader, polling again: {e}");
+                }
             }
             Err(e) => self.fault(&e)?,
         }

@@ -21,8 +21,9 @@ const WAIT: Duration = Duration::from_secs(15);
 fn settings(path: &std::path::Path) -> ReaderSettings {
     ReaderSettings {
         poll_interval: Duration::from_millis(20),
-        command_timeout: Duration::from_millis(400),
-        read_timeout: Duration::from_secs(2),
+        // Generous, so a loaded machine does not look like a silent reader.
+        command_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_secs(5),
         reopen_interval: Duration::from_millis(30),
         ..ReaderSettings::new(path)
     }
