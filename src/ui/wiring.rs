@@ -245,9 +245,9 @@ impl OutboxCounty {
         let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(w) = worker {
             if tokio::runtime::Handle::try_current().is_err() {
-                let _ = self
-                    .rt
-                    .block_on(tokio::time::timeout(Duration::from_secs(5), w.shutdown()));
+                let _ = self.rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(5), w.shutdown()).await
+                });
             } else {
                 self.rt.spawn(w.shutdown());
             }
