@@ -77,6 +77,15 @@ fn since_process_start() -> Option<Duration> {
     (secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
+/// Proportional set size of this process (kB), from /proc/self/smaps_rollup.
+pub fn pss_kb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    text.lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
 fn first_frame_line(entered: Instant) -> String {
     let in_run = entered.elapsed();
     match since_process_start() {
@@ -248,6 +257,9 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         headless::set_orientation(&kiosk, options.landscape);
         headless::snapshot_png(&kiosk).map_err(|e| anyhow!(e))?;
         println!("{}", first_frame_line(entered));
+        if let Some(kb) = pss_kb() {
+            println!("memory: PSS {kb} kB after the first frame");
+        }
         if args.exit_after_first_frame {
             return Ok(ExitCode::SUCCESS);
         }
