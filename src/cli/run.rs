@@ -124,7 +124,7 @@ fn kiosk_options(config: &Config, args: &RunArgs, demo: bool) -> anyhow::Result<
 fn production_services(
     config: &Config,
     rt: &tokio::runtime::Handle,
-) -> anyhow::Result<(Services, PathBuf)> {
+) -> anyhow::Result<(Services, PathBuf, Arc<OutboxCounty>)> {
     let data_dir = config::data_dir(config);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -160,8 +160,10 @@ fn production_services(
     });
     let client = crate::county::CountyClient::from_config(&config.county, &config.station)
         .map_err(|e| anyhow!("county link: {e}"))?;
-    let county = OutboxCounty::start(&store_path, client, rt.clone(), catalogue.clone(), config)
-        .map_err(|e| anyhow!("{}", e.detail))?;
+    let county = Arc::new(
+        OutboxCounty::start(&store_path, client, rt.clone(), catalogue.clone(), config)
+            .map_err(|e| anyhow!("{}", e.detail))?,
+    );
     Ok((
         Services {
             catalogue,
@@ -170,12 +172,13 @@ fn production_services(
                 config.station.name.clone(),
                 config.station.complaint_phone.clone(),
             )),
-            county: Arc::new(county),
+            county: county.clone(),
             demo_hand: None,
             announcements: Vec::new(),
             station_name: config.station.name.clone(),
         },
         reader_port,
+        county,
     ))
 }
 
@@ -215,7 +218,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         headless::init().map_err(|e| anyhow!(e))?;
     }
 
-    let (services, reader_port, _station) = if demo {
+    let (services, reader_port, _station, production_county) = if demo {
         let mut opts = DemoOptions::default();
         if let Some(n) = args.generated_catalog {
             opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
@@ -223,10 +226,10 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         let station = DemoStation::start(&handle, opts).map_err(|e| anyhow!("{}", e.detail))?;
         let services = station.services.clone();
         let port = station.reader_port.clone();
-        (services, port, Some(Box::new(station)))
+        (services, port, Some(Box::new(station)), None)
     } else {
-        let (s, p) = production_services(&config, &handle)?;
-        (s, p, None)
+        let (s, p, c) = production_services(&config, &handle)?;
+        (s, p, None, Some(c))
     };
 
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
@@ -250,7 +253,11 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         options.clone(),
         wake,
     )
-    .map_err(|e| anyhow!("cannot create the window: {e}"))?;
+    .map_err(|e| {
+            anyhow!(
+                "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
+            )
+        })?;
     let _reader = wiring::forward_reader_events(&reader_port, &handle, kiosk.sink());
 
     if args.headless {
@@ -305,6 +312,9 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     }
     let result = kiosk.window.run();
     APP.with(|a| a.borrow_mut().take());
+    if let Some(c) = production_county {
+        c.shutdown();
+    }
     drop(rt);
     result.map_err(|e| anyhow!("the window failed: {e}"))?;
     Ok(ExitCode::SUCCESS)
