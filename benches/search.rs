@@ -18,7 +18,7 @@ use village_kiosk::catalog::{ServiceItem, validate};
 use village_kiosk::store::Store;
 
 const ITEMS: usize = 10_000;
-const RUNS: usize = 1_000;
+const RUNS: usize = 2_000;
 const LIMIT: usize = 20;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -41,10 +41,10 @@ const QUERIES: &[(&str, Kind)] = &[
     ("cjrz", Kind::Initials),
 ];
 
-fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
     samples.sort();
     let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
-    (at(0.50), at(0.99))
+    (at(0.50), at(0.90), at(0.99))
 }
 
 fn us(d: Duration) -> String {
@@ -196,9 +196,9 @@ fn main() {
 
     println!();
     println!(
-        "| query | kind | kiosk hits | kiosk p50 | kiosk p99 | FTS5 hits | FTS5 p50 | FTS5 p99 |"
+        "| query | kind | kiosk hits | kiosk p50 | kiosk p90 | kiosk p99 | FTS5 hits | FTS5 p50 | FTS5 p90 | FTS5 p99 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &(q, kind) in QUERIES {
         // Warm up both.
         for _ in 0..50 {
@@ -217,18 +217,20 @@ fn main() {
             fts_hits = black_box(fts_search(&fts, q, kind)).len();
             theirs.push(t.elapsed());
         }
-        let (o50, o99) = percentiles(ours);
-        let (f50, f99) = percentiles(theirs);
+        let (o50, o90, o99) = percentiles(ours);
+        let (f50, f90, f99) = percentiles(theirs);
         let kind = match kind {
             Kind::Chinese => "Chinese",
             Kind::FullPinyin => "full pinyin",
             Kind::Initials => "initials",
         };
         println!(
-            "| `{q}` | {kind} | {our_hits} | {} | {} | {fts_hits} | {} | {} |",
+            "| `{q}` | {kind} | {our_hits} | {} | {} | {} | {fts_hits} | {} | {} | {} |",
             us(o50),
+            us(o90),
             us(o99),
             us(f50),
+            us(f90),
             us(f99)
         );
     }

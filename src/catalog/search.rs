@@ -8,7 +8,8 @@
 //! text (initials of a whole guide would match almost anything).
 //!
 //! Polyphonic characters (多音字: 行 hang/xing, 重 chong/zhong, 长 chang/zhang…) are indexed with
-//! every reading the `pinyin` crate knows, so the reading a villager types always matches.
+//! every reading the `pinyin` crate knows, so the reading a villager types always matches; a match
+//! that needs a rarer reading (失 as yi) ranks below common-reading matches of the same tier.
 //!
 //! Everything is precomputed in [`SearchIndex::build`]: a character bigram index over names and
 //! guides for Chinese queries, and per-name syllable tables for pinyin. A query allocates only its
@@ -78,6 +79,9 @@ const TIER_NAME_PREFIX: u32 = 4000;
 const TIER_NAME: u32 = 3000;
 const TIER_ALIAS: u32 = 2000;
 const TIER_GUIDE: u32 = 1000;
+/// A pinyin match that needs a rarer reading of a polyphonic character ranks below common-reading
+/// matches of the same tier (name prefix, name, alias), and never drops below the next tier.
+const RARE_READING_PENALTY: u32 = 600;
 
 /// Queries longer than this (in characters, after normalising) are cut: nobody types more, and
 /// it bounds the work of one query.
@@ -162,6 +166,8 @@ struct Position {
     orig: u32,
     readings_start: u32,
     readings_len: u32,
+    /// The first `primary_len` readings spell the common reading; the rest are rarer ones.
+    primary_len: u32,
     first_mask: u32,
 }
 
@@ -242,14 +248,16 @@ impl Interner {
 
 /// The readings of one character: ASCII letters and digits read as themselves; Chinese
 /// characters as every plain pinyin reading (`ü` both as `v` and as `u`); anything else none.
-fn readings_of(c: char, out: &mut Vec<Vec<u8>>) {
+/// Returns how many of them (at the front) spell the character's first, most common reading.
+fn readings_of(c: char, out: &mut Vec<Vec<u8>>) -> usize {
     out.clear();
     if c.is_ascii_alphanumeric() {
         out.push(vec![c.to_ascii_lowercase() as u8]);
-        return;
+        return 1;
     }
+    let mut primary = 0;
     if let Some(multi) = c.to_pinyin_multi() {
-        for p in multi {
+        for (n, p) in multi.into_iter().enumerate() {
             let plain = p.plain();
             for variant in [plain.replace('ü', "v"), plain.replace('ü', "u")] {
                 let bytes = variant.into_bytes();
@@ -257,8 +265,12 @@ fn readings_of(c: char, out: &mut Vec<Vec<u8>>) {
                     out.push(bytes);
                 }
             }
+            if n == 0 {
+                primary = out.len();
+            }
         }
     }
+    primary
 }
 
 impl Target {
@@ -276,7 +288,7 @@ impl Target {
                 0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
                 _ => c,
             };
-            readings_of(c, &mut readings);
+            let primary = readings_of(c, &mut readings);
             if readings.is_empty() {
                 continue;
             }
@@ -291,6 +303,7 @@ impl Target {
                 orig: i as u32,
                 readings_start: start,
                 readings_len: readings.len() as u32,
+                primary_len: primary as u32,
                 first_mask,
             });
         }
@@ -308,6 +321,8 @@ impl Target {
 struct PinyinUse {
     full: u8,
     initial: u8,
+    /// Some character was read with one of its rarer readings (失 as yi, 行 as hang).
+    rare: bool,
 }
 
 impl PinyinUse {
@@ -451,7 +466,7 @@ impl SearchIndex {
             seen = vec![false; self.entries.len()];
             self.search_text(&q, &mut hits, &mut seen);
         }
-        hits.sort_by(|a, b| {
+        let order = |a: &SearchHit, b: &SearchHit| {
             b.score
                 .cmp(&a.score)
                 .then(
@@ -460,8 +475,13 @@ impl SearchIndex {
                         .cmp(&self.entries[b.index].name_chars),
                 )
                 .then(a.index.cmp(&b.index))
-        });
-        hits.truncate(limit);
+        };
+        // Only the best `limit` need ordering.
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, order);
+            hits.truncate(limit);
+        }
+        hits.sort_by(order);
         if hits.len() < limit && !q.is_ascii() {
             self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
         }
@@ -641,7 +661,8 @@ impl SearchIndex {
                 }
                 if let Some((s, end, used)) = self.match_target(t, qb) {
                     let whole = s == 0 && end == t.positions.len();
-                    let score = text_score(t.field, s, whole);
+                    let penalty = if used.rare { RARE_READING_PENALTY } else { 0 };
+                    let score = text_score(t.field, s, whole).saturating_sub(penalty);
                     if best.is_none_or(|b| score > b.0) {
                         let span = (
                             t.positions[s].orig as usize,
@@ -664,18 +685,23 @@ impl SearchIndex {
         }
     }
 
-    /// The leftmost pinyin match of `q` in `t`: (first position, end position, how).
+    /// The leftmost pinyin match of `q` in `t` with common readings, else the leftmost with a
+    /// rarer reading: (first position, end position, how).
     fn match_target(&self, t: &Target, q: &[u8]) -> Option<(usize, usize, PinyinUse)> {
         let first = letter_bit(q[0]);
+        let mut rare = None;
         for s in 0..t.positions.len() {
             if t.positions[s].first_mask & first == 0 {
                 continue;
             }
             if let Some((end, used)) = self.match_from(t, s, q, PinyinUse::default()) {
-                return Some((s, end, used));
+                if !used.rare {
+                    return Some((s, end, used));
+                }
+                rare.get_or_insert((s, end, used));
             }
         }
-        None
+        rare
     }
 
     /// Matches `q` starting at position `i`: each position takes its whole reading, its initial
@@ -692,8 +718,12 @@ impl SearchIndex {
         }
         let pos = t.positions.get(i)?;
         let range = pos.readings_start as usize..(pos.readings_start + pos.readings_len) as usize;
-        for &rid in &self.reading_pool[range] {
+        for (n, &rid) in self.reading_pool[range].iter().enumerate() {
             let r = &self.syllables[rid as usize];
+            let used = PinyinUse {
+                rare: used.rare || n >= pos.primary_len as usize,
+                ..used
+            };
             let k = r.iter().zip(q).take_while(|(a, b)| a == b).count();
             if k == 0 {
                 continue;
@@ -935,6 +965,17 @@ mod tests {
     }
 
     #[test]
+    fn rarer_readings_rank_below_common_ones() {
+        let items = vec![
+            sample_item("A-1", "挂失和补换申请", Category::SocialInsurance),
+            sample_item("A-2", "乡村医护人员登记", Category::Health),
+        ];
+        let idx = SearchIndex::build(&items);
+        // 失和 read as yi-he (失's rare reading) starts earlier than 医护 yi-hu, yet ranks lower.
+        assert_eq!(codes(&idx.search("yh", 10)), vec!["A-2", "A-1"]);
+    }
+
+    #[test]
     fn code_query_comes_first_and_nonsense_finds_nothing() {
         let idx = SearchIndex::build(&items());
         assert_eq!(idx.search("sb-003", 10)[0].code, "SB-003");
@@ -961,6 +1002,22 @@ mod tests {
                 (Category::Disability, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_smaller_limit_returns_the_head_of_the_full_ranking() {
+        let (_, index) = &*GENERATED;
+        for q in ["养老", "yanglao", "ylbx", "申请", "sq", "c"] {
+            let all = index.search(q, usize::MAX);
+            assert!(all.len() > 5, "{q}");
+            for limit in [1, 5] {
+                assert_eq!(
+                    index.search(q, limit),
+                    all[..limit].to_vec(),
+                    "{q} limit {limit}"
+                );
+            }
+        }
     }
 
     static GENERATED: std::sync::LazyLock<(crate::catalog::Catalog, SearchIndex)> =

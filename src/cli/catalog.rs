@@ -46,6 +46,9 @@ pub enum CatalogCommand {
     List {
         #[arg(long, short)]
         category: Option<String>,
+        /// Only items under this life event (主题), e.g. 退休养老 (an unknown one lists them all).
+        #[arg(long)]
+        life_event: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -108,7 +111,11 @@ pub fn run(cmd: CatalogCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             json,
         } => import(g, &file, allow_downgrade, json),
         CatalogCommand::Verify { file, json } => verify(g, &file, json),
-        CatalogCommand::List { category, json } => list(g, category.as_deref(), json),
+        CatalogCommand::List {
+            category,
+            life_event,
+            json,
+        } => list(g, category.as_deref(), life_event.as_deref(), json),
         CatalogCommand::Show { code, json } => show(g, &code, json),
         CatalogCommand::Search { query, limit, json } => search(g, &query.join(" "), limit, json),
         CatalogCommand::Export { out } => export(g, out.as_deref()),
@@ -303,7 +310,12 @@ fn item_brief_json(item: &ServiceItem) -> serde_json::Value {
     })
 }
 
-fn list(g: &Globals, category: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+fn list(
+    g: &Globals,
+    category: Option<&str>,
+    life_event: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let category = match category {
         Some(c) => Some(Category::parse(c).ok_or_else(|| {
             anyhow!(
@@ -319,15 +331,36 @@ fn list(g: &Globals, category: Option<&str>, json: bool) -> anyhow::Result<ExitC
     };
     let cfg = load_config(g)?;
     let (catalog, source) = catalog_in_use(&cfg)?;
+    let index = SearchIndex::build(&catalog.items);
+    let in_event: Option<&[usize]> = match life_event.map(str::trim) {
+        None => None,
+        Some(e) if index.by_life_event(e).is_empty() => {
+            let known: Vec<&str> = index
+                .life_events()
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            bail!(
+                "--life-event {e:?} matches no item; the catalogue's life events are: {}",
+                known.join(", ")
+            );
+        }
+        Some(e) => Some(index.by_life_event(e)),
+    };
     let items: Vec<&ServiceItem> = catalog
         .items
         .iter()
-        .filter(|i| category.is_none_or(|c| i.category == c))
+        .enumerate()
+        .filter(|(n, i)| {
+            category.is_none_or(|c| i.category == c) && in_event.is_none_or(|l| l.contains(n))
+        })
+        .map(|(_, i)| i)
         .collect();
     if json {
         let out = json!({
             "catalog": summary_json(&catalog, meta_of(&source)),
             "category": category,
+            "life_event": life_event,
             "items": items.iter().map(|i| item_brief_json(i)).collect::<Vec<_>>(),
         });
         println!("{out}");

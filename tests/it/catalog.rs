@@ -160,6 +160,11 @@ fn import_a_signed_bundle_then_list_show_search_and_export_it() {
         .collect();
     assert_eq!(codes, vec!["CL-001"]);
 
+    let by_event = env.json(&["catalog", "list", "--life-event", "退休养老", "--json"]);
+    assert_eq!(by_event["items"].as_array().unwrap().len(), 2);
+    let err = env.fails(&["catalog", "list", "--life-event", "出国"]);
+    assert!(err.contains("出国") && err.contains("退休养老"), "{err}");
+
     let show = env.json(&["catalog", "show", "SB-001", "--json"]);
     assert_eq!(show["name"], "城乡居民基本养老保险参保登记");
     let human = env.ok(&["catalog", "show", "SB-001"]);
