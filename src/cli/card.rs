@@ -105,6 +105,9 @@ pub struct SimIdcardArgs {
     /// Answer nothing (a reader that went silent).
     #[arg(long)]
     pub silent: bool,
+    /// Fail this many reads (status 41) after every placement.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub failing_reads: u32,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -171,9 +174,20 @@ fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut last_read_failure: Option<String> = None;
+    let mut unanswered = 0;
     loop {
         let today = chrono::Local::now().date_naive();
-        match reader.poll(today) {
+        let result = reader.poll(today);
+        if matches!(result, Err(ReaderError::NoAnswer { .. })) {
+            // One lost frame is not a dead reader; three polls in a row are.
+            unanswered += 1;
+            if unanswered < 3 {
+                continue;
+            }
+        } else {
+            unanswered = 0;
+        }
+        match result {
             Ok(PollOutcome::Card(Ok(card))) => {
                 print_card(&card, args.json, args.show_pii)?;
                 return Ok(ExitCode::SUCCESS);
@@ -392,6 +406,7 @@ pub fn run_sim(args: SimIdcardArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
         replace_after_read: args.replace_after_read,
         old_sam: args.old_sam,
         silent: args.silent,
+        failing_reads: args.failing_reads,
         ..SimOptions::default()
     };
     let sim = IdcardSimulator::start(options).context("cannot open a pseudo-terminal")?;

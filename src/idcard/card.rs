@@ -952,4 +952,75 @@ mod tests {
         assert!(!s.contains("34052419800101001X"), "{s}");
         assert!(s.contains("340524********001X"), "{s}");
     }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn cjk(max: usize) -> impl Strategy<Value = String> {
+            prop::collection::vec(0x4E00u32..0x9FA5, 1..=max)
+                .prop_map(|v| v.into_iter().filter_map(char::from_u32).collect())
+        }
+
+        fn date() -> impl Strategy<Value = NaiveDate> {
+            (1900i32..2100, 1u32..=12, 1u32..=28)
+                .prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn resident_cards_round_trip_and_validate(
+                name in cjk(15),
+                address in cjk(35),
+                issuer in cjk(15),
+                nation in 0usize..NATIONS.len(),
+                birth in date(),
+                region in 110000u32..660000,
+                seq in 0u32..1000,
+                from in date(),
+                years in prop::option::of(5i32..=20),
+            ) {
+                let first17 = format!("{region:06}{}{seq:03}", yyyymmdd(birth));
+                let check = gb11643_check_char(&first17).unwrap();
+                let (code, nation_name) = NATIONS[nation];
+                let valid_until = years.map(|y| from.with_year(from.year() + y).unwrap());
+                let card = IdCard {
+                    kind: CardKind::Resident,
+                    name,
+                    english_name: None,
+                    sex: if seq % 2 == 1 { Sex::Male } else { Sex::Female },
+                    nation_code: Some(code.into()),
+                    nation: Some(nation_name.into()),
+                    nationality: None,
+                    birth_date: birth,
+                    address: Some(address),
+                    id_number: format!("{first17}{check}"),
+                    issuer,
+                    valid_from: from,
+                    valid_until,
+                    pass_number: None,
+                    issue_count: None,
+                    photo: vec![1, 2, 3],
+                };
+                let text = card.encode_text_block().unwrap();
+                let back = IdCard::decode(&text, card.photo.clone()).unwrap();
+                prop_assert_eq!(&back, &card);
+                prop_assert_eq!(back.validate(from), Ok(()));
+            }
+
+            #[test]
+            fn any_text_block_never_panics(
+                block in prop::collection::vec(any::<u8>(), 256),
+                mark in prop::sample::select(vec![*b" \0", *b"J\0", *b"I\0", *b"Y\0"]),
+            ) {
+                let mut block = block;
+                block[248..250].copy_from_slice(&mark);
+                if let Ok(card) = IdCard::decode(&block, Vec::new()) {
+                    let _ = card.validate(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+                }
+            }
+        }
+    }
 }

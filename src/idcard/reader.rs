@@ -404,7 +404,14 @@ struct PollLoop {
     fault: Option<String>,
     /// A card was read (placed or rejected) and has not been lifted.
     card_present: bool,
+    /// The last read failure logged, so a card that cannot be read is logged once, not per poll.
+    read_failure: Option<String>,
+    /// Polls in a row that got no answer: one lost frame is not yet a fault.
+    unanswered: u32,
 }
+
+/// Polls in a row without an answer before the reader is reported as not answering.
+const UNANSWERED_BEFORE_FAULT: u32 = 2;
 
 /// The receiver is gone or the handle was dropped.
 struct Stopped;
@@ -422,6 +429,8 @@ impl PollLoop {
             reader: None,
             fault: None,
             card_present: false,
+            read_failure: None,
+            unanswered: 0,
         }
     }
 
@@ -482,6 +491,9 @@ impl PollLoop {
         } else {
             reader.poll(today).map(Some)
         };
+        if !matches!(result, Err(ReaderError::NoAnswer { .. })) {
+            self.unanswered = 0;
+        }
         match result {
             Ok(outcome) => {
                 if self.fault.take().is_some() {
@@ -494,7 +506,7 @@ impl PollLoop {
                         self.card_present = false;
                         self.send(ReaderEvent::CardLifted)?;
                     }
-                    Some(PollOutcome::NoCard) => {}
+                    Some(PollOutcome::NoCard) => self.read_failure = None,
                     Some(PollOutcome::Card(Ok(card))) => {
                         tracing::info!(
                             kind = ?card.kind,
@@ -509,15 +521,27 @@ impl PollLoop {
                         self.card_present = true;
                         self.send(ReaderEvent::CardRejected(rejection))?;
                     }
-                    Some(PollOutcome::ReadFailed(reason)) => {
+                    Some(PollOutcome::ReadFailed(reason))
+                        if self.read_failure.as_deref() != Some(reason.as_str()) =>
+                    {
                         tracing::warn!("a card is on the reader but cannot be read: {reason}");
+                        self.read_failure = Some(reason);
                     }
+                    Some(PollOutcome::ReadFailed(_)) => {}
                 }
             }
             Err(e @ ReaderError::Io { .. }) => {
                 self.reader = None;
                 self.fault(&e)?;
                 return self.wait(self.settings.reopen_interval);
+            }
+            Err(e @ ReaderError::NoAnswer { .. }) => {
+                self.unanswered += 1;
+                if self.unanswered >= UNANSWERED_BEFORE_FAULT {
+                    self.fault(&e)?;
+                } else {
+                    tracing::debug!("no answer from the reader, polling again: {e}");
+                }
             }
             Err(e) => self.fault(&e)?,
         }

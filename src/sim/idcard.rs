@@ -52,6 +52,8 @@ pub struct SimOptions {
     pub silent: bool,
     /// Fingerprint block length in a 30 10 answer (0, 512 or 1024).
     pub fingerprint_len: usize,
+    /// Fail this many reads (status 41) after every placement, like a card laid down askew.
+    pub failing_reads: u32,
 }
 
 impl Default for SimOptions {
@@ -67,6 +69,7 @@ impl Default for SimOptions {
             old_sam: false,
             silent: false,
             fingerprint_len: 1024,
+            failing_reads: 0,
         }
     }
 }
@@ -81,7 +84,10 @@ pub struct SimCard {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub english_name: Option<String>,
+    /// `male`, `female`, `unknown`, `not_stated`; also accepted: 男/女/未知/未说明 and the codes
+    /// 1/2/0/9, so the output of `kiosk card read --json --show-pii` replays as is.
     #[zeroize(skip)]
+    #[serde(deserialize_with = "sex_any")]
     pub sex: Sex,
     /// GB/T 3304 code, e.g. "01" (resident cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +122,18 @@ impl std::fmt::Debug for SimCard {
             .field("id_number", &crate::pii::Masked::id_number(&self.id_number))
             .finish_non_exhaustive()
     }
+}
+
+fn sex_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Sex, D::Error> {
+    let s = String::deserialize(d)?;
+    let sex = match s.as_str() {
+        "male" | "男" => Some(Sex::Male),
+        "female" | "女" => Some(Sex::Female),
+        "unknown" | "未知" => Some(Sex::Unknown),
+        "not_stated" | "未说明" => Some(Sex::NotStated),
+        code => Sex::from_code(code),
+    };
+    sex.ok_or_else(|| serde::de::Error::custom(format!("unknown sex {s:?}")))
 }
 
 /// A stand-in for a WLT photo: 1024 bytes, opaque like the real thing.
@@ -279,6 +297,8 @@ struct SimState {
     selected: bool,
     /// Read, and not yet lifted: with `replace_after_read`, find fails now.
     read_done: bool,
+    /// Reads failed since the card was placed.
+    failed_reads: u32,
     silent: bool,
     /// Where to report each request received (tests watch the driver's behaviour).
     watchers: Vec<std::sync::mpsc::Sender<Option<Command>>>,
@@ -398,6 +418,7 @@ impl IdcardSimulator {
         st.card = Some((card, text));
         st.selected = false;
         st.read_done = false;
+        st.failed_reads = 0;
     }
 
     /// Takes the card off the reader.
@@ -546,7 +567,8 @@ fn answer(command: Option<Command>, shared: &Shared, options: &SimOptions) -> Op
         }
         Some(Command::ReadTextPhotoFingerprint) if options.old_sam => fail(Status::CommandError),
         Some(c @ (Command::ReadTextPhoto | Command::ReadTextPhotoFingerprint)) => {
-            if !st.selected {
+            if !st.selected || st.failed_reads < options.failing_reads {
+                st.failed_reads = st.failed_reads.saturating_add(1);
                 return fail(Status::ReadFailed);
             }
             let Some((card, Some(text))) = &st.card else {
@@ -626,4 +648,51 @@ async fn send(fd: &AsyncFd<std::fs::File>, bytes: &[u8], options: &SimOptions) -
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_cards_are_valid_except_the_expired_one() {
+        let today = chrono::Local::now().date_naive();
+        for card in [
+            SimCard::demo_resident(),
+            SimCard::demo_hk_macao_taiwan(),
+            SimCard::demo_foreign_permanent(),
+        ] {
+            let text = card.text_block().unwrap();
+            let decoded = IdCard::from_sam(&text, card.photo.clone(), today).unwrap();
+            assert_eq!(decoded, card.to_id_card());
+        }
+        let expired = SimCard::demo_expired();
+        let text = expired.text_block().unwrap();
+        assert!(matches!(
+            IdCard::from_sam(&text, vec![], today),
+            Err(crate::idcard::CardRejection::Expired { .. })
+        ));
+    }
+
+    #[test]
+    fn card_json_round_trips_and_accepts_the_read_output() {
+        let card = SimCard::demo_hk_macao_taiwan();
+        let json = serde_json::to_string(&card).unwrap();
+        let back: SimCard = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, card);
+
+        // The shape `kiosk card read --json --show-pii` prints.
+        let read_output = r#"{
+            "card_kind": "resident", "name": "王小明", "sex": "男", "sex_code": "1",
+            "nation": "汉", "nation_code": "01", "birth_date": "1960-01-01",
+            "address": "安徽省宣城市示范县城关镇东关村12号", "id_number": "340524196001010010",
+            "issuer": "示范县公安局", "valid_from": "2015-03-01", "valid_until": null,
+            "photo_bytes": 1024, "masked": false
+        }"#;
+        let replay: SimCard = serde_json::from_str(read_output).unwrap();
+        assert_eq!(replay.sex, Sex::Male);
+        assert_eq!(replay.valid_until, None);
+        assert_eq!(replay.id_number, SimCard::demo_resident().id_number);
+        assert!(serde_json::from_str::<SimCard>(&read_output.replace("男", "X")).is_err());
+    }
 }

@@ -21,8 +21,9 @@ const WAIT: Duration = Duration::from_secs(15);
 fn settings(path: &std::path::Path) -> ReaderSettings {
     ReaderSettings {
         poll_interval: Duration::from_millis(20),
-        command_timeout: Duration::from_millis(400),
-        read_timeout: Duration::from_secs(2),
+        // Generous, so a loaded machine does not look like a silent reader.
+        command_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_secs(5),
         reopen_interval: Duration::from_millis(30),
         ..ReaderSettings::new(path)
     }
@@ -173,6 +174,24 @@ fn old_sam_falls_back_to_30_01() {
         .position(|c| *c == Command::ReadTextPhotoFingerprint)
         .expect("tried 30 10 first");
     assert_eq!(seen[fp + 1], Command::ReadTextPhoto, "{seen:?}");
+}
+
+#[test]
+fn failed_reads_are_retried() {
+    let sim = IdcardSimulator::start(SimOptions {
+        failing_reads: 2,
+        ..fast()
+    })
+    .unwrap();
+    let requests = sim.watch_requests();
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    wait_requests(&requests, Command::FindCard, 1);
+    sim.place_card(SimCard::demo_resident());
+    expect_placed(&mut rx);
+    let reads = std::iter::from_fn(|| requests.try_recv().ok())
+        .filter(|c| *c == Some(Command::ReadTextPhotoFingerprint))
+        .count();
+    assert_eq!(reads, 3, "two failures and the read that worked");
 }
 
 #[test]
@@ -335,6 +354,16 @@ fn cli_read_exit_codes_for_each_failure() {
     assert!(stderr.contains("expired"), "{stderr}");
     assert!(!stderr.contains(&SimCard::demo_expired().id_number));
 
+    let unreadable = IdcardSimulator::start(SimOptions {
+        card: Some(SimCard::demo_resident()),
+        failing_reads: u32::MAX,
+        ..fast()
+    })
+    .unwrap();
+    let out = card_read(unreadable.path(), &["--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(4), "card that cannot be read");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be read"));
+
     let mut bad = SimCard::demo_resident();
     bad.id_number.replace_range(
         17..,
@@ -389,4 +418,68 @@ fn cli_simulator_prints_its_path_first_and_serves_a_card_file() {
     assert_eq!(json["card_kind"], "hk_macao_taiwan_permit");
     assert_eq!(json["issue_count"], 1);
     assert!(json["pass_number"].as_str().unwrap().contains('*'));
+}
+
+/// Lines of a child's stdout, on a channel, so the test can wait with a timeout.
+fn lines_of(stdout: std::process::ChildStdout) -> std_mpsc::Receiver<String> {
+    let (tx, rx) = std_mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &std_mpsc::Receiver<String>, needle: &str) -> String {
+    loop {
+        let line = rx
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("no line containing {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn cli_watch_follows_a_simulator_steered_on_stdin() {
+    use std::io::Write;
+    let mut sim = kiosk()
+        .args(["sim", "idcard", "--no-pace", "--replace-after-read"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sim_lines = lines_of(sim.stdout.take().unwrap());
+    let path = sim_lines.recv_timeout(WAIT).unwrap();
+    let mut watch = kiosk()
+        .args(["card", "watch", "--port", &path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let events = lines_of(watch.stdout.take().unwrap());
+    let placed = wait_line(&events, "card placed");
+    assert!(placed.contains("340524********"), "{placed}");
+    assert!(!placed.contains(&SimCard::demo_resident().id_number));
+
+    let mut stdin = sim.stdin.take().unwrap();
+    writeln!(stdin, "lift").unwrap();
+    wait_line(&events, "card lifted");
+    writeln!(stdin, "place").unwrap();
+    wait_line(&events, "card placed");
+    writeln!(stdin, "silent").unwrap();
+    assert!(wait_line(&events, "reader fault").contains("does not answer"));
+    writeln!(stdin, "talk").unwrap();
+    wait_line(&events, "reader back");
+
+    for child in [&mut watch, &mut sim] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
