@@ -331,6 +331,21 @@ impl EmbeddedBackoffice {
         self.token.as_deref().unwrap_or("")
     }
 
+    /// A demo-mode client for `station_id` (bearer token; not for a TLS back office).
+    pub fn demo_client(
+        &self,
+        station_id: &str,
+    ) -> Result<crate::county::CountyClient, crate::county::client::ClientError> {
+        crate::county::CountyClient::new(
+            &self.url(),
+            crate::county::CountyAuth::DemoToken {
+                token: self.token().to_string(),
+                station_id: station_id.to_string(),
+            },
+            Duration::from_secs(15),
+        )
+    }
+
     /// A new connection to the back office's database (for staff actions and test checks).
     pub fn db(&self) -> Result<Db, BackofficeError> {
         Ok(Db::open(&self.db_path)?)

@@ -357,6 +357,47 @@ impl CountyClient {
     }
 }
 
+impl CountyClient {
+    /// Fetches the catalogue bundle and verifies it against `trusted` (see
+    /// `catalog::bundle::trusted_key`): `None` when unchanged since `if_none_match`.
+    pub async fn catalog(
+        &self,
+        trusted: &ed25519_dalek::VerifyingKey,
+        if_none_match: Option<&str>,
+    ) -> Result<Option<(crate::catalog::Catalog, Option<String>)>, ClientError> {
+        match self.bundle(BundleKind::Catalog, if_none_match).await? {
+            None => Ok(None),
+            Some((bytes, etag)) => crate::catalog::bundle::open_catalog(&bytes, trusted)
+                .map(|c| Some((c, etag)))
+                .map_err(|e| ClientError::Decode(format!("catalogue bundle refused: {e}"))),
+        }
+    }
+
+    /// Fetches the announcements bundle and verifies it against `trusted`.
+    pub async fn announcements(
+        &self,
+        trusted: &ed25519_dalek::VerifyingKey,
+        if_none_match: Option<&str>,
+    ) -> Result<Option<(wire::Announcements, Option<String>)>, ClientError> {
+        use crate::catalog::bundle;
+        match self
+            .bundle(BundleKind::Announcements, if_none_match)
+            .await?
+        {
+            None => Ok(None),
+            Some((bytes, etag)) => {
+                let payload =
+                    bundle::open(&bytes, bundle::KIND_ANNOUNCEMENTS, trusted).map_err(|e| {
+                        ClientError::Decode(format!("announcements bundle refused: {e}"))
+                    })?;
+                let ann = serde_json::from_slice(&payload)
+                    .map_err(|e| ClientError::Decode(format!("announcements: {e}")))?;
+                Ok(Some((ann, etag)))
+            }
+        }
+    }
+}
+
 /// The two signed bundles the county serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BundleKind {

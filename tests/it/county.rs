@@ -342,7 +342,7 @@ async fn a_station_sees_only_its_cases_and_those_of_the_card_it_just_read() {
 async fn signed_bundles_with_etag() {
     let dir = tempfile::tempdir().unwrap();
     let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
-    let c = demo_client(&bo.url(), bo.token(), "ST-B1");
+    let c = bo.demo_client("ST-B1").unwrap();
     let (bytes, etag) = c.bundle(BundleKind::Catalog, None).await.unwrap().unwrap();
     let etag = etag.expect("ETag");
     let catalog = bundle::open_catalog(&bytes, &bundle::demo_verifying_key()).unwrap();
@@ -366,6 +366,16 @@ async fn signed_bundles_with_etag() {
     .unwrap();
     let ann: wire::Announcements = serde_json::from_slice(&payload).unwrap();
     assert!(!ann.items.is_empty());
+    // The verifying helpers: a bundle signed by another key is refused.
+    let trusted = bundle::demo_verifying_key();
+    let (cat, _) = c.catalog(&trusted, None).await.unwrap().unwrap();
+    assert_eq!(cat.items.len(), catalog.items.len());
+    assert!(c.announcements(&trusted, None).await.unwrap().is_some());
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+    assert!(matches!(
+        c.catalog(&other, None).await,
+        Err(ClientError::Decode(_))
+    ));
     // The hello names the key bundles are signed with.
     let hello = c.hello().await.unwrap();
     assert_eq!(hello.bundle_public_key, bundle::DEMO_PUBLIC_KEY_HEX);
