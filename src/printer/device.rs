@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::escpos::{self, EncodeError, Encoder};
 use super::job::PrintJob;
-use super::profile::{FlowControl, PrinterProfile};
+use super::profile::{FlowControl, PrinterProfile, ProfileError};
 use super::status::{PrinterFault, PrinterStatus, is_status_reply};
 
 /// Where the printer is and what it is. (打印机设置)
@@ -28,6 +28,20 @@ pub struct PrinterSettings {
     /// The serial device, e.g. `/dev/ttyUSB0` or a udev symlink such as `/dev/kiosk-printer`.
     pub port: PathBuf,
     pub profile: PrinterProfile,
+}
+
+impl PrinterSettings {
+    /// The settings the kiosk config names; `None` when no port is configured (demo mode starts
+    /// a simulator and uses its path).
+    pub fn from_config(
+        config: &crate::config::PrinterConfig,
+    ) -> Result<Option<PrinterSettings>, ProfileError> {
+        let profile = PrinterProfile::load(&config.profile)?;
+        Ok(config
+            .port
+            .clone()
+            .map(|port| PrinterSettings { port, profile }))
+    }
 }
 
 /// What happened to a job that printed.
@@ -409,7 +423,7 @@ impl Worker {
         let start = Instant::now();
         let mut sent = 0usize;
         let mut failure = None;
-        for chunk in bytes.chunks(profile.write_chunk_bytes) {
+        for chunk in bytes.chunks(profile.write_chunk_bytes.max(1)) {
             if let Err(e) = port.write_all(chunk) {
                 failure = Some(e);
                 break;
@@ -443,5 +457,46 @@ impl Worker {
             std::thread::sleep(wire - elapsed);
         }
         Ok((start.elapsed(), wire))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_config() {
+        let mut config = crate::config::PrinterConfig::default();
+        assert_eq!(PrinterSettings::from_config(&config).unwrap(), None);
+        config.port = Some("/dev/ttyUSB0".into());
+        config.profile = "generic-58mm".into();
+        let s = PrinterSettings::from_config(&config).unwrap().unwrap();
+        assert_eq!(s.profile.dots_per_line, 384);
+        config.profile = "no-such-printer".into();
+        assert!(PrinterSettings::from_config(&config).is_err());
+    }
+
+    #[test]
+    fn every_error_has_english_and_chinese() {
+        let errors = [
+            PrintError::NotConnected {
+                port: "/dev/x".into(),
+                reason: "gone".into(),
+            },
+            PrintError::NoResponse {
+                port: "/dev/x".into(),
+                n: 1,
+                timeout_ms: 500,
+            },
+            PrintError::NotReady(PrinterFault::CoverOpen),
+            PrintError::FailedDuringJob(PrinterFault::PaperEnd),
+            PrintError::WriteTimeout { timeout_ms: 5000 },
+            PrintError::Encode(EncodeError::QrEmpty),
+            PrintError::DriverStopped,
+        ];
+        for e in errors {
+            assert!(e.to_string().is_ascii(), "{e}");
+            assert!(!e.message_zh().is_ascii(), "{e}");
+        }
     }
 }

@@ -18,6 +18,9 @@ use super::status::PaperState;
 /// Default line pitch in dots (ESC 2: 24-dot characters + 6 dots spacing).
 const LINE_PITCH: usize = 30;
 
+/// Wider rasters than this (2048 dots) fit no receipt printer; the header is garbage.
+const MAX_RASTER_BYTES_PER_ROW: usize = 256;
+
 /// One thing the printer did, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TranscriptEntry {
@@ -37,8 +40,8 @@ pub enum TranscriptEntry {
         module_dots: u8,
         ec: QrEcLevel,
     },
-    /// A raster image (`GS v 0`), as printed.
-    Image { image: Bitmap },
+    /// A raster image (`GS v 0`), as printed, with the payload if it is a readable QR code.
+    Image { image: Bitmap, qr: Option<String> },
     /// The paper was cut.
     Cut { partial: bool },
     /// A `DLE EOT n` request and the reply sent.
@@ -81,8 +84,12 @@ impl fmt::Display for TranscriptEntry {
                 module_dots,
                 ec,
             } => write!(f, "qr: {data} (module {module_dots} dots, EC {ec:?})"),
-            TranscriptEntry::Image { image } => {
-                write!(f, "image: {}x{} dots", image.width(), image.height())
+            TranscriptEntry::Image { image, qr } => {
+                write!(f, "image: {}x{} dots", image.width(), image.height())?;
+                match qr {
+                    Some(data) => write!(f, " (QR: {data})"),
+                    None => Ok(()),
+                }
             }
             TranscriptEntry::Cut { partial } => f.write_str(if *partial {
                 "cut: partial"
@@ -457,6 +464,10 @@ impl PaperInterpreter {
                 let m = b[3];
                 let x = b[4] as usize | (b[5] as usize) << 8;
                 let y = b[6] as usize | (b[7] as usize) << 8;
+                if x == 0 || y == 0 || x > MAX_RASTER_BYTES_PER_ROW {
+                    self.garbage(&b[..8], "GS v 0 with an impossible size");
+                    return Step::Done(8);
+                }
                 let total = 8 + x * y;
                 if b.len() < total {
                     return Step::Incomplete;
@@ -609,8 +620,10 @@ impl PaperInterpreter {
 
     fn print_image(&mut self, image: Bitmap) {
         if self.state.prints() {
+            let qr = read_qr(&image);
             self.transcript.push(TranscriptEntry::Image {
                 image: image.clone(),
+                qr,
             });
         }
         self.place(&image);
@@ -630,6 +643,29 @@ impl PaperInterpreter {
         self.paper.paste(image, x, self.y);
         self.y += image.height();
     }
+}
+
+/// Reads a QR code in a printed image the way a phone would (with a white quiet zone around
+/// it), so the transcript shows raster QR payloads too. Text-line images (24 dots high) are
+/// skipped: no QR code is that small.
+fn read_qr(image: &Bitmap) -> Option<String> {
+    if image.height() < 40 || image.width() < 40 {
+        return None;
+    }
+    let margin = 16;
+    let (w, h) = (image.width() + 2 * margin, image.height() + 2 * margin);
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+        let inside = x >= margin && y >= margin;
+        if inside && image.get(x - margin, y - margin) {
+            0
+        } else {
+            255
+        }
+    });
+    prepared
+        .detect_grids()
+        .into_iter()
+        .find_map(|g| g.decode().ok().map(|(_, s)| s))
 }
 
 #[cfg(test)]
@@ -722,6 +758,26 @@ mod tests {
                 .iter()
                 .any(|e| matches!(e, TranscriptEntry::Garbage { .. }))
         );
+    }
+
+    #[test]
+    fn dle_eot_inside_raster_data_is_data() {
+        // One row of 3 bytes that happens to read 10 04 01.
+        let mut printer = PaperInterpreter::new(&p80());
+        let replies = printer.feed(&[0x1D, 0x76, 0x30, 0, 3, 0, 1, 0, 0x10, 0x04, 0x01]);
+        assert!(replies.is_empty());
+        let t = printer.transcript();
+        assert_eq!(t.len(), 1);
+        let TranscriptEntry::Image { image, qr: None } = &t[0] else {
+            panic!("{t:?}")
+        };
+        assert_eq!(image.to_raster(), vec![0x10, 0x04, 0x01]);
+        // An impossible header is garbage, not a huge allocation.
+        printer.feed(&[0x1D, 0x76, 0x30, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert!(matches!(
+            printer.transcript().last(),
+            Some(TranscriptEntry::Garbage { .. })
+        ));
     }
 
     #[test]

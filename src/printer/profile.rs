@@ -239,7 +239,7 @@ impl PrinterProfile {
 
     /// Seconds the wire needs for `bytes` at this baud (8N1: 10 bits a byte).
     pub fn wire_time(&self, bytes: usize) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / self.baud as f64)
+        std::time::Duration::from_secs_f64(bytes as f64 * 10.0 / self.baud.max(1) as f64)
     }
 }
 

@@ -268,7 +268,7 @@ pub fn test_page(profile: &PrinterProfile, printed_at: NaiveDateTime) -> PrintJo
     );
     job.rule();
     job.text("中文：一次告知，最多跑一次。");
-    job.text("替换：¥12.50 → ￥12.50，€ → EUR");
+    job.text("替换：¥12.50 印为 ￥12.50，€ 印为 EUR");
     job.text("生僻字（图像）：欧阳䶮");
     job.rule();
     job.qr("https://county.example.gov.cn/test");

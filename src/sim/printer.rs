@@ -157,12 +157,23 @@ impl PrinterSimulator {
             .collect()
     }
 
+    /// Payloads of raster QR codes printed so far (read back from the images).
+    pub fn raster_qr_payloads(&self) -> Vec<String> {
+        self.transcript()
+            .into_iter()
+            .filter_map(|e| match e {
+                TranscriptEntry::Image { qr, .. } => qr,
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Raster images printed so far.
     pub fn images(&self) -> Vec<Bitmap> {
         self.transcript()
             .into_iter()
             .filter_map(|e| match e {
-                TranscriptEntry::Image { image } => Some(image),
+                TranscriptEntry::Image { image, .. } => Some(image),
                 _ => None,
             })
             .collect()

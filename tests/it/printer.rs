@@ -154,7 +154,9 @@ async fn receipt_on_58mm_prints_a_raster_qr_that_reads_back() {
     assert_eq!(garbage(&t), Vec::<String>::new());
     assert!(sim.qr_payloads().is_empty(), "no native QR on this profile");
     let decoded: Vec<String> = sim.images().iter().flat_map(read_qr).collect();
-    assert_eq!(decoded, vec![r.progress_url]);
+    assert_eq!(decoded, vec![r.progress_url.clone()]);
+    // The simulator's transcript reads the raster QR back too.
+    assert_eq!(sim.raster_qr_payloads(), vec![r.progress_url]);
     assert!(t.contains(&TranscriptEntry::Cut { partial: true }));
     // 32 columns: no line wider than the paper.
     for line in sim.texts() {
@@ -310,6 +312,37 @@ async fn recovers_after_the_printer_is_unplugged_and_plugged_in() {
 }
 
 #[tokio::test]
+async fn a_gb2312_tear_bar_printer_without_status_gets_images_for_gbk_only_characters() {
+    let sim = sim("gb2312-58mm-tearbar", PaperState::Ok);
+    let printer = printer_for(&sim, "gb2312-58mm-tearbar");
+    let mut job = PrintJob::new();
+    job.text("龑");
+    job.text("结束");
+    let report = printer.print(job).await.unwrap();
+    assert_eq!(report.status_before, None, "no status support: sent blind");
+    // Without a status round trip, wait for the last line to arrive.
+    let (done, t) = sim.wait_for(WAIT, |t| {
+        t.iter()
+            .any(|e| matches!(e, TranscriptEntry::Text { text, .. } if text == "结束"))
+    });
+    assert!(done, "{t:?}");
+    assert_eq!(garbage(&t), Vec::<String>::new());
+    assert_eq!(
+        sim.images().len(),
+        1,
+        "龑 is not in GB2312: printed as an image"
+    );
+    assert!(
+        !t.iter().any(|e| matches!(e, TranscriptEntry::Cut { .. })),
+        "tear bar"
+    );
+    assert!(
+        !t.iter()
+            .any(|e| matches!(e, TranscriptEntry::Status { .. }))
+    );
+}
+
+#[tokio::test]
 async fn a_printer_that_does_not_answer_is_reported() {
     let pty = Pty::open().unwrap();
     let mut p = profile("generic-80mm");
@@ -356,6 +389,28 @@ fn kiosk() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kiosk"));
     c.env_remove("KIOSK_CONFIG");
     c
+}
+
+/// A copy of a shipped profile at 1 Mbaud, so the CLI's paced writes do not slow the tests
+/// (a pty has no baud; pacing is measured in the benchmark).
+fn fast_profile_file(dir: &Path, name: &str) -> String {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("hardware/profiles/printers")
+        .join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let fast: Vec<&str> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("baud = ") {
+                "baud = 1000000"
+            } else {
+                l
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}-fast.toml"));
+    std::fs::write(&path, fast.join("\n")).unwrap();
+    path.to_str().unwrap().to_string()
 }
 
 fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
@@ -409,17 +464,9 @@ fn cli_printer_status_explains_each_fault_with_its_exit_code() {
 fn cli_prints_test_page_checklist_and_text() {
     let sim = sim("generic-58mm", PaperState::Ok);
     let port = sim.path().to_str().unwrap().to_string();
-    let (rc, out, err) = run(
-        &[
-            "print",
-            "test",
-            "--port",
-            &port,
-            "--profile",
-            "generic-58mm",
-        ],
-        "",
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let p58 = fast_profile_file(dir.path(), "generic-58mm");
+    let (rc, out, err) = run(&["print", "test", "--port", &port, "--profile", &p58], "");
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.starts_with("printed: "), "{out}");
     assert!(sim.texts().contains(&"打印机测试页".to_string()));
@@ -432,7 +479,7 @@ fn cli_prints_test_page_checklist_and_text() {
             "--port",
             &port,
             "--profile",
-            "generic-58mm",
+            &p58,
         ],
         "",
     );
@@ -447,7 +494,7 @@ fn cli_prints_test_page_checklist_and_text() {
             "--port",
             &port,
             "--profile",
-            "generic-58mm",
+            &p58,
             "--qr",
             "HELLO-QR",
         ],
@@ -522,6 +569,7 @@ fn cli_receipt_preview_renders_the_paper() {
 #[test]
 fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
     let dir = tempfile::tempdir().unwrap();
+    let p58 = fast_profile_file(dir.path(), "generic-58mm");
     let png_path = dir.path().join("paper.png");
     let mut child = kiosk()
         .args([
@@ -548,7 +596,7 @@ fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
             "--port",
             &tty,
             "--profile",
-            "generic-58mm",
+            &p58,
             "--qr",
             "SIM-QR",
         ],
@@ -572,7 +620,11 @@ fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
         "{seen:#?}"
     );
     assert!(seen.contains(&"text: 模拟打印机".to_string()), "{seen:#?}");
-    assert!(seen.iter().any(|l| l.starts_with("image: ")), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("image: ") && l.ends_with("(QR: SIM-QR)")),
+        "{seen:#?}"
+    );
     assert_eq!(seen.last().map(String::as_str), Some("cut: partial"));
     let paper = png_to_bitmap(&std::fs::read(&png_path).unwrap());
     assert_eq!(paper.width(), 384);
@@ -643,7 +695,7 @@ mod properties {
                         prop_assert!(display_width(text) <= profile.columns(), "{text}");
                         read.push_str(text);
                     }
-                    TranscriptEntry::Image { image } => {
+                    TranscriptEntry::Image { image, .. } => {
                         prop_assert!(image.width() <= profile.dots_per_line as usize);
                         images += 1;
                     }
