@@ -231,6 +231,8 @@ impl Printer {
 struct Worker {
     settings: PrinterSettings,
     port: Option<Box<dyn SerialPort>>,
+    /// Zeros that complete a command an interrupted job left unfinished.
+    owed_zeros: usize,
 }
 
 impl Worker {
@@ -238,6 +240,7 @@ impl Worker {
         Worker {
             settings,
             port: None,
+            owed_zeros: 0,
         }
     }
 
@@ -314,9 +317,19 @@ impl Worker {
         let requests = self.settings.profile.status.requests();
         let timeout_ms = self.settings.profile.status_timeout_ms;
         let port_name = self.port_name();
+        let owed = std::mem::take(&mut self.owed_zeros);
         let port = self.open()?;
         let mut result: Result<PrinterStatus, std::io::Error> = Ok(PrinterStatus::default());
         let mut no_answer = None;
+        if owed > 0 {
+            tracing::info!(
+                bytes = owed,
+                "completing a command an interrupted job left open"
+            );
+            if let Err(e) = port.write_all(&vec![0u8; owed]) {
+                result = Err(e);
+            }
+        }
         if let Err(e) = port.clear(ClearBuffer::Input) {
             result = Err(std::io::Error::other(e.to_string()));
         }
@@ -423,12 +436,25 @@ impl Worker {
         let start = Instant::now();
         let mut sent = 0usize;
         let mut failure = None;
-        for chunk in bytes.chunks(profile.write_chunk_bytes.max(1)) {
-            if let Err(e) = port.write_all(chunk) {
-                failure = Some(e);
-                break;
+        'chunks: for chunk in bytes.chunks(profile.write_chunk_bytes.max(1)) {
+            let mut off = 0;
+            while off < chunk.len() {
+                match port.write(&chunk[off..]) {
+                    Ok(0) => {
+                        failure = Some(std::io::Error::from(std::io::ErrorKind::WriteZero));
+                        break 'chunks;
+                    }
+                    Ok(n) => {
+                        off += n;
+                        sent += n;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        failure = Some(e);
+                        break 'chunks;
+                    }
+                }
             }
-            sent += chunk.len();
             let due = start + profile.wire_time(sent.saturating_sub(profile.write_chunk_bytes));
             let now = Instant::now();
             if due > now {
@@ -441,6 +467,9 @@ impl Worker {
             failure = Some(e);
         }
         if let Some(e) = failure {
+            // A command cut short (a raster image's data, a QR payload) would swallow the next
+            // job's bytes: owe the printer the rest as zeros, sent before anything else.
+            self.owed_zeros = escpos::bytes_owed(bytes, sent);
             if e.kind() == std::io::ErrorKind::TimedOut {
                 // Keep the port: the printer is there but holding us back.
                 return Err(PrintError::WriteTimeout {

@@ -554,6 +554,44 @@ impl Encoder {
     }
 }
 
+/// How many zero bytes complete the command that `job[..sent]` leaves unfinished: the rest of
+/// a `GS v 0` image or `GS ( k` block (header bytes then data, with zeros standing in for the
+/// missing header bytes). 0 when the cut falls between commands. Text bytes never contain GS,
+/// so walking the encoder's own output from command to command is exact.
+pub fn bytes_owed(job: &[u8], sent: usize) -> usize {
+    let sent = sent.min(job.len());
+    let mut i = 0;
+    while i < sent {
+        let rest = &job[i..];
+        let header = if rest.starts_with(&[GS, b'v', b'0']) {
+            8
+        } else if rest.starts_with(&[GS, b'(', b'k']) {
+            5
+        } else {
+            i += 1;
+            continue;
+        };
+        // The header as the printer has it: sent bytes, then zeros for the missing ones.
+        let mut h = [0u8; 8];
+        for (k, slot) in h.iter_mut().enumerate().take(header) {
+            if i + k < sent {
+                *slot = job.get(i + k).copied().unwrap_or(0);
+            }
+        }
+        let data = if header == 8 {
+            (h[4] as usize | (h[5] as usize) << 8) * (h[6] as usize | (h[7] as usize) << 8)
+        } else {
+            h[3] as usize | (h[4] as usize) << 8
+        };
+        let end = i + header + data;
+        if sent < end {
+            return end - sent;
+        }
+        i = end;
+    }
+    0
+}
+
 /// A QR code as a bitmap of `module_dots`-sized modules, without quiet zone (the paper around
 /// it is white; [`encode_job`] feeds blank dots above and below).
 pub fn qr_bitmap(data: &[u8], module_dots: u8, ec: QrEcLevel) -> Result<Bitmap, EncodeError> {
@@ -857,6 +895,32 @@ mod tests {
             &e.bytes()[first..first + 8],
             &[0x1D, 0x76, 0x30, 0, 2, 0, 1, 0]
         );
+    }
+
+    #[test]
+    fn an_interrupted_image_or_qr_is_owed_its_remaining_bytes() {
+        let mut e = Encoder::new();
+        e.text("AB");
+        let mut b = Bitmap::new(16, 3); // 2 bytes x 3 rows
+        b.set(0, 0, true);
+        e.raster(&b);
+        e.qr_native(b"xyz", 4, QrEcLevel::M).unwrap();
+        let job = e.into_bytes();
+        assert_eq!(bytes_owed(&job, 0), 0);
+        assert_eq!(bytes_owed(&job, 2), 0, "between commands");
+        // Inside the raster data: the rest of its 6 data bytes.
+        assert_eq!(bytes_owed(&job, 2 + 8 + 1), 5);
+        // Inside its header after xL xH yL: yH as zero, then 2 x 3 data bytes.
+        assert_eq!(bytes_owed(&job, 2 + 7), 1 + 6);
+        // Cut after GS v 0 m xL: xH yL yH become 0 -> nothing more.
+        assert_eq!(bytes_owed(&job, 2 + 5), 3);
+        // Inside the QR store command's data.
+        let store = job
+            .windows(5)
+            .position(|w| w == [GS, b'(', b'k', 6, 0])
+            .unwrap();
+        assert_eq!(bytes_owed(&job, store + 5 + 4), 2);
+        assert_eq!(bytes_owed(&job, job.len()), 0);
     }
 
     #[test]
