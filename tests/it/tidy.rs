@@ -15,7 +15,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn src_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     files.sort();
     files
 }
@@ -51,14 +54,25 @@ const SANS_IO: &[&str] = &["src/pii.rs", "src/catalog/model.rs"];
 #[test]
 fn codecs_do_no_io() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let forbidden = ["tokio", "serialport", "rusqlite", "reqwest", "std::fs", "std::net", "std::io::Read"];
+    let forbidden = [
+        "tokio",
+        "serialport",
+        "rusqlite",
+        "reqwest",
+        "std::fs",
+        "std::net",
+        "std::io::Read",
+    ];
     for file in SANS_IO {
         let path = root.join(file);
         let Ok(text) = std::fs::read_to_string(&path) else {
             panic!("sans-IO module {file} is missing: update the list in tests/it/tidy.rs");
         };
         for word in forbidden {
-            assert!(!text.contains(word), "{file} mentions `{word}`: codecs do no I/O");
+            assert!(
+                !text.contains(word),
+                "{file} mentions `{word}`: codecs do no I/O"
+            );
         }
     }
 }
