@@ -998,10 +998,13 @@ fn crash_test_sigkill_during_submissions() {
         .count();
     let duplicates: i64 = in_county.values().map(|n| n - 1).sum();
     let lost = accepted.len() - delivered;
-    println!(
-        "crash-test: kills={kills} accepted={} delivered={delivered} duplicates={duplicates} lost={lost}",
+    // Written straight to the process's stderr, past the test harness's capture, so the line
+    // shows in every CI log.
+    let line = format!(
+        "crash-test: kills={kills} accepted={} delivered={delivered} duplicates={duplicates} lost={lost}\n",
         accepted.len()
     );
+    std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes()).unwrap();
     assert!(accepted.len() >= 200, "the stream was exercised");
     assert_eq!(duplicates, 0);
     assert_eq!(lost, 0);
