@@ -912,39 +912,6 @@ mod tests {
         );
     }
 
-    /// Architecture invariant: the codec and the card model are sans-IO (no ports, no files,
-    /// no runtime, no clock).
-    #[test]
-    fn codec_and_card_model_do_no_io() {
-        for (file, src) in [
-            ("protocol.rs", include_str!("protocol.rs")),
-            ("card.rs", include_str!("card.rs")),
-        ] {
-            let code: String = src
-                .split("#[cfg(test)]")
-                .next()
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            for banned in [
-                "tokio",
-                "serialport",
-                "rusqlite",
-                "std::io",
-                "std::fs",
-                "std::net",
-                "std::thread",
-                "::now(",
-                "SystemTime",
-                "Instant",
-            ] {
-                assert!(!code.contains(banned), "{file} uses {banned}");
-            }
-        }
-    }
-
     #[test]
     fn debug_masks_personal_data() {
         let s = format!("{:?}", resident());

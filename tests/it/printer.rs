@@ -631,33 +631,6 @@ fn cli_sim_printer_prints_its_tty_then_a_transcript_and_paper() {
     assert_eq!(read_qr_on_paper(&paper), vec!["SIM-QR".to_string()]);
 }
 
-#[test]
-fn printer_codecs_do_no_io() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/printer");
-    let forbidden = [
-        "tokio",
-        "serialport",
-        "rusqlite",
-        "reqwest",
-        "std::fs",
-        "std::net",
-        "std::io::Read",
-    ];
-    for file in [
-        "escpos.rs",
-        "status.rs",
-        "paper.rs",
-        "receipt.rs",
-        "job.rs",
-        "bitmap.rs",
-    ] {
-        let text = std::fs::read_to_string(root.join(file)).unwrap();
-        for word in forbidden {
-            assert!(!text.contains(word), "printer/{file} mentions `{word}`");
-        }
-    }
-}
-
 mod properties {
     use proptest::prelude::*;
     use village_kiosk::printer::bitmap::font_has;
