@@ -12,10 +12,15 @@
 //! that needs a rarer reading (失 as yi) ranks below common-reading matches of the same tier.
 //!
 //! Everything is precomputed in [`SearchIndex::build`]: a character bigram index over names and
-//! guides for Chinese queries, and per-name syllable tables for pinyin. A query allocates only its
-//! hits. Pure: no I/O, no clock; the index never changes after it is built.
+//! guides for Chinese queries, and per-name syllable tables for pinyin. A pinyin query scans a
+//! compact per-item prefilter (letters, letter pairs, first letters), and keeps only the best
+//! `limit` hits in a bounded heap while it scans: once that is full, a name is matched only at
+//! the starts whose score could still beat the worst hit kept, which turns the hundreds of
+//! genuine matches of a short query into a few dozen cheap checks. Pure: no I/O, no clock; the
+//! index never changes after it is built.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use pinyin::ToPinyinMulti;
 use serde::Serialize;
@@ -125,6 +130,12 @@ struct Filter {
     /// Letter pairs a pinyin match can produce: inside a reading, or across the boundary to the
     /// next position. Every adjacent pair of a matching query is in here (a superset filter).
     pairs: PairSet,
+    /// Letters that start a reading of the name's first position: the only start that can
+    /// still make a hit once the best `limit` hits are all name-prefix matches.
+    name_first_mask: u32,
+    /// First byte of the lower-case code, so the scan need not touch the [`Entry`] at all for
+    /// an item that cannot match.
+    code_first: u8,
 }
 
 /// A set of letter pairs over 27 symbols (a–z, and one for anything else).
@@ -144,8 +155,19 @@ impl PairSet {
         self.0[bit / 64] |= 1 << (bit % 64);
     }
 
-    fn contains_all(&self, other: &PairSet) -> bool {
-        self.0.iter().zip(&other.0).all(|(a, b)| a & b == *b)
+    /// The non-empty words, for a quick `contains_all` of a query's few pairs.
+    fn words(&self) -> Vec<(usize, u64)> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0)
+            .map(|(i, w)| (i, *w))
+            .collect()
+    }
+
+    /// Whether every pair in `words` (from [`PairSet::words`]) is in this set.
+    fn contains_words(&self, words: &[(usize, u64)]) -> bool {
+        words.iter().all(|&(i, w)| self.0[i] & w == w)
     }
 }
 
@@ -394,6 +416,7 @@ impl SearchIndex {
             }
             let guide = guide_text(item);
             add_grams(&mut guide_grams, &guide, id);
+            let name_first_mask = targets[0].positions.first().map_or(0, |p| p.first_mask);
             entries.push(Entry {
                 code: item.code.clone(),
                 code_lc: item.code.to_lowercase(),
@@ -405,6 +428,8 @@ impl SearchIndex {
                 start_mask,
                 letter_mask,
                 pairs,
+                name_first_mask,
+                code_first: item.code.to_lowercase().bytes().next().unwrap_or(0),
             });
 
             if let Some((_, list)) = categories.iter_mut().find(|(c, _)| *c == item.category) {
@@ -458,38 +483,42 @@ impl SearchIndex {
         if q.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let mut hits: Vec<SearchHit> = Vec::new();
-        let mut seen = vec![false; 0];
-        if q.is_ascii() {
-            self.search_ascii(&q, &mut hits);
+        let mut hits = if q.is_ascii() {
+            self.search_ascii(&q, limit)
         } else {
-            seen = vec![false; self.entries.len()];
+            let mut hits = Vec::new();
+            let mut seen = vec![false; self.entries.len()];
             self.search_text(&q, &mut hits, &mut seen);
-        }
-        let order = |a: &SearchHit, b: &SearchHit| {
-            b.score
-                .cmp(&a.score)
-                .then(
-                    self.entries[a.index]
-                        .name_chars
-                        .cmp(&self.entries[b.index].name_chars),
-                )
-                .then(a.index.cmp(&b.index))
+            // Only the best `limit` need ordering.
+            let order = |a: &SearchHit, b: &SearchHit| {
+                self.rank_key(b.score, b.index)
+                    .cmp(&self.rank_key(a.score, a.index))
+            };
+            if hits.len() > limit {
+                hits.select_nth_unstable_by(limit - 1, order);
+                hits.truncate(limit);
+            }
+            hits.sort_by(order);
+            if hits.len() < limit {
+                self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
+            }
+            hits
         };
-        // Only the best `limit` need ordering.
-        if hits.len() > limit {
-            hits.select_nth_unstable_by(limit - 1, order);
-            hits.truncate(limit);
-        }
-        hits.sort_by(order);
-        if hits.len() < limit && !q.is_ascii() {
-            self.search_guide(&q, limit - hits.len(), &mut hits, &seen);
-        }
         // Codes are filled in only for the hits returned.
         for h in &mut hits {
             h.code = self.code_of(h.index);
         }
         hits
+    }
+
+    /// The ranking of a hit, greater is better: score, then the shorter name, then the county's
+    /// order.
+    fn rank_key(&self, score: u32, index: usize) -> RankKey {
+        RankKey {
+            score,
+            shorter_name: Reverse(self.entries[index].name_chars),
+            earlier: Reverse(index),
+        }
     }
 
     /// Items of a category, in the county's order.
@@ -605,7 +634,13 @@ impl SearchIndex {
     }
 
     /// ASCII query: the code, then pinyin (full, initials, mixed) over names and aliases.
-    fn search_ascii(&self, q: &str, hits: &mut Vec<SearchHit>) {
+    ///
+    /// Hundreds of names can match a short pinyin query, so the best `limit` are kept in a
+    /// bounded heap ([`TopHits`]) while scanning, and a target is only matched as far as a match
+    /// could still enter it: once the heap holds `limit` hits, starts whose best possible score
+    /// is below the worst kept hit are not tried ([`max_useful_start`]). With many name-prefix
+    /// matches that leaves one start per name to try.
+    fn search_ascii(&self, q: &str, limit: usize) -> Vec<SearchHit> {
         let qb = q.as_bytes();
         let mut q_letters = 0u32;
         for &b in qb {
@@ -616,21 +651,23 @@ impl SearchIndex {
         for w in qb.windows(2) {
             q_pairs.insert(w[0], w[1]);
         }
+        let q_pairs = q_pairs.words();
+        let mut top = TopHits::new(limit);
+        // The last useful start per field kind for the current threshold, recomputed only when
+        // the threshold rises.
+        let mut bounds_for = u32::MAX;
+        let mut name_max_start = None;
+        let mut alias_max_start = None;
         for (idx, (e, f)) in self.entries.iter().zip(&self.filters).enumerate() {
-            if f.start_mask & first == 0
-                || f.letter_mask & q_letters != q_letters
-                || !f.pairs.contains_all(&q_pairs)
-            {
-                // No pinyin match possible; only the code can still match.
-                if e.code_lc.as_bytes().first() != Some(&qb[0]) {
-                    continue;
-                }
+            let pinyin_possible = f.start_mask & first != 0
+                && f.letter_mask & q_letters == q_letters
+                && f.pairs.contains_words(&q_pairs);
+            if !pinyin_possible && f.code_first != qb[0] {
+                continue;
             }
             if e.code_lc == q {
-                hits.push(SearchHit {
-                    index: idx,
-                    code: String::new(),
-                    score: TIER_CODE + 100,
+                top.offer(Candidate {
+                    key: self.rank_key(TIER_CODE + 100, idx),
                     field: MatchedField::Code,
                     via: MatchVia::Text,
                     span: None,
@@ -638,19 +675,27 @@ impl SearchIndex {
                 continue;
             }
             if qb.len() >= 2 && e.code_lc.starts_with(q) {
-                hits.push(SearchHit {
-                    index: idx,
-                    code: String::new(),
-                    score: TIER_CODE,
+                top.offer(Candidate {
+                    key: self.rank_key(TIER_CODE, idx),
                     field: MatchedField::Code,
                     via: MatchVia::Text,
                     span: None,
                 });
                 continue;
             }
-            if f.start_mask & first == 0
-                || f.letter_mask & q_letters != q_letters
-                || !f.pairs.contains_all(&q_pairs)
+            if !pinyin_possible {
+                continue;
+            }
+            let threshold = top.threshold();
+            if threshold != bounds_for {
+                bounds_for = threshold;
+                name_max_start = max_useful_start(MatchedField::Name, threshold);
+                alias_max_start = max_useful_start(MatchedField::Alias(0), threshold);
+            }
+            // Only a name-prefix match can still be kept, and this name cannot start one.
+            if name_max_start == Some(0)
+                && alias_max_start.is_none()
+                && f.name_first_mask & first == 0
             {
                 continue;
             }
@@ -659,7 +704,14 @@ impl SearchIndex {
                 if best.is_some_and(|b| b.1 == MatchedField::Name) {
                     break;
                 }
-                if let Some((s, end, used)) = self.match_target(t, qb) {
+                let max_start = match t.field {
+                    MatchedField::Name => name_max_start,
+                    _ => alias_max_start,
+                };
+                let Some(max_start) = max_start else {
+                    continue;
+                };
+                if let Some((s, end, used)) = self.match_target(t, qb, max_start) {
                     let whole = s == 0 && end == t.positions.len();
                     let penalty = if used.rare { RARE_READING_PENALTY } else { 0 };
                     let score = text_score(t.field, s, whole).saturating_sub(penalty);
@@ -673,24 +725,35 @@ impl SearchIndex {
                 }
             }
             if let Some((score, field, via, span)) = best {
-                hits.push(SearchHit {
-                    index: idx,
-                    code: String::new(),
-                    score,
+                top.offer(Candidate {
+                    key: self.rank_key(score, idx),
                     field,
                     via,
                     span: Some(span),
                 });
             }
         }
+        top.into_sorted_hits()
     }
 
     /// The leftmost pinyin match of `q` in `t` with common readings, else the leftmost with a
     /// rarer reading: (first position, end position, how).
-    fn match_target(&self, t: &Target, q: &[u8]) -> Option<(usize, usize, PinyinUse)> {
+    ///
+    /// `None` also when every match starts after `max_start` (it would score too low to be
+    /// kept). Once a rare-reading match is found the search goes on past `max_start`: a later
+    /// common-reading match is still the answer, and the caller then drops it by its score.
+    fn match_target(
+        &self,
+        t: &Target,
+        q: &[u8],
+        max_start: usize,
+    ) -> Option<(usize, usize, PinyinUse)> {
         let first = letter_bit(q[0]);
         let mut rare = None;
         for s in 0..t.positions.len() {
+            if s > max_start && rare.is_none() {
+                return None;
+            }
             if t.positions[s].first_mask & first == 0 {
                 continue;
             }
@@ -794,6 +857,109 @@ fn add_pairs(pairs: &mut PairSet, t: &Target, pool: &[u32], syllables: &[Box<[u8
             }
         }
     }
+}
+
+/// Ranking of a hit, greater is better (see [`SearchIndex::rank_key`]). A total order: the
+/// item index decides every tie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RankKey {
+    score: u32,
+    shorter_name: Reverse<u32>,
+    earlier: Reverse<usize>,
+}
+
+/// A hit before its code is filled in, ordered by its [`RankKey`] alone.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    key: RankKey,
+    field: MatchedField,
+    via: MatchVia,
+    span: Option<(usize, usize)>,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+/// The best `limit` candidates seen so far: a min-heap whose top is the worst one kept, so a
+/// better candidate replaces it in O(log limit) and the rest are refused in O(1).
+struct TopHits {
+    limit: usize,
+    heap: BinaryHeap<Reverse<Candidate>>,
+}
+
+impl TopHits {
+    fn new(limit: usize) -> TopHits {
+        TopHits {
+            limit,
+            heap: BinaryHeap::with_capacity(limit.min(64)),
+        }
+    }
+
+    /// The lowest score that can still be kept: 0 until `limit` candidates are held, then the
+    /// score of the worst one (a candidate scoring the same may still win on the tie-break).
+    fn threshold(&self) -> u32 {
+        match self.heap.peek() {
+            Some(Reverse(worst)) if self.heap.len() >= self.limit => worst.key.score,
+            _ => 0,
+        }
+    }
+
+    fn offer(&mut self, c: Candidate) {
+        if self.heap.len() < self.limit {
+            self.heap.push(Reverse(c));
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && c > worst.0
+        {
+            *worst = Reverse(c);
+        }
+    }
+
+    /// The kept candidates as hits, best first (codes not yet filled in).
+    fn into_sorted_hits(self) -> Vec<SearchHit> {
+        let mut kept: Vec<Candidate> = self.heap.into_iter().map(|Reverse(c)| c).collect();
+        kept.sort_unstable_by(|a, b| b.cmp(a));
+        kept.into_iter()
+            .map(|c| SearchHit {
+                index: c.key.earlier.0,
+                code: String::new(),
+                score: c.key.score,
+                field: c.field,
+                via: c.via,
+                span: c.span,
+            })
+            .collect()
+    }
+}
+
+/// The last pinyin start position in a target of this kind of field (name, or short name and
+/// alias alike) whose best possible score, `text_score` with a whole match and no rare reading,
+/// reaches `threshold`; `None` if no start does. Scores never rise with the start, and are flat
+/// from position 50 on, where every later start is useful too.
+fn max_useful_start(field: MatchedField, threshold: u32) -> Option<usize> {
+    const FLAT_FROM: usize = 50;
+    if text_score(field, FLAT_FROM, true) >= threshold {
+        return Some(usize::MAX);
+    }
+    (0..FLAT_FROM)
+        .take_while(|&s| text_score(field, s, true) >= threshold)
+        .last()
 }
 
 /// Score of a text or pinyin match at char/position `start` of a field.
@@ -1007,13 +1173,19 @@ mod tests {
     #[test]
     fn a_smaller_limit_returns_the_head_of_the_full_ranking() {
         let (_, index) = &*GENERATED;
-        for q in ["养老", "yanglao", "ylbx", "申请", "sq", "c"] {
+        // A small limit lets pinyin search skip starts and names that cannot enter the best
+        // `limit`; that must never change which hits come first. Includes rarer readings
+        // (`yh`: 行 as hang) and code prefixes.
+        for q in [
+            "养老", "yanglao", "ylbx", "申请", "sq", "c", "canjiren", "cjrz", "zdshbz", "yh",
+            "gen-001",
+        ] {
             let all = index.search(q, usize::MAX);
             assert!(all.len() > 5, "{q}");
-            for limit in [1, 5] {
+            for limit in [1, 5, 20] {
                 assert_eq!(
                     index.search(q, limit),
-                    all[..limit].to_vec(),
+                    all[..limit.min(all.len())].to_vec(),
                     "{q} limit {limit}"
                 );
             }
