@@ -103,6 +103,34 @@ fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// The `Idempotency-Key` header, or the 400 answer for a request without a usable one.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Response> {
+    headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            api_error(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_missing",
+                "send an Idempotency-Key header (1 to 128 characters)",
+            )
+        })
+}
+
+/// A JSON request body as its wire type, or the 422 answer naming what is wrong with it.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!("body: {e}"),
+        )
+    })
+}
+
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -246,28 +274,13 @@ async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = headers
-        .get(IDEMPOTENCY_KEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
-        .map(str::to_string)
-    else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_missing",
-            "send an Idempotency-Key header (1 to 128 characters)",
-        );
+    let key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(resp) => return resp,
     };
-    let sub: wire::ApplicationSubmission = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => {
-            return api_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                format!("body: {e}"),
-            );
-        }
+    let sub: wire::ApplicationSubmission = match parse_body(&body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     let errs = validation_errors(&sub);
     if !errs.is_empty() {
@@ -367,15 +380,9 @@ async fn person_cases(
     axum::Extension(Station(station)): axum::Extension<Station>,
     body: Bytes,
 ) -> Response {
-    let q: wire::PersonCasesQuery = match serde_json::from_slice(&body) {
-        Ok(q) => q,
-        Err(e) => {
-            return api_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                format!("body: {e}"),
-            );
-        }
+    let q: wire::PersonCasesQuery = match parse_body(&body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     if q.person_key.len() != 64 || !q.person_key.bytes().all(|b| b.is_ascii_hexdigit()) {
         return api_error(
@@ -413,28 +420,13 @@ async fn evaluate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = headers
-        .get(IDEMPOTENCY_KEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
-        .map(str::to_string)
-    else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_missing",
-            "send an Idempotency-Key header (1 to 128 characters)",
-        );
+    let key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(resp) => return resp,
     };
-    let e: wire::Evaluation = match serde_json::from_slice(&body) {
-        Ok(e) => e,
-        Err(err) => {
-            return api_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                format!("body: {err}"),
-            );
-        }
+    let e: wire::Evaluation = match parse_body(&body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     if !wire::EVALUATION_LEVELS.contains(&e.level) {
         return api_error(
@@ -485,15 +477,9 @@ async fn heartbeat(
     axum::Extension(Station(station)): axum::Extension<Station>,
     body: Bytes,
 ) -> Response {
-    let hb: wire::Heartbeat = match serde_json::from_slice(&body) {
-        Ok(h) => h,
-        Err(e) => {
-            return api_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                format!("body: {e}"),
-            );
-        }
+    let hb: wire::Heartbeat = match parse_body(&body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
     let now = Utc::now();
     match lock_db(&state).heartbeat(&station, &hb, now) {
