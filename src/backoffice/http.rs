@@ -104,7 +104,7 @@ fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
 }
 
 /// The `Idempotency-Key` header, or the 400 answer for a request without a usable one.
-fn idempotency_key(headers: &HeaderMap) -> Result<String, Response> {
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Box<Response>> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -112,22 +112,22 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Response> {
         .filter(|k| !k.is_empty() && k.len() <= 128)
         .map(str::to_string)
         .ok_or_else(|| {
-            api_error(
+            Box::new(api_error(
                 StatusCode::BAD_REQUEST,
                 "idempotency_key_missing",
                 "send an Idempotency-Key header (1 to 128 characters)",
-            )
+            ))
         })
 }
 
 /// A JSON request body as its wire type, or the 422 answer naming what is wrong with it.
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        api_error(
+        Box::new(api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation",
             format!("body: {e}"),
-        )
+        ))
     })
 }
 
@@ -276,11 +276,11 @@ async fn submit(
 ) -> Response {
     let key = match idempotency_key(&headers) {
         Ok(k) => k,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let sub: wire::ApplicationSubmission = match parse_body(&body) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let errs = validation_errors(&sub);
     if !errs.is_empty() {
@@ -382,7 +382,7 @@ async fn person_cases(
 ) -> Response {
     let q: wire::PersonCasesQuery = match parse_body(&body) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if q.person_key.len() != 64 || !q.person_key.bytes().all(|b| b.is_ascii_hexdigit()) {
         return api_error(
@@ -422,11 +422,11 @@ async fn evaluate(
 ) -> Response {
     let key = match idempotency_key(&headers) {
         Ok(k) => k,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let e: wire::Evaluation = match parse_body(&body) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     if !wire::EVALUATION_LEVELS.contains(&e.level) {
         return api_error(
@@ -479,7 +479,7 @@ async fn heartbeat(
 ) -> Response {
     let hb: wire::Heartbeat = match parse_body(&body) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let now = Utc::now();
     match lock_db(&state).heartbeat(&station, &hb, now) {

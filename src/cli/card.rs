@@ -16,7 +16,7 @@ use super::Globals;
 use crate::idcard::card::{CardKind, IdCard};
 use crate::idcard::reader::{PollOutcome, Reader, ReaderError, ReaderEvent, ReaderSettings};
 use crate::pii::{Masked, PiiKind, mask};
-use crate::sim::idcard::{IdcardSimulator, SimCard, SimOptions};
+use crate::sim::idcard::{DemoCard, IdcardSimulator, SimCard, SimOptions};
 
 /// Exit code: no card was placed before the timeout.
 pub const EXIT_NO_CARD: u8 = 2;
@@ -108,25 +108,6 @@ pub struct SimIdcardArgs {
     /// Fail this many reads (status 41) after every placement.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub failing_reads: u32,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum DemoCard {
-    Resident,
-    HkMacaoTaiwan,
-    ForeignPermanent,
-    Expired,
-}
-
-impl DemoCard {
-    fn card(self) -> SimCard {
-        match self {
-            DemoCard::Resident => SimCard::demo_resident(),
-            DemoCard::HkMacaoTaiwan => SimCard::demo_hk_macao_taiwan(),
-            DemoCard::ForeignPermanent => SimCard::demo_foreign_permanent(),
-            DemoCard::Expired => SimCard::demo_expired(),
-        }
-    }
 }
 
 pub fn run(cmd: CardCommand, _g: &Globals) -> anyhow::Result<ExitCode> {

@@ -167,25 +167,7 @@ pub trait CountyLink: Send + Sync {
 }
 
 /// A demo card to place on the (simulated) reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DemoCard {
-    Resident,
-    HkMacaoTaiwan,
-    ForeignPermanent,
-    Expired,
-}
-
-impl DemoCard {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "resident" => Some(Self::Resident),
-            "hk-macao-taiwan" => Some(Self::HkMacaoTaiwan),
-            "foreign-permanent" => Some(Self::ForeignPermanent),
-            "expired" => Some(Self::Expired),
-            _ => None,
-        }
-    }
-}
+pub use crate::sim::idcard::DemoCard;
 
 /// Demo mode only: the hand that puts the simulator's demo cards on the reader.
 pub trait DemoCardHand: Send + Sync {

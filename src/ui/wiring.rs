@@ -36,7 +36,7 @@ use crate::printer::device::{PrintError, Printer, PrinterSettings};
 use crate::printer::profile::{DEFAULT_PROFILE, PrinterProfile};
 use crate::printer::receipt::{ApplicationReceipt, application_receipt, checklist};
 use crate::printer::status::PaperState;
-use crate::sim::idcard::{IdcardSimulator, SimCard, SimOptions};
+use crate::sim::idcard::{IdcardSimulator, SimOptions};
 use crate::sim::printer::{PrinterSimulator, SimPrinterOptions};
 use crate::store::Store;
 
@@ -577,12 +577,7 @@ impl DemoCardHand for SimCardHand {
         if *placed {
             self.lift_and_wait();
         }
-        self.sim.place_card(match card {
-            DemoCard::Resident => SimCard::demo_resident(),
-            DemoCard::HkMacaoTaiwan => SimCard::demo_hk_macao_taiwan(),
-            DemoCard::ForeignPermanent => SimCard::demo_foreign_permanent(),
-            DemoCard::Expired => SimCard::demo_expired(),
-        });
+        self.sim.place_card(card.card());
         *placed = true;
         Ok(())
     }
