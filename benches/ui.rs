@@ -126,6 +126,8 @@ fn chromium(n: usize) -> Option<(f64, f64)> {
                 "--disable-gpu",
                 "--disable-background-networking",
                 "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
                 "--window-size=1080,1920",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
