@@ -128,6 +128,7 @@ fn chromium(n: usize) -> Option<(f64, f64)> {
                 "--no-first-run",
                 "--disable-component-update",
                 "--disable-sync",
+                "--disable-quic",
                 "--window-size=1080,1920",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
