@@ -207,11 +207,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let demo = args.demo || loaded.is_demo();
     let config = loaded.config;
     let options = kiosk_options(&config, &args, demo)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = runtime()?;
     let handle = rt.handle().clone();
 
     if args.headless {
@@ -510,6 +506,16 @@ fn failure_shots(
     save(k, dir, &format!("{prefix}-{name}"))
 }
 
+/// The tokio runtime the app's device and network work runs on (two workers: the kiosk has two
+/// cores and the UI thread is separate).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     init_logging();
     let langs: Vec<Lang> = match args.lang.as_deref() {
@@ -527,11 +533,7 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     headless::init().map_err(|e| anyhow!(e))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = runtime()?;
     let handle = rt.handle().clone();
     let station =
         DemoStation::start(&handle, DemoOptions::default()).map_err(|e| anyhow!("{}", e.detail))?;
