@@ -8,6 +8,8 @@
 //! - [`services`]: the ports the app is built with (catalogue, reader, printer, county).
 //! - [`wiring`]: the real implementations of the ports, and demo mode.
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
+//! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
+//!   the kiosk's display (start-up and render measurements).
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots.
 //!
 //! Controllers never block the UI thread (devices and network run on tokio) and never touch
@@ -22,6 +24,7 @@ pub mod cases;
 pub mod confirm;
 pub mod evaluation;
 pub mod form;
+pub mod framebuffer;
 pub mod guide;
 pub mod headless;
 pub mod home;

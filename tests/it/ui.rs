@@ -556,3 +556,67 @@ fn elements_meet_the_elderly_friendly_minimums() {
     // 返回 and 首页 are always visible (but on idle).
     assert!(e.on_screen("返回") && e.on_screen("首页"));
 }
+
+/// Renders the home screen on its own thread and platform; returns its pixels as RGB.
+fn home_pixels(
+    services: village_kiosk::ui::services::Services,
+    rt: tokio::runtime::Handle,
+    framebuffer: bool,
+) -> Vec<(u8, u8, u8)> {
+    std::thread::spawn(move || {
+        use village_kiosk::ui::framebuffer::{Framebuffer, FramebufferPlatform};
+        let window = if framebuffer {
+            let (platform, window) = FramebufferPlatform::new();
+            slint::platform::set_platform(Box::new(platform)).expect("frame-buffer platform");
+            Some(window)
+        } else {
+            headless::init().expect("headless platform");
+            None
+        };
+        let kiosk = Kiosk::new(
+            services,
+            rt,
+            Rc::new(ManualClock::new()),
+            KioskOptions::default(),
+            Arc::new(|| {}),
+        )
+        .expect("window");
+        headless::set_orientation(&kiosk, false);
+        kiosk.start_visit();
+        match window {
+            Some(w) => {
+                let mut frame = Framebuffer::new(kiosk.window.window().size());
+                assert!(frame.draw(&w), "the frame buffer drew nothing");
+                assert_eq!((frame.size.width, frame.size.height), (1080, 1920));
+                frame.pixels.iter().map(|p| p.rgb()).collect()
+            }
+            None => {
+                let shot = kiosk.window.window().take_snapshot().expect("snapshot");
+                assert_eq!((shot.width(), shot.height()), (1080, 1920));
+                shot.as_slice().iter().map(|p| (p.r, p.g, p.b)).collect()
+            }
+        }
+    })
+    .join()
+    .expect("render thread")
+}
+
+/// `kiosk run --headless` and the render benchmark draw into an XRGB8888 frame buffer, as the
+/// kiosk image does: that frame is the same picture the screenshots show.
+#[test]
+fn frame_buffer_draws_the_same_home_screen_as_the_screenshots() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let station = DemoStation::start(rt.handle(), DemoOptions::default()).expect("demo station");
+    let drawn = home_pixels(station.services.clone(), rt.handle().clone(), true);
+    let shot = home_pixels(station.services.clone(), rt.handle().clone(), false);
+    assert_eq!(drawn.len(), shot.len());
+    let differing = drawn.iter().zip(&shot).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 0, "{differing} pixels differ");
+    // Not a blank frame: the home screen has text and tiles in several colours.
+    let distinct: std::collections::HashSet<_> = drawn.iter().collect();
+    assert!(distinct.len() > 50, "only {} colours drawn", distinct.len());
+}

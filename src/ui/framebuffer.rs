@@ -1,0 +1,125 @@
+//! The app drawn into memory the way the kiosk image draws it on the display: Slint's software
+//! renderer into an XRGB8888 frame buffer (the pixel format of the DRM dumb buffer the linuxkms
+//! backend scans out), one full frame per draw.
+//!
+//! Used by `kiosk run --headless` (start-up measurement without a display) and by the render
+//! benchmark, so both measure the renderer itself and not a screenshot's conversions. Tests
+//! and screenshots use [`super::headless`] (Slint's testing backend), which can find elements.
+
+use std::rc::Rc;
+
+use slint::PhysicalSize;
+use slint::platform::software_renderer::{
+    MinimalSoftwareWindow, PremultipliedRgbaColor, RepaintBufferType, TargetPixel,
+};
+use slint::platform::{Platform, WindowAdapter};
+
+/// One pixel of an XRGB8888 frame buffer: `0xXXRRGGBB` in a native-endian `u32`.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Xrgb8888(pub u32);
+
+impl Xrgb8888 {
+    /// The pixel's red, green and blue.
+    pub fn rgb(self) -> (u8, u8, u8) {
+        ((self.0 >> 16) as u8, (self.0 >> 8) as u8, self.0 as u8)
+    }
+}
+
+impl TargetPixel for Xrgb8888 {
+    #[inline]
+    fn blend(&mut self, c: PremultipliedRgbaColor) {
+        let a = (u8::MAX - c.alpha) as u32;
+        let (r, g, b) = self.rgb();
+        let mix = |d: u8, s: u8| (d as u32 * a / 255) + s as u32;
+        self.0 = (mix(r, c.red) << 16) | (mix(g, c.green) << 8) | mix(b, c.blue);
+    }
+
+    #[inline]
+    fn from_rgb(r: u8, g: u8, b: u8) -> Self {
+        Self(((r as u32) << 16) | ((g as u32) << 8) | b as u32)
+    }
+}
+
+/// A Slint platform whose only window draws into a [`Framebuffer`]. Install it with
+/// `slint::platform::set_platform` before creating the app's window.
+pub struct FramebufferPlatform {
+    window: Rc<MinimalSoftwareWindow>,
+}
+
+impl FramebufferPlatform {
+    /// A platform and a handle to its window, for drawing.
+    pub fn new() -> (Self, Rc<MinimalSoftwareWindow>) {
+        // Every draw repaints the whole frame: what a fresh dumb buffer needs, and the worst
+        // case the renderer can be asked for.
+        let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+        (
+            Self {
+                window: window.clone(),
+            },
+            window,
+        )
+    }
+}
+
+impl Platform for FramebufferPlatform {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.window.clone())
+    }
+}
+
+/// A frame buffer the size of the screen.
+pub struct Framebuffer {
+    pub size: PhysicalSize,
+    pub pixels: Vec<Xrgb8888>,
+}
+
+impl Framebuffer {
+    pub fn new(size: PhysicalSize) -> Self {
+        Self {
+            size,
+            pixels: vec![Xrgb8888::default(); size.width as usize * size.height as usize],
+        }
+    }
+
+    /// Draws the whole window into the buffer (resizing the window to the buffer first).
+    /// Returns false when the window had nothing to draw (not shown, or zero-sized).
+    pub fn draw(&mut self, window: &MinimalSoftwareWindow) -> bool {
+        if window.window().size() != self.size {
+            window.window().set_size(self.size);
+        }
+        window.request_redraw();
+        let stride = self.size.width as usize;
+        let pixels = &mut self.pixels;
+        window.draw_if_needed(|renderer| {
+            renderer.render(pixels, stride);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blending_matches_premultiplied_source_over() {
+        let mut p = Xrgb8888::from_rgb(200, 100, 0);
+        // 50% white, premultiplied.
+        p.blend(PremultipliedRgbaColor {
+            red: 128,
+            green: 128,
+            blue: 128,
+            alpha: 128,
+        });
+        let (r, g, b) = p.rgb();
+        assert_eq!((r, g, b), (227, 177, 128));
+        let mut q = Xrgb8888::from_rgb(1, 2, 3);
+        q.blend(PremultipliedRgbaColor {
+            red: 9,
+            green: 8,
+            blue: 7,
+            alpha: 255,
+        });
+        assert_eq!(q.rgb(), (9, 8, 7));
+    }
+}
