@@ -217,12 +217,12 @@ fn import(g: &Globals, file: &Path, allow_downgrade: bool, json: bool) -> anyhow
         ),
     })?;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "imported": meta, "previous": previous, "store": store.path() })
         );
     } else {
-        println!(
+        outln!(
             "imported catalogue of {} version {} ({} items) from {}",
             meta.county,
             meta.version,
@@ -230,12 +230,14 @@ fn import(g: &Globals, file: &Path, allow_downgrade: bool, json: bool) -> anyhow
             file.display()
         );
         match previous {
-            Some(p) => println!("replaced version {} ({} items)", p.version, p.item_count),
-            None => println!("first catalogue installed in {}", store.path().display()),
+            Some(p) => outln!("replaced version {} ({} items)", p.version, p.item_count),
+            None => outln!("first catalogue installed in {}", store.path().display()),
         }
-        println!(
+        outln!(
             "已导入事项目录：{} 第 {} 版，共 {} 项。",
-            meta.county, meta.version, meta.item_count
+            meta.county,
+            meta.version,
+            meta.item_count
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -247,7 +249,7 @@ fn verify(g: &Globals, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = read_file(file)?;
     let catalog = bundle::open_catalog(&bytes, &key).map_err(|e| bundle_error(file, e))?;
     if json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "ok": true,
@@ -258,7 +260,7 @@ fn verify(g: &Globals, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             })
         );
     } else {
-        println!(
+        outln!(
             "ok: {} is signed by {} and complete: {} version {}, {} items",
             file.display(),
             hex::encode(key.to_bytes()),
@@ -363,7 +365,7 @@ fn list(
             "life_event": life_event,
             "items": items.iter().map(|i| item_brief_json(i)).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        outln!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
@@ -444,9 +446,9 @@ fn show(g: &Globals, code: &str, json: bool) -> anyhow::Result<ExitCode> {
         );
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(item)?);
+        outln!("{}", serde_json::to_string_pretty(item)?);
     } else {
-        print!("{}", render_guide(item));
+        out!("{}", render_guide(item));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -645,17 +647,17 @@ fn search(g: &Globals, query: &str, limit: usize, json: bool) -> anyhow::Result<
                 })
             })
             .collect();
-        println!("{}", json!({ "query": query, "hits": out }));
+        outln!("{}", json!({ "query": query, "hits": out }));
         return Ok(ExitCode::SUCCESS);
     }
     if hits.is_empty() {
-        println!("没有找到与“{query}”相关的事项。可以换个说法，或用拼音首字母（如 ylbx）搜索。");
+        outln!("没有找到与“{query}”相关的事项。可以换个说法，或用拼音首字母（如 ylbx）搜索。");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("找到 {} 项（按相关程度排序）：", hits.len());
+    outln!("找到 {} 项（按相关程度排序）：", hits.len());
     for (n, h) in hits.iter().enumerate() {
         let item = &catalog.items[h.index];
-        println!(
+        outln!(
             "{:>3}. {}  {}  [{} · {} · {}]",
             n + 1,
             pad(&item.code, 8),
@@ -787,7 +789,7 @@ fn sign(
         ),
     };
     write_atomically(out, &signed)?;
-    println!(
+    outln!(
         "wrote {} (kind {kind}, signed by {})",
         out.display(),
         hex::encode(key.verifying_key().to_bytes())
@@ -824,8 +826,8 @@ fn keygen(out: &Path, force: bool) -> anyhow::Result<ExitCode> {
     let public = hex::encode(key.verifying_key().to_bytes());
     std::fs::write(&pub_path, format!("{public}\n"))
         .with_context(|| format!("cannot write {}", pub_path.display()))?;
-    println!("secret key: {} (keep it offline; mode 0600)", out.display());
-    println!("public key: {} ({public})", pub_path.display());
-    println!("put this in every kiosk's config:\n\n[county]\ncatalog_public_key = \"{public}\"");
+    outln!("secret key: {} (keep it offline; mode 0600)", out.display());
+    outln!("public key: {} ({public})", pub_path.display());
+    outln!("put this in every kiosk's config:\n\n[county]\ncatalog_public_key = \"{public}\"");
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,7 @@ fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
                         path, line, field, ..
                     } => (path.clone(), Some(*line), Some(field.clone())),
                 };
-                println!(
+                outln!(
                     "{}",
                     json!({
                         "ok": false,
@@ -83,7 +83,7 @@ fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
                 "fix": p.fix,
             })
         }));
-        println!(
+        outln!(
             "{}",
             json!({
                 "ok": ok,
@@ -96,11 +96,11 @@ fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
         );
     } else {
         if loaded.found {
-            println!("config: {path}");
+            outln!("config: {path}");
         } else {
-            println!("config: {path} does not exist: every setting is at its demo default");
+            outln!("config: {path} does not exist: every setting is at its demo default");
         }
-        println!(
+        outln!(
             "mode: {}",
             if loaded.is_demo() {
                 "demo (no county.url: the reference back office runs embedded on loopback)"
@@ -108,7 +108,7 @@ fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
                 "county"
             }
         );
-        println!("data directory: {}", data_dir.display());
+        outln!("data directory: {}", data_dir.display());
         for k in &loaded.unknown_keys {
             let line = k.line.map(|l| format!(":{l}")).unwrap_or_default();
             eprintln!("error: {path}{line}: {k}");
@@ -117,7 +117,7 @@ fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
             eprintln!("error: {path}: `{}` {}; fix: {}", p.field, p.message, p.fix);
         }
         if ok {
-            println!("ok: no problems found");
+            outln!("ok: no problems found");
         } else {
             eprintln!(
                 "{} problem(s) found in {path}",
@@ -135,8 +135,8 @@ fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
 fn show(g: &Globals) -> anyhow::Result<ExitCode> {
     let loaded = super::catalog::load_config(g)?;
     if !loaded.found {
-        println!("# {} does not exist: demo defaults", loaded.path.display());
+        outln!("# {} does not exist: demo defaults", loaded.path.display());
     }
-    print!("{}", toml::to_string_pretty(&loaded.config)?);
+    out!("{}", toml::to_string_pretty(&loaded.config)?);
     Ok(ExitCode::SUCCESS)
 }

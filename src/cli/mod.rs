@@ -10,6 +10,25 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for command output that never panics: a closed pipe (`kiosk … | head`) or a full
+/// disk ends the command with an error instead ([`main`] ends quietly on a closed pipe).
+/// Use inside functions that return `anyhow::Result`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::cli::OutputClosed)?;
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout();
+        write!(stdout, $($arg)*).and_then(|()| stdout.flush()).map_err($crate::cli::OutputClosed)?;
+    }};
+}
+
 pub mod card;
 pub mod catalog;
 pub mod config_cmd;
@@ -77,6 +96,11 @@ pub enum SimCommand {
     Printer(print::SimPrinterArgs),
 }
 
+/// Standard output could not be written (closed pipe, full disk).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the output: {0}")]
+pub struct OutputClosed(#[source] pub std::io::Error);
+
 /// Options every subcommand sees.
 #[derive(Debug, Clone)]
 pub struct Globals {
@@ -114,6 +138,14 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            // Whoever read the output stopped reading (`| head`): nothing left to say.
+            let closed_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if closed_pipe {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

@@ -79,20 +79,20 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             let cfg = load_config(g)?;
             let store = open_store(&cfg)?;
             let s = Outbox::stats(&store)?;
-            println!("pending          {}", s.pending);
-            println!("needs attention  {}", s.needs_attention);
-            println!("delivered        {}", s.delivered);
-            println!("open cases       {}", s.open_cases);
-            println!(
+            outln!("pending          {}", s.pending);
+            outln!("needs attention  {}", s.needs_attention);
+            outln!("delivered        {}", s.delivered);
+            outln!("open cases       {}", s.open_cases);
+            outln!(
                 "oldest pending   {}",
                 s.oldest_pending_at.as_deref().unwrap_or("-")
             );
-            println!(
+            outln!(
                 "last error       {}",
                 s.last_error.as_deref().unwrap_or("-")
             );
             if s.needs_attention > 0 {
-                println!(
+                outln!(
                     "verdict          ATTENTION: {} entr{} refused by the county; see `kiosk outbox list --state needs_attention`, fix the cause, then `kiosk outbox retry ID`",
                     s.needs_attention,
                     if s.needs_attention == 1 {
@@ -103,7 +103,7 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 );
                 Ok(ExitCode::FAILURE)
             } else {
-                println!(
+                outln!(
                     "verdict          OK{}",
                     if s.pending > 0 {
                         " (entries waiting for the county are kept until delivered)"
@@ -125,12 +125,18 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             let cfg = load_config(g)?;
             let store = open_store(&cfg)?;
             let rows = Outbox::list(&store, state.as_deref(), limit)?;
-            println!(
+            outln!(
                 "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} LAST ERROR",
-                "ID", "KIND", "STATE", "ATTEMPTS", "RECEIPT", "CASE", "CREATED"
+                "ID",
+                "KIND",
+                "STATE",
+                "ATTEMPTS",
+                "RECEIPT",
+                "CASE",
+                "CREATED"
             );
             for r in &rows {
-                println!(
+                outln!(
                     "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} {}",
                     r.id,
                     r.kind,
@@ -148,7 +154,7 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             let cfg = load_config(g)?;
             let mut store = open_store(&cfg)?;
             Outbox::retry(&mut store, id)?;
-            println!("outbox entry {id} is queued again; the worker sends it with the same key");
+            outln!("outbox entry {id} is queued again; the worker sends it with the same key");
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::CrashChild(args) => crash_child(args),
@@ -230,14 +236,15 @@ enum Verdict {
     Skip,
 }
 
-fn report(name: &str, v: Verdict, detail: &str) {
+fn report(name: &str, v: Verdict, detail: &str) -> anyhow::Result<()> {
     let tag = match v {
         Verdict::Ok => "OK",
         Verdict::Warn => "WARN",
         Verdict::Fail => "FAIL",
         Verdict::Skip => "SKIP",
     };
-    println!("{name:<16} {tag:<5} {detail}");
+    outln!("{name:<16} {tag:<5} {detail}");
+    Ok(())
 }
 
 pub fn run_county(cmd: CountyCommand, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -287,7 +294,7 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                     "{host}:{port} connected in {} ms",
                     started.elapsed().as_millis()
                 ),
-            );
+            )?;
             Some(s)
         }
         Ok(Err(e)) => {
@@ -295,7 +302,7 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                 "reachability",
                 Verdict::Fail,
                 &format!("{host}:{port}: {e}"),
-            );
+            )?;
             None
         }
         Err(_) => {
@@ -303,21 +310,21 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                 "reachability",
                 Verdict::Fail,
                 &format!("{host}:{port}: no answer within {} s", timeout.as_secs()),
-            );
+            )?;
             None
         }
     };
     let Some(tcp) = tcp else {
-        report("tls handshake", Verdict::Skip, "not reachable");
-        report("certificates", Verdict::Skip, "not reachable");
-        report("clock skew", Verdict::Skip, "not reachable");
-        report("latency", Verdict::Skip, "not reachable");
+        report("tls handshake", Verdict::Skip, "not reachable")?;
+        report("certificates", Verdict::Skip, "not reachable")?;
+        report("clock skew", Verdict::Skip, "not reachable")?;
+        report("latency", Verdict::Skip, "not reachable")?;
         return Ok(true);
     };
 
     // 2. TLS handshake and 3. certificate expiry.
     let now = Utc::now();
-    let expiry = |what: &str, der: &[u8]| -> Verdict {
+    let expiry = |what: &str, der: &[u8]| -> anyhow::Result<Verdict> {
         match tls::summarize(der) {
             Some(s) => {
                 let days = (s.not_after - now).num_days();
@@ -336,16 +343,16 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                         s.common_name.unwrap_or_default(),
                         s.not_after.format("%Y-%m-%d")
                     ),
-                );
-                v
+                )?;
+                Ok(v)
             }
             None => {
                 report(
                     "certificates",
                     Verdict::Fail,
                     &format!("{what}: unreadable certificate"),
-                );
-                Verdict::Fail
+                )?;
+                Ok(Verdict::Fail)
             }
         }
     };
@@ -360,7 +367,7 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                     "tls handshake",
                     Verdict::Fail,
                     "[county] needs ca_cert, client_cert and client_key for mutual TLS",
-                );
+                )?;
                 return Ok(true);
             };
             let setup = (|| -> Result<_, tls::TlsError> {
@@ -372,7 +379,7 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
             let (client_cfg, chain) = match setup {
                 Ok(x) => x,
                 Err(e) => {
-                    report("tls handshake", Verdict::Fail, &e.to_string());
+                    report("tls handshake", Verdict::Fail, &e.to_string())?;
                     return Ok(true);
                 }
             };
@@ -384,7 +391,7 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                         "tls handshake",
                         Verdict::Fail,
                         &format!("server name {host}: {e}"),
-                    );
+                    )?;
                     return Ok(true);
                 }
             };
@@ -402,22 +409,22 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                                 .unwrap_or_default(),
                             started.elapsed().as_millis()
                         ),
-                    );
+                    )?;
                     if let Some(server) = conn.peer_certificates().and_then(|c| c.first()) {
-                        failed |= expiry("server", server) == Verdict::Fail;
+                        failed |= expiry("server", server)? == Verdict::Fail;
                     }
                 }
                 Ok(Err(e)) => {
-                    report("tls handshake", Verdict::Fail, &format!("{e}"));
+                    report("tls handshake", Verdict::Fail, &format!("{e}"))?;
                     failed = true;
                 }
                 Err(_) => {
-                    report("tls handshake", Verdict::Fail, "timed out");
+                    report("tls handshake", Verdict::Fail, "timed out")?;
                     failed = true;
                 }
             }
             if let Some(own) = chain.first() {
-                failed |= expiry("station", own) == Verdict::Fail;
+                failed |= expiry("station", own)? == Verdict::Fail;
             }
         }
         _ => {
@@ -426,8 +433,8 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                 "tls handshake",
                 Verdict::Warn,
                 "plain HTTP: allowed in demo mode only",
-            );
-            report("certificates", Verdict::Skip, "no TLS");
+            )?;
+            report("certificates", Verdict::Skip, "no TLS")?;
         }
     }
 
@@ -436,8 +443,8 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
         Ok(Some(c)) => c,
         Ok(None) => anyhow::bail!("no county url"),
         Err(e) => {
-            report("clock skew", Verdict::Fail, &e.to_string());
-            report("latency", Verdict::Skip, "no client");
+            report("clock skew", Verdict::Fail, &e.to_string())?;
+            report("latency", Verdict::Skip, "no client")?;
             return Ok(true);
         }
     };
@@ -475,7 +482,7 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                     "county clock is {:+.1} s from ours (authenticated as station {station})",
                     ms as f64 / 1000.0
                 ),
-            );
+            )?;
         }
         None => {
             failed = true;
@@ -483,11 +490,11 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                 "clock skew",
                 Verdict::Fail,
                 last_err.as_deref().unwrap_or("no answer"),
-            );
+            )?;
         }
     }
     if rtts.is_empty() {
-        report("latency", Verdict::Fail, "no request succeeded");
+        report("latency", Verdict::Fail, "no request succeeded")?;
         failed = true;
     } else {
         rtts.sort();
@@ -508,8 +515,8 @@ async fn ping(cfg: &Config) -> anyhow::Result<bool> {
                 median.as_millis(),
                 rtts.len()
             ),
-        );
+        )?;
     }
-    println!("verdict          {}", if failed { "FAIL" } else { "OK" });
+    outln!("verdict          {}", if failed { "FAIL" } else { "OK" });
     Ok(failed)
 }

@@ -182,23 +182,23 @@ fn now() -> chrono::NaiveDateTime {
 }
 
 /// Prints the outcome of a job and returns its exit code.
-fn report(result: Result<PrintReport, PrintError>) -> ExitCode {
+fn report(result: Result<PrintReport, PrintError>) -> anyhow::Result<ExitCode> {
     match result {
         Ok(r) => {
-            println!(
+            outln!(
                 "printed: {} bytes in {:.2} s (wire time {:.2} s)",
                 r.bytes_sent,
                 r.stream_time.as_secs_f64(),
                 r.wire_time.as_secs_f64()
             );
             if r.paper_near_end() {
-                println!("warning: paper near end: replace the roll soon");
+                outln!("warning: paper near end: replace the roll soon");
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            Ok(ExitCode::from(e.exit_code()))
         }
     }
 }
@@ -209,7 +209,7 @@ pub fn run_print(cmd: PrintCommand, g: &Globals) -> anyhow::Result<ExitCode> {
         PrintCommand::Test(port) => {
             let printer = printer(&port, &config)?;
             let job = receipt::test_page(printer.profile(), now());
-            Ok(report(printer.print_blocking(job)))
+            report(printer.print_blocking(job))
         }
         PrintCommand::Checklist {
             code,
@@ -219,7 +219,7 @@ pub fn run_print(cmd: PrintCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             let item = find_item(&code, catalog.as_deref())?;
             let printer = printer(&port, &config)?;
             let job = receipt::checklist(&item, &config.station.name, now());
-            Ok(report(printer.print_blocking(job)))
+            report(printer.print_blocking(job))
         }
         PrintCommand::Text { port, qr } => {
             let mut input = Vec::new();
@@ -244,7 +244,7 @@ pub fn run_print(cmd: PrintCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("nothing to print: stdin is empty and no --qr given");
             }
             let printer = printer(&port, &config)?;
-            Ok(report(printer.print_blocking(job)))
+            report(printer.print_blocking(job))
         }
     }
 }
@@ -253,11 +253,11 @@ fn yes_no(b: bool, yes: &str, no: &str) -> String {
     if b { yes.into() } else { no.into() }
 }
 
-fn describe_status(s: &PrinterStatus, profile: &PrinterProfile) {
+fn describe_status(s: &PrinterStatus, profile: &PrinterProfile) -> anyhow::Result<()> {
     let asked = |n: u8| s.answered & (1 << (n - 1)) != 0;
-    println!("online: {}", yes_no(!s.offline, "yes", "no (offline)"));
+    outln!("online: {}", yes_no(!s.offline, "yes", "no (offline)"));
     if asked(2) {
-        println!("cover: {}", yes_no(s.cover_open, "open", "closed"));
+        outln!("cover: {}", yes_no(s.cover_open, "open", "closed"));
     }
     let paper = if s.paper_end {
         "out"
@@ -266,31 +266,32 @@ fn describe_status(s: &PrinterStatus, profile: &PrinterProfile) {
     } else {
         "ok"
     };
-    println!("paper: {paper}");
+    outln!("paper: {paper}");
     if asked(3) {
-        println!("cutter: {}", yes_no(s.cutter_error, "error", "ok"));
-        println!(
+        outln!("cutter: {}", yes_no(s.cutter_error, "error", "ok"));
+        outln!(
             "head: {}",
             yes_no(s.auto_recoverable_error, "too hot", "ok")
         );
-        println!(
+        outln!(
             "unrecoverable error: {}",
             yes_no(s.unrecoverable_error, "yes", "no")
         );
     } else {
-        println!(
+        outln!(
             "(profile {} answers DLE EOT {:?} only)",
             profile.name,
             profile.status.requests()
         );
     }
+    Ok(())
 }
 
 pub fn run_printer(cmd: PrinterCommand, g: &Globals) -> anyhow::Result<ExitCode> {
     match cmd {
         PrinterCommand::Profiles => {
             for p in PrinterProfile::all_builtin() {
-                println!("{:<22} {}", p.name, p.description);
+                outln!("{:<22} {}", p.name, p.description);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -305,24 +306,24 @@ pub fn run_printer(cmd: PrinterCommand, g: &Globals) -> anyhow::Result<ExitCode>
                 );
                 return Ok(ExitCode::FAILURE);
             }
-            println!("port: {} (profile {})", port.port.display(), profile.name);
+            outln!("port: {} (profile {})", port.port.display(), profile.name);
             match printer.status_blocking() {
                 Ok(s) => {
-                    describe_status(&s, &profile);
+                    describe_status(&s, &profile)?;
                     match s.fault() {
                         None => {
                             if s.paper_near_end {
-                                println!(
+                                outln!(
                                     "status: ready (warning: paper near end, replace the roll soon)"
                                 );
                             } else {
-                                println!("status: ready");
+                                outln!("status: ready");
                             }
                             Ok(ExitCode::SUCCESS)
                         }
                         Some(f) => {
                             let all: Vec<&str> = s.faults().iter().map(|f| f.describe()).collect();
-                            println!("status: not ready: {}", all.join(", "));
+                            outln!("status: not ready: {}", all.join(", "));
                             eprintln!("error: printer {}", f.describe());
                             Ok(ExitCode::from(f.exit_code()))
                         }
@@ -360,7 +361,7 @@ pub fn run_receipt(cmd: ReceiptCommand, g: &Globals) -> anyhow::Result<ExitCode>
     std::fs::write(&args.out, &png)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     let image = paper.paper();
-    println!(
+    outln!(
         "wrote {} ({}x{} dots, profile {}, {} bytes of ESC/POS)",
         args.out.display(),
         image.width(),

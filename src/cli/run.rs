@@ -99,6 +99,13 @@ fn first_frame_line(entered: Instant) -> String {
     }
 }
 
+/// The first-frame line from inside the event loop, where there is no caller to return an error
+/// to: a closed stdout just loses the line.
+fn print_first_frame(entered: Instant) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{}", first_frame_line(entered));
+}
+
 fn kiosk_options(config: &Config, args: &RunArgs, demo: bool) -> anyhow::Result<KioskOptions> {
     let lang_tag = args
         .lang
@@ -210,9 +217,15 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let handle = rt.handle().clone();
 
-    if args.headless {
-        headless::init().map_err(|e| anyhow!(e))?;
-    }
+    // Headless: the software renderer into an in-memory frame buffer, as on the kiosk image.
+    let headless_window = if args.headless {
+        let (platform, window) = crate::ui::framebuffer::FramebufferPlatform::new();
+        slint::platform::set_platform(Box::new(platform))
+            .map_err(|e| anyhow!("cannot install the headless Slint platform: {e}"))?;
+        Some(window)
+    } else {
+        None
+    };
 
     let (services, reader_port, _station, production_county) = if demo {
         let mut opts = DemoOptions::default();
@@ -256,12 +269,15 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         })?;
     let _reader = wiring::forward_reader_events(&reader_port, &handle, kiosk.sink());
 
-    if args.headless {
+    if let Some(window) = headless_window {
         headless::set_orientation(&kiosk, options.landscape);
-        headless::snapshot_png(&kiosk).map_err(|e| anyhow!(e))?;
-        println!("{}", first_frame_line(entered));
+        let mut frame = crate::ui::framebuffer::Framebuffer::new(kiosk.window.window().size());
+        if !frame.draw(&window) {
+            bail!("the headless window drew nothing");
+        }
+        outln!("{}", first_frame_line(entered));
         if let Some(kb) = pss_kb() {
-            println!("memory: PSS {kb} kB after the first frame");
+            outln!("memory: PSS {kb} kB after the first frame");
         }
         if args.exit_after_first_frame {
             return Ok(ExitCode::SUCCESS);
@@ -291,7 +307,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             .window()
             .set_rendering_notifier(move |state, _| {
                 if matches!(state, slint::RenderingState::AfterRendering) && !p.replace(true) {
-                    println!("{}", first_frame_line(entered));
+                    print_first_frame(entered);
                     let _ = slint::quit_event_loop();
                 }
             });
@@ -300,7 +316,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             // once the event loop has drawn the window's first frame.
             slint::Timer::single_shot(Duration::ZERO, move || {
                 if !printed.replace(true) {
-                    println!("{}", first_frame_line(entered));
+                    print_first_frame(entered);
                     let _ = slint::quit_event_loop();
                 }
             });
@@ -594,7 +610,7 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             count += 14;
         }
     }
-    println!("wrote {count} screenshots to {}", args.out.display());
+    outln!("wrote {count} screenshots to {}", args.out.display());
     let _: Option<Submission> = None;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
 mod catalog;
+mod cli;
 mod county;
 mod idcard;
 mod printer;
