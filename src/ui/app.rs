@@ -562,7 +562,8 @@ impl Kiosk {
     /// Re-renders the current page (and what every page shows that is not personal).
     pub fn render_all(&self) {
         idle::render(self);
-        home::render(self);
+        // Home is rendered when shown (it needs the catalogue's index, which start-up does not
+        // wait for).
         let page = self.page();
         self.render_page(page);
         self.render_notice();

@@ -54,7 +54,7 @@ pub fn render(k: &Kiosk) {
     let tiles: Vec<CategoryTile> = Category::ALL
         .into_iter()
         .filter_map(|c| {
-            let n = cat.by_category(c).len();
+            let n = cat.count_in(c);
             (n > 0).then(|| CategoryTile {
                 key: c.label_zh().into(),
                 badge: c

@@ -21,6 +21,10 @@ pub trait Catalogue: Send + Sync {
     /// Matches for what was typed (Chinese, full pinyin or pinyin initials), best first.
     fn search(&self, query: &str, limit: usize) -> Vec<ServiceItem>;
     fn by_category(&self, category: Category) -> Vec<ServiceItem>;
+    /// How many items a category holds (the home tiles' "5 项"), without copying them.
+    fn count_in(&self, category: Category) -> usize {
+        self.by_category(category).len()
+    }
     fn by_life_event(&self, event: &str) -> Vec<ServiceItem>;
     /// Life events (一件事), in display order.
     fn life_events(&self) -> Vec<String>;

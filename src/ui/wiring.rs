@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{Local, Utc};
@@ -43,16 +43,33 @@ use crate::store::Store;
 // ---------------------------------------------------------------------------------------------
 // Catalogue.
 
-/// The catalogue and its search index, built once.
+/// The catalogue and its search index. The index is built once, on a thread of its own, so
+/// that start-up (the idle screen needs no catalogue) does not wait for it; the first call that
+/// needs it before it is ready waits for it (or builds it, if the thread has not begun).
 pub struct IndexedCatalogue {
-    catalog: Catalog,
-    index: SearchIndex,
+    catalog: Arc<Catalog>,
+    index: Arc<OnceLock<SearchIndex>>,
 }
 
 impl IndexedCatalogue {
     pub fn new(catalog: Catalog) -> Self {
-        let index = SearchIndex::build(&catalog.items);
+        let catalog = Arc::new(catalog);
+        let index = Arc::new(OnceLock::new());
+        let (c, i) = (catalog.clone(), index.clone());
+        let spawned = std::thread::Builder::new()
+            .name("catalogue-index".into())
+            .spawn(move || {
+                i.get_or_init(|| SearchIndex::build(&c.items));
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("search index built on first use: no thread for it ({e})");
+        }
         Self { catalog, index }
+    }
+
+    fn index(&self) -> &SearchIndex {
+        self.index
+            .get_or_init(|| SearchIndex::build(&self.catalog.items))
     }
 
     fn items_at(&self, idx: &[usize]) -> Vec<ServiceItem> {
@@ -71,7 +88,7 @@ impl Catalogue for IndexedCatalogue {
     }
     fn search(&self, query: &str, limit: usize) -> Vec<ServiceItem> {
         let idx: Vec<usize> = self
-            .index
+            .index()
             .search(query, limit)
             .into_iter()
             .map(|h| h.index)
@@ -79,13 +96,16 @@ impl Catalogue for IndexedCatalogue {
         self.items_at(&idx)
     }
     fn by_category(&self, category: Category) -> Vec<ServiceItem> {
-        self.items_at(self.index.by_category(category))
+        self.items_at(self.index().by_category(category))
+    }
+    fn count_in(&self, category: Category) -> usize {
+        self.index().by_category(category).len()
     }
     fn by_life_event(&self, event: &str) -> Vec<ServiceItem> {
-        self.items_at(self.index.by_life_event(event))
+        self.items_at(self.index().by_life_event(event))
     }
     fn life_events(&self) -> Vec<String> {
-        self.index
+        self.index()
             .life_events()
             .iter()
             .map(|e| e.name.clone())
@@ -204,6 +224,18 @@ impl OutboxCounty {
         config: &Config,
     ) -> Result<Self, DeviceError> {
         let store = Store::open(store_path).map_err(store_error)?;
+        Self::start_with_store(store, store_path, client, rt, catalogue, config)
+    }
+
+    /// [`OutboxCounty::start`] with the store at `store_path` already open.
+    pub fn start_with_store(
+        store: Store,
+        store_path: &Path,
+        client: Option<CountyClient>,
+        rt: tokio::runtime::Handle,
+        catalogue: Arc<dyn Catalogue>,
+        config: &Config,
+    ) -> Result<Self, DeviceError> {
         let worker = match &client {
             Some(c) => {
                 let _guard = rt.enter();
@@ -694,9 +726,26 @@ impl DemoStation {
             profile,
         });
 
-        let (backoffice, url, token) = if options.county_reachable {
-            let b = EmbeddedBackoffice::start(&data_dir.join("backoffice.sqlite3"))
-                .map_err(|e| demo_error("back office", e))?;
+        // The back office and the kiosk's store each create a database: side by side.
+        let store_path = data_dir.join("kiosk.sqlite3");
+        let backoffice_path = data_dir.join("backoffice.sqlite3");
+        let (backoffice, store) = std::thread::scope(|s| {
+            let backoffice = options
+                .county_reachable
+                .then(|| s.spawn(|| EmbeddedBackoffice::start(&backoffice_path)));
+            let store = Store::open(&store_path).map_err(store_error);
+            let backoffice = backoffice.map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(crate::backoffice::BackofficeError::Thread(
+                        "the back office start-up panicked".into(),
+                    ))
+                })
+            });
+            (backoffice, store)
+        });
+        let store = store?;
+        let (backoffice, url, token) = if let Some(b) = backoffice {
+            let b = b.map_err(|e| demo_error("back office", e))?;
             let url = b.url();
             let token = b.token().to_owned();
             (Some(b), url, token)
@@ -721,8 +770,9 @@ impl DemoStation {
             Duration::from_secs(config.county.timeout_secs.max(1)),
         )
         .map_err(|e| demo_error("county client", e))?;
-        let county = OutboxCounty::start(
-            &data_dir.join("kiosk.sqlite3"),
+        let county = OutboxCounty::start_with_store(
+            store,
+            &store_path,
             Some(client),
             rt.clone(),
             catalogue.clone(),
