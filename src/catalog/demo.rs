@@ -354,6 +354,9 @@ pub fn check_catalog(catalog: &Catalog) -> Vec<String> {
             ));
         }
         problems.extend(check_complete(item));
+        for (lang, text) in &item.translations {
+            problems.extend(text.problems(item, &format!("{}: translations.{lang}", item.code)));
+        }
     }
     problems
 }

@@ -6,6 +6,7 @@
 //! - [`bundle`]: ed25519-signed bundles the county distributes (catalogue, announcements).
 //! - [`repo`]: the installed catalogue in the store, replaced whole in one transaction.
 //! - [`search`]: the in-memory index villagers search (Chinese, full pinyin, initials).
+//! - [`translation`]: an item's guide in the kiosk's other UI languages.
 //! - [`sample`]: generated catalogues for benchmarks and tests.
 //!
 //! The model is plain data with serde; it never does I/O. Only `repo` touches the store.
@@ -16,6 +17,7 @@ pub mod model;
 pub mod repo;
 pub mod sample;
 pub mod search;
+pub mod translation;
 pub mod validate;
 
 pub use model::*;

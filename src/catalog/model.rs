@@ -67,6 +67,10 @@ pub struct ServiceItem {
     /// 申请表: the fields an application needs; empty when `village_online` is false.
     #[serde(default)]
     pub form: Vec<FormField>,
+    /// 多语言: the guide in the kiosk's other UI languages, by language tag (`en`); see
+    /// [`super::translation`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub translations: std::collections::BTreeMap<String, super::translation::ItemText>,
 }
 
 /// 事项类型.
