@@ -174,7 +174,7 @@ pub fn render(k: &Kiosk) {
         match (st.card_purpose, &st.item) {
             (CardPurpose::Apply, Some(item)) => lang.pick(
                 format!("申请：{}", item.name),
-                format!("Apply for: {}", item.name),
+                format!("Apply for: {}", item.translated(lang.tag()).name),
             ),
             _ => lang.pick("查询我的办件进度", "Check my applications"),
         }

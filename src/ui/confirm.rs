@@ -192,27 +192,44 @@ pub fn render(k: &Kiosk) {
             })
         })
     };
+    // What is sent stays as the county publishes it (Chinese); the screen shows it in `lang`.
+    let shown_item = st.item.as_ref().map(|i| i.translated(lang.tag()));
     for (key, label, value) in &draft.answers {
         if from_card_identity(key) {
             continue;
         }
+        let field = st
+            .item
+            .as_ref()
+            .and_then(|i| i.form.iter().position(|f| &f.key == key));
+        let label = match (field, &shown_item) {
+            (Some(i), Some(s)) => s.form[i].label.clone(),
+            _ => label.clone(),
+        };
         let shown = if value.is_empty() {
             lang.pick("（未填）", "(left empty)")
         } else {
-            value.clone()
+            match (field, &st.item) {
+                (Some(i), Some(item)) => item.choice_label(i, value, lang.tag()),
+                _ => value.clone(),
+            }
         };
         rows.push(ConfirmRow {
-            label: label.clone().into(),
+            label: label.into(),
             value: shown.into(),
         });
     }
-    let destination = st
-        .item
+    let destination = shown_item
         .as_ref()
         .map(|i| i.implementing_body.clone())
         .unwrap_or_default();
     let a = k.window.global::<ConfirmAdapter>();
-    a.set_item_name(draft.item_name.clone().into());
+    a.set_item_name(
+        shown_item
+            .as_ref()
+            .map_or_else(|| draft.item_name.clone(), |i| i.name.clone())
+            .into(),
+    );
     a.set_destination(destination.into());
     a.set_rows(ModelRc::new(VecModel::from(rows)));
     a.set_sending(st.sending);

@@ -94,6 +94,18 @@ pub fn begin(k: &Kiosk) {
     k.show(Page::Form, true);
 }
 
+/// The value behind a choice button's label (labels are shown in the UI language, values are
+/// what the county publishes); anything else (an IME candidate) as it is.
+fn choice_value(k: &Kiosk, label: &str) -> String {
+    let st = k.state.borrow();
+    let tag = st.lang.tag();
+    usize::try_from(st.active_field)
+        .ok()
+        .zip(st.item.as_ref())
+        .and_then(|(i, item)| item.choice_value(i, label, tag))
+        .unwrap_or_else(|| label.to_owned())
+}
+
 fn with_active(k: &Kiosk, f: impl FnOnce(&FormField, &mut String, &mut String)) {
     {
         let mut st = k.state.borrow_mut();
@@ -158,19 +170,17 @@ pub fn setup(k: &Rc<Kiosk>) {
             }
         }
     ));
-    on!(k, FormAdapter, on_choose, |k, c| with_active(
-        k,
-        |field, value, composing| {
-            match field.kind {
-                FieldKind::Choice { .. } => *value = c.to_string(),
-                FieldKind::Text { .. } => {
-                    value.push_str(&c);
-                    composing.clear();
-                }
-                _ => {}
+    on!(k, FormAdapter, on_choose, |k, c| {
+        let c = choice_value(k, &c);
+        with_active(k, |field, value, composing| match field.kind {
+            FieldKind::Choice { .. } => *value = c,
+            FieldKind::Text { .. } => {
+                value.push_str(&c);
+                composing.clear();
             }
-        }
-    ));
+            _ => {}
+        })
+    });
     on!(k, FormAdapter, on_backspace, |k| with_active(
         k,
         |_, value, composing| {
@@ -233,6 +243,8 @@ pub fn render(k: &Kiosk) {
     let (Some(item), Some(card)) = (st.item.as_ref(), st.session.card()) else {
         return;
     };
+    let tag = lang.tag();
+    let shown_item = item.translated(tag);
     let mut fields: Vec<FormFieldView> = item
         .form
         .iter()
@@ -243,19 +255,26 @@ pub fn render(k: &Kiosk) {
                 FieldKind::IdNumber if f.card_fill.is_some() => {
                     Masked::new(raw, PiiKind::IdNumber).to_string()
                 }
+                FieldKind::Choice { .. } => item.choice_label(i, raw, tag),
                 _ => display_value(f, raw),
             };
+            let text = &shown_item.form[i];
             let error = st
                 .field_errors
                 .get(i)
                 .and_then(|e| e.as_ref())
                 .map(|e| match lang {
                     super::Lang::Zh => e.message_zh(&f.label),
-                    super::Lang::En => e.message_en(&f.label),
+                    super::Lang::En => e.message_en(&text.label),
                 })
                 .unwrap_or_default();
             let options = match &f.kind {
-                FieldKind::Choice { options } => options.iter().map(SharedString::from).collect(),
+                FieldKind::Choice { options } => item
+                    .choice_labels(i, tag)
+                    .unwrap_or_else(|| options.clone())
+                    .into_iter()
+                    .map(SharedString::from)
+                    .collect(),
                 _ => Vec::new(),
             };
             let hint = match f.kind {
@@ -263,12 +282,12 @@ pub fn render(k: &Kiosk) {
                     "按年月日输入8位数字，例如 19600501",
                     "8 digits: year month day",
                 ),
-                _ => f.hint.clone(),
+                _ => text.hint.clone(),
             };
             FormFieldView {
                 index: i as i32,
                 key: f.key.clone().into(),
-                label: f.label.clone().into(),
+                label: text.label.clone().into(),
                 value: shown.into(),
                 hint: hint.into(),
                 error: error.into(),
@@ -282,21 +301,28 @@ pub fn render(k: &Kiosk) {
     // Fields to fill first, then what the card filled in.
     fields.sort_by_key(|f| f.from_card);
     let errors = st.field_errors.iter().filter(|e| e.is_some()).count();
-    let active = usize::try_from(st.active_field)
-        .ok()
-        .and_then(|i| item.form.get(i));
+    let active_index = usize::try_from(st.active_field).ok();
+    let active = active_index.and_then(|i| item.form.get(i));
     a.set_active_kind(active.map_or(-1, |f| input_kind(&f.kind)));
     a.set_active_options(ModelRc::new(VecModel::from(
-        match active.map(|f| &f.kind) {
-            Some(FieldKind::Choice { options }) => options.iter().map(SharedString::from).collect(),
+        match (active_index, active.map(|f| &f.kind)) {
+            (Some(i), Some(FieldKind::Choice { options })) => item
+                .choice_labels(i, tag)
+                .unwrap_or_else(|| options.clone())
+                .into_iter()
+                .map(SharedString::from)
+                .collect(),
             _ => Vec::new(),
         },
     )));
     a.set_active_value(
-        active
-            .and_then(|f| st.session.answer(&f.key))
-            .unwrap_or_default()
-            .into(),
+        match (active_index, active) {
+            (Some(i), Some(f)) => {
+                item.choice_label(i, st.session.answer(&f.key).unwrap_or_default(), tag)
+            }
+            _ => String::new(),
+        }
+        .into(),
     );
     a.set_item_name(item.name.clone().into());
     a.set_applicant(

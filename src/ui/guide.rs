@@ -76,24 +76,60 @@ fn item_type_zh(t: ItemType) -> &'static str {
     }
 }
 
-fn material_detail(m: &crate::catalog::Material) -> String {
-    let form = match m.form {
-        MaterialForm::Electronic => "电子证照，无需携带".to_owned(),
-        f => format!("{}{} 份", f.label_zh(), m.copies),
+fn item_type_en(t: ItemType) -> &'static str {
+    match t {
+        ItemType::Licence => "Administrative licence",
+        ItemType::Confirmation => "Administrative confirmation",
+        ItemType::Adjudication => "Administrative ruling",
+        ItemType::Benefit => "Benefit payment",
+        ItemType::Reward => "Administrative award",
+        ItemType::Filing => "Filing",
+        ItemType::OtherPower => "Other administrative power",
+        ItemType::PublicService => "Public service",
+    }
+}
+
+fn material_form_en(f: MaterialForm) -> &'static str {
+    match f {
+        MaterialForm::Original => "original",
+        MaterialForm::Copy => "copy",
+        MaterialForm::OriginalAndCopy => "original and copy",
+        MaterialForm::OriginalShown => "original, shown and returned",
+        MaterialForm::Electronic => "electronic licence",
+    }
+}
+
+fn material_detail(m: &crate::catalog::Material, lang: super::Lang) -> String {
+    let (form, from, sep) = match (lang, m.form) {
+        (super::Lang::Zh, MaterialForm::Electronic) => {
+            ("电子证照，无需携带".to_owned(), "来源：", "；")
+        }
+        (super::Lang::Zh, f) => (format!("{}{} 份", f.label_zh(), m.copies), "来源：", "；"),
+        (super::Lang::En, MaterialForm::Electronic) => (
+            "Electronic licence: nothing to bring".to_owned(),
+            "from: ",
+            "; ",
+        ),
+        (super::Lang::En, f) => (
+            format!("{} {}", m.copies, material_form_en(f)),
+            "from: ",
+            "; ",
+        ),
     };
-    let mut s = format!("{form}；来源：{}", m.source);
+    let mut s = format!("{form}{sep}{from}{}", m.source);
     if !m.notes.is_empty() {
-        s.push('；');
+        s.push_str(sep);
         s.push_str(&m.notes);
     }
     s
 }
 
-fn days(n: u32) -> String {
-    if n == 0 {
-        "当场办结".to_owned()
-    } else {
-        format!("{n} 个工作日")
+fn days(n: u32, lang: super::Lang) -> String {
+    match (n, lang) {
+        (0, super::Lang::Zh) => "当场办结".to_owned(),
+        (0, super::Lang::En) => "decided on the spot".to_owned(),
+        (n, super::Lang::Zh) => format!("{n} 个工作日"),
+        (n, super::Lang::En) => format!("{n} working days"),
     }
 }
 
@@ -112,34 +148,48 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let limit = if s.time_limit_days == 0 {
-                    "当场".to_owned()
-                } else {
-                    format!("{} 个工作日", s.time_limit_days)
+                let limit = match (s.time_limit_days, lang) {
+                    (0, super::Lang::Zh) => "当场".to_owned(),
+                    (0, super::Lang::En) => "on the spot".to_owned(),
+                    (n, super::Lang::Zh) => format!("{n} 个工作日"),
+                    (n, super::Lang::En) => format!("{n} working days"),
                 };
-                format!(
-                    "{}. {}（{}，{}）：{}",
-                    i + 1,
-                    s.name,
-                    s.actor,
-                    limit,
-                    s.description
-                )
+                match lang {
+                    super::Lang::Zh => format!(
+                        "{}. {}（{}，{}）：{}",
+                        i + 1,
+                        s.name,
+                        s.actor,
+                        limit,
+                        s.description
+                    ),
+                    super::Lang::En => format!(
+                        "{}. {} ({}, {}): {}",
+                        i + 1,
+                        s.name,
+                        s.actor,
+                        limit,
+                        s.description
+                    ),
+                }
             })
             .collect(),
     ));
     out.push((
         h("办理时限", "Time limits"),
         vec![
-            format!("承诺时限：{}", days(item.promised_time_limit_days)),
-            format!("法定时限：{}", days(item.legal_time_limit_days)),
-            format!(
-                "办件类型：{}",
-                match item.case_kind {
-                    CaseKind::Immediate => "即办件",
-                    CaseKind::Committed => "承诺件",
-                }
+            h(
+                &format!("承诺时限：{}", days(item.promised_time_limit_days, lang)),
+                &format!("Promised: {}", days(item.promised_time_limit_days, lang)),
             ),
+            h(
+                &format!("法定时限：{}", days(item.legal_time_limit_days, lang)),
+                &format!("By law: {}", days(item.legal_time_limit_days, lang)),
+            ),
+            match item.case_kind {
+                CaseKind::Immediate => h("办件类型：即办件", "Decided on the spot"),
+                CaseKind::Committed => h("办件类型：承诺件", "Decided within the promised time"),
+            },
         ],
     ));
     out.push((h("收费标准", "Fees"), vec![item.fee.description.clone()]));
@@ -147,23 +197,38 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
         h("办理地点和时间", "Where and when"),
         item.locations
             .iter()
-            .map(|l| format!("{}：{}；{}", l.name, l.address, l.hours))
+            .map(|l| match lang {
+                super::Lang::Zh => format!("{}：{}；{}", l.name, l.address, l.hours),
+                super::Lang::En => format!("{}: {}; {}", l.name, l.address, l.hours),
+            })
             .collect(),
     ));
     out.push((h("办理结果", "What you receive"), vec![item.result.clone()]));
     out.push((
         h("实施机关", "Deciding body"),
-        vec![format!(
-            "{}（主管部门：{}）",
-            item.implementing_body, item.department
+        vec![h(
+            &format!(
+                "{}（主管部门：{}）",
+                item.implementing_body, item.department
+            ),
+            &format!(
+                "{} (department: {})",
+                item.implementing_body, item.department
+            ),
         )],
     ));
     out.push((h("设定依据", "Legal basis"), item.legal_basis.clone()));
     out.push((
         h("咨询和投诉电话", "Phone numbers"),
         vec![
-            format!("咨询电话：{}", item.consult_phone),
-            format!("监督投诉电话：{}", item.complaint_phone),
+            h(
+                &format!("咨询电话：{}", item.consult_phone),
+                &format!("Questions: {}", item.consult_phone),
+            ),
+            h(
+                &format!("监督投诉电话：{}", item.complaint_phone),
+                &format!("Complaints: {}", item.complaint_phone),
+            ),
         ],
     ));
     if !item.faq.is_empty() {
@@ -171,7 +236,12 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
             h("常见问题", "Questions often asked"),
             item.faq
                 .iter()
-                .map(|f| format!("问：{}\n答：{}", f.question, f.answer))
+                .map(|f| {
+                    h(
+                        &format!("问：{}\n答：{}", f.question, f.answer),
+                        &format!("Q: {}\nA: {}", f.question, f.answer),
+                    )
+                })
                 .collect(),
         ));
     }
@@ -190,9 +260,10 @@ pub fn render(k: &Kiosk) {
     let Some(item) = item else {
         return;
     };
+    let item = item.translated(lang.tag());
     let facts = vec![
         lang.pick(
-            format!("承诺时限：{}", days(item.promised_time_limit_days)),
+            format!("承诺时限：{}", days(item.promised_time_limit_days, lang)),
             format!("Promised: {} working days", item.promised_time_limit_days),
         ),
         if item.fee.charged {
@@ -204,14 +275,14 @@ pub fn render(k: &Kiosk) {
             format!("跑窗口 {} 次", item.trips_to_hall),
             format!("{} trips to a hall", item.trips_to_hall),
         ),
-        item_type_zh(item.item_type).to_owned(),
+        lang.pick(item_type_zh(item.item_type), item_type_en(item.item_type)),
     ];
     let materials: Vec<MaterialRow> = item
         .materials
         .iter()
         .map(|m| MaterialRow {
             name: m.name.clone().into(),
-            detail: material_detail(m).into(),
+            detail: material_detail(m, lang).into(),
             required: m.required,
         })
         .collect();

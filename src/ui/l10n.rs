@@ -1,6 +1,7 @@
 //! The two UI languages. Texts in `.slint` files use `@tr` with bundled translations
 //! (`translations/en/LC_MESSAGES/village-kiosk.po`); texts the Rust controllers compose pick
-//! their language here. Catalogue content is published in Chinese only and stays Chinese.
+//! their language here. Catalogue content is shown in the item's published translation
+//! ([`crate::catalog::translation`]) when it has one, else in Chinese.
 
 /// A UI language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,23 +46,24 @@ impl Lang {
     }
 }
 
-/// English for the life events the demo catalogue uses; others stay Chinese.
+/// English for the life events (一件事) the home screen lists; the same names as the demo
+/// catalogue's English guides. Others stay Chinese.
 pub fn life_event_en(zh: &str) -> Option<&'static str> {
     Some(match zh {
-        "退休养老" => "Retirement",
-        "生育" | "生育服务" => "Having a baby",
-        "残疾" | "残疾人服务" => "Disability",
-        "困难救助" | "社会救助" => "Hardship relief",
-        "就业创业" | "就业" => "Jobs",
-        "医疗" | "看病就医" => "Medical care",
-        "身后事" | "殡葬" => "Bereavement",
+        "退休养老" => "Retirement and old age",
+        "生育收养" | "生育" | "生育服务" => "Having or adopting a child",
+        "就医看病" | "医疗" | "看病就医" => "Seeing a doctor",
+        "残疾人服务" | "残疾" => "Living with a disability",
+        "困难救助" | "社会救助" => "Hardship and assistance",
+        "就业创业" | "就业" => "Work and starting a business",
         "农业生产" | "农业" => "Farming",
-        "教育" | "上学" => "Schooling",
-        "退役" | "退役军人" => "Veterans",
-        "法律援助" => "Legal aid",
-        "婚姻" | "结婚" => "Marriage",
+        "婚姻家庭" | "婚姻" | "结婚" => "Marriage and family",
+        "法律服务" | "法律援助" => "Legal help and disputes",
+        "军人退役" | "退役" | "退役军人" => "Leaving the military",
+        "身后事" | "殡葬" => "After a death",
+        "教育" | "上学" => "Going to school",
         "户籍" => "Household registration",
-        "住房" | "建房" => "Housing",
+        "住房" | "建房" => "Building a house",
         _ => return None,
     })
 }

@@ -55,10 +55,11 @@ pub fn summary(k: &Kiosk, item: &ServiceItem) -> ItemSummary {
             format!("{} working days", item.promised_time_limit_days),
         )
     };
+    let shown = item.translated(lang.tag());
     ItemSummary {
         code: item.code.clone().into(),
-        name: item.name.clone().into(),
-        detail: format!("{} · {}", item.department, days).into(),
+        name: shown.name.into(),
+        detail: format!("{} · {}", shown.department, days).into(),
         online: item.village_online && !item.form.is_empty(),
     }
 }

@@ -94,12 +94,17 @@ pub fn render(k: &Kiosk) {
         return;
     };
     let a = k.window.global::<SubmittedAdapter>();
-    let body = st
-        .item
+    let shown = st.item.as_ref().map(|i| i.translated(lang.tag()));
+    let body = shown
         .as_ref()
         .map(|i| i.implementing_body.clone())
         .unwrap_or_default();
-    a.set_item_name(receipt.item_name.clone().into());
+    a.set_item_name(
+        shown
+            .as_ref()
+            .map_or_else(|| receipt.item_name.clone(), |i| i.name.clone())
+            .into(),
+    );
     a.set_receipt_no(sub.receipt_no.clone().into());
     a.set_queued(sub.queued);
     a.set_status_text(
@@ -140,8 +145,7 @@ pub fn render(k: &Kiosk) {
     {
         a.set_qr(img);
     }
-    let collect = st
-        .item
+    let collect = shown
         .as_ref()
         .and_then(|i| i.locations.first().map(|l| l.name.clone()))
         .unwrap_or_default();

@@ -492,6 +492,58 @@ fn language_switches_at_run_time() {
     );
 }
 
+/// In English the catalogue's own English guide is shown, choices are offered by their English
+/// labels, and what is sent to the county is still the Chinese the county published.
+#[test]
+fn english_ui_shows_the_english_guide_and_sends_the_published_values() {
+    const ITEM_EN: &str = "Enrolment in Basic Pension Insurance for Urban and Rural Residents";
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("English");
+    assert!(e.on_screen("Retirement and old age"), "{}", e.screen_text());
+    e.tap("Social insurance");
+    e.wait_page(Page::ItemList);
+    e.tap(ITEM_EN);
+    e.wait_page(Page::Guide);
+    let text = e.screen_text();
+    assert!(text.contains("Who may apply"), "{text}");
+    assert!(text.contains("Conditions"), "{text}");
+    assert!(
+        !text.contains(ITEM),
+        "the Chinese name is not shown in English: {text}"
+    );
+    e.tap("Apply");
+    e.wait_page(Page::Card);
+    e.tap("Place demo ID card");
+    e.wait_page(Page::Form);
+    e.tap("Contact phone");
+    e.type_digits("13800138000");
+    e.tap("Contribution level");
+    e.tap("500 yuan a year");
+    e.tap("Category of insured person");
+    e.tap("Ordinary insured person");
+    e.tap("Next: check the details");
+    e.wait_page(Page::Confirm);
+    let rows = e.kiosk.window.global::<ConfirmAdapter>().get_rows();
+    assert!(
+        rows.iter()
+            .any(|r| r.label == "Contribution level" && r.value == "500 yuan a year")
+    );
+    let draft = village_kiosk::ui::confirm::draft(&e.kiosk).expect("draft");
+    assert_eq!(draft.item_name, ITEM);
+    assert!(
+        draft
+            .answers
+            .iter()
+            .any(|(key, label, value)| key == "contribution_level"
+                && label == "缴费档次"
+                && value == "每年500元"),
+        "{:?}",
+        draft.answers
+    );
+}
+
 fn assert_targets_large_enough(e: &Env) {
     use i_slint_backend_testing::AccessibleRole;
     let mut checked = 0;
