@@ -114,6 +114,8 @@ pub struct CountyConfig {
     pub catalog_public_key: Option<String>,
     /// Per-request timeout in seconds.
     pub timeout_secs: u64,
+    /// How often the county's announcements (通知公告) are refreshed, in seconds.
+    pub announcements_refresh_secs: u64,
 }
 
 impl Default for CountyConfig {
@@ -126,6 +128,7 @@ impl Default for CountyConfig {
             token: None,
             catalog_public_key: None,
             timeout_secs: 15,
+            announcements_refresh_secs: 900,
         }
     }
 }
@@ -582,6 +585,16 @@ impl Config {
                 "county.timeout_secs",
                 "is 0".into(),
                 "use a timeout such as 15",
+            );
+        }
+        if self.county.announcements_refresh_secs < 60 {
+            bad(
+                "county.announcements_refresh_secs",
+                format!(
+                    "is {} (under a minute)",
+                    self.county.announcements_refresh_secs
+                ),
+                "announcements change a few times a month; use e.g. 900",
             );
         }
         if self.session.warn_after_secs == 0

@@ -127,23 +127,32 @@ impl Bundles {
 
 /// The announcements demo mode serves (通知公告).
 pub fn demo_announcements() -> wire::Announcements {
-    let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default();
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
     wire::Announcements {
         items: vec![
             wire::Announcement {
                 id: "2026-11-01-yanglao".into(),
                 title: "2027年度城乡居民养老保险开始缴费".into(),
                 body: "2027年度城乡居民基本养老保险费即日起开始缴纳，可在本站自助终端或村便民服务站办理。".into(),
-                published_at: at,
+                published_at: at("2026-11-01T00:00:00Z"),
                 expires_at: None,
             },
             wire::Announcement {
                 id: "2026-11-01-yibao".into(),
                 title: "城乡居民医保集中参保期".into(),
-                body: "集中参保期至12月31日，新生儿可随时参保。".into(),
-                published_at: at,
+                body: "个人缴费标准每人每年400元，集中参保期至12月31日；新生儿可随时参保。可在村便民服务站或手机缴纳。".into(),
+                published_at: at("2026-11-01T00:00:00Z"),
+                expires_at: Some(at("2027-01-01T00:00:00+08:00")),
+            },
+            wire::Announcement {
+                id: "2026-10-20-gaoling".into(),
+                title: "高龄津贴发放提醒".into(),
+                body: "年满80周岁的老人每月可领取高龄津贴，未申请的请带身份证到村便民服务站办理。".into(),
+                published_at: at("2026-10-20T00:00:00Z"),
                 expires_at: None,
             },
         ],

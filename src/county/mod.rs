@@ -6,11 +6,13 @@
 //! - [`outbox`]: applications, evaluations and heartbeats written to SQLite before the screen
 //!   says accepted, and the tokio worker that forwards them exactly once.
 //! - [`client`]: reqwest over rustls, mutual TLS (or a bearer token in demo mode).
+//! - [`noticeboard`]: the county's signed announcements, kept and shown on the idle screen.
 //! - [`tls`]: loading PEM files and building rustls configurations for both ends.
 //!
 //! Nothing here may log personal data except through `crate::pii::Masked`.
 
 pub mod client;
+pub mod noticeboard;
 pub mod outbox;
 pub mod retry;
 pub mod tls;

@@ -21,4 +21,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outbox",
         sql: include_str!("migrations/0002_outbox.sql"),
     },
+    Migration {
+        version: 3,
+        name: "noticeboard",
+        sql: include_str!("migrations/0003_noticeboard.sql"),
+    },
 ];

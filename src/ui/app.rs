@@ -89,6 +89,8 @@ pub enum UiEvent {
         result: Result<(), DeviceError>,
     },
     DemoHand(Result<(), DeviceError>),
+    /// What the idle screen shows now (公告栏; see `county::noticeboard`).
+    Announcements(Vec<super::services::Announcement>),
 }
 
 /// Sends [`UiEvent`]s from any thread to the UI thread.
@@ -166,6 +168,8 @@ pub struct State {
     pub cases: Vec<CaseRecord>,
     pub cases_error: Option<DeviceError>,
     pub cases_applicant: String,
+    /// The county's announcements on the idle screen (not personal; kept across visits).
+    pub announcements: Vec<super::services::Announcement>,
 }
 
 impl State {
@@ -199,6 +203,7 @@ impl State {
             cases: Vec::new(),
             cases_error: None,
             cases_applicant: String::new(),
+            announcements: Vec::new(),
         }
     }
 
@@ -632,6 +637,10 @@ impl Kiosk {
         match event {
             UiEvent::Card(e) => card::on_card_event(self, e),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
+            UiEvent::Announcements(a) => {
+                self.state.borrow_mut().announcements = a;
+                idle::render(self);
+            }
             UiEvent::ChecklistPrinted { visit, result } => {
                 if self.current_visit(visit) {
                     guide::on_checklist_printed(self, result);

@@ -19,7 +19,8 @@ pub fn setup(k: &Rc<Kiosk>) {
 
 pub fn render(k: &Kiosk) {
     let rows: Vec<Announcement> = k
-        .services
+        .state
+        .borrow()
         .announcements
         .iter()
         .map(|a| Announcement {

@@ -211,6 +211,5 @@ pub struct Services {
     pub county: Arc<dyn CountyLink>,
     /// Present in demo mode: shows the "place demo card" buttons.
     pub demo_hand: Option<Arc<dyn DemoCardHand>>,
-    pub announcements: Vec<Announcement>,
     pub station_name: String,
 }

@@ -336,6 +336,81 @@ impl OutboxCounty {
     }
 }
 
+impl OutboxCounty {
+    /// Keeps the idle screen's announcements (公告栏) up to date on the runtime: first what the
+    /// store kept (shown even with the extranet down), then every `every` whatever new the
+    /// county published (verified against `trusted`, then kept), filtered for the wall clock
+    /// each time so expired ones leave the screen. Runs until the runtime stops.
+    pub fn start_noticeboard(
+        self: &Arc<Self>,
+        trusted: ed25519_dalek::VerifyingKey,
+        every: Duration,
+        sink: EventSink,
+    ) {
+        use crate::county::noticeboard;
+        let this = self.clone();
+        self.rt.spawn(async move {
+            let (mut current, mut etag) = {
+                let kept = noticeboard::stored(&this.store(), &trusted);
+                match kept {
+                    Ok(Some((a, e))) => (Some(a), e),
+                    Ok(None) => (None, None),
+                    Err(e) => {
+                        tracing::warn!("kept announcements not shown: {e}");
+                        (None, None)
+                    }
+                }
+            };
+            let mut last: Option<Vec<Announcement>> = None;
+            let mut publish = |current: &Option<crate::county::wire::Announcements>| {
+                let shown: Vec<Announcement> = current
+                    .as_ref()
+                    .map(|a| noticeboard::on_show(a, Utc::now()))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| Announcement {
+                        title: a.title,
+                        body: a.body,
+                        date: a
+                            .published_at
+                            .with_timezone(&Local)
+                            .format("%Y-%m-%d")
+                            .to_string(),
+                    })
+                    .collect();
+                if last.as_ref() != Some(&shown) {
+                    sink.send(UiEvent::Announcements(shown.clone()));
+                    last = Some(shown);
+                }
+            };
+            publish(&current);
+            loop {
+                if let Some(client) = &this.client {
+                    match noticeboard::fetch(client, &trusted, etag.as_deref()).await {
+                        Ok(Some((fresh, bytes, new_etag))) => {
+                            let kept = noticeboard::keep(
+                                &this.store(),
+                                &bytes,
+                                new_etag.as_deref(),
+                                Utc::now(),
+                            );
+                            if let Err(e) = kept {
+                                tracing::warn!("announcements shown but not kept: {e}");
+                            }
+                            current = Some(fresh);
+                            etag = new_etag;
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("announcements not refreshed: {e}"),
+                    }
+                }
+                publish(&current);
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+}
+
 const STANDARD_PATH: [CaseStatus; 5] = [
     CaseStatus::Received,
     CaseStatus::Accepted,
@@ -625,22 +700,6 @@ impl DemoCardHand for SimCardHand {
 // ---------------------------------------------------------------------------------------------
 // Demo mode.
 
-/// Demo announcements (政策公告) for the idle screen.
-pub fn demo_announcements() -> Vec<Announcement> {
-    vec![
-        Announcement {
-            title: "2027年度城乡居民医保开始缴费".into(),
-            body: "个人缴费标准每人每年400元，缴费截止日期为2026年12月31日。可在村便民服务站或手机缴纳。".into(),
-            date: "2026-11-01".into(),
-        },
-        Announcement {
-            title: "高龄津贴发放提醒".into(),
-            body: "年满80周岁的老人每月可领取高龄津贴，未申请的请带身份证到村便民服务站办理。".into(),
-            date: "2026-10-20".into(),
-        },
-    ]
-}
-
 /// How demo mode starts; tests change the failure knobs.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -790,7 +849,6 @@ impl DemoStation {
             )),
             county: county.clone(),
             demo_hand: Some(Arc::new(SimCardHand::new(idcard_sim.clone()))),
-            announcements: demo_announcements(),
             station_name: config.station.name.clone(),
         };
         Ok(Self {

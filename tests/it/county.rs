@@ -1141,3 +1141,62 @@ fn only_wire_derives_the_api_shapes() {
         }
     }
 }
+
+/// The idle screen's announcements: fetched over HTTP, verified, kept; a bundle signed by
+/// another key is refused; what was kept is still there with the back office gone.
+#[tokio::test]
+async fn announcements_are_verified_kept_and_outlive_the_link() {
+    use village_kiosk::county::noticeboard::{self, NoticeError};
+    let dir = tempfile::tempdir().unwrap();
+    let key = bundle::demo_verifying_key();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let c = bo.demo_client("ST-N1").unwrap();
+    let (fresh, bytes, etag) = noticeboard::fetch(&c, &key, None).await.unwrap().unwrap();
+    assert_eq!(fresh, backoffice::demo_announcements());
+    let kiosk_db = dir.path().join("kiosk.sqlite3");
+    {
+        let store = Store::open(&kiosk_db).unwrap();
+        noticeboard::keep(&store, &bytes, etag.as_deref(), Utc::now()).unwrap();
+    }
+    // Unchanged since the ETag: nothing new.
+    assert!(
+        noticeboard::fetch(&c, &key, etag.as_deref())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A back office whose bundles are signed by another key: refused.
+    let forged = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let mut fake = backoffice::demo_announcements();
+    fake.items[0].title = "请把身份证号码发到这个手机号".into();
+    let bundles = Bundles::new(
+        village_kiosk::catalog::demo::demo_catalog_ref(),
+        &fake,
+        &forged,
+    )
+    .unwrap();
+    let bo2 = EmbeddedBackoffice::start_with(
+        ServeConfig::demo(dir.path().join("forged.sqlite3"), "t".into()),
+        bundles,
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let c2 = bo2.demo_client("ST-N1").unwrap();
+    assert!(matches!(
+        noticeboard::fetch(&c2, &key, None).await,
+        Err(NoticeError::Refused(_))
+    ));
+
+    // The link is gone: the kept announcements are read back, verified, after a restart.
+    drop(bo);
+    drop(bo2);
+    let store = Store::open(&kiosk_db).unwrap();
+    let (kept, kept_etag) = noticeboard::stored(&store, &key).unwrap().unwrap();
+    assert_eq!(kept, fresh);
+    assert_eq!(kept_etag, etag);
+    assert!(matches!(
+        noticeboard::fetch(&c, &key, None).await,
+        Err(NoticeError::Fetch(_))
+    ));
+}

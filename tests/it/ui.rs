@@ -16,8 +16,8 @@ use village_kiosk::sim::idcard::SimCard;
 use village_kiosk::ui::app::{KioskOptions, PrintState};
 use village_kiosk::ui::wiring::{self, DemoOptions, DemoStation};
 use village_kiosk::ui::{
-    AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter, Kiosk,
-    ManualClock, Page, SearchAdapter, SubmittedAdapter, Theme, headless,
+    AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
+    IdleAdapter, Kiosk, ManualClock, Page, SearchAdapter, SubmittedAdapter, Theme, headless,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -50,6 +50,11 @@ fn env(options: DemoOptions) -> Env {
     .expect("window");
     headless::set_orientation(&kiosk, false);
     let reader = wiring::forward_reader_events(&station.reader_port, rt.handle(), kiosk.sink());
+    station.county.start_noticeboard(
+        village_kiosk::catalog::bundle::demo_verifying_key(),
+        Duration::from_secs(3600),
+        kiosk.sink(),
+    );
     Env {
         kiosk,
         clock,
@@ -287,6 +292,40 @@ fn whole_journey_with_a_card() {
     assert!(case.collect.contains("结果领取"));
     e.tap("首页");
     e.wait_page(Page::Home);
+    e.assert_nothing_personal();
+}
+
+/// The idle screen shows the announcements the county back office published (signed bundle,
+/// verified), newest first, and nothing personal.
+#[test]
+fn idle_screen_shows_the_county_announcements() {
+    let e = env(DemoOptions::default());
+    let published = village_kiosk::backoffice::demo_announcements();
+    let first = &published.items[0].title;
+    assert!(
+        e.kiosk.wait_until(WAIT, |k| k
+            .state
+            .borrow()
+            .announcements
+            .iter()
+            .any(|a| &a.title == first)),
+        "the back office's announcements reach the kiosk"
+    );
+    assert!(e.on_screen(first), "{}", e.screen_text());
+    let shown = e.kiosk.window.global::<IdleAdapter>().get_announcements();
+    let expected = village_kiosk::county::noticeboard::on_show(&published, chrono::Utc::now());
+    assert_eq!(shown.row_count(), expected.len());
+    let newest = shown.row_data(0).expect("one announcement");
+    assert_eq!(newest.title, expected[0].title.as_str());
+    assert_eq!(
+        newest.date,
+        expected[0]
+            .published_at
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d")
+            .to_string()
+            .as_str()
+    );
     e.assert_nothing_personal();
 }
 
