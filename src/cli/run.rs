@@ -181,7 +181,6 @@ fn production_services(
             )),
             county: county.clone(),
             demo_hand: None,
-            announcements: Vec::new(),
             station_name: config.station.name.clone(),
         },
         reader_port,
@@ -227,7 +226,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         None
     };
 
-    let (services, reader_port, _station, production_county) = if demo {
+    let (services, reader_port, _station, county, production_county) = if demo {
         let mut opts = DemoOptions::default();
         if let Some(n) = args.generated_catalog {
             opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
@@ -235,10 +234,11 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         let station = DemoStation::start(&handle, opts).map_err(|e| anyhow!("{}", e.detail))?;
         let services = station.services.clone();
         let port = station.reader_port.clone();
-        (services, port, Some(Box::new(station)), None)
+        let county = station.county.clone();
+        (services, port, Some(Box::new(station)), county, None)
     } else {
         let (s, p, c) = production_services(&config, &handle)?;
-        (s, p, None, Some(c))
+        (s, p, None, c.clone(), Some(c))
     };
 
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
@@ -268,6 +268,19 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
             )
         })?;
     let _reader = wiring::forward_reader_events(&reader_port, &handle, kiosk.sink());
+    let trusted = if demo {
+        Ok(crate::catalog::bundle::demo_verifying_key())
+    } else {
+        crate::catalog::bundle::trusted_key(&config).map(|k| *k.key())
+    };
+    match trusted {
+        Ok(key) => county.start_noticeboard(
+            key,
+            Duration::from_secs(config.county.announcements_refresh_secs.max(60)),
+            kiosk.sink(),
+        ),
+        Err(e) => tracing::warn!("no announcements on the idle screen: {e}"),
+    }
 
     if let Some(window) = headless_window {
         headless::set_orientation(&kiosk, options.landscape);
@@ -586,7 +599,19 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&k, landscape);
             let reader = wiring::forward_reader_events(&station.reader_port, &handle, k.sink());
+            station.county.start_noticeboard(
+                crate::catalog::bundle::demo_verifying_key(),
+                Duration::from_secs(3600),
+                k.sink(),
+            );
+            if !k.wait_until(WAIT, |k| !k.state.borrow().announcements.is_empty()) {
+                bail!("the demo back office's announcements did not arrive");
+            }
             let toured = tour(&k, &clock, &args.out, &prefix);
+            // The next tour's reader starts with an empty field, as a kiosk nobody is at.
+            if let Some(hand) = &station.services.demo_hand {
+                let _ = hand.lift();
+            }
             // One reader thread at a time on the simulator's tty.
             reader.stop();
             toured?;
@@ -607,6 +632,9 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
                 &prefix,
                 "14-printer-failed-and-queued",
             )?;
+            if let Some(hand) = &dead.services.demo_hand {
+                let _ = hand.lift();
+            }
             count += 14;
         }
     }
