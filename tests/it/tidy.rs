@@ -53,6 +53,7 @@ const SANS_IO: &[&str] = &[
     "src/pii.rs",
     "src/catalog/model.rs",
     "src/catalog/search.rs",
+    "src/catalog/translation.rs",
     "src/idcard/protocol.rs",
     "src/idcard/card.rs",
     "src/printer/escpos.rs",
