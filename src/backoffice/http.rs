@@ -515,8 +515,10 @@ fn bundle_response(headers: &HeaderMap, bytes: &[u8], etag: &str) -> Response {
 }
 
 async fn catalog_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (bytes, etag) = state.bundles.catalog();
-    bundle_response(&headers, bytes, etag)
+    match state.bundles.catalog() {
+        Ok((bytes, etag)) => bundle_response(&headers, bytes, etag),
+        Err(e) => internal(e),
+    }
 }
 
 async fn announcements_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -59,8 +59,9 @@ pub enum BackofficeError {
 
 /// The signed catalogue and announcements the county serves, with their ETags.
 pub struct Bundles {
-    catalog: Vec<u8>,
-    catalog_etag: String,
+    /// The signed catalogue and its ETag; the demo catalogue is signed on first request, so
+    /// demo start-up does not pay for it.
+    catalog: std::sync::OnceLock<(Vec<u8>, String)>,
     announcements: Vec<u8>,
     announcements_etag: String,
     public_key: [u8; 32],
@@ -83,9 +84,9 @@ impl Bundles {
         let ann_payload = serde_json::to_vec(announcements)
             .map_err(|e| BackofficeError::Bundle(e.to_string()))?;
         let ann_bytes = bundle::sign(bundle::KIND_ANNOUNCEMENTS, &ann_payload, key);
+        let catalog_etag = etag(&catalog_bytes);
         Ok(Bundles {
-            catalog_etag: etag(&catalog_bytes),
-            catalog: catalog_bytes,
+            catalog: std::sync::OnceLock::from((catalog_bytes, catalog_etag)),
             announcements_etag: etag(&ann_bytes),
             announcements: ann_bytes,
             public_key: key.verifying_key().to_bytes(),
@@ -100,15 +101,39 @@ impl Bundles {
 
     /// The demo catalogue and announcements, signed with the public demo key.
     pub fn demo() -> Result<Self, BackofficeError> {
-        Bundles::new(
-            crate::catalog::demo::demo_catalog_ref(),
-            &demo_announcements(),
-            &bundle::demo_signing_key(),
-        )
+        let key = bundle::demo_signing_key();
+        let ann_payload = serde_json::to_vec(&demo_announcements())
+            .map_err(|e| BackofficeError::Bundle(e.to_string()))?;
+        let ann_bytes = bundle::sign(bundle::KIND_ANNOUNCEMENTS, &ann_payload, &key);
+        Ok(Bundles {
+            catalog: std::sync::OnceLock::new(),
+            announcements_etag: etag(&ann_bytes),
+            announcements: ann_bytes,
+            public_key: key.verifying_key().to_bytes(),
+            items: crate::catalog::demo::demo_catalog_ref()
+                .items
+                .iter()
+                .filter(|i| i.village_online)
+                .map(|i| i.code.clone())
+                .collect(),
+        })
     }
 
-    pub fn catalog(&self) -> (&[u8], &str) {
-        (&self.catalog, &self.catalog_etag)
+    /// The signed catalogue and its ETag (the demo catalogue is signed here the first time).
+    pub fn catalog(&self) -> Result<(&[u8], &str), BackofficeError> {
+        let (bytes, tag) = match self.catalog.get() {
+            Some(signed) => signed,
+            None => {
+                let bytes = bundle::sign_catalog(
+                    crate::catalog::demo::demo_catalog_ref(),
+                    &bundle::demo_signing_key(),
+                )
+                .map_err(|e| BackofficeError::Bundle(e.to_string()))?;
+                let tag = etag(&bytes);
+                self.catalog.get_or_init(|| (bytes, tag))
+            }
+        };
+        Ok((bytes, tag))
     }
 
     pub fn announcements(&self) -> (&[u8], &str) {

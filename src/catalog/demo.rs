@@ -6,7 +6,7 @@
 //! This module must never hold personal data or print anything.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use super::model::{CardField, CaseKind, Catalog, FieldKind, MaterialForm, ServiceItem};
 
@@ -29,19 +29,25 @@ pub const DEMO_CATALOG_JSON: &str = include_str!("../../data/demo-catalog.json")
 
 /// Parsed once on first use. The file is part of the source tree and the unit tests below parse
 /// it, so a parse failure here is a build defect, not bad input.
-static DEMO_CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
-    serde_json::from_str(DEMO_CATALOG_JSON)
-        .expect("data/demo-catalog.json is embedded at build time and checked by the unit tests")
+static DEMO_CATALOG: LazyLock<Arc<Catalog>> = LazyLock::new(|| {
+    Arc::new(serde_json::from_str(DEMO_CATALOG_JSON).expect(
+        "data/demo-catalog.json is embedded at build time and checked by the unit tests",
+    ))
 });
 
 /// The demo catalogue of the fictional county 示范县 (a copy the caller may change).
 pub fn demo_catalog() -> Catalog {
-    DEMO_CATALOG.clone()
+    Catalog::clone(&DEMO_CATALOG)
 }
 
 /// The demo catalogue without copying it.
 pub fn demo_catalog_ref() -> &'static Catalog {
-    &DEMO_CATALOG
+    DEMO_CATALOG.as_ref()
+}
+
+/// The demo catalogue shared, without copying it (demo mode's kiosk and back office hold one).
+pub fn demo_catalog_shared() -> Arc<Catalog> {
+    Arc::clone(&DEMO_CATALOG)
 }
 
 /// Checks that one service item carries a complete, internally consistent guide and form.

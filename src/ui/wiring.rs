@@ -53,7 +53,11 @@ pub struct IndexedCatalogue {
 
 impl IndexedCatalogue {
     pub fn new(catalog: Catalog) -> Self {
-        let catalog = Arc::new(catalog);
+        Self::shared(Arc::new(catalog))
+    }
+
+    /// The same for a catalogue shared with others (demo mode's back office).
+    pub fn shared(catalog: Arc<Catalog>) -> Self {
         let index = Arc::new(OnceLock::new());
         let (c, i) = (catalog.clone(), index.clone());
         let spawned = std::thread::Builder::new()
@@ -761,10 +765,11 @@ impl DemoStation {
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&data_dir).map_err(|e| demo_error("data dir", e))?;
-        let catalogue: Arc<dyn Catalogue> = Arc::new(IndexedCatalogue::new(
+        let catalogue: Arc<dyn Catalogue> = Arc::new(IndexedCatalogue::shared(
             options
                 .catalog
-                .unwrap_or_else(crate::catalog::demo::demo_catalog),
+                .map(Arc::new)
+                .unwrap_or_else(crate::catalog::demo::demo_catalog_shared),
         ));
 
         let idcard_sim = Arc::new(
