@@ -27,12 +27,20 @@ impl Xrgb8888 {
 }
 
 impl TargetPixel for Xrgb8888 {
+    /// Source over with a premultiplied colour: `d * (255 - a) / 255 + s` per channel,
+    /// truncating exactly like Slint's own pixel types (screenshots and frames match to the
+    /// bit). Red and blue are scaled together in one multiply: text is drawn glyph pixel by
+    /// glyph pixel through here.
     #[inline]
     fn blend(&mut self, c: PremultipliedRgbaColor) {
         let a = (u8::MAX - c.alpha) as u32;
-        let (r, g, b) = self.rgb();
-        let mix = |d: u8, s: u8| (d as u32 * a / 255) + s as u32;
-        self.0 = (mix(r, c.red) << 16) | (mix(g, c.green) << 8) | mix(b, c.blue);
+        // Per 16-bit field v = d * a <= 65025: floor(v / 255) == (v + 1 + (v >> 8)) >> 8.
+        let div255 =
+            |v: u32, mask: u32| ((v + (0x0001_0001 & mask) + ((v >> 8) & mask)) >> 8) & mask;
+        let rb = div255((self.0 & 0x00ff_00ff) * a, 0x00ff_00ff);
+        let g = div255(((self.0 >> 8) & 0xff) * a, 0xff);
+        let src = ((c.red as u32) << 16) | ((c.green as u32) << 8) | c.blue as u32;
+        self.0 = (rb | (g << 8)) + src;
     }
 
     #[inline]
@@ -121,5 +129,29 @@ mod tests {
             alpha: 255,
         });
         assert_eq!(q.rgb(), (9, 8, 7));
+    }
+
+    #[test]
+    fn packed_blend_is_exactly_the_per_channel_formula() {
+        for d in 0..=255u32 {
+            for alpha in 0..=255u8 {
+                // Premultiplied sources never exceed their alpha.
+                let s = (d * alpha as u32 / 255) as u8;
+                let mut p = Xrgb8888::from_rgb(d as u8, (255 - d) as u8, (d / 2) as u8);
+                p.blend(PremultipliedRgbaColor {
+                    red: s,
+                    green: alpha / 3,
+                    blue: alpha,
+                    alpha,
+                });
+                let inv = 255 - alpha as u32;
+                let mix = |dst: u32, src: u8| (dst * inv / 255 + src as u32) as u8;
+                assert_eq!(
+                    p.rgb(),
+                    (mix(d, s), mix(255 - d, alpha / 3), mix(d / 2, alpha)),
+                    "d={d} alpha={alpha}"
+                );
+            }
+        }
     }
 }
