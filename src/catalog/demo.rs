@@ -29,11 +29,12 @@ pub const DEMO_CATALOG_JSON: &str = include_str!("../../data/demo-catalog.json")
 
 /// Parsed once on first use. The file is part of the source tree and the unit tests below parse
 /// it, so a parse failure here is a build defect, not bad input.
-static DEMO_CATALOG: LazyLock<Arc<Catalog>> = LazyLock::new(|| {
-    Arc::new(serde_json::from_str(DEMO_CATALOG_JSON).expect(
-        "data/demo-catalog.json is embedded at build time and checked by the unit tests",
-    ))
-});
+static DEMO_CATALOG: LazyLock<Arc<Catalog>> =
+    LazyLock::new(|| {
+        Arc::new(serde_json::from_str(DEMO_CATALOG_JSON).expect(
+            "data/demo-catalog.json is embedded at build time and checked by the unit tests",
+        ))
+    });
 
 /// The demo catalogue of the fictional county 示范县 (a copy the caller may change).
 pub fn demo_catalog() -> Catalog {
