@@ -94,6 +94,23 @@ pub fn begin(k: &Kiosk) {
     k.show(Page::Form, true);
 }
 
+/// The buttons of form field `field` if it is a choice: its labels in `lang`, else its values.
+fn shown_choices(
+    item: &crate::catalog::ServiceItem,
+    field: usize,
+    lang: &str,
+) -> Vec<SharedString> {
+    match item.form.get(field).map(|f| &f.kind) {
+        Some(FieldKind::Choice { options }) => item
+            .choice_labels(field, lang)
+            .unwrap_or_else(|| options.clone())
+            .into_iter()
+            .map(SharedString::from)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The value behind a choice button's label (labels are shown in the UI language, values are
 /// what the county publishes); anything else (an IME candidate) as it is.
 fn choice_value(k: &Kiosk, label: &str) -> String {
@@ -268,15 +285,7 @@ pub fn render(k: &Kiosk) {
                     super::Lang::En => e.message_en(&text.label),
                 })
                 .unwrap_or_default();
-            let options = match &f.kind {
-                FieldKind::Choice { options } => item
-                    .choice_labels(i, tag)
-                    .unwrap_or_else(|| options.clone())
-                    .into_iter()
-                    .map(SharedString::from)
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let options = shown_choices(item, i, tag);
             let hint = match f.kind {
                 FieldKind::Date if f.hint.is_empty() => lang.pick(
                     "按年月日输入8位数字，例如 19600501",
@@ -305,15 +314,7 @@ pub fn render(k: &Kiosk) {
     let active = active_index.and_then(|i| item.form.get(i));
     a.set_active_kind(active.map_or(-1, |f| input_kind(&f.kind)));
     a.set_active_options(ModelRc::new(VecModel::from(
-        match (active_index, active.map(|f| &f.kind)) {
-            (Some(i), Some(FieldKind::Choice { options })) => item
-                .choice_labels(i, tag)
-                .unwrap_or_else(|| options.clone())
-                .into_iter()
-                .map(SharedString::from)
-                .collect(),
-            _ => Vec::new(),
-        },
+        active_index.map_or_else(Vec::new, |i| shown_choices(item, i, tag)),
     )));
     a.set_active_value(
         match (active_index, active) {
