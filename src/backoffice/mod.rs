@@ -81,36 +81,41 @@ impl Bundles {
     ) -> Result<Self, BackofficeError> {
         let catalog_bytes = bundle::sign_catalog(catalog, key)
             .map_err(|e| BackofficeError::Bundle(e.to_string()))?;
+        let catalog_etag = etag(&catalog_bytes);
+        Self::with_catalog(
+            std::sync::OnceLock::from((catalog_bytes, catalog_etag)),
+            catalog,
+            announcements,
+            key,
+        )
+    }
+
+    /// The demo catalogue and announcements, signed with the public demo key (the catalogue on
+    /// its first request).
+    pub fn demo() -> Result<Self, BackofficeError> {
+        Self::with_catalog(
+            std::sync::OnceLock::new(),
+            crate::catalog::demo::demo_catalog_ref(),
+            &demo_announcements(),
+            &bundle::demo_signing_key(),
+        )
+    }
+
+    fn with_catalog(
+        signed_catalog: std::sync::OnceLock<(Vec<u8>, String)>,
+        catalog: &Catalog,
+        announcements: &wire::Announcements,
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<Self, BackofficeError> {
         let ann_payload = serde_json::to_vec(announcements)
             .map_err(|e| BackofficeError::Bundle(e.to_string()))?;
         let ann_bytes = bundle::sign(bundle::KIND_ANNOUNCEMENTS, &ann_payload, key);
-        let catalog_etag = etag(&catalog_bytes);
         Ok(Bundles {
-            catalog: std::sync::OnceLock::from((catalog_bytes, catalog_etag)),
+            catalog: signed_catalog,
             announcements_etag: etag(&ann_bytes),
             announcements: ann_bytes,
             public_key: key.verifying_key().to_bytes(),
             items: catalog
-                .items
-                .iter()
-                .filter(|i| i.village_online)
-                .map(|i| i.code.clone())
-                .collect(),
-        })
-    }
-
-    /// The demo catalogue and announcements, signed with the public demo key.
-    pub fn demo() -> Result<Self, BackofficeError> {
-        let key = bundle::demo_signing_key();
-        let ann_payload = serde_json::to_vec(&demo_announcements())
-            .map_err(|e| BackofficeError::Bundle(e.to_string()))?;
-        let ann_bytes = bundle::sign(bundle::KIND_ANNOUNCEMENTS, &ann_payload, &key);
-        Ok(Bundles {
-            catalog: std::sync::OnceLock::new(),
-            announcements_etag: etag(&ann_bytes),
-            announcements: ann_bytes,
-            public_key: key.verifying_key().to_bytes(),
-            items: crate::catalog::demo::demo_catalog_ref()
                 .items
                 .iter()
                 .filter(|i| i.village_online)

@@ -8,6 +8,8 @@
 //!
 //! Pure data: no I/O.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::model::{FieldKind, Location, ServiceItem};
@@ -154,16 +156,17 @@ impl ServiceItem {
     /// The item as shown in `lang` (a language tag such as `en`): every text the translation
     /// has replaces the Chinese, entry for entry; without a translation the item unchanged.
     /// Codes, numbers, phones and form keys never change; neither do choice *values* (see
-    /// [`ServiceItem::choice_label`]).
-    pub fn translated(&self, lang: &str) -> ServiceItem {
-        let mut item = self.clone();
+    /// [`ServiceItem::choice_label`]). Borrowed when there is nothing to translate (lists of
+    /// items are rendered through here).
+    pub fn translated(&self, lang: &str) -> Cow<'_, ServiceItem> {
         let Some(t) = self.translations.get(lang) else {
-            return item;
+            return Cow::Borrowed(self);
         };
         if !t.problems(self, "").is_empty() {
             // A translation that does not line up would pair texts wrongly: show the Chinese.
-            return item;
+            return Cow::Borrowed(self);
         }
+        let mut item = self.clone();
         pick(&mut item.name, &t.name);
         if let (Some(s), Some(ts)) = (item.short_name.as_mut(), t.short_name.as_deref()) {
             pick(s, ts);
@@ -209,7 +212,7 @@ impl ServiceItem {
             }
             // Choice options stay the Chinese values: labels come from `choice_label`.
         }
-        item
+        Cow::Owned(item)
     }
 
     /// The label of choice `value` of form field `field` in `lang` (the value itself when

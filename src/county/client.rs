@@ -379,21 +379,14 @@ impl CountyClient {
         trusted: &ed25519_dalek::VerifyingKey,
         if_none_match: Option<&str>,
     ) -> Result<Option<(wire::Announcements, Option<String>)>, ClientError> {
-        use crate::catalog::bundle;
         match self
             .bundle(BundleKind::Announcements, if_none_match)
             .await?
         {
             None => Ok(None),
-            Some((bytes, etag)) => {
-                let payload =
-                    bundle::open(&bytes, bundle::KIND_ANNOUNCEMENTS, trusted).map_err(|e| {
-                        ClientError::Decode(format!("announcements bundle refused: {e}"))
-                    })?;
-                let ann = serde_json::from_slice(&payload)
-                    .map_err(|e| ClientError::Decode(format!("announcements: {e}")))?;
-                Ok(Some((ann, etag)))
-            }
+            Some((bytes, etag)) => super::noticeboard::open(&bytes, trusted)
+                .map(|ann| Some((ann, etag)))
+                .map_err(|e| ClientError::Decode(e.to_string())),
         }
     }
 }

@@ -260,7 +260,7 @@ pub fn render(k: &Kiosk) {
     let Some(item) = item else {
         return;
     };
-    let item = item.translated(lang.tag());
+    let item = item.translated(lang.tag()).into_owned();
     let facts = vec![
         lang.pick(
             format!("承诺时限：{}", days(item.promised_time_limit_days, lang)),

@@ -58,7 +58,7 @@ pub fn summary(k: &Kiosk, item: &ServiceItem) -> ItemSummary {
     let shown = item.translated(lang.tag());
     ItemSummary {
         code: item.code.clone().into(),
-        name: shown.name.into(),
+        name: shown.name.as_str().into(),
         detail: format!("{} · {}", shown.department, days).into(),
         online: item.village_online && !item.form.is_empty(),
     }
