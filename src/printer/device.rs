@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use super::escpos::{self, EncodeError, Encoder};
 use super::job::PrintJob;
 use super::profile::{FlowControl, PrinterProfile, ProfileError};
-use super::status::{PrinterFault, PrinterStatus, is_status_reply};
+use super::status::{PrinterFault, PrinterStatus, ReplyByte, UNEXPECTED_ANSWER, classify_reply};
 
 /// Where the printer is and what it is. (打印机设置)
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,10 @@ pub enum PrintError {
         n: u8,
         timeout_ms: u64,
     },
+    #[error(
+        "printer on {port}: {UNEXPECTED_ANSWER} (byte {byte:#04x} to DLE EOT {n} has not the fixed bits of a status reply); check the profile's baud rate and that this port is the printer"
+    )]
+    UnexpectedAnswer { port: String, n: u8, byte: u8 },
     #[error("printer not ready: {0}; nothing was printed")]
     NotReady(PrinterFault),
     #[error("printer reported {0} after the job: the printout is incomplete")]
@@ -97,7 +101,9 @@ impl PrintError {
             PrintError::NotConnected { .. } | PrintError::Disconnected { .. } => {
                 "打印机未连接，请联系工作人员"
             }
-            PrintError::NoResponse { .. } => "打印机没有响应，请联系工作人员",
+            PrintError::NoResponse { .. } | PrintError::UnexpectedAnswer { .. } => {
+                "打印机没有响应，请联系工作人员"
+            }
             PrintError::NotReady(f) => f.message_zh(),
             PrintError::FailedDuringJob(PrinterFault::PaperEnd) => {
                 "打印中途缺纸，凭条未打印完整，请联系工作人员"
@@ -123,7 +129,7 @@ impl PrintError {
         match self {
             PrintError::NotReady(f) | PrintError::FailedDuringJob(f) => f.exit_code(),
             PrintError::NotConnected { .. } | PrintError::Disconnected { .. } => 2,
-            PrintError::NoResponse { .. } => 3,
+            PrintError::NoResponse { .. } | PrintError::UnexpectedAnswer { .. } => 3,
             _ => 1,
         }
     }
@@ -321,6 +327,7 @@ impl Worker {
         let port = self.open()?;
         let mut result: Result<PrinterStatus, std::io::Error> = Ok(PrinterStatus::default());
         let mut no_answer = None;
+        let mut unexpected = None;
         if owed > 0 {
             tracing::info!(
                 bytes = owed,
@@ -348,12 +355,23 @@ impl Worker {
             loop {
                 let mut byte = [0u8; 1];
                 match port.read(&mut byte) {
-                    Ok(1) if is_status_reply(byte[0]) => {
-                        status.apply(n, byte[0]);
-                        break;
-                    }
-                    // XON/XOFF or stray bytes: keep waiting for the reply.
-                    Ok(1) if Instant::now() < deadline => continue,
+                    Ok(1) => match classify_reply(n, byte[0]) {
+                        ReplyByte::Reply(b) => {
+                            status.apply(n, b);
+                            break;
+                        }
+                        // XON/XOFF: keep waiting for the reply.
+                        ReplyByte::FlowControl if Instant::now() < deadline => continue,
+                        ReplyByte::FlowControl => {
+                            no_answer = Some(n);
+                            break 'requests;
+                        }
+                        // Noise is never read as paper or cover trouble.
+                        ReplyByte::Unexpected(b) => {
+                            unexpected = Some((n, b));
+                            break 'requests;
+                        }
+                    },
                     Ok(0) => {
                         result = Err(std::io::Error::new(
                             std::io::ErrorKind::UnexpectedEof,
@@ -375,6 +393,14 @@ impl Worker {
                     }
                 }
             }
+        }
+        if let Some((n, byte)) = unexpected {
+            tracing::warn!(port = %port_name, n, byte, "{UNEXPECTED_ANSWER}");
+            return Err(PrintError::UnexpectedAnswer {
+                port: port_name,
+                n,
+                byte,
+            });
         }
         if let Some(n) = no_answer {
             return Err(PrintError::NoResponse {
@@ -520,6 +546,11 @@ mod tests {
             PrintError::NotReady(PrinterFault::CoverOpen),
             PrintError::FailedDuringJob(PrinterFault::PaperEnd),
             PrintError::WriteTimeout { timeout_ms: 5000 },
+            PrintError::UnexpectedAnswer {
+                port: "/dev/x".into(),
+                n: 4,
+                byte: 0xA5,
+            },
             PrintError::Encode(EncodeError::QrEmpty),
             PrintError::DriverStopped,
         ];

@@ -17,6 +17,46 @@ pub fn is_status_reply(byte: u8) -> bool {
     byte & 0x93 == 0x12
 }
 
+/// XON and XOFF: a printer with software flow control may send them at any time, also between
+/// a status request and its reply.
+pub const XON: u8 = 0x11;
+pub const XOFF: u8 = 0x13;
+
+/// What one byte read after `DLE EOT n` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyByte {
+    /// A status reply to `n`: fixed bits right, and for n = 4 each sensor's two bits agree.
+    Reply(u8),
+    /// XON/XOFF flow control: skip it and keep waiting for the reply.
+    FlowControl,
+    /// Anything else: the device on the port is not an ESC/POS printer at this baud rate.
+    Unexpected(u8),
+}
+
+/// Classifies a byte read after `DLE EOT n`. A real reply has the fixed bits 0xx1xx10; the
+/// paper sensor reply (n = 4) reports each sensor in two bits that are set together (near end
+/// 0x0C, end 0x60). Noise (a wrong baud rate, a reader or a modem on the port) breaks one of
+/// these for almost every byte, and is never taken for paper or cover trouble.
+pub fn classify_reply(n: u8, byte: u8) -> ReplyByte {
+    if byte == XON || byte == XOFF {
+        return ReplyByte::FlowControl;
+    }
+    if !is_status_reply(byte) {
+        return ReplyByte::Unexpected(byte);
+    }
+    if n == PAPER_SENSOR {
+        let near = byte & 0x0C;
+        let end = byte & 0x60;
+        if (near != 0 && near != 0x0C) || (end != 0 && end != 0x60) {
+            return ReplyByte::Unexpected(byte);
+        }
+    }
+    ReplyByte::Reply(byte)
+}
+
+/// What to tell a technician when a port answers status requests with bytes no printer sends.
+pub const UNEXPECTED_ANSWER: &str = "unexpected answer: wrong baud rate or not a printer";
+
 /// The printer's state as its replies describe it. Fields a printer did not answer stay false.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PrinterStatus {
@@ -99,7 +139,7 @@ impl PrinterStatus {
     /// Folds the reply to `DLE EOT n` into the status. Returns false (and changes nothing) when
     /// `byte` is not a status reply or `n` is not 1..4.
     pub fn apply(&mut self, n: u8, byte: u8) -> bool {
-        if !is_status_reply(byte) || !(1..=4).contains(&n) {
+        if !(1..=4).contains(&n) || !matches!(classify_reply(n, byte), ReplyByte::Reply(_)) {
             return false;
         }
         let bit = |b: u8| byte & (1 << b) != 0;
@@ -311,6 +351,34 @@ mod tests {
         // Not a status byte: rejected.
         assert!(!PrinterStatus::default().apply(1, 0x00));
         assert!(!PrinterStatus::default().apply(5, 0x12));
+    }
+
+    #[test]
+    fn noise_is_not_a_status() {
+        // Fixed bits wrong, or the two bits of one paper sensor disagreeing: never a reply.
+        for b in [0x00, 0xFF, 0xA5, 0x3F, 0x92, 0x10] {
+            assert_eq!(classify_reply(1, b), ReplyByte::Unexpected(b), "{b:#04x}");
+        }
+        assert_eq!(classify_reply(4, 0x16), ReplyByte::Unexpected(0x16));
+        assert_eq!(classify_reply(4, 0x32), ReplyByte::Unexpected(0x32));
+        assert!(!PrinterStatus::default().apply(4, 0x32));
+        assert_eq!(classify_reply(2, XON), ReplyByte::FlowControl);
+        assert_eq!(classify_reply(2, XOFF), ReplyByte::FlowControl);
+        // Every reply a printer in any state sends is accepted.
+        for state in PaperState::ALL {
+            for n in 1..=4 {
+                let b = state.reply(n);
+                assert_eq!(classify_reply(n, b), ReplyByte::Reply(b), "{state:?} n={n}");
+            }
+        }
+        // Of all 256 bytes, at most 1 in 16 passes for n = 1..3, 1 in 64 for n = 4.
+        let passing = |n| {
+            (0..=255u8)
+                .filter(|&b| matches!(classify_reply(n, b), ReplyByte::Reply(_)))
+                .count()
+        };
+        assert_eq!(passing(1), 16);
+        assert_eq!(passing(4), 4);
     }
 
     #[test]

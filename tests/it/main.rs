@@ -3,6 +3,7 @@
 mod catalog;
 mod cli;
 mod county;
+mod doctor;
 mod idcard;
 mod printer;
 mod tidy;
