@@ -68,14 +68,19 @@ impl Default for DataConfig {
 pub struct ReaderConfig {
     /// Serial device; `None` in demo mode (a simulator is started).
     pub port: Option<PathBuf>,
-    pub baud: u32,
+    /// Line speed; `None` takes the profile's (115200 for `sam-generic`).
+    pub baud: Option<u32>,
+    /// A reader profile name from hardware/profiles/readers (e.g. "sam-9600") or a .toml path:
+    /// baud, timeouts, poll interval, whether the fingerprint block is asked.
+    pub profile: String,
 }
 
 impl Default for ReaderConfig {
     fn default() -> Self {
         Self {
             port: None,
-            baud: 115_200,
+            baud: None,
+            profile: "sam-generic".into(),
         }
     }
 }
@@ -518,11 +523,18 @@ impl Config {
                 "use an absolute path such as /var/lib/village-kiosk",
             );
         }
-        if self.reader.baud == 0 {
+        if self.reader.baud == Some(0) {
             bad(
                 "reader.baud",
                 "is 0".into(),
-                "use the reader's baud rate, usually 115200",
+                "use the reader's baud rate, usually 115200, or remove the line to use the profile's",
+            );
+        }
+        if self.reader.profile.trim().is_empty() {
+            bad(
+                "reader.profile",
+                "is empty".into(),
+                "name a profile from hardware/profiles/readers, e.g. sam-generic",
             );
         }
         if self.printer.profile.trim().is_empty() {
