@@ -20,6 +20,7 @@ use serialport::{ClearBuffer, SerialPort, TTYPort};
 use tokio::sync::mpsc;
 
 use super::card::{CardRejection, IdCard};
+use super::profile::{ReaderProfile, ReaderProfileError};
 use super::protocol::{Command, ReadData, ReadDataError, Response, ResponseDecoder, Status};
 use crate::pii::Masked;
 
@@ -40,6 +41,9 @@ pub struct ReaderSettings {
     pub read_retries: u32,
     /// Time between attempts to reopen a port that is gone or failed to open.
     pub reopen_interval: Duration,
+    /// Ask for the fingerprint block (30 10) first; `false` reads with 30 01 from the start
+    /// (the profile's `read_fingerprint_block`).
+    pub read_fingerprint_block: bool,
 }
 
 impl ReaderSettings {
@@ -52,16 +56,35 @@ impl ReaderSettings {
             read_timeout: Duration::from_secs(2),
             read_retries: 2,
             reopen_interval: Duration::from_secs(1),
+            read_fingerprint_block: true,
         }
     }
 
-    /// The settings for the reader in the kiosk's config, or `None` in demo mode (no port).
-    pub fn from_config(config: &crate::config::ReaderConfig) -> Option<ReaderSettings> {
-        let port = config.port.clone()?;
-        Some(ReaderSettings {
-            baud: config.baud,
+    /// The settings of a reader of `profile` on `port`.
+    pub fn from_profile(port: impl Into<PathBuf>, profile: &ReaderProfile) -> ReaderSettings {
+        ReaderSettings {
+            baud: profile.baud,
+            poll_interval: profile.poll_interval(),
+            command_timeout: profile.find_timeout(),
+            read_timeout: profile.read_timeout(),
+            read_fingerprint_block: profile.read_fingerprint_block,
             ..ReaderSettings::new(port)
-        })
+        }
+    }
+
+    /// The settings for the reader in the kiosk's config (`reader.profile`, `reader.baud`
+    /// overriding the profile's), or `None` in demo mode (no port).
+    pub fn from_config(
+        config: &crate::config::ReaderConfig,
+    ) -> Result<Option<ReaderSettings>, ReaderProfileError> {
+        let profile = ReaderProfile::load(&config.profile)?;
+        Ok(config.port.clone().map(|port| {
+            let mut s = ReaderSettings::from_profile(port, &profile);
+            if let Some(baud) = config.baud {
+                s.baud = baud;
+            }
+            s
+        }))
     }
 }
 
@@ -172,7 +195,7 @@ impl Reader {
             port,
             decoder: ResponseDecoder::new(),
             settings: settings.clone(),
-            fingerprint_command: true,
+            fingerprint_command: settings.read_fingerprint_block,
         })
     }
 
