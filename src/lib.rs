@@ -8,6 +8,7 @@
 //! - [`idcard`]: the ID card reader: sans-IO SAM codec, card model and validation, serial driver.
 //! - [`printer`]: the receipt printer: sans-IO ESC/POS encoder, status, receipt layouts, driver.
 //! - [`county`]: the kiosk-county protocol, HTTP client and the store-and-forward outbox.
+//! - [`doctor`]: `kiosk doctor`'s checks (pure findings, probes with time limits) and station health.
 //! - [`session`]: a villager's visit as a state machine, with the inactivity and card-lift wipes.
 //! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod county;
+pub mod doctor;
 pub mod idcard;
 pub mod pii;
 pub mod printer;

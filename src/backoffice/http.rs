@@ -485,7 +485,11 @@ async fn heartbeat(
     match lock_db(&state).heartbeat(&station, &hb, now) {
         Ok(()) => json_response(
             StatusCode::OK,
-            serde_json::to_string(&wire::HeartbeatAck { server_time: now }).unwrap_or_default(),
+            serde_json::to_string(&wire::HeartbeatAck {
+                server_time: now,
+                requests: Vec::new(),
+            })
+            .unwrap_or_default(),
         ),
         Err(e) => internal(e),
     }

@@ -3,7 +3,8 @@
 //!
 //! Each area owns one module: `catalog` and `config_cmd` (catalogue, config), `card` (ID card
 //! reader and its simulator), `print` (printer, receipts and the printer simulator), `outbox`
-//! (county link), `run` (the touchscreen app and screenshots).
+//! (county link), `doctor` (the whole terminal's checks), `devices` (serial devices and udev
+//! rules), `run` (the touchscreen app and screenshots).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ macro_rules! out {
 pub mod card;
 pub mod catalog;
 pub mod config_cmd;
+pub mod devices;
+pub mod doctor;
 pub mod outbox;
 pub mod print;
 #[cfg(feature = "gui")]
@@ -80,6 +83,11 @@ pub enum Command {
     /// The link to the county back office.
     #[command(subcommand)]
     County(outbox::CountyCommand),
+    /// Check the whole terminal: config, store, disk, clock, catalogue, reader, printer,
+    /// county link, certificate, outbox. Exit 1 when a check fails.
+    Doctor(doctor::DoctorArgs),
+    /// List the serial devices plugged in and write udev rule lines for the chosen ones.
+    Devices(devices::DevicesArgs),
     /// Run the touchscreen app.
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
@@ -124,6 +132,8 @@ pub fn main() -> ExitCode {
         Some(Command::Receipt(c)) => print::run_receipt(c, &globals),
         Some(Command::Outbox(c)) => outbox::run_outbox(c, &globals),
         Some(Command::County(c)) => outbox::run_county(c, &globals),
+        Some(Command::Doctor(a)) => doctor::run(a, &globals),
+        Some(Command::Devices(a)) => devices::run(a, &globals),
         #[cfg(feature = "gui")]
         Some(Command::Run(a)) => run::run(a, &globals),
         #[cfg(feature = "gui")]

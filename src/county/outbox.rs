@@ -667,7 +667,8 @@ impl Default for WorkerConfig {
     }
 }
 
-/// Device health the rest of the kiosk reports into, for heartbeats.
+/// Device health the rest of the kiosk reports into, for heartbeats (fed by
+/// `doctor::health::HealthReporter`).
 #[derive(Debug, Clone, Default)]
 pub struct StationHealth {
     pub reader: wire::DeviceHealth,
@@ -675,6 +676,17 @@ pub struct StationHealth {
     pub paper: wire::PaperState,
     /// Newest first, at most ten kept.
     pub last_errors: Vec<String>,
+    /// The last doctor verdict and the checks that were not ok (`id: finding`).
+    pub verdict: Option<String>,
+    pub failing_checks: Vec<String>,
+    pub catalog_version: Option<u64>,
+    /// The county link as the worker last saw it (set by the worker).
+    pub county_link: Option<wire::DeviceHealth>,
+    /// A remote doctor result, sent with every heartbeat until one carrying it is delivered.
+    pub doctor: Option<wire::RemoteDoctorResult>,
+    /// Requests from county staff that arrived in heartbeat answers, oldest first, for the
+    /// app to act on (taken with `std::mem::take`).
+    pub requests: Vec<wire::RemoteRequest>,
 }
 
 impl StationHealth {
@@ -910,6 +922,11 @@ impl Worker {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let version = self.config.software_version.clone();
+        let link = self.status.borrow().clone();
+        let county_link = Some(wire::DeviceHealth {
+            ok: link.link_up || link.consecutive_failures == 0,
+            detail: link.last_error.filter(|_| !link.link_up),
+        });
         with_store(&self.store, move |s| {
             let stats = Outbox::stats(s)?;
             let hb = wire::Heartbeat {
@@ -920,10 +937,47 @@ impl Worker {
                 queue_length: stats.pending + stats.needs_attention,
                 last_errors: health.last_errors,
                 clock: now,
+                verdict: health.verdict,
+                failing_checks: health.failing_checks,
+                catalog_version: health.catalog_version,
+                oldest_pending_at: stats.oldest_pending_at.as_deref().and_then(parse_ts),
+                county_link: health.county_link.or(county_link),
+                doctor: health.doctor,
             };
             Outbox::enqueue_heartbeat(s, &hb, now)
         })
         .await
+    }
+
+    /// Delivered heartbeats: hand the county's requests to the app, and stop resending a
+    /// doctor result the county now has.
+    fn note_heartbeat_answers(
+        &self,
+        due: &[DueItem],
+        results: &[(i64, ItemDecision, Option<String>)],
+    ) {
+        for (id, decision, response) in results {
+            let Some(item) = due.iter().find(|d| d.id == *id && d.kind == "heartbeat") else {
+                continue;
+            };
+            if !matches!(decision, ItemDecision::Delivered) {
+                continue;
+            }
+            let sent: Option<wire::Heartbeat> = serde_json::from_str(&item.body).ok();
+            let ack: Option<wire::HeartbeatAck> = response
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok());
+            let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            let delivered = sent.and_then(|h| h.doctor).map(|d| d.request_id);
+            if delivered.is_some() && health.doctor.as_ref().map(|d| d.request_id) == delivered {
+                health.doctor = None;
+            }
+            for r in ack.map(|a| a.requests).unwrap_or_default() {
+                if !health.requests.contains(&r) {
+                    health.requests.push(r);
+                }
+            }
+        }
     }
 
     async fn send_batch(&mut self, due: Vec<DueItem>) -> Result<(), OutboxError> {
@@ -988,6 +1042,7 @@ impl Worker {
         if let Some(e) = &last_error {
             tracing::warn!(error = %e, failures = self.link.consecutive_failures, "county link: attempt failed");
         }
+        self.note_heartbeat_answers(&due, &results);
         with_store(&self.store, move |s| Outbox::record(s, &results, now)).await?;
         let link = self.link;
         self.publish(|st| {

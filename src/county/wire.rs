@@ -284,11 +284,78 @@ pub struct Heartbeat {
     pub last_errors: Vec<String>,
     /// The kiosk's clock when it wrote the heartbeat.
     pub clock: DateTime<Utc>,
+    /// The kiosk's own verdict (`ok`, `warn`, `fail`), as `kiosk doctor` words it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// Checks that are not ok, each `id: finding`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_checks: Vec<String>,
+    /// Version of the installed catalogue (事项目录版本).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_version: Option<u64>,
+    /// When the oldest unsent application was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+    /// The county link as the kiosk saw it before this heartbeat got through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub county_link: Option<DeviceHealth>,
+    /// The answer to a remote doctor request ([`HeartbeatAck::requests`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctor: Option<RemoteDoctorResult>,
+}
+
+/// One check of a doctor run, as `kiosk doctor --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoctorCheck {
+    pub id: String,
+    /// `ok`, `warn` or `fail`.
+    pub status: String,
+    pub finding: String,
+    pub fix: String,
+}
+
+/// 远程自检结果: a doctor run county staff asked for, sent with the next heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteDoctorResult {
+    pub request_id: i64,
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_at: Option<DateTime<Utc>>,
+    pub checks: Vec<DoctorCheck>,
+}
+
+/// What county staff can ask of one station through the heartbeat answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteRequestKind {
+    /// Run `kiosk doctor` and send the result with the next heartbeat.
+    Doctor,
+    /// A screenshot of the idle screen (never of a villager's visit).
+    Screenshot,
+}
+
+impl RemoteRequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteRequestKind::Doctor => "doctor",
+            RemoteRequestKind::Screenshot => "screenshot",
+        }
+    }
+}
+
+/// 远程请求: one request in a heartbeat answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteRequest {
+    pub id: i64,
+    pub kind: RemoteRequestKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatAck {
     pub server_time: DateTime<Utc>,
+    /// Requests from county staff, answered in a later heartbeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RemoteRequest>,
 }
 
 /// Every error answer: a stable machine code and an English message.
