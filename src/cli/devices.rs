@@ -196,7 +196,8 @@ pub fn rule_line(device: &Device, link: &str) -> Result<String, String> {
             device.port
         ));
     };
-    let tail = format!("SYMLINK+=\"{link}\", GROUP=\"dialout\", MODE=\"0660\"");
+    let tail =
+        format!("SYMLINK+=\"{link}\", ENV{{KIOSK_NAMED}}=\"1\", GROUP=\"dialout\", MODE=\"0660\"");
     let head =
         format!("SUBSYSTEM==\"tty\", ATTRS{{idVendor}}==\"{vid}\", ATTRS{{idProduct}}==\"{pid}\"");
     match (&device.serial, &device.usb_path) {
@@ -247,7 +248,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             reader,
-            "SUBSYSTEM==\"tty\", ATTRS{idVendor}==\"1a86\", ATTRS{idProduct}==\"7523\", ATTRS{serial}==\"A10K3QX\", SYMLINK+=\"kiosk-idcard\", GROUP=\"dialout\", MODE=\"0660\""
+            "SUBSYSTEM==\"tty\", ATTRS{idVendor}==\"1a86\", ATTRS{idProduct}==\"7523\", ATTRS{serial}==\"A10K3QX\", SYMLINK+=\"kiosk-idcard\", ENV{KIOSK_NAMED}=\"1\", GROUP=\"dialout\", MODE=\"0660\""
         );
         let printer = rule_line(&ch340("/dev/ttyUSB1", None, "1-1.3"), "kiosk-printer").unwrap();
         assert!(printer.contains("KERNELS==\"1-1.3\""), "{printer}");

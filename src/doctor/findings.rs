@@ -1038,8 +1038,9 @@ mod tests {
         assert_eq!(r.checks[0].id, "config");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["verdict"], "warn");
-        let keys: Vec<&String> = json["checks"][0].as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["fix", "finding", "id", "status"]);
+        let mut keys: Vec<&String> = json["checks"][0].as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["finding", "fix", "id", "status"]);
         let r = Report::new(vec![Check::fail("disk", "full", "free")]);
         assert_eq!((r.exit_code(), r.failing()), (1, vec!["disk"]));
     }
