@@ -204,6 +204,7 @@ impl Outbox {
             },
             fields: app.fields,
             accepted_at: now,
+            card_key: None,
         };
         let body_json = serde_json::to_string(&body)?;
         tx.execute(

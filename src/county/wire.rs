@@ -51,6 +51,11 @@ pub struct ApplicationSubmission {
     pub fields: BTreeMap<String, String>,
     /// When the kiosk accepted it (the villager's time of application).
     pub accepted_at: DateTime<Utc>,
+    /// The card key of the card read for this application (`client::CardEvidence`), so the
+    /// county can later check lookups of this person's cases against it. Optional: absent in
+    /// bodies stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_key: Option<String>,
 }
 
 /// 办件状态: where a case stands.
