@@ -33,6 +33,13 @@ pub enum DbError {
     NoteRequired(CaseStatus, &'static str),
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("the database thread failed: {0}")]
+    Worker(String),
+    #[error("cannot create the back office database {path} (mode 0600): {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 const SCHEMA: &str = "
@@ -172,6 +179,26 @@ impl StationRow {
     }
 }
 
+/// Creates the database file readable and writable by its owner only (0600) when it does not
+/// exist yet, whatever the umask; SQLite gives the WAL and shared-memory files the same mode.
+fn create_private(path: &Path) -> Result<(), DbError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(DbError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// The back office's database.
 #[derive(Debug)]
 pub struct Db {
@@ -184,6 +211,7 @@ impl Db {
             path: path.to_path_buf(),
             source,
         };
+        create_private(path)?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
@@ -231,6 +259,32 @@ impl Db {
         Ok(hex::decode(hexed).unwrap_or_default())
     }
 
+    /// The stored answer for (station, key, body hash), or `KeyReused`, or `None` when the key is
+    /// new. The handler asks this before validating, so a retry is always a replay.
+    pub fn replay(
+        &self,
+        station_id: &str,
+        idempotency_key: &str,
+        body_sha256: &str,
+    ) -> Result<Option<SubmitOutcome>, DbError> {
+        let existing: Option<(String, String, u16, String)> = self
+            .conn
+            .query_row(
+                "SELECT station_id, body_sha256, status_code, response FROM submissions
+                 WHERE idempotency_key = ?1",
+                params![idempotency_key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(existing.map(|(station, hash, status, response)| {
+            if station == station_id && hash == body_sha256 {
+                SubmitOutcome::Replayed { status, response }
+            } else {
+                SubmitOutcome::KeyReused
+            }
+        }))
+    }
+
     /// Records a submission under its idempotency key, creating the case, in one transaction;
     /// or replays the stored answer; or reports a reused key.
     pub fn submit(
@@ -242,7 +296,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<SubmitOutcome, DbError> {
         let salt = self.person_key_salt()?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existing: Option<(String, String, u16, String)> = tx
             .query_row(
                 "SELECT station_id, body_sha256, status_code, response FROM submissions
@@ -401,7 +457,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<CaseView, DbError> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let from: String = tx
             .query_row(
                 "SELECT status FROM cases WHERE case_number = ?1",
@@ -621,6 +679,7 @@ mod tests {
             },
             fields: Default::default(),
             accepted_at: Utc::now(),
+            card_key: None,
         }
     }
 

@@ -20,7 +20,6 @@ use std::time::Duration;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 
 use crate::catalog::{Catalog, bundle};
 use crate::county::wire::{self, CaseStatus};
@@ -30,7 +29,7 @@ pub mod db;
 mod http;
 
 pub use db::{Db, DbError, StationRow};
-pub use http::{PeerInfo, ServeConfig, TlsFiles, ledger_html};
+pub use http::{DEFAULT_MAX_TLS_HANDSHAKES, PeerInfo, ServeConfig, TlsFiles, ledger_html};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackofficeError {
@@ -206,16 +205,7 @@ pub async fn serve(
     bundles: Bundles,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
-    let (hold, _) = watch::channel(false);
-    let (claims, _) = watch::channel(0u64);
-    serve_with_gate(
-        listener,
-        config,
-        bundles,
-        http::Gate { hold, claims },
-        shutdown,
-    )
-    .await
+    serve_with_gate(listener, config, bundles, http::Gate::new(), shutdown).await
 }
 
 async fn serve_with_gate(
@@ -228,14 +218,7 @@ async fn serve_with_gate(
     let tls = match (&config.tls, &config.demo_token) {
         (None, None) => return Err(BackofficeError::PlainHttpRefused),
         (Some(_), Some(_)) => return Err(BackofficeError::TokenWithTls),
-        (Some(files), None) => {
-            let ca = crate::county::tls::load_certs(&files.ca_cert)?;
-            let chain = crate::county::tls::load_certs(&files.cert)?;
-            let key = crate::county::tls::load_key(&files.key)?;
-            Some(Arc::new(crate::county::tls::server_config(
-                &ca, chain, key,
-            )?))
-        }
+        (Some(files), None) => Some(Arc::new(http::server_tls_config(files)?)),
         (None, Some(_)) => None,
     };
     let db = Db::open(&config.db_path)?;
@@ -247,7 +230,12 @@ async fn serve_with_gate(
         gate,
         bundles: Arc::new(bundles),
     };
-    let listener = http::listen(listener, tls)?;
+    let listener = http::listen(
+        listener,
+        tls,
+        state.config.max_tls_handshakes,
+        state.gate.handshakes.clone(),
+    )?;
     let app = http::router(state).into_make_service_with_connect_info::<PeerInfo>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -291,9 +279,7 @@ impl EmbeddedBackoffice {
             .set_nonblocking(true)
             .map_err(BackofficeError::Io)?;
         let addr = std_listener.local_addr().map_err(BackofficeError::Io)?;
-        let (hold, _) = watch::channel(false);
-        let (claims, _) = watch::channel(0u64);
-        let gate = http::Gate { hold, claims };
+        let gate = http::Gate::new();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), BackofficeError>>();
         let token = config.demo_token.clone();
@@ -416,6 +402,12 @@ impl EmbeddedBackoffice {
         let _ = rx.wait_for(|c| *c >= n).await;
     }
 
+    /// Test hook: waits until exactly `n` TLS handshakes are in progress.
+    pub async fn wait_for_handshakes(&self, n: usize) {
+        let mut rx = self.gate.handshakes.subscribe();
+        let _ = rx.wait_for(|c| *c == n).await;
+    }
+
     /// Stops the server and waits for its thread.
     pub fn stop(mut self) {
         self.shutdown();
@@ -486,6 +478,13 @@ struct ServeArgs {
     /// The server's private key (PEM).
     #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_cert"])]
     tls_key: Option<PathBuf>,
+    /// The county CA's certificate revocation list (PEM, see `certs revoke`): revoked station
+    /// certificates are refused in the handshake.
+    #[arg(long, value_name = "PEM", requires = "tls_ca")]
+    tls_crl: Option<PathBuf>,
+    /// At most this many TLS handshakes in progress; further connections are closed at once.
+    #[arg(long, value_name = "N", default_value_t = http::DEFAULT_MAX_TLS_HANDSHAKES)]
+    max_tls_handshakes: usize,
     /// Demo mode: plain HTTP with this bearer token. Never in production.
     #[arg(
         long,
@@ -575,6 +574,17 @@ enum CertsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Revoke a station's certificate: adds its serial to <dir>/revoked-serials.txt and writes
+    /// the county CA's revocation list <dir>/crl.pem (serve it with `serve --tls-crl`).
+    Revoke {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, value_name = "ID")]
+        station_id: String,
+        /// Days until the list's next update.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 /// Entry point of the `county-backoffice` binary.
@@ -639,7 +649,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let tls = match (args.tls_ca, args.tls_cert, args.tls_key) {
-        (Some(ca_cert), Some(cert), Some(key)) => Some(TlsFiles { ca_cert, cert, key }),
+        (Some(ca_cert), Some(cert), Some(key)) => Some(TlsFiles {
+            ca_cert,
+            cert,
+            key,
+            crl: args.tls_crl,
+        }),
         _ => None,
     };
     let key = match &args.signing_key {
@@ -676,6 +691,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls,
         demo_token: args.demo_token,
         offline_after: Duration::from_secs(180),
+        max_tls_handshakes: args.max_tls_handshakes,
     };
     if config.tls.is_none() && config.demo_token.is_none() {
         return Err(BackofficeError::PlainHttpRefused.into());
@@ -836,6 +852,42 @@ fn run_certs(c: CertsCommand) -> anyhow::Result<ExitCode> {
                 "station certificate: {} (key {})",
                 cert.display(),
                 key.display()
+            );
+        }
+        CertsCommand::Revoke {
+            dir,
+            station_id,
+            days,
+        } => {
+            let ca_path = dir.join("ca.pem");
+            let ca = certs::read_pair(&ca_path, &dir.join("ca.key"))?;
+            let station = dir.join(format!("station-{station_id}.pem"));
+            let pem = std::fs::read_to_string(&station)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", station.display()))?;
+            let serial = certs::serial_of(&pem)
+                .ok_or_else(|| anyhow::anyhow!("{} holds no certificate", station.display()))?;
+            let list = dir.join("revoked-serials.txt");
+            let mut serials: Vec<String> = std::fs::read_to_string(&list)
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            if !serials.contains(&hex::encode(&serial)) {
+                serials.push(hex::encode(&serial));
+            }
+            let raw: Vec<Vec<u8>> = serials.iter().filter_map(|h| hex::decode(h).ok()).collect();
+            let crl = certs::new_crl(&ca, &ca_path, &raw, raw.len() as u64, days)?;
+            std::fs::write(&list, serials.join("\n") + "\n")
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", list.display()))?;
+            let crl_path = dir.join("crl.pem");
+            std::fs::write(&crl_path, crl)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", crl_path.display()))?;
+            println!(
+                "revoked {station_id}; {} certificate(s) in {}; restart serve to apply",
+                raw.len(),
+                crl_path.display()
             );
         }
     }

@@ -49,6 +49,8 @@ pub enum ClientError {
     },
     #[error("the county's answer could not be read: {0}")]
     Decode(String),
+    #[error("the county's answer is larger than {limit} bytes; not read")]
+    TooLarge { limit: usize },
 }
 
 impl ClientError {
@@ -67,6 +69,11 @@ impl ClientError {
         }
     }
 }
+
+/// The most the kiosk reads of a JSON answer (a person's cases are the largest).
+pub const MAX_JSON_ANSWER: usize = 4 << 20;
+/// The most the kiosk reads of a signed bundle (the catalogue).
+pub const MAX_BUNDLE_ANSWER: usize = 64 << 20;
 
 /// A raw answer: status, Retry-After and the whole body (read completely or an error).
 #[derive(Debug, Clone)]
@@ -213,7 +220,17 @@ impl CountyClient {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<RawReply, ClientError> {
-        let resp = rb.send().await.map_err(map_reqwest)?;
+        self.send_bounded(rb, MAX_JSON_ANSWER).await
+    }
+
+    /// Sends and reads the answer, at most `limit` bytes of body: a longer answer (announced
+    /// or not) is an error, so a broken or hostile server cannot fill the kiosk's memory.
+    async fn send_bounded(
+        &self,
+        rb: reqwest::RequestBuilder,
+        limit: usize,
+    ) -> Result<RawReply, ClientError> {
+        let mut resp = rb.send().await.map_err(map_reqwest)?;
         let status = resp.status().as_u16();
         let header = |name: reqwest::header::HeaderName| {
             resp.headers()
@@ -224,7 +241,16 @@ impl CountyClient {
         let retry_after =
             header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Utc::now()));
         let etag = header(reqwest::header::ETAG);
-        let body = resp.bytes().await.map_err(map_reqwest)?.to_vec();
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(ClientError::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+            if body.len() + chunk.len() > limit {
+                return Err(ClientError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(RawReply {
             status,
             retry_after,
@@ -342,7 +368,7 @@ impl CountyClient {
         if let Some(etag) = if_none_match {
             rb = rb.header(reqwest::header::IF_NONE_MATCH, etag);
         }
-        let reply = self.send(rb).await?;
+        let reply = self.send_bounded(rb, MAX_BUNDLE_ANSWER).await?;
         if reply.status == StatusCode::NOT_MODIFIED.as_u16() {
             return Ok(None);
         }

@@ -195,7 +195,11 @@ async fn end_to_end_demo_mode_submit_advance_poll_evaluate_heartbeat() {
             .any(|s| s.station_id == "ST-E2E" && !s.last_errors.is_empty())
     })
     .await;
-    let page = reqwest::get(format!("{}/ledger", bo.url()))
+    let page = reqwest::Client::new()
+        .get(format!("{}/ledger", bo.url()))
+        .bearer_auth(bo.token())
+        .header(wire::STATION_ID_HEADER, "ST-E2E")
+        .send()
         .await
         .unwrap()
         .text()
@@ -229,6 +233,7 @@ async fn idempotency_key_semantics() {
         },
         fields: BTreeMap::new(),
         accepted_at: Utc::now(),
+        card_key: None,
     })
     .unwrap();
     let a = client.submit_raw("key-1", &body).await.unwrap();
@@ -480,9 +485,11 @@ fn tls_backoffice(
                 ca_cert: ca.to_path_buf(),
                 cert: server.0.clone(),
                 key: server.1.clone(),
+                crl: None,
             }),
             demo_token: None,
             offline_after: Duration::from_secs(180),
+            max_tls_handshakes: backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
         },
         Bundles::demo().unwrap(),
         "127.0.0.1:0".parse().unwrap(),
@@ -601,6 +608,7 @@ async fn plain_http_is_refused_outside_demo_mode() {
         tls: None,
         demo_token: None,
         offline_after: Duration::from_secs(60),
+        max_tls_handshakes: backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
     };
     let r = backoffice::serve(listener, config, Bundles::demo().unwrap(), async {}).await;
     assert!(matches!(

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
+mod backoffice_hardening;
 mod catalog;
 mod cli;
 mod county;
