@@ -104,6 +104,12 @@ CREATE TABLE IF NOT EXISTS stations (
     last_errors      TEXT NOT NULL,
     clock_skew_ms    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS person_cards (
+    person_key  TEXT NOT NULL,
+    card_key    TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL,
+    PRIMARY KEY (person_key, card_key)
+);
 CREATE TABLE IF NOT EXISTS grants (
     station_id  TEXT NOT NULL,
     person_key  TEXT NOT NULL,
@@ -120,6 +126,11 @@ fn parse_ts(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default()
+}
+
+/// 64 lower- or upper-case hex digits.
+pub fn is_card_key(k: &str) -> bool {
+    k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What became of a submission.
@@ -345,6 +356,17 @@ impl Db {
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, 'received', NULL, ?2)",
             params![case_number, ts(now)],
         )?;
+        if let Some(card_key) = sub.card_key.as_deref().filter(|k| is_card_key(k)) {
+            tx.execute(
+                "INSERT OR IGNORE INTO person_cards (person_key, card_key, enrolled_at)
+                 VALUES (?1, ?2, ?3)",
+                params![
+                    crate::county::person_key(&salt, &sub.applicant.id_number),
+                    card_key.to_ascii_lowercase(),
+                    ts(now)
+                ],
+            )?;
+        }
         let receipt = wire::SubmissionReceipt {
             case_number: case_number.clone(),
             receipt_number: sub.receipt_number.clone(),
@@ -506,6 +528,35 @@ impl Db {
         self.case(case_number)?
             .map(|(v, _, _)| v)
             .ok_or_else(|| DbError::NoCase(case_number.to_string()))
+    }
+
+    /// Checks `card_key` against the cards on record for `person_key`: true when it is one of
+    /// them, or when none is on record yet (then it is enrolled: trust on first use).
+    pub fn check_card(
+        &mut self,
+        person_key: &str,
+        card_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let known: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT card_key FROM person_cards WHERE person_key = ?1")?;
+            stmt.query_map(params![person_key], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let ok = if known.is_empty() {
+            tx.execute(
+                "INSERT INTO person_cards (person_key, card_key, enrolled_at) VALUES (?1, ?2, ?3)",
+                params![person_key, card_key, ts(now)],
+            )?;
+            true
+        } else {
+            known.iter().any(|k| k == card_key)
+        };
+        tx.commit()?;
+        Ok(ok)
     }
 
     /// Lets `station` see the cases of `person_key` until `until` (after a card read there).

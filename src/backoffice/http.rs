@@ -126,6 +126,7 @@ pub(crate) struct AppState {
     pub config: Arc<ServeConfig>,
     pub gate: Gate,
     pub bundles: Arc<Bundles>,
+    pub lookups: Arc<Mutex<super::lookup::LookupGuard>>,
 }
 
 fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -199,6 +200,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/station", get(station_hello))
         .route("/v1/applications", post(submit))
         .route("/v1/cases/{case_number}", get(get_case))
+        .route("/v1/persons/challenge", post(person_challenge))
         .route("/v1/persons/cases", post(person_cases))
         .route("/v1/evaluations", post(evaluate))
         .route("/v1/heartbeats", post(heartbeat))
@@ -449,6 +451,39 @@ fn not_found(case_number: &str) -> Response {
     )
 }
 
+async fn person_challenge(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+) -> Response {
+    let issued = state
+        .lookups
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .issue(&station, Utc::now(), rand::random());
+    match issued {
+        Ok((challenge, expires_at)) => json_response(
+            StatusCode::CREATED,
+            serde_json::to_string(&wire::PersonChallenge {
+                challenge,
+                expires_at,
+            })
+            .unwrap_or_default(),
+        ),
+        Err(super::lookup::LookupRefusal::RateLimited(wait)) => {
+            tracing::warn!(%station, "person lookups rate-limited");
+            let mut r = api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many person lookups from this station; retry later",
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+    }
+}
+
 async fn person_cases(
     State(state): State<AppState>,
     axum::Extension(Station(station)): axum::Extension<Station>,
@@ -465,10 +500,36 @@ async fn person_cases(
             "person_key is 64 hex digits (HMAC-SHA256)",
         );
     }
-    let person_key = q.person_key.to_ascii_lowercase();
+    if !super::db::is_card_key(&q.card_key) {
+        return api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "card_key is 64 hex digits (SHA-256)",
+        );
+    }
     let now = Utc::now();
+    let fresh = state
+        .lookups
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .consume(&station, &q.challenge, now);
+    if !fresh {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "challenge_invalid",
+            "the challenge is unknown, used, expired or another station's: ask POST /v1/persons/challenge at the card read",
+        );
+    }
+    let person_key = q.person_key.to_ascii_lowercase();
+    let card_key = q.card_key.to_ascii_lowercase();
     let until = now + chrono::Duration::from_std(GRANT_TTL).unwrap_or_default();
     let result = with_db(&state, move |db| {
+        if !db.check_card(&person_key, &card_key, now)? {
+            // Not the card on record: nothing, and no grant. The same answer as a person with
+            // no cases, so a probing station learns nothing.
+            tracing::warn!(%station, "person lookup with a card key not on record");
+            return Ok(Vec::new());
+        }
         db.grant(&station, &person_key, until)?;
         let numbers = db.case_numbers(None, None, Some(&person_key))?;
         let mut cases = Vec::new();

@@ -27,6 +27,7 @@ use crate::county::wire::{self, CaseStatus};
 pub mod certs;
 pub mod db;
 mod http;
+pub mod lookup;
 
 pub use db::{Db, DbError, StationRow};
 pub use http::{DEFAULT_MAX_TLS_HANDSHAKES, PeerInfo, ServeConfig, TlsFiles, ledger_html};
@@ -229,6 +230,7 @@ async fn serve_with_gate(
         config: Arc::new(config),
         gate,
         bundles: Arc::new(bundles),
+        lookups: Arc::new(Mutex::new(lookup::LookupGuard::default())),
     };
     let listener = http::listen(
         listener,

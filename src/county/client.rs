@@ -331,9 +331,25 @@ impl CountyClient {
         self.json(self.request(reqwest::Method::GET, &path)).await
     }
 
-    /// `POST /v1/persons/cases`: the cases of the person whose card was just read. Sends only
-    /// the keyed hash of the ID number.
-    pub async fn person_cases(&self, id_number: &str) -> Result<Vec<wire::CaseView>, ClientError> {
+    /// Superseded: a lookup needs the card on the reader ([`Self::person_cases_for_card`]); the
+    /// county refuses one by ID number alone. Kept so callers get a clear error until they pass
+    /// the card.
+    pub async fn person_cases(&self, _id_number: &str) -> Result<Vec<wire::CaseView>, ClientError> {
+        Err(ClientError::Config(
+            "a lookup of a person's cases needs the card read now: call person_cases_for_card"
+                .into(),
+        ))
+    }
+
+    /// `POST /v1/persons/challenge` then `POST /v1/persons/cases`: the cases of the person
+    /// whose card is on the reader now. Sends the keyed hash of the ID number, the fresh
+    /// single-use challenge and the card's key ([`card_key`]); never the ID number. Call it
+    /// once per card read (the county rate-limits challenges per station: 429 + Retry-After).
+    pub async fn person_cases_for_card(
+        &self,
+        card: &crate::idcard::IdCard,
+    ) -> Result<Vec<wire::CaseView>, ClientError> {
+        let id_number = card.id_number.as_str();
         let salt = {
             let cached = self.salt.lock().await.clone();
             match cached {
@@ -345,8 +361,13 @@ impl CountyClient {
                 }
             }
         };
+        let challenge: wire::PersonChallenge = self
+            .json(self.request(reqwest::Method::POST, "/persons/challenge"))
+            .await?;
         let q = wire::PersonCasesQuery {
             person_key: super::person_key(&salt, id_number),
+            challenge: challenge.challenge,
+            card_key: card_key(card),
         };
         let r: wire::PersonCases = self
             .json(
@@ -415,6 +436,34 @@ impl CountyClient {
                 .map_err(|e| ClientError::Decode(e.to_string())),
         }
     }
+}
+
+/// The card key (卡片密钥摘要) a station sends with a lookup and with an application:
+/// `hex(SHA-256("village-kiosk/card-key/v1" ‖ id number ‖ issuer ‖ valid from ‖ valid until ‖
+/// photo))`, each part length-prefixed. The issuing authority, the validity dates and above all
+/// the chip's photo block come only from reading the card itself; an ID number alone (or a list
+/// of them) does not give it.
+pub fn card_key(card: &crate::idcard::IdCard) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"village-kiosk/card-key/v1");
+    let until = card
+        .valid_until
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "long-term".into());
+    let from = card.valid_from.to_string();
+    let id = card.id_number.trim().to_ascii_uppercase();
+    for part in [
+        id.as_bytes(),
+        card.issuer.as_bytes(),
+        from.as_bytes(),
+        until.as_bytes(),
+        card.photo.as_slice(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(h.finalize())
 }
 
 /// The two signed bundles the county serves.

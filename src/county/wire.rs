@@ -199,13 +199,26 @@ pub struct CaseView {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// `POST /v1/persons/challenge`: a single-use challenge for one lookup by this station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonChallenge {
+    /// 32 hex digits.
+    pub challenge: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// `POST /v1/persons/cases`: the cases of the person whose card was just read, asked by a keyed
-/// hash of the ID number rather than the number itself.
+/// hash of the ID number rather than the number itself, with a fresh challenge and the key of
+/// the card on the reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonCasesQuery {
     /// `hex(HMAC-SHA256(person_key_salt, id_number))`, salt from [`StationHello`].
     pub person_key: String,
+    /// From [`PersonChallenge`], asked by this station, unused, unexpired.
+    pub challenge: String,
+    /// `client::card_key` of the card on the reader (64 hex digits).
+    pub card_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

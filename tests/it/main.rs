@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
 mod backoffice_hardening;
+mod backoffice_lookup;
 mod catalog;
 mod cli;
 mod county;
