@@ -143,14 +143,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Box<Response>> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .ok_or_else(|| {
             Box::new(api_error(
                 StatusCode::BAD_REQUEST,
                 "idempotency_key_missing",
-                "send an Idempotency-Key header (1 to 128 characters)",
+                "send an Idempotency-Key header (1 to 128 visible ASCII characters)",
             ))
         })
 }
@@ -615,6 +614,16 @@ async fn heartbeat(
         Ok(v) => v,
         Err(resp) => return *resp,
     };
+    if hb.last_errors.len() > 10 {
+        return api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!(
+                "last_errors holds at most 10 entries, not {}",
+                hb.last_errors.len()
+            ),
+        );
+    }
     let now = Utc::now();
     match with_db(&state, move |db| db.heartbeat(&station, &hb, now)).await {
         Ok(()) => json_response(
