@@ -8,6 +8,8 @@
 //! - [`idcard`]: the ID card reader: sans-IO SAM codec, card model and validation, serial driver.
 //! - [`printer`]: the receipt printer: sans-IO ESC/POS encoder, status, receipt layouts, driver.
 //! - [`county`]: the kiosk-county protocol, HTTP client and the store-and-forward outbox.
+//! - [`station`]: the one place the parts are assembled (terminal or demo mode) and stopped,
+//!   and the ports the UI sees.
 //! - [`session`]: a villager's visit as a state machine, with the inactivity and card-lift wipes.
 //! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
@@ -25,6 +27,7 @@ pub mod pii;
 pub mod printer;
 pub mod session;
 pub mod sim;
+pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;

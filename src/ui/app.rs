@@ -15,9 +15,6 @@ use std::time::{Duration, Instant};
 
 use slint::ComponentHandle;
 
-use super::services::{
-    CardEvent, CaseRecord, CasesReply, DeviceError, ReceiptInfo, Services, Submission,
-};
 use super::{AppAdapter, MainWindow, NoticeKind, Page, Theme};
 use super::{
     card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
@@ -25,6 +22,9 @@ use super::{
 use crate::catalog::{Category, ServiceItem};
 use crate::session::validate::FieldProblem;
 use crate::session::{Session, SessionRules, Stage, Tick, WipeReason};
+use crate::station::ports::{
+    CardEvent, CaseRecord, CasesReply, DeviceError, ReceiptInfo, Services, Submission,
+};
 use crate::ui::l10n::Lang;
 
 /// Where time comes from: the system clock in the app, a hand-driven one in tests.
@@ -90,7 +90,7 @@ pub enum UiEvent {
     },
     DemoHand(Result<(), DeviceError>),
     /// What the idle screen shows now (公告栏; see `county::noticeboard`).
-    Announcements(Vec<super::services::Announcement>),
+    Announcements(Vec<crate::station::ports::Announcement>),
 }
 
 /// Sends [`UiEvent`]s from any thread to the UI thread.
@@ -169,7 +169,7 @@ pub struct State {
     pub cases_error: Option<DeviceError>,
     pub cases_applicant: String,
     /// The county's announcements on the idle screen (not personal; kept across visits).
-    pub announcements: Vec<super::services::Announcement>,
+    pub announcements: Vec<crate::station::ports::Announcement>,
 }
 
 impl State {

@@ -6,11 +6,11 @@ use std::rc::Rc;
 use slint::ComponentHandle;
 
 use super::app::{CardPurpose, Kiosk, UiEvent};
-use super::services::{CardEvent, DemoCard, DeviceError};
 use super::{CardAdapter, MainWindow, NoticeKind, Page};
 use crate::idcard::IdCard;
 use crate::on;
 use crate::session::WipeReason;
+use crate::station::ports::{CardEvent, DemoCard, DeviceError};
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, CardAdapter, on_place_demo_card, |k, kind| place_demo(

@@ -6,10 +6,13 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::app::{Kiosk, UiEvent};
-use super::services::{CasesReply, StepState};
+use super::l10n::{self, Lang};
 use super::{CaseView, CasesAdapter, MainWindow, Page, TimelineStep};
 use crate::on;
 use crate::pii::Masked;
+use crate::station::ports::{
+    CaseProgress, CaseRecord, CaseStep, CasesReply, Collection, StepKind, StepState,
+};
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, CasesAdapter, on_refresh, |k| fetch(k));
@@ -68,32 +71,7 @@ pub fn render(k: &Kiosk) {
     let lang = k.lang();
     let st = k.state.borrow();
     let a = k.window.global::<CasesAdapter>();
-    let views: Vec<CaseView> = st
-        .cases
-        .iter()
-        .map(|c| CaseView {
-            receipt_no: c.receipt_no.clone().into(),
-            item_name: c.item_name.clone().into(),
-            status: c.status.clone().into(),
-            submitted_at: c.submitted_at.clone().into(),
-            collect: c.collect.clone().into(),
-            steps: ModelRc::new(VecModel::from(
-                c.steps
-                    .iter()
-                    .map(|s| TimelineStep {
-                        title: s.title.clone().into(),
-                        detail: s.detail.clone().into(),
-                        time: s.time.clone().into(),
-                        state: match s.state {
-                            StepState::Done => 0,
-                            StepState::Current => 1,
-                            StepState::NotYet => 2,
-                        },
-                    })
-                    .collect::<Vec<_>>(),
-            )),
-        })
-        .collect();
+    let views: Vec<CaseView> = st.cases.iter().map(|c| case_view(c, lang)).collect();
     let message = match (&st.cases_error, st.cases_loading, views.is_empty()) {
         (Some(e), _, _) => lang.pick(
             format!("{}，暂时查不到县里的最新进度。下面是本机记录的办件。", e.message_zh),
@@ -106,6 +84,75 @@ pub fn render(k: &Kiosk) {
     a.set_loading(st.cases_loading);
     a.set_message(message.into());
     a.set_cases(ModelRc::new(VecModel::from(views)));
+}
+
+/// A case's progress in the UI language.
+fn status_text(c: &CaseRecord, lang: Lang) -> String {
+    let status = match c.progress {
+        CaseProgress::WaitingForUpload => lang.pick("待上传", "Waiting to be sent"),
+        CaseProgress::Uploaded => lang.pick("已上传", "Sent to the county"),
+        CaseProgress::County(s) => l10n::case_status(s, lang),
+    };
+    match &c.rejection_reason {
+        Some(r) => lang.pick(format!("{status}（{r}）"), format!("{status} ({r})")),
+        None => status,
+    }
+}
+
+fn collect_text(c: &Collection, lang: Lang) -> String {
+    match c {
+        Collection::Window(w) => lang.pick(format!("结果领取：{w}"), format!("Collect at: {w}")),
+        Collection::NotifiedAt(at) => lang.pick(
+            format!("结果领取：{at}（办好后会通知您）"),
+            format!("Collect at: {at} (you will be told when it is ready)"),
+        ),
+    }
+}
+
+fn step_view(s: &CaseStep, lang: Lang) -> TimelineStep {
+    let title = match s.kind {
+        StepKind::AcceptedInVillage => lang.pick("村里已受理", "Accepted at the village"),
+        StepKind::UploadToCounty => lang.pick("上传到县里", "Sent to the county"),
+        StepKind::County(status) => l10n::case_status(status, lang),
+    };
+    let detail = match (&s.note, s.kind, s.state) {
+        (Some(n), _, _) => n.clone(),
+        (None, StepKind::UploadToCounty, StepState::Current) => lang.pick(
+            "网络恢复后自动上传",
+            "Sent automatically when the network is back",
+        ),
+        _ => String::new(),
+    };
+    TimelineStep {
+        title: title.into(),
+        detail: detail.into(),
+        time: s.at.map(l10n::local_time).unwrap_or_default().into(),
+        state: match s.state {
+            StepState::Done => 0,
+            StepState::Current => 1,
+            StepState::NotYet => 2,
+        },
+    }
+}
+
+fn case_view(c: &CaseRecord, lang: Lang) -> CaseView {
+    CaseView {
+        receipt_no: c.receipt_no.clone().into(),
+        item_name: c.item_name.clone().into(),
+        status: status_text(c, lang).into(),
+        submitted_at: c
+            .submitted_at
+            .map(l10n::local_time)
+            .unwrap_or_default()
+            .into(),
+        collect: collect_text(&c.collect, lang).into(),
+        steps: ModelRc::new(VecModel::from(
+            c.steps
+                .iter()
+                .map(|s| step_view(s, lang))
+                .collect::<Vec<_>>(),
+        )),
+    }
 }
 
 pub fn clear(w: &MainWindow) {

@@ -6,12 +6,12 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::app::{Kiosk, PrintState, UiEvent};
-use super::services::{ApplicationDraft, DeviceError, ReceiptInfo, Submission};
 use super::{ConfirmAdapter, ConfirmRow, MainWindow, NoticeKind, Page};
 use crate::idcard::CardKind;
 use crate::on;
 use crate::pii::Masked;
 use crate::session::Stage;
+use crate::station::ports::{ApplicationDraft, DeviceError, ReceiptInfo, Submission};
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, ConfirmAdapter, on_edit, |k| k.back());

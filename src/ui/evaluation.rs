@@ -7,9 +7,9 @@ use slint::ComponentHandle;
 
 use super::EvaluationAdapter;
 use super::app::{Kiosk, UiEvent};
-use super::services::DeviceError;
 use crate::on;
 use crate::session::WipeReason;
+use crate::station::ports::DeviceError;
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, EvaluationAdapter, on_rate, |k, level| rate(k, level));

@@ -6,10 +6,10 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::app::{CardPurpose, Kiosk, UiEvent};
-use super::services::DeviceError;
 use super::{GuideAdapter, GuideSection, MaterialRow, NoticeKind, Page};
 use crate::catalog::{CaseKind, ItemType, MaterialForm, ServiceItem};
 use crate::on;
+use crate::station::ports::DeviceError;
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, GuideAdapter, on_print_checklist, |k| print_checklist(k));
@@ -128,8 +128,7 @@ fn days(n: u32, lang: super::Lang) -> String {
     match (n, lang) {
         (0, super::Lang::Zh) => "当场办结".to_owned(),
         (0, super::Lang::En) => "decided on the spot".to_owned(),
-        (n, super::Lang::Zh) => format!("{n} 个工作日"),
-        (n, super::Lang::En) => format!("{n} working days"),
+        (n, lang) => super::l10n::working_days(n, lang),
     }
 }
 
@@ -151,8 +150,7 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
                 let limit = match (s.time_limit_days, lang) {
                     (0, super::Lang::Zh) => "当场".to_owned(),
                     (0, super::Lang::En) => "on the spot".to_owned(),
-                    (n, super::Lang::Zh) => format!("{n} 个工作日"),
-                    (n, super::Lang::En) => format!("{n} working days"),
+                    (n, lang) => super::l10n::working_days(n, lang),
                 };
                 match lang {
                     super::Lang::Zh => format!(

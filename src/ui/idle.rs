@@ -26,7 +26,7 @@ pub fn render(k: &Kiosk) {
         .map(|a| Announcement {
             title: a.title.clone().into(),
             body: a.body.clone().into(),
-            date: a.date.clone().into(),
+            date: super::l10n::local_date(a.published_at).into(),
         })
         .collect();
     k.window

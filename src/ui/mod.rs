@@ -5,8 +5,8 @@
 //! - one module per page controller (`idle`, `home`, `search`, `item_list`, `guide`, `card`,
 //!   `form`, `confirm`, `submitted`, `evaluation`, `cases`), each with `setup` (callbacks)
 //!   and `render` (state into its adapter); `clear` where the page can show personal data.
-//! - [`services`]: the ports the app is built with (catalogue, reader, printer, county).
-//! - [`wiring`]: the real implementations of the ports, and demo mode.
+//! - the ports the app is built with (catalogue, reader, printer, county) are
+//!   [`crate::station::ports`]; [`crate::station`] assembles them, for a terminal and demo mode.
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
@@ -33,9 +33,7 @@ pub mod ime;
 pub mod item_list;
 pub mod l10n;
 pub mod search;
-pub mod services;
 pub mod submitted;
-pub mod wiring;
 
 pub use app::{Clock, Kiosk, ManualClock, SystemClock};
 pub use l10n::Lang;

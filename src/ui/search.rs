@@ -50,10 +50,7 @@ pub fn summary(k: &Kiosk, item: &ServiceItem) -> ItemSummary {
     let days = if item.promised_time_limit_days == 0 {
         lang.pick("即办", "same day")
     } else {
-        lang.pick(
-            format!("{} 个工作日", item.promised_time_limit_days),
-            format!("{} working days", item.promised_time_limit_days),
-        )
+        super::l10n::working_days(item.promised_time_limit_days, lang)
     };
     let shown = item.translated(lang.tag());
     ItemSummary {

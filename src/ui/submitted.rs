@@ -6,10 +6,10 @@ use std::rc::Rc;
 use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 
 use super::app::{Kiosk, PrintState, UiEvent};
-use super::services::{DeviceError, ReceiptInfo};
 use super::{MainWindow, Page, SubmittedAdapter};
 use crate::on;
 use crate::session::WipeReason;
+use crate::station::ports::{DeviceError, ReceiptInfo};
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, SubmittedAdapter, on_rate, |k| {
@@ -158,8 +158,8 @@ pub fn render(k: &Kiosk) {
             )
         } else {
             lang.pick(
-                format!("承诺 {days} 个工作日内办结。结果领取：{collect}。可凭回执编号或身份证查询进度。"),
-                format!("Decided within {days} working days. Collect at: {collect}. Check progress with the receipt number or your ID card."),
+                format!("承诺 {}内办结。结果领取：{collect}。可凭回执编号或身份证查询进度。", super::l10n::working_days(days, super::Lang::Zh)),
+                format!("Decided within {}. Collect at: {collect}. Check progress with the receipt number or your ID card.", super::l10n::working_days(days, super::Lang::En)),
             )
         }
         .into(),

@@ -13,8 +13,9 @@ use std::time::Duration;
 use slint::{ComponentHandle, Model};
 use village_kiosk::printer::status::PaperState;
 use village_kiosk::sim::idcard::SimCard;
+use village_kiosk::station::{DemoOptions, Station};
+use village_kiosk::ui::app::UiEvent;
 use village_kiosk::ui::app::{KioskOptions, PrintState};
-use village_kiosk::ui::wiring::{self, DemoOptions, DemoStation};
 use village_kiosk::ui::{
     AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
     IdleAdapter, Kiosk, ManualClock, Page, SearchAdapter, SubmittedAdapter, Theme, headless,
@@ -27,7 +28,7 @@ struct Env {
     kiosk: Rc<Kiosk>,
     clock: Rc<ManualClock>,
     _reader: village_kiosk::idcard::reader::ReaderHandle,
-    station: DemoStation,
+    station: Station,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -38,10 +39,10 @@ fn env(options: DemoOptions) -> Env {
         .enable_all()
         .build()
         .expect("runtime");
-    let station = DemoStation::start(rt.handle(), options).expect("demo station starts");
+    let station = Station::demo(options, rt.handle().clone()).expect("demo station starts");
     let clock = Rc::new(ManualClock::new());
     let kiosk = Kiosk::new(
-        station.services.clone(),
+        station.services().clone(),
         rt.handle().clone(),
         clock.clone(),
         KioskOptions::default(),
@@ -49,12 +50,12 @@ fn env(options: DemoOptions) -> Env {
     )
     .expect("window");
     headless::set_orientation(&kiosk, false);
-    let reader = wiring::forward_reader_events(&station.reader_port, rt.handle(), kiosk.sink());
-    station.county.start_noticeboard(
-        village_kiosk::catalog::bundle::demo_verifying_key(),
-        Duration::from_secs(3600),
-        kiosk.sink(),
-    );
+    let sink = kiosk.sink();
+    let reader = station.start_reader(move |e| sink.send(UiEvent::Card(e)));
+    let sink = kiosk.sink();
+    station.start_noticeboard(Some(Duration::from_secs(3600)), move |a| {
+        sink.send(UiEvent::Announcements(a))
+    });
     Env {
         kiosk,
         clock,
@@ -180,7 +181,11 @@ fn whole_journey_with_a_card() {
     // Print the checklist on the simulated printer.
     e.tap("打印材料清单");
     assert!(
-        e.station.printer_sim.wait_for_cuts(1, WAIT),
+        e.station
+            .demo_parts()
+            .expect("demo")
+            .printer_sim
+            .wait_for_cuts(1, WAIT),
         "checklist printed"
     );
     assert!(
@@ -225,11 +230,17 @@ fn whole_journey_with_a_card() {
         1
     );
     assert!(
-        e.station.printer_sim.wait_for_cuts(2, WAIT),
+        e.station
+            .demo_parts()
+            .expect("demo")
+            .printer_sim
+            .wait_for_cuts(2, WAIT),
         "receipt printed"
     );
     assert!(
         e.station
+            .demo_parts()
+            .expect("demo")
             .printer_sim
             .texts()
             .iter()
@@ -237,6 +248,8 @@ fn whole_journey_with_a_card() {
     );
     let county = e
         .station
+        .demo_parts()
+        .expect("demo")
         .backoffice
         .as_ref()
         .expect("back office")
@@ -426,9 +439,17 @@ fn county_unreachable_is_queued_and_says_waiting_to_upload() {
     assert!(s.get_queued());
     assert!(s.get_status_text().contains("待上传"));
     assert!(e.screen_text().contains("待上传"));
-    assert!(e.station.printer_sim.wait_for_cuts(1, WAIT));
     assert!(
         e.station
+            .demo_parts()
+            .expect("demo")
+            .printer_sim
+            .wait_for_cuts(1, WAIT)
+    );
+    assert!(
+        e.station
+            .demo_parts()
+            .expect("demo")
             .printer_sim
             .texts()
             .iter()
@@ -475,7 +496,7 @@ fn card_lift_and_home_wipe_personal_data() {
     e.to_form();
     e.tap("联系电话");
     e.type_digits("139");
-    e.station.idcard_sim.lift_card();
+    e.station.demo_parts().expect("demo").idcard_sim.lift_card();
     e.wait_page(Page::Home);
     e.assert_nothing_personal();
 
@@ -650,7 +671,7 @@ fn elements_meet_the_elderly_friendly_minimums() {
 
 /// Renders the home screen on its own thread and platform; returns its pixels as RGB.
 fn home_pixels(
-    services: village_kiosk::ui::services::Services,
+    services: village_kiosk::station::ports::Services,
     rt: tokio::runtime::Handle,
     framebuffer: bool,
 ) -> Vec<(u8, u8, u8)> {
@@ -701,13 +722,130 @@ fn frame_buffer_draws_the_same_home_screen_as_the_screenshots() {
         .enable_all()
         .build()
         .expect("runtime");
-    let station = DemoStation::start(rt.handle(), DemoOptions::default()).expect("demo station");
-    let drawn = home_pixels(station.services.clone(), rt.handle().clone(), true);
-    let shot = home_pixels(station.services.clone(), rt.handle().clone(), false);
+    let station = Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo station");
+    let drawn = home_pixels(station.services().clone(), rt.handle().clone(), true);
+    let shot = home_pixels(station.services().clone(), rt.handle().clone(), false);
     assert_eq!(drawn.len(), shot.len());
     let differing = drawn.iter().zip(&shot).filter(|(a, b)| a != b).count();
     assert_eq!(differing, 0, "{differing} pixels differ");
     // Not a blank frame: the home screen has text and tiles in several colours.
     let distinct: std::collections::HashSet<_> = drawn.iter().collect();
     assert!(distinct.len() > 50, "only {} colours drawn", distinct.len());
+}
+
+/// The station's one shutdown path lets the job on the printer finish (the receipt is cut,
+/// the caller hears it printed) and refuses new jobs afterwards.
+#[test]
+fn shutdown_waits_for_the_receipt_being_printed() {
+    use village_kiosk::station::ports::ReceiptInfo;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut station =
+        Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo station");
+    let sim = station.demo_parts().expect("demo").printer_sim.clone();
+    let printer = station.services().printer.clone();
+    let receipt = ReceiptInfo {
+        receipt_no: "R-20260301-0001".into(),
+        item_code: "demo".into(),
+        item_name: ITEM.into(),
+        applicant_masked: "张*国".into(),
+        submitted_at: chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+            .and_then(|d| d.and_hms_opt(9, 30, 0))
+            .expect("date"),
+        queued: true,
+        qr_payload: "https://zwfw.example.gov.cn/r/R-20260301-0001".into(),
+        promised_days: 15,
+        case_number: None,
+        collect_at: "村便民服务站".into(),
+        materials_to_bring: vec!["户口簿".into(); 8],
+    };
+    let job = {
+        let receipt = receipt.clone();
+        let printer = printer.clone();
+        std::thread::spawn(move || printer.print_receipt(&receipt))
+    };
+    // The job is on the printer: its first bytes have arrived.
+    let (started, _) = sim.wait_for(WAIT, |t| !t.is_empty());
+    assert!(started, "the receipt never reached the printer");
+    let report = station.shutdown();
+    assert!(report.clean(), "{report:?}");
+    assert!(!station.printing());
+    assert_eq!(job.join().expect("print thread"), Ok(()));
+    assert!(
+        sim.wait_for_cuts(1, Duration::ZERO),
+        "shutdown returned before the receipt was cut"
+    );
+    let after = printer.print_receipt(&receipt);
+    assert!(after.is_err(), "a job after shutdown was accepted");
+}
+
+/// SIGTERM (what systemd sends) ends `kiosk run` through the same shutdown path: exit 0, the
+/// station stopped cleanly (printer idle, outbox worker stopped) and demo mode's data
+/// directory removed.
+#[test]
+fn sigterm_stops_a_running_kiosk_cleanly() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["run", "--headless", "--demo"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("KIOSK_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kiosk starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("first line");
+    assert!(first.starts_with("first frame after"), "{first}");
+    let demo_dirs = || {
+        std::fs::read_dir(tmp.path())
+            .expect("temp dir")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("village-kiosk-demo-")
+            })
+            .count()
+    };
+    assert_eq!(demo_dirs(), 1, "demo mode runs in its own data directory");
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        rest.push(line);
+    }
+    let status = child.wait().expect("kiosk exits");
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read as _;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(status.success(), "{status:?}: {rest:?} {stderr}");
+    assert!(
+        rest.iter().any(|l| l == "SIGTERM: stopped cleanly"),
+        "{rest:?} {stderr}"
+    );
+    assert_eq!(demo_dirs(), 0, "the demo data directory was left behind");
 }
