@@ -350,7 +350,7 @@ fn tap(k: &Kiosk, label: &str) -> anyhow::Result<()> {
 pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
     use crate::catalog::FieldKind;
     let item = k
-        .state
+        .visit
         .borrow()
         .item
         .clone()
@@ -417,7 +417,7 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
     shot("03-search")?;
     k.home();
     let item = first_online_item(&k.services).ok_or_else(|| anyhow!("no online item"))?;
-    k.state.borrow_mut().list = Some(crate::ui::app::ListContext::Category(item.category));
+    k.visit.borrow_mut().list = Some(crate::ui::app::ListContext::Category(item.category));
     k.show(Page::ItemList, true);
     shot("04-category")?;
     crate::ui::search::open_item(k, &item.code);
@@ -452,7 +452,10 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
         .invoke_submit();
     wait_page(k, Page::Submitted)?;
     k.wait_until(WAIT, |k| {
-        !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
+        !matches!(
+            k.visit.borrow().submitted.print,
+            crate::ui::app::PrintState::Printing
+        )
     });
     shot("10-submitted")?;
     k.window
@@ -467,7 +470,7 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
         .global::<crate::ui::CardAdapter>()
         .invoke_place_demo_card("resident".into());
     wait_page(k, Page::Cases)?;
-    k.wait_until(WAIT, |k| !k.state.borrow().cases_loading);
+    k.wait_until(WAIT, |k| !k.visit.borrow().cases.loading);
     shot("12-cases")?;
     k.home();
     clock.advance(Duration::from_secs(50));
@@ -507,7 +510,10 @@ fn failure_shots(
         .invoke_submit();
     wait_page(k, Page::Submitted)?;
     k.wait_until(WAIT, |k| {
-        !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
+        !matches!(
+            k.visit.borrow().submitted.print,
+            crate::ui::app::PrintState::Printing
+        )
     });
     save(k, dir, &format!("{prefix}-{name}"))
 }
@@ -574,7 +580,7 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&k, landscape);
             let reader = connect(&station, &k, Some(Duration::from_secs(3600)));
-            if !k.wait_until(WAIT, |k| !k.state.borrow().announcements.is_empty()) {
+            if !k.wait_until(WAIT, |k| !k.shell.borrow().announcements.is_empty()) {
                 bail!("the demo back office's announcements did not arrive");
             }
             let toured = tour(&k, &clock, &args.out, &prefix);

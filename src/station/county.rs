@@ -274,9 +274,9 @@ impl CountyLink for OutboxCounty {
         let fields: BTreeMap<String, String> = draft
             .answers
             .iter()
-            .map(|(k, _, v)| (k.clone(), v.clone()))
+            .map(|a| (a.key.clone(), a.value.clone()))
             .collect();
-        let phone = fields.get("phone").cloned();
+        let phone = draft.contact_phone().map(str::to_owned);
         let app = NewApplication {
             item_code: draft.item_code.clone(),
             item_name: draft.item_name.clone(),

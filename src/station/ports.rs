@@ -13,7 +13,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{Category, ServiceItem};
+use crate::catalog::{Category, FieldKind, ServiceItem};
 use crate::county::wire::CaseStatus;
 use crate::idcard::{CardKind, IdCard};
 
@@ -91,7 +91,7 @@ pub trait ReceiptPrinter: Send + Sync {
 }
 
 /// What the villager sends (exactly what the confirmation page shows).
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Zeroize, ZeroizeOnDrop)]
 pub struct ApplicationDraft {
     pub item_code: String,
     pub item_name: String,
@@ -99,8 +99,45 @@ pub struct ApplicationDraft {
     pub card_kind: CardKind,
     pub applicant_name: String,
     pub id_number: String,
-    /// (key, label, value) in form order.
-    pub answers: Vec<(String, String, String)>,
+    /// In form order.
+    pub answers: Vec<Answer>,
+}
+
+impl ApplicationDraft {
+    /// The applicant's contact phone: the form's first phone field (every form has a required
+    /// one; catalogue validation checks it).
+    pub fn contact_phone(&self) -> Option<&str> {
+        self.answers
+            .iter()
+            .find(|a| a.kind == FieldKind::Phone)
+            .map(|a| a.value.as_str())
+    }
+}
+
+/// One answer of an application form, as sent: dates as YYYY-MM-DD, choices as the county
+/// publishes them, whatever the UI language.
+#[derive(Clone, PartialEq, Zeroize, ZeroizeOnDrop)]
+pub struct Answer {
+    /// The field's stable key, e.g. `bank_account`.
+    pub key: String,
+    /// The published (Chinese) label, e.g. 联系电话.
+    pub label: String,
+    /// The field's kind, as the catalogue defines it.
+    #[zeroize(skip)]
+    pub kind: FieldKind,
+    pub value: String,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("key", &self.key)
+            .field(
+                "value",
+                &format_args!("<{} chars>", self.value.chars().count()),
+            )
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for ApplicationDraft {

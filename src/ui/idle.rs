@@ -4,22 +4,22 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::app::{CardPurpose, Kiosk};
+use super::shell::{Kiosk, Next};
+use super::visit::CardPurpose;
 use super::{Announcement, IdleAdapter, Page};
 use crate::on;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, IdleAdapter, on_start, |k| k.start_visit());
+    on!(k, IdleAdapter, on_start, |k| Next::Start(None));
     on!(k, IdleAdapter, on_my_applications, |k| {
-        k.start_visit();
-        k.state.borrow_mut().card_purpose = CardPurpose::Cases;
-        k.show(Page::Card, true);
+        k.visit.borrow_mut().card.purpose = CardPurpose::Cases;
+        Next::Start(Some(Page::Card))
     });
 }
 
 pub fn render(k: &Kiosk) {
     let rows: Vec<Announcement> = k
-        .state
+        .shell
         .borrow()
         .announcements
         .iter()

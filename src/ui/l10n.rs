@@ -108,3 +108,19 @@ pub fn case_status(s: crate::county::wire::CaseStatus, lang: Lang) -> String {
         .to_owned(),
     }
 }
+
+/// One row of a result list (search, a category, a life event) in the UI language.
+pub fn item_summary(item: &crate::catalog::ServiceItem, lang: Lang) -> super::ItemSummary {
+    let days = if item.promised_time_limit_days == 0 {
+        lang.pick("即办", "same day")
+    } else {
+        working_days(item.promised_time_limit_days, lang)
+    };
+    let shown = item.translated(lang.tag());
+    super::ItemSummary {
+        code: item.code.clone().into(),
+        name: shown.name.as_str().into(),
+        detail: format!("{} · {}", shown.department, days).into(),
+        online: item.village_online && !item.form.is_empty(),
+    }
+}

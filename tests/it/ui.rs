@@ -18,7 +18,8 @@ use village_kiosk::ui::app::UiEvent;
 use village_kiosk::ui::app::{KioskOptions, PrintState};
 use village_kiosk::ui::{
     AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
-    IdleAdapter, Kiosk, ManualClock, Page, SearchAdapter, SubmittedAdapter, Theme, headless,
+    IdleAdapter, Kiosk, ManualClock, Page, ReceiptPrint, SearchAdapter, SubmittedAdapter, Theme,
+    headless,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -131,7 +132,7 @@ impl Env {
         self.tap("确认提交");
         self.wait_page(Page::Submitted);
         assert!(self.kiosk.wait_until(WAIT, |k| !matches!(
-            k.state.borrow().print,
+            k.visit.borrow().submitted.print,
             PrintState::Printing
         )));
     }
@@ -140,7 +141,7 @@ impl Env {
     fn assert_nothing_personal(&self) {
         let w = &self.kiosk.window;
         let card = SimCard::demo_resident();
-        assert!(!self.kiosk.state.borrow().session.has_personal_data());
+        assert!(!self.kiosk.shell.borrow().session.has_personal_data());
         assert_eq!(w.global::<FormAdapter>().get_fields().row_count(), 0);
         assert_eq!(w.global::<FormAdapter>().get_applicant(), "");
         assert_eq!(w.global::<ConfirmAdapter>().get_rows().row_count(), 0);
@@ -190,7 +191,7 @@ fn whole_journey_with_a_card() {
     );
     assert!(
         e.kiosk
-            .wait_until(WAIT, |k| !k.state.borrow().checklist_printing)
+            .wait_until(WAIT, |k| !k.visit.borrow().guide.checklist_printing)
     );
 
     e.tap("我要申请");
@@ -227,7 +228,7 @@ fn whole_journey_with_a_card() {
             .window
             .global::<SubmittedAdapter>()
             .get_print_state(),
-        1
+        ReceiptPrint::Printed
     );
     assert!(
         e.station
@@ -263,7 +264,7 @@ fn whole_journey_with_a_card() {
             .any(|(_, r, n)| *r == receipt && *n == 1)
     );
     // The card's data left memory with the submission.
-    assert!(!e.kiosk.state.borrow().session.has_personal_data());
+    assert!(!e.kiosk.shell.borrow().session.has_personal_data());
 
     // Rate, never steered: five levels, nothing selected.
     e.tap("评价服务");
@@ -281,7 +282,7 @@ fn whole_journey_with_a_card() {
     e.tap("满意");
     assert!(
         e.kiosk
-            .wait_until(WAIT, |k| k.state.borrow().rating_message.is_some())
+            .wait_until(WAIT, |k| k.visit.borrow().evaluation.message.is_some())
     );
     assert!(e.kiosk.window.global::<EvaluationAdapter>().get_done());
     e.tap("完成");
@@ -294,7 +295,7 @@ fn whole_journey_with_a_card() {
     e.wait_page(Page::Cases);
     assert!(
         e.kiosk
-            .wait_until(WAIT, |k| !k.state.borrow().cases_loading)
+            .wait_until(WAIT, |k| !k.visit.borrow().cases.loading)
     );
     let cases = e.kiosk.window.global::<CasesAdapter>().get_cases();
     let case = cases
@@ -317,7 +318,7 @@ fn idle_screen_shows_the_county_announcements() {
     let first = &published.items[0].title;
     assert!(
         e.kiosk.wait_until(WAIT, |k| k
-            .state
+            .shell
             .borrow()
             .announcements
             .iter()
@@ -382,7 +383,7 @@ fn invalid_card_is_refused_in_plain_chinese() {
     let error = e.kiosk.window.global::<CardAdapter>().get_error();
     assert!(error.contains("有效期"), "{error}");
     assert_eq!(e.kiosk.page(), Page::Card);
-    assert!(e.kiosk.state.borrow().session.card().is_none());
+    assert!(e.kiosk.shell.borrow().session.card().is_none());
     // A valid card afterwards works.
     e.tap("放演示身份证");
     e.wait_page(Page::Form);
@@ -413,7 +414,7 @@ fn printer_out_of_paper_shows_number_and_qr() {
     e.fill_and_confirm();
     e.submit();
     let s = e.kiosk.window.global::<SubmittedAdapter>();
-    assert_eq!(s.get_print_state(), 2);
+    assert_eq!(s.get_print_state(), ReceiptPrint::Failed);
     assert!(
         s.get_print_message().contains("缺纸"),
         "{}",
@@ -483,7 +484,7 @@ fn inactivity_warns_then_wipes_everything_personal() {
     e.clock.advance(Duration::from_secs(59));
     e.kiosk.tick();
     assert_eq!(e.kiosk.page(), Page::Form);
-    assert!(e.kiosk.state.borrow().session.has_personal_data());
+    assert!(e.kiosk.shell.borrow().session.has_personal_data());
     e.clock.advance(Duration::from_secs(1));
     e.kiosk.tick();
     assert_eq!(e.kiosk.page(), Page::Idle);
@@ -593,12 +594,9 @@ fn english_ui_shows_the_english_guide_and_sends_the_published_values() {
     let draft = village_kiosk::ui::confirm::draft(&e.kiosk).expect("draft");
     assert_eq!(draft.item_name, ITEM);
     assert!(
-        draft
-            .answers
-            .iter()
-            .any(|(key, label, value)| key == "contribution_level"
-                && label == "缴费档次"
-                && value == "每年500元"),
+        draft.answers.iter().any(|a| a.key == "contribution_level"
+            && a.label == "缴费档次"
+            && a.value == "每年500元"),
         "{:?}",
         draft.answers
     );
