@@ -142,6 +142,11 @@ impl Env {
         let w = &self.kiosk.window;
         let card = SimCard::demo_resident();
         assert!(!self.kiosk.shell.borrow().session.has_personal_data());
+        assert!(
+            !self.kiosk.visit.borrow().holds_personal_data(),
+            "{:?}",
+            self.kiosk.visit.borrow()
+        );
         assert_eq!(w.global::<FormAdapter>().get_fields().row_count(), 0);
         assert_eq!(w.global::<FormAdapter>().get_applicant(), "");
         assert_eq!(w.global::<ConfirmAdapter>().get_rows().row_count(), 0);
@@ -155,6 +160,180 @@ impl Env {
             assert!(!text.contains(secret), "{secret:?} is still on screen");
         }
     }
+}
+
+/// Every string every adapter holds (nested models included), for checks that something is
+/// nowhere in the UI's properties, on screen or not.
+fn adapter_strings(k: &Kiosk) -> String {
+    use std::fmt::Debug;
+    use village_kiosk::ui::{GuideAdapter, HomeAdapter, ItemListAdapter};
+    fn rows<T: Clone + Debug + 'static>(m: slint::ModelRc<T>) -> String {
+        m.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("|")
+    }
+    let w = &k.window;
+    let app = w.global::<AppAdapter>();
+    let card = w.global::<CardAdapter>();
+    let cases = w.global::<CasesAdapter>();
+    let confirm = w.global::<ConfirmAdapter>();
+    let eval = w.global::<EvaluationAdapter>();
+    let form = w.global::<FormAdapter>();
+    let guide = w.global::<GuideAdapter>();
+    let home = w.global::<HomeAdapter>();
+    let idle = w.global::<IdleAdapter>();
+    let list = w.global::<ItemListAdapter>();
+    let search = w.global::<SearchAdapter>();
+    let sub = w.global::<SubmittedAdapter>();
+    let mut out = vec![
+        app.get_language().to_string(),
+        app.get_station_name().to_string(),
+        app.get_clock().to_string(),
+        app.get_notice().to_string(),
+        card.get_purpose().to_string(),
+        card.get_error().to_string(),
+        cases.get_applicant().to_string(),
+        cases.get_message().to_string(),
+        rows(cases.get_cases()),
+        confirm.get_item_name().to_string(),
+        confirm.get_destination().to_string(),
+        rows(confirm.get_rows()),
+        eval.get_item_name().to_string(),
+        eval.get_message().to_string(),
+        form.get_item_name().to_string(),
+        form.get_applicant().to_string(),
+        rows(form.get_fields()),
+        rows(form.get_active_options()),
+        form.get_active_value().to_string(),
+        form.get_composing().to_string(),
+        rows(form.get_candidates()),
+        form.get_summary_error().to_string(),
+        guide.get_code().to_string(),
+        guide.get_name().to_string(),
+        rows(guide.get_facts()),
+        rows(guide.get_materials()),
+        rows(guide.get_sections()),
+        guide.get_apply_note().to_string(),
+        rows(home.get_categories()),
+        rows(home.get_life_events()),
+        rows(idle.get_announcements()),
+        list.get_title().to_string(),
+        list.get_status().to_string(),
+        rows(list.get_items()),
+        search.get_query().to_string(),
+        rows(search.get_results()),
+        search.get_status().to_string(),
+        sub.get_item_name().to_string(),
+        sub.get_receipt_no().to_string(),
+        sub.get_status_text().to_string(),
+        sub.get_print_message().to_string(),
+        sub.get_next_steps().to_string(),
+    ];
+    for c in cases.get_cases().iter() {
+        out.push(rows(c.steps));
+    }
+    for f in form.get_fields().iter() {
+        out.push(rows(f.options));
+    }
+    for s in guide.get_sections().iter() {
+        out.push(rows(s.lines));
+    }
+    out.join("|")
+}
+
+/// Every page filled in one visit (search, guide, card, form, confirmation, submitted, rating,
+/// cases), then the inactivity wipe: no adapter, no part of the `Visit` and no part of the
+/// session holds anything of the villager, and a new visit starts empty.
+#[test]
+fn after_a_wipe_no_adapter_and_no_part_of_the_visit_holds_anything_personal() {
+    use village_kiosk::pii::Masked;
+    let e = env(DemoOptions::default());
+    let card = SimCard::demo_resident();
+    let address = card.address.clone().expect("the demo card has an address");
+    let masked_name = Masked::name(&card.name).to_string();
+    let masked_id = Masked::id_number(&card.id_number).to_string();
+
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("搜索事项");
+    e.tap("y");
+    e.tap("l");
+    e.tap(ITEM);
+    e.wait_page(Page::Guide);
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    e.fill_and_confirm();
+    e.submit();
+    let receipt = e
+        .kiosk
+        .window
+        .global::<SubmittedAdapter>()
+        .get_receipt_no()
+        .to_string();
+    assert!(receipt.starts_with("CG-"), "{receipt}");
+    e.tap("评价服务");
+    e.wait_page(Page::Evaluation);
+    e.tap("满意");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.visit.borrow().evaluation.message.is_some())
+    );
+    // Still the same visit: 首页, then my applications with the card.
+    e.tap("首页");
+    e.wait_page(Page::Home);
+    e.tap("查询我的办件进度");
+    e.wait_page(Page::Card);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Cases);
+    assert!(e.kiosk.wait_until(WAIT, |k| !k.visit.borrow().cases.loading));
+    // The test can fail: before the wipe the visit and the adapters do hold the villager.
+    {
+        let v = e.kiosk.visit.borrow();
+        assert!(v.holds_personal_data());
+        assert!(v.cases.cases.iter().any(|c| c.receipt_no == receipt));
+    }
+    let before = adapter_strings(&e.kiosk);
+    assert!(before.contains(&masked_name), "{before}");
+    assert!(before.contains(&receipt), "{before}");
+    assert!(e.kiosk.shell.borrow().session.has_personal_data());
+    let number = e.kiosk.visit_number();
+
+    e.clock.advance(Duration::from_secs(60));
+    e.kiosk.tick();
+    e.wait_page(Page::Idle);
+
+    let v = e.kiosk.visit.borrow();
+    assert!(v.number > number, "a new visit number");
+    assert!(!v.holds_personal_data(), "{v:?}");
+    assert!(v.item.is_none() && v.list.is_none() && v.search.query.is_empty());
+    assert!(v.submitted.submission.is_none() && !v.evaluation.rated);
+    let visit = format!("{v:?}");
+    drop(v);
+    assert!(!e.kiosk.shell.borrow().session.has_personal_data());
+    let after = adapter_strings(&e.kiosk);
+    assert_eq!(
+        e.kiosk
+            .window
+            .global::<SubmittedAdapter>()
+            .get_qr()
+            .size()
+            .width,
+        0,
+        "the receipt's QR code is gone"
+    );
+    for secret in [
+        card.name.as_str(),
+        card.id_number.as_str(),
+        address.as_str(),
+        "13800138000",
+        masked_name.as_str(),
+        masked_id.as_str(),
+        receipt.as_str(),
+    ] {
+        assert!(!after.contains(secret), "{secret:?} is in an adapter: {after}");
+        assert!(!visit.contains(secret), "{secret:?} is in the visit: {visit}");
+    }
+    e.assert_nothing_personal();
 }
 
 #[test]
