@@ -168,7 +168,10 @@ fn adapter_strings(k: &Kiosk) -> String {
     use std::fmt::Debug;
     use village_kiosk::ui::{GuideAdapter, HomeAdapter, ItemListAdapter};
     fn rows<T: Clone + Debug + 'static>(m: slint::ModelRc<T>) -> String {
-        m.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join("|")
+        m.iter()
+            .map(|r| format!("{r:?}"))
+            .collect::<Vec<_>>()
+            .join("|")
     }
     let w = &k.window;
     let app = w.global::<AppAdapter>();
@@ -285,7 +288,10 @@ fn after_a_wipe_no_adapter_and_no_part_of_the_visit_holds_anything_personal() {
     e.wait_page(Page::Card);
     e.tap("放演示身份证");
     e.wait_page(Page::Cases);
-    assert!(e.kiosk.wait_until(WAIT, |k| !k.visit.borrow().cases.loading));
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.visit.borrow().cases.loading)
+    );
     // The test can fail: before the wipe the visit and the adapters do hold the villager.
     {
         let v = e.kiosk.visit.borrow();
@@ -330,8 +336,14 @@ fn after_a_wipe_no_adapter_and_no_part_of_the_visit_holds_anything_personal() {
         masked_id.as_str(),
         receipt.as_str(),
     ] {
-        assert!(!after.contains(secret), "{secret:?} is in an adapter: {after}");
-        assert!(!visit.contains(secret), "{secret:?} is in the visit: {visit}");
+        assert!(
+            !after.contains(secret),
+            "{secret:?} is in an adapter: {after}"
+        );
+        assert!(
+            !visit.contains(secret),
+            "{secret:?} is in the visit: {visit}"
+        );
     }
     e.assert_nothing_personal();
 }
@@ -1025,4 +1037,68 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
         "{rest:?} {stderr}"
     );
     assert_eq!(demo_dirs(), 0, "the demo data directory was left behind");
+}
+
+/// The page controllers sit between `ui::shell` (below) and `ui::app` (above): none imports
+/// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
+#[test]
+fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
+    const PAGES: [&str; 11] = [
+        "idle",
+        "home",
+        "search",
+        "item_list",
+        "guide",
+        "card",
+        "form",
+        "confirm",
+        "submitted",
+        "evaluation",
+        "cases",
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+    let mut problems = Vec::new();
+    for page in PAGES {
+        let path = dir.join(format!("{page}.rs"));
+        let code = std::fs::read_to_string(&path).expect("page controller source");
+        let mut forbidden: Vec<String> = PAGES
+            .iter()
+            .filter(|p| **p != page)
+            .flat_map(|p| {
+                [
+                    format!("super::{p}::"),
+                    format!("super::{{{p}"),
+                    format!("ui::{p}::"),
+                ]
+            })
+            .collect();
+        forbidden.extend(
+            [
+                "super::app",
+                "ui::app",
+                ".show(",
+                ".back()",
+                ".home()",
+                ".start_visit(",
+                ".end_visit(",
+                ".forget_personal(",
+                ".act(",
+            ]
+            .map(String::from),
+        );
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for f in &forbidden {
+                // `search::open_item` is the one entry for callers outside the UI.
+                if line.contains(f.as_str())
+                    && !(page == "search" && f == ".act(" && line.contains("shell::open_item"))
+                {
+                    problems.push(format!("src/ui/{page}.rs:{}: {f}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
