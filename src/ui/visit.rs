@@ -169,3 +169,48 @@ impl Visit {
             || self.submitted.submission.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(number: u64) -> Visit {
+        let mut v = Visit::new(number);
+        v.list = Some(ListContext::LifeEvent("退休养老".into()));
+        v.search.query = "yl".into();
+        v.guide.checklist_printing = true;
+        v.card.purpose = CardPurpose::Cases;
+        v.card.error = Some((
+            Zeroizing::new("过期".into()),
+            Zeroizing::new("expired".into()),
+        ));
+        v.form.composing = Zeroizing::new("wang".into());
+        v.form.active = Some(2);
+        v.confirm.consent = true;
+        v.cases.applicant = Zeroizing::new("王*明".into());
+        v.evaluation.rated = true;
+        v
+    }
+
+    #[test]
+    fn forgetting_keeps_only_the_named_parts_and_moves_to_the_next_number() {
+        let mut old = filled(7);
+        assert!(old.holds_personal_data());
+        let next = old.forget_personal();
+        assert_eq!(next.number, 8);
+        assert!(!next.holds_personal_data());
+        assert_eq!(next.search.query, "yl");
+        assert!(next.list.is_some() && next.guide.checklist_printing && next.evaluation.rated);
+        assert_eq!(next.card.purpose, CardPurpose::Apply);
+        assert!(next.form.active.is_none() && !next.confirm.consent);
+        assert!(next.cases.applicant.is_empty());
+    }
+
+    #[test]
+    fn a_new_visit_is_empty() {
+        let v = Visit::new(3);
+        assert_eq!(v.number, 3);
+        assert!(!v.holds_personal_data());
+        assert!(v.item.is_none() && v.search.query.is_empty());
+    }
+}
