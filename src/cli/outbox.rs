@@ -64,8 +64,7 @@ pub enum CountyCommand {
 }
 
 fn load_config(g: &Globals) -> anyhow::Result<Config> {
-    let loaded = config::load(g.config.as_deref())?;
-    Ok(loaded.config)
+    Ok(g.loaded()?.config.clone())
 }
 
 fn open_store(cfg: &Config) -> anyhow::Result<Store> {
