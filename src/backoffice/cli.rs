@@ -309,13 +309,12 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     }
     let rt = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     rt.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(args.listen)
-                .await
-                .map_err(|source| CliError::Listen {
-                    addr: args.listen,
-                    source,
-                })?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|source| CliError::Listen {
+                addr: args.listen,
+                source,
+            })?;
         let mode = if config.tls.is_some() {
             "https (mutual TLS)"
         } else {
