@@ -258,12 +258,8 @@ fn validation_errors(sub: &wire::ApplicationSubmission) -> Vec<String> {
     if sub.applicant.name.trim().is_empty() {
         errs.push("applicant.name is empty".to_string());
     }
-    let id = sub.applicant.id_number.as_bytes();
-    if !(id.len() == 18
-        && id[..17].iter().all(u8::is_ascii_digit)
-        && (id[17].is_ascii_digit() || id[17] == b'X'))
-    {
-        errs.push("applicant.id_number is not an 18-character citizen ID number".to_string());
+    if let Err(e) = crate::idcard::card::check_id_number(&sub.applicant.id_number) {
+        errs.push(format!("applicant.id_number is not a valid ID number: {e}"));
     }
     errs
 }

@@ -18,12 +18,12 @@ use crate::idcard::reader::{PollOutcome, Reader, ReaderError, ReaderEvent, Reade
 use crate::pii::{Masked, PiiKind, mask};
 use crate::sim::idcard::{DemoCard, IdcardSimulator, SimCard, SimOptions};
 
-/// Exit code: no card was placed before the timeout.
-pub const EXIT_NO_CARD: u8 = 2;
+/// Exit code: no card was placed before the timeout ([`super::exit::card`]).
+pub const EXIT_NO_CARD: u8 = super::exit::card::NO_CARD;
 /// Exit code: the reader does not answer (wrong port, wrong baud, unplugged).
-pub const EXIT_READER_NOT_ANSWERING: u8 = 3;
+pub const EXIT_READER_NOT_ANSWERING: u8 = super::exit::card::READER_NOT_ANSWERING;
 /// Exit code: a card was read but its data is invalid (or it could not be read).
-pub const EXIT_CARD_INVALID: u8 = 4;
+pub const EXIT_CARD_INVALID: u8 = super::exit::card::CARD_INVALID;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CardCommand {

@@ -132,12 +132,7 @@ pub fn run(cmd: CatalogCommand, g: &Globals) -> anyhow::Result<ExitCode> {
 
 /// Loads the config and reports unknown keys on stderr (only `kiosk config check` fails on them).
 pub(crate) fn load_config(g: &Globals) -> anyhow::Result<LoadedConfig> {
-    let loaded = config::load(g.config.as_deref())?;
-    for k in &loaded.unknown_keys {
-        let line = k.line.map(|l| format!(":{l}")).unwrap_or_default();
-        eprintln!("warning: {}{line}: {k}", loaded.path.display());
-    }
-    Ok(loaded)
+    Ok(g.loaded()?.clone())
 }
 
 /// The key bundles must be signed with: `county.catalog_public_key`, or the DEMO key in demo mode.

@@ -7,8 +7,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+use crate::config::{self, ConfigError, LoadedConfig};
 
 /// `println!` for command output that never panics: a closed pipe (`kiosk … | head`) or a full
 /// disk ends the command with an error instead ([`main`] ends quietly on a closed pipe).
@@ -32,6 +35,7 @@ macro_rules! out {
 pub mod card;
 pub mod catalog;
 pub mod config_cmd;
+pub mod exit;
 pub mod outbox;
 pub mod print;
 #[cfg(feature = "gui")]
@@ -101,18 +105,75 @@ pub enum SimCommand {
 #[error("cannot write the output: {0}")]
 pub struct OutputClosed(#[source] pub std::io::Error);
 
-/// Options every subcommand sees.
+/// Options every subcommand sees, and the config, loaded once by [`main`].
 #[derive(Debug, Clone)]
 pub struct Globals {
+    /// `--config PATH`, as given.
     pub config: Option<PathBuf>,
+    loaded: Result<LoadedConfig, Arc<ConfigError>>,
+}
+
+impl Globals {
+    /// Loads the config at `path` (the default path when `None`). A load error is kept and
+    /// reported by the commands that need the config; the others run anyway.
+    pub fn load(path: Option<PathBuf>) -> Globals {
+        let loaded = config::load(path.as_deref()).map_err(Arc::new);
+        Globals {
+            config: path,
+            loaded,
+        }
+    }
+
+    /// The config, or why it could not be loaded (for `kiosk config check`).
+    pub fn loaded_or_error(&self) -> Result<&LoadedConfig, &ConfigError> {
+        self.loaded.as_ref().map_err(|e| &**e)
+    }
+
+    /// The config; its unknown keys are reported on stderr (only `kiosk config check` fails
+    /// on them).
+    pub fn loaded(&self) -> anyhow::Result<&LoadedConfig> {
+        let loaded = self.loaded_or_error().map_err(|e| anyhow::anyhow!("{e}"))?;
+        for k in &loaded.unknown_keys {
+            let line = k.line.map(|l| format!(":{l}")).unwrap_or_default();
+            eprintln!("warning: {}{line}: {k}", loaded.path.display());
+        }
+        Ok(loaded)
+    }
+}
+
+/// Refuses to start the touchscreen app with a county link that would carry personal data
+/// unprotected (issue 14 #3); demo mode has no link to protect.
+#[cfg(feature = "gui")]
+fn refuse_insecure_link(args: &run::RunArgs, g: &Globals) -> anyhow::Result<()> {
+    if args.demo {
+        return Ok(());
+    }
+    if let Ok(loaded) = g.loaded_or_error()
+        && !loaded.is_demo()
+    {
+        loaded
+            .config
+            .require_secure_link()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", loaded.path.display()))?;
+    }
+    Ok(())
 }
 
 /// Entry point of the `kiosk` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let globals = Globals {
-        config: cli.config.clone(),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return if usage {
+                exit::code(exit::USAGE)
+            } else {
+                ExitCode::SUCCESS // --help, --version
+            };
+        }
     };
+    let globals = Globals::load(cli.config.clone());
     let result = match cli.command {
         Some(Command::Catalog(c)) => catalog::run(c, &globals),
         Some(Command::Config(c)) => config_cmd::run(c, &globals),
@@ -125,11 +186,16 @@ pub fn main() -> ExitCode {
         Some(Command::Outbox(c)) => outbox::run_outbox(c, &globals),
         Some(Command::County(c)) => outbox::run_county(c, &globals),
         #[cfg(feature = "gui")]
-        Some(Command::Run(a)) => run::run(a, &globals),
+        Some(Command::Run(a)) => {
+            refuse_insecure_link(&a, &globals).and_then(|()| run::run(a, &globals))
+        }
         #[cfg(feature = "gui")]
         Some(Command::Screenshot(a)) => run::screenshot(a, &globals),
         #[cfg(feature = "gui")]
-        None => run::run(run::RunArgs::default(), &globals),
+        None => {
+            let a = run::RunArgs::default();
+            refuse_insecure_link(&a, &globals).and_then(|()| run::run(a, &globals))
+        }
         #[cfg(not(feature = "gui"))]
         None => Err(anyhow::anyhow!(
             "this kiosk was built without the `gui` feature; name a subcommand (see --help)"

@@ -16,7 +16,7 @@ use chrono::Utc;
 
 use super::Globals;
 use crate::config::{self, Config};
-use crate::county::outbox::{NewApplication, Outbox, WorkerConfig, spawn_worker};
+use crate::county::outbox::{NewApplication, Outbox, OutboxState, WorkerConfig, spawn_worker};
 use crate::county::{CountyAuth, CountyClient, tls};
 use crate::store::Store;
 
@@ -64,8 +64,7 @@ pub enum CountyCommand {
 }
 
 fn load_config(g: &Globals) -> anyhow::Result<Config> {
-    let loaded = config::load(g.config.as_deref())?;
-    Ok(loaded.config)
+    Ok(g.loaded()?.config.clone())
 }
 
 fn open_store(cfg: &Config) -> anyhow::Result<Store> {
@@ -115,16 +114,17 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             }
         }
         OutboxCommand::List { state, limit } => {
-            if let Some(s) = state.as_deref()
-                && !["pending", "delivered", "needs_attention"].contains(&s)
-            {
-                anyhow::bail!(
-                    "unknown state {s:?}; expected pending, delivered or needs_attention"
-                );
-            }
+            let state: Option<OutboxState> = match state.as_deref() {
+                None => None,
+                Some(s) => Some(s.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "unknown state {s:?}; expected pending, delivered or needs_attention"
+                    )
+                })?),
+            };
             let cfg = load_config(g)?;
             let store = open_store(&cfg)?;
-            let rows = Outbox::list(&store, state.as_deref(), limit)?;
+            let rows = Outbox::list(&store, state, limit)?;
             outln!(
                 "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} LAST ERROR",
                 "ID",
@@ -139,8 +139,8 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 outln!(
                     "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} {}",
                     r.id,
-                    r.kind,
-                    r.state,
+                    r.kind.as_str(),
+                    r.state.as_str(),
                     r.attempts,
                     r.receipt_number.as_deref().unwrap_or("-"),
                     r.case_number.as_deref().unwrap_or("-"),
@@ -196,11 +196,11 @@ fn crash_child(args: CrashChildArgs) -> anyhow::Result<ExitCode> {
             item_code: "SB-003".into(),
             item_name: "城乡居民养老保险待遇领取资格认证".into(),
             applicant_name: "测试员".into(),
-            id_number: format!("4103291950{:08}", i % 100_000_000)
-                .chars()
-                .take(17)
-                .collect::<String>()
-                + "X",
+            id_number: {
+                let first17 = format!("410329195001{:05}", i % 100_000);
+                let check = crate::idcard::card::gb11643_check_char(&first17).unwrap_or('0');
+                format!("{first17}{check}")
+            },
             phone: None,
             fields: BTreeMap::from([("certification_way".into(), "face".into())]),
         };

@@ -124,19 +124,7 @@ fn parse_state(s: &str) -> Result<PaperState, String> {
 }
 
 fn load_config(g: &Globals) -> anyhow::Result<Config> {
-    let path = match &g.config {
-        Some(p) => p.clone(),
-        None => {
-            let p = PathBuf::from(crate::config::DEFAULT_CONFIG_PATH);
-            if !p.exists() {
-                return Ok(Config::default());
-            }
-            p
-        }
-    };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+    Ok(g.loaded()?.config.clone())
 }
 
 fn resolve_profile(arg: Option<&str>, config: &Config) -> anyhow::Result<PrinterProfile> {
@@ -198,7 +186,7 @@ fn report(result: Result<PrintReport, PrintError>) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(e.exit_code()))
+            Ok(super::exit::code(super::exit::printer_error(&e)))
         }
     }
 }
@@ -325,13 +313,13 @@ pub fn run_printer(cmd: PrinterCommand, g: &Globals) -> anyhow::Result<ExitCode>
                             let all: Vec<&str> = s.faults().iter().map(|f| f.describe()).collect();
                             outln!("status: not ready: {}", all.join(", "));
                             eprintln!("error: printer {}", f.describe());
-                            Ok(ExitCode::from(f.exit_code()))
+                            Ok(super::exit::code(super::exit::printer_fault(f)))
                         }
                     }
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    Ok(ExitCode::from(e.exit_code()))
+                    Ok(super::exit::code(super::exit::printer_error(&e)))
                 }
             }
         }

@@ -153,20 +153,11 @@ pub fn is_phone(value: &str) -> bool {
         || (digits.starts_with('0') && (10..=12).contains(&digits.len()))
 }
 
-/// 公民身份号码 (GB 11643): 17 digits and an ISO 7064 MOD 11-2 check character.
+/// 公民身份号码 (GB 11643): 17 digits and an ISO 7064 MOD 11-2 check character (a lower-case
+/// `x` is accepted as typed). The rule itself is [`crate::idcard::card::check_id_number`].
 pub fn is_resident_id_number(value: &str) -> bool {
-    let chars: Vec<char> = value.chars().collect();
-    if chars.len() != 18 || !chars[..17].iter().all(|c| c.is_ascii_digit()) {
-        return false;
-    }
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = chars[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
-        .sum();
-    chars[17].to_ascii_uppercase() == CHECK[(sum % 11) as usize]
+    crate::idcard::card::check_id_number(&value.to_ascii_uppercase())
+        == Ok(crate::idcard::card::IdNumberFormat::Gb11643)
 }
 
 /// 12-19 digits passing the Luhn check.

@@ -2,6 +2,7 @@
 //! versioned migrations and the integrity check at start.
 //!
 //! WAL with `synchronous=FULL`: a transaction that returned is on disk and survives power loss.
+//! `secure_delete=ON`: what a purge deletes is zeroed on disk, not just unlinked.
 //! Each area keeps its tables in its own migration file under `migrations/`; this module owns
 //! only the mechanism.
 
@@ -102,6 +103,11 @@ impl Store {
             .map_err(damaged)?;
         self.conn
             .pragma_update(None, "foreign_keys", "ON")
+            .map_err(damaged)?;
+        // Deleted content is overwritten with zeros, so a purged ID number does not linger in
+        // free pages (issue 14 #7).
+        self.conn
+            .pragma_update(None, "secure_delete", "ON")
             .map_err(damaged)?;
         self.conn
             .busy_timeout(std::time::Duration::from_secs(5))
