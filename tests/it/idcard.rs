@@ -154,6 +154,25 @@ fn expired_card_is_rejected_not_placed() {
 }
 
 #[test]
+fn reads_text_and_photo_only_no_fingerprints() {
+    // Issue 14 #9: the kiosk has no use for fingerprints, so it must not ask the card for them.
+    let sim = IdcardSimulator::start(fast()).unwrap();
+    let requests = sim.watch_requests();
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    wait_requests(&requests, Command::FindCard, 1);
+    sim.place_card(SimCard::demo_resident());
+    expect_placed(&mut rx);
+    let seen: Vec<Command> = std::iter::from_fn(|| requests.try_recv().ok())
+        .flatten()
+        .collect();
+    assert!(seen.contains(&Command::ReadTextPhoto), "{seen:?}");
+    assert!(
+        !seen.contains(&Command::ReadTextPhotoFingerprint),
+        "asked for fingerprints: {seen:?}"
+    );
+}
+
+#[test]
 fn old_sam_falls_back_to_30_01() {
     let sim = IdcardSimulator::start(SimOptions {
         old_sam: true,
@@ -161,7 +180,10 @@ fn old_sam_falls_back_to_30_01() {
     })
     .unwrap();
     let requests = sim.watch_requests();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(ReaderSettings {
+        fingerprint: true,
+        ..settings(sim.path())
+    });
     wait_requests(&requests, Command::FindCard, 1);
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
@@ -189,7 +211,7 @@ fn failed_reads_are_retried() {
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
     let reads = std::iter::from_fn(|| requests.try_recv().ok())
-        .filter(|c| *c == Some(Command::ReadTextPhotoFingerprint))
+        .filter(|c| *c == Some(Command::ReadTextPhoto))
         .count();
     assert_eq!(reads, 3, "two failures and the read that worked");
 }
