@@ -287,7 +287,7 @@ fn mask_number(number: &str) -> String {
         chars
             .iter()
             .enumerate()
-            .map(|(i, c)| if i < 5 || i >= 13 { *c } else { '*' })
+            .map(|(i, c)| if (5..13).contains(&i) { '*' } else { *c })
             .collect()
     } else {
         mask(number, PiiKind::IdNumber)
