@@ -4,6 +4,7 @@ mod catalog;
 mod cli;
 mod county;
 mod idcard;
+mod powerloss;
 mod printer;
 mod salvage;
 mod tidy;
