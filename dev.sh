@@ -12,6 +12,8 @@ cd "$(dirname "$0")"
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
 # What a desktop window needs at run time (winit on X11 or Wayland).
 DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
+# What the power-loss test's LazyFS build needs (tests/powerloss/install-lazyfs.sh).
+POWERLOSS_PACKAGES=(g++ cmake pkg-config git python3 libfuse3-dev fuse3 libtoml11-dev libspdlog-dev)
 
 install_packages() {
     local missing=()
@@ -32,7 +34,11 @@ case "${1:-}" in
         exec cargo run --release --locked
         ;;
     test)
-        install_packages "${BUILD_PACKAGES[@]}"
+        install_packages "${BUILD_PACKAGES[@]}" "${POWERLOSS_PACKAGES[@]}"
+        # LazyFS for the power-loss test; without it (or /dev/fuse) that test says it skipped.
+        if [ -e /dev/fuse ]; then
+            tests/powerloss/install-lazyfs.sh >/dev/null || echo "dev.sh: LazyFS build failed; the power-loss test will skip" >&2
+        fi
         exec cargo test --locked
         ;;
     *)

@@ -20,6 +20,8 @@ use crate::county::outbox::{NewApplication, Outbox, OutboxState, WorkerConfig, s
 use crate::county::{CountyAuth, CountyClient, tls};
 use crate::store::Store;
 
+mod salvage;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum OutboxCommand {
     /// Counts of pending, delivered and attention-needing entries, and the last error.
@@ -37,6 +39,9 @@ pub enum OutboxCommand {
         /// The entry's id (see `kiosk outbox list`).
         id: i64,
     },
+    /// Copy every readable pending and needs-attention entry of a damaged store into a fresh
+    /// store and list what could not be read (exit 0 all copied, 3 some unreadable).
+    Salvage(salvage::SalvageArgs),
     /// Test harness for the crash test: accept applications and forward them.
     #[command(hide = true)]
     CrashChild(CrashChildArgs),
@@ -157,6 +162,7 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             outln!("outbox entry {id} is queued again; the worker sends it with the same key");
             Ok(ExitCode::SUCCESS)
         }
+        OutboxCommand::Salvage(args) => salvage::run(args, g),
         OutboxCommand::CrashChild(args) => crash_child(args),
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 mod migrations;
+pub mod salvage;
 
 pub use migrations::{MIGRATIONS, Migration};
 
@@ -25,7 +26,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
-        "the store {path} is damaged ({detail}); move it aside and restart, the county keeps every confirmed case"
+        "the store {path} is damaged ({detail}); run `kiosk outbox salvage` (copies its undelivered applications into a fresh store) or move it aside and restart; the county keeps every confirmed case"
     )]
     Damaged { path: PathBuf, detail: String },
     #[error(

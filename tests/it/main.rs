@@ -4,7 +4,9 @@ mod catalog;
 mod cli;
 mod county;
 mod idcard;
+mod powerloss;
 mod printer;
+mod salvage;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
