@@ -17,6 +17,7 @@
 //! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
 //! - [`cli`]: the `kiosk` command line (anyhow lives only here).
 
+#[cfg(feature = "backoffice")]
 pub mod backoffice;
 pub mod catalog;
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod idcard;
 pub mod pii;
 pub mod printer;
 pub mod session;
+#[cfg(feature = "demo")]
 pub mod sim;
 pub mod station;
 pub mod store;

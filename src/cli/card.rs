@@ -16,6 +16,7 @@ use super::Globals;
 use crate::idcard::card::{CardKind, IdCard};
 use crate::idcard::reader::{PollOutcome, Reader, ReaderError, ReaderEvent, ReaderSettings};
 use crate::pii::{PiiKind, mask};
+#[cfg(feature = "demo")]
 use crate::sim::idcard::{DemoCard, IdcardSimulator, SimCard, SimOptions};
 
 /// Exit code: no card was placed before the timeout ([`super::exit::card`]).
@@ -68,6 +69,7 @@ pub struct WatchArgs {
     pub show_pii: bool,
 }
 
+#[cfg(feature = "demo")]
 /// Options of the simulated reader.
 #[derive(Debug, clap::Args)]
 pub struct SimIdcardArgs {
@@ -390,6 +392,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "demo")]
 pub fn run_sim(args: SimIdcardArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     let card = if args.no_card {
         None

@@ -67,6 +67,7 @@ pub enum Command {
     #[command(subcommand)]
     Card(card::CardCommand),
     /// Simulators on pseudo-terminals for the reader and the printer.
+    #[cfg(feature = "demo")]
     #[command(subcommand)]
     Sim(SimCommand),
     /// Print on the receipt printer: a test page, a checklist, any text.
@@ -88,10 +89,11 @@ pub enum Command {
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
     /// Render every screen to PNG.
-    #[cfg(feature = "gui")]
+    #[cfg(all(feature = "gui", feature = "demo"))]
     Screenshot(run::ScreenshotArgs),
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Simulate an ID card reader on a pseudo-terminal.
@@ -178,7 +180,9 @@ pub fn main() -> ExitCode {
         Some(Command::Catalog(c)) => catalog::run(c, &globals),
         Some(Command::Config(c)) => config_cmd::run(c, &globals),
         Some(Command::Card(c)) => card::run(c, &globals),
+        #[cfg(feature = "demo")]
         Some(Command::Sim(SimCommand::Idcard(a))) => card::run_sim(a, &globals),
+        #[cfg(feature = "demo")]
         Some(Command::Sim(SimCommand::Printer(a))) => print::run_sim(a, &globals),
         Some(Command::Print(c)) => print::run_print(c, &globals),
         Some(Command::Printer(c)) => print::run_printer(c, &globals),
@@ -189,7 +193,7 @@ pub fn main() -> ExitCode {
         Some(Command::Run(a)) => {
             refuse_insecure_link(&a, &globals).and_then(|()| run::run(a, &globals))
         }
-        #[cfg(feature = "gui")]
+        #[cfg(all(feature = "gui", feature = "demo"))]
         Some(Command::Screenshot(a)) => run::screenshot(a, &globals),
         #[cfg(feature = "gui")]
         None => {

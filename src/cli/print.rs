@@ -21,6 +21,7 @@ use crate::printer::{
     PaperState, PrintError, PrintJob, PrintReport, Printer, PrinterProfile, PrinterSettings,
     PrinterStatus, escpos, receipt,
 };
+#[cfg(feature = "demo")]
 use crate::sim::printer::{PrinterSimulator, SimPrinterOptions};
 
 #[derive(Debug, clap::Subcommand)]
@@ -93,6 +94,7 @@ pub struct PreviewArgs {
     pub catalog: Option<PathBuf>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, clap::Args)]
 pub struct SimPrinterArgs {
     /// Paper and mechanism state: ok, near-end, paper-end, cover-open, cutter-error, head-hot,
@@ -383,6 +385,7 @@ fn install_stop_handlers() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 pub fn run_sim(args: SimPrinterArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     let profile = PrinterProfile::load(&args.profile)?;
     let sim = PrinterSimulator::start(SimPrinterOptions {

@@ -17,8 +17,10 @@ use slint::ComponentHandle;
 use super::Globals;
 use crate::config::{self, Config};
 use crate::session::SessionRules;
+#[cfg(feature = "demo")]
+use crate::station::DemoOptions;
+use crate::station::Station;
 use crate::station::ports::Services;
-use crate::station::{DemoOptions, Station};
 use crate::ui::app::KioskOptions;
 use crate::ui::{Kiosk, Lang, ManualClock, Page, SystemClock, headless};
 
@@ -44,6 +46,7 @@ pub struct RunArgs {
     pub generated_catalog: Option<usize>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, clap::Args)]
 pub struct ScreenshotArgs {
     /// Directory the PNG files are written to (created if missing).
@@ -141,6 +144,24 @@ fn init_logging() {
         .try_init();
 }
 
+/// Demo mode's station: simulators, the embedded back office, the demo catalogue.
+#[cfg(feature = "demo")]
+fn demo_station(args: &RunArgs, handle: tokio::runtime::Handle) -> anyhow::Result<Station> {
+    let mut opts = DemoOptions::default();
+    if let Some(n) = args.generated_catalog {
+        opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
+    }
+    Ok(Station::demo(opts, handle)?)
+}
+
+/// Firmware built without demo mode: a kiosk with no county configured cannot run.
+#[cfg(not(feature = "demo"))]
+fn demo_station(_args: &RunArgs, _handle: tokio::runtime::Handle) -> anyhow::Result<Station> {
+    anyhow::bail!(
+        "no [county] url in the config, and this kiosk was built without demo mode: provision the station (`kiosk provision BUNDLE`) or set county.url in the config"
+    )
+}
+
 pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let entered = Instant::now();
     init_logging();
@@ -165,11 +186,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     };
 
     let station = if demo {
-        let mut opts = DemoOptions::default();
-        if let Some(n) = args.generated_catalog {
-            opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
-        }
-        Station::demo(opts, handle.clone())?
+        demo_station(&args, handle.clone())?
     } else {
         Station::production(&config, handle.clone())?
     };
@@ -325,6 +342,7 @@ fn stop(
 // ---------------------------------------------------------------------------------------------
 // Screenshots.
 
+#[cfg(feature = "demo")]
 fn save(k: &Kiosk, dir: &Path, name: &str) -> anyhow::Result<()> {
     let png = headless::snapshot_png(k).map_err(|e| anyhow!(e))?;
     let path = dir.join(format!("{name}.png"));
@@ -332,8 +350,10 @@ fn save(k: &Kiosk, dir: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 const WAIT: Duration = Duration::from_secs(20);
 
+#[cfg(feature = "demo")]
 fn wait_page(k: &Kiosk, page: Page) -> anyhow::Result<()> {
     if k.wait_until(WAIT, |k| k.page() == page) {
         Ok(())
@@ -342,10 +362,12 @@ fn wait_page(k: &Kiosk, page: Page) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(feature = "demo")]
 fn tap(k: &Kiosk, label: &str) -> anyhow::Result<()> {
     headless::tap(k, label).map_err(|e| anyhow!(e))
 }
 
+#[cfg(feature = "demo")]
 /// Fills the current form with valid answers by tapping keys, the way a villager would.
 pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
     use crate::catalog::FieldKind;
@@ -395,6 +417,7 @@ pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 /// The first item the village point can accept online.
 pub fn first_online_item(services: &Services) -> Option<crate::catalog::ServiceItem> {
     crate::catalog::Category::ALL
@@ -403,6 +426,7 @@ pub fn first_online_item(services: &Services) -> Option<crate::catalog::ServiceI
         .find(|i| i.village_online && !i.form.is_empty())
 }
 
+#[cfg(feature = "demo")]
 fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Result<()> {
     let shot = |n: &str| save(k, dir, &format!("{prefix}-{n}"));
     k.end_visit(crate::session::WipeReason::Home);
@@ -480,6 +504,7 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 /// The printer-failure and county-unreachable screens.
 fn failure_shots(
     k: &Kiosk,
@@ -528,6 +553,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+#[cfg(feature = "demo")]
 pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     init_logging();
     let langs: Vec<Lang> = match args.lang.as_deref() {

@@ -14,9 +14,11 @@
 //!
 //! Nothing here formats text for the screen; ports return typed data and the UI words it.
 
+#[cfg(feature = "demo")]
 pub mod card_hand;
 pub mod catalogue;
 pub mod county;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod noticeboard;
 pub mod ports;
@@ -27,22 +29,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(feature = "demo")]
 pub use demo::{DemoOptions, DemoParts};
 pub use ports::Services;
 
-use self::card_hand::SimCardHand;
 use self::catalogue::IndexedCatalogue;
 use self::county::OutboxCounty;
 use self::ports::{Announcement, CardEvent, Catalogue};
 use self::printer::SerialReceiptPrinter;
-use crate::backoffice::EmbeddedBackoffice;
 use crate::config::Config;
 use crate::county::{CountyAuth, CountyClient};
 use crate::idcard::reader::ReaderHandle;
 use crate::printer::device::{Printer, PrinterSettings};
 use crate::printer::profile::{DEFAULT_PROFILE, PrinterProfile};
-use crate::sim::idcard::{IdcardSimulator, SimOptions};
-use crate::sim::printer::{PrinterSimulator, SimPrinterOptions};
 use crate::store::Store;
 
 /// How long shutdown waits for the printer's job and for the outbox worker, each.
@@ -75,15 +74,9 @@ pub enum StationError {
     County(String),
     #[error("{0}")]
     Outbox(String),
+    #[cfg(feature = "demo")]
     #[error("demo mode: {what}: {detail}")]
     Demo { what: &'static str, detail: String },
-}
-
-fn demo_error(what: &'static str, e: impl std::fmt::Display) -> StationError {
-    StationError::Demo {
-        what,
-        detail: e.to_string(),
-    }
 }
 
 /// What shutdown found.
@@ -114,6 +107,7 @@ pub struct Station {
     announcements_every: Duration,
     rt: tokio::runtime::Handle,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    #[cfg(feature = "demo")]
     demo: Option<DemoParts>,
     stopped: Option<ShutdownReport>,
 }
@@ -182,131 +176,10 @@ impl Station {
             county,
             reader_port,
             announcement_key,
-            None,
             rt,
         ))
     }
 
-    /// Demo mode: the same adapters on simulators, the embedded back office and the demo
-    /// catalogue (see [`demo`]); the outbox worker starts on `rt`.
-    pub fn demo(options: DemoOptions, rt: tokio::runtime::Handle) -> Result<Self, StationError> {
-        let config = Config::default();
-        let data_dir = std::env::temp_dir().join(format!(
-            "village-kiosk-demo-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&data_dir).map_err(|source| StationError::DataDir {
-            path: data_dir.clone(),
-            source,
-        })?;
-        let catalogue: Arc<dyn Catalogue> = Arc::new(IndexedCatalogue::shared(
-            options
-                .catalog
-                .map(Arc::new)
-                .unwrap_or_else(crate::catalog::demo::demo_catalog_shared),
-        ));
-        let idcard_sim = Arc::new(
-            IdcardSimulator::start(SimOptions::default())
-                .map_err(|e| demo_error("reader simulator", e))?,
-        );
-        let printer_sim = Arc::new(
-            PrinterSimulator::start(SimPrinterOptions {
-                state: options.printer_state,
-                ..SimPrinterOptions::default()
-            })
-            .map_err(|e| demo_error("printer simulator", e))?,
-        );
-        // From here on the parts are owned by a guard: an error below still cleans up.
-        let mut parts = DemoParts {
-            idcard_sim: idcard_sim.clone(),
-            printer_sim: printer_sim.clone(),
-            backoffice: None,
-            data_dir: data_dir.clone(),
-        };
-        let profile = PrinterProfile::builtin(DEFAULT_PROFILE)
-            .map_err(|e| demo_error("printer profile", e))?;
-        let printer = Printer::new(PrinterSettings {
-            port: printer_sim.path().to_path_buf(),
-            profile,
-        });
-
-        // The back office and the kiosk's store each create a database: side by side.
-        let store_path = data_dir.join("kiosk.sqlite3");
-        let backoffice_path = data_dir.join("backoffice.sqlite3");
-        let (backoffice, store) = std::thread::scope(|s| {
-            let backoffice = options
-                .county_reachable
-                .then(|| s.spawn(|| EmbeddedBackoffice::start(&backoffice_path)));
-            let store = Store::open(&store_path);
-            let backoffice = backoffice.map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(crate::backoffice::BackofficeError::Thread(
-                        "the back office start-up panicked".into(),
-                    ))
-                })
-            });
-            (backoffice, store)
-        });
-        let store = store.map_err(|source| StationError::Store {
-            path: store_path.clone(),
-            source,
-        })?;
-        let (url, token) = match backoffice {
-            Some(b) => {
-                let b = b.map_err(|e| demo_error("back office", e))?;
-                let url = b.url();
-                let token = b.token().to_owned();
-                parts.backoffice = Some(b);
-                (url, token)
-            }
-            None => {
-                // A port nobody listens on: every request is refused, like a dead county link.
-                let l = std::net::TcpListener::bind("127.0.0.1:0")
-                    .map_err(|e| demo_error("port", e))?;
-                let addr = l.local_addr().map_err(|e| demo_error("port", e))?;
-                drop(l);
-                (
-                    format!("http://{addr}"),
-                    "demo-token-unreachable".to_owned(),
-                )
-            }
-        };
-        let client = CountyClient::new(
-            &url,
-            CountyAuth::DemoToken {
-                token,
-                station_id: config.station.id.clone(),
-            },
-            Duration::from_secs(config.county.timeout_secs.max(1)),
-        )
-        .map_err(|e| demo_error("county client", e))?;
-        let county = OutboxCounty::start_with_store(
-            store,
-            &store_path,
-            Some(client),
-            rt.clone(),
-            catalogue.clone(),
-            &config,
-        )
-        .map_err(|e| demo_error("outbox", e.detail))?
-        .with_confirm_wait(options.confirm_wait);
-        let reader_port = idcard_sim.path().to_path_buf();
-        let mut station = Self::assemble(
-            &config,
-            catalogue,
-            printer,
-            county,
-            reader_port,
-            Some(crate::catalog::bundle::demo_verifying_key()),
-            Some(parts),
-            rt,
-        );
-        station.services.demo_hand = Some(Arc::new(SimCardHand::new(idcard_sim)));
-        Ok(station)
-    }
-
-    #[allow(clippy::too_many_arguments)]
     fn assemble(
         config: &Config,
         catalogue: Arc<dyn Catalogue>,
@@ -314,7 +187,6 @@ impl Station {
         county: OutboxCounty,
         reader_port: PathBuf,
         announcement_key: Option<ed25519_dalek::VerifyingKey>,
-        demo: Option<DemoParts>,
         rt: tokio::runtime::Handle,
     ) -> Self {
         let printer = Arc::new(SerialReceiptPrinter::new(
@@ -340,7 +212,8 @@ impl Station {
             ),
             rt,
             tasks: Mutex::new(Vec::new()),
-            demo,
+            #[cfg(feature = "demo")]
+            demo: None,
             stopped: None,
         }
     }
@@ -351,6 +224,7 @@ impl Station {
     }
 
     /// Demo mode's simulators and back office (`None` on a real terminal).
+    #[cfg(feature = "demo")]
     pub fn demo_parts(&self) -> Option<&DemoParts> {
         self.demo.as_ref()
     }
@@ -450,7 +324,10 @@ impl Station {
         if !outbox_stopped {
             tracing::error!("shutdown: the outbox worker did not stop in time");
         }
-        self.demo = None;
+        #[cfg(feature = "demo")]
+        {
+            self.demo = None;
+        }
         let report = ShutdownReport {
             printer_idle,
             outbox_stopped,

@@ -248,8 +248,22 @@ pub trait CountyLink: Send + Sync {
     fn evaluate(&self, receipt_no: &str, level: u8) -> Result<(), DeviceError>;
 }
 
-/// A demo card to place on the (simulated) reader.
-pub use crate::sim::idcard::DemoCard;
+/// The demo cards the simulator can place (居民身份证, 港澳台居民居住证, 外国人永久居留身份证, and an
+/// expired card), to place on the simulated reader: one list for `kiosk sim idcard --demo` and the demo-mode card page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoCard {
+    Resident,
+    HkMacaoTaiwan,
+    ForeignPermanent,
+    Expired,
+}
+
+impl DemoCard {
+    /// Parses the kebab-case name (`resident`, `hk-macao-taiwan`, `foreign-permanent`, `expired`).
+    pub fn parse(s: &str) -> Option<Self> {
+        <Self as clap::ValueEnum>::from_str(s, false).ok()
+    }
+}
 
 /// Demo mode only: the hand that puts the simulator's demo cards on the reader.
 pub trait DemoCardHand: Send + Sync {
