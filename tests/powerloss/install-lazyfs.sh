@@ -6,7 +6,8 @@
 #
 #   tests/powerloss/install-lazyfs.sh [SOURCE_DIR]
 #
-# SOURCE_DIR: a LazyFS checkout; without it the pinned commit is cloned from GitHub.
+# SOURCE_DIR: a LazyFS checkout; default: tests/powerloss/lazyfs-src, LazyFS at the pinned commit
+# (MIT licence, LICENSE there), vendored so the build needs no network.
 # Prints the binary's path; the test finds it there (or in LAZYFS_BIN).
 set -eu
 COMMIT=a47a5baea559020f29902662de77764b0cbd62ce
@@ -19,8 +20,9 @@ if [ -x "$BIN" ]; then
 fi
 rm -rf "$DEST"
 mkdir -p "$DEST"
-if [ $# -ge 1 ]; then
-    cp -r "$1/lazyfs" "$1/libs" "$DEST/"
+SRC=${1:-$ROOT/tests/powerloss/lazyfs-src}
+if [ -d "$SRC/lazyfs" ]; then
+    cp -r "$SRC/lazyfs" "$SRC/libs" "$DEST/"
 else
     git clone --quiet https://github.com/dsrhaslab/lazyfs "$DEST/src"
     git -C "$DEST/src" checkout --quiet "${LAZYFS_COMMIT:-$COMMIT}" 2>/dev/null ||
