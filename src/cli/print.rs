@@ -4,10 +4,14 @@
 //! connected, 3 no answer to status requests, 4 out of paper, 5 cover open, 6 cutter error,
 //! 7 head too hot, 8 unrecoverable error, 9 offline. Paper near end is a warning (exit 0).
 
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "demo")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+#[cfg(feature = "demo")]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "demo")]
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +20,7 @@ use super::Globals;
 use crate::catalog::ServiceItem;
 use crate::config::Config;
 use crate::printer::paper::{PaperInterpreter, TranscriptEntry};
+#[cfg(feature = "demo")]
 use crate::printer::profile::DEFAULT_PROFILE;
 use crate::printer::{
     PaperState, PrintError, PrintJob, PrintReport, Printer, PrinterProfile, PrinterSettings,
@@ -118,6 +123,7 @@ pub struct SimPrinterArgs {
     pub paper_end_after: Option<usize>,
 }
 
+#[cfg(feature = "demo")]
 fn parse_state(s: &str) -> Result<PaperState, String> {
     PaperState::parse(s).ok_or_else(|| {
         let names: Vec<&str> = PaperState::ALL.iter().map(|p| p.name()).collect();
@@ -365,12 +371,15 @@ pub fn run_receipt(cmd: ReceiptCommand, g: &Globals) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "demo")]
 static STOP: AtomicBool = AtomicBool::new(false);
 
+#[cfg(feature = "demo")]
 extern "C" fn on_stop_signal(_: nix::libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+#[cfg(feature = "demo")]
 fn install_stop_handlers() -> anyhow::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(

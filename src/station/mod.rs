@@ -38,10 +38,10 @@ use self::county::OutboxCounty;
 use self::ports::{Announcement, CardEvent, Catalogue};
 use self::printer::SerialReceiptPrinter;
 use crate::config::Config;
-use crate::county::{CountyAuth, CountyClient};
+use crate::county::CountyClient;
 use crate::idcard::reader::ReaderHandle;
 use crate::printer::device::{Printer, PrinterSettings};
-use crate::printer::profile::{DEFAULT_PROFILE, PrinterProfile};
+use crate::printer::profile::PrinterProfile;
 use crate::store::Store;
 
 /// How long shutdown waits for the printer's job and for the outbox worker, each.
