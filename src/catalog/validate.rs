@@ -16,6 +16,7 @@ pub fn catalog_problems(catalog: &Catalog) -> Vec<String> {
         problems.push("catalog: items is empty (a catalogue holds at least one item)".to_string());
     }
     problems.extend(demo::check_catalog(catalog));
+    problems.extend(super::eligibility::catalog_problems(catalog));
     problems
 }
 
