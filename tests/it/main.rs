@@ -8,3 +8,4 @@ mod printer;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
+mod voice;
