@@ -163,6 +163,17 @@ impl Outbox {
         app: NewApplication,
         now: DateTime<Utc>,
     ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_with_agent(store, app, None, now)
+    }
+
+    /// [`Outbox::accept`] for an application filed by a helper (帮办代办): the masked agent and
+    /// their relationship travel in the submission body (`agent`).
+    pub fn accept_with_agent(
+        store: &mut Store,
+        app: NewApplication,
+        agent: Option<wire::Agent>,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
         let item_code = app.item_code.trim().to_string();
         let name = app.applicant_name.trim().to_string();
         let id_number = app.id_number.trim().to_ascii_uppercase();
@@ -204,6 +215,7 @@ impl Outbox {
             },
             fields: app.fields,
             accepted_at: now,
+            agent,
         };
         let body_json = serde_json::to_string(&body)?;
         tx.execute(
