@@ -26,6 +26,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub outbox: OutboxConfig,
     pub ui: UiConfig,
+    pub voice: VoiceConfig,
 }
 
 /// 便民服务站: who this terminal is.
@@ -254,6 +255,25 @@ impl Default for UiConfig {
             language: "zh-CN".into(),
             orientation: "portrait".into(),
             large_text: false,
+        }
+    }
+}
+
+/// 语音播报: spoken guidance through espeak-ng and ALSA (see `docs/voice.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VoiceConfig {
+    /// Key moments spoken by themselves, and the 「听」 button shown.
+    pub enabled: bool,
+    /// 0-100; the maintenance screen can change it until the next start.
+    pub volume: u8,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            volume: 80,
         }
     }
 }
@@ -760,6 +780,13 @@ impl Config {
                 "use \"zh-CN\" or \"en\"",
             );
         }
+        if self.voice.volume > 100 {
+            bad(
+                "voice.volume",
+                format!("{} is above 100", self.voice.volume),
+                "use 0 (silent) to 100 (loudest), e.g. volume = 80",
+            );
+        }
         if self.ui.orientation().is_none() {
             bad(
                 "ui.orientation",
@@ -876,5 +903,26 @@ mod tests {
         let fields: Vec<String> = c.check().into_iter().map(|p| p.field).collect();
         assert!(fields.contains(&"session.warn_after_secs".to_string()));
         assert!(fields.contains(&"county.catalog_public_key".to_string()));
+    }
+
+    #[test]
+    fn the_voice_section() {
+        assert_eq!(
+            Config::default().voice,
+            VoiceConfig {
+                enabled: true,
+                volume: 80
+            }
+        );
+        let (c, unknown) = parse("[voice]\nenabled = false\nvolume = 120\n").expect("parses");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert!(!c.voice.enabled);
+        let problems = c.check();
+        assert!(
+            problems.iter().any(|p| p.field == "voice.volume"),
+            "{problems:?}"
+        );
+        let (_, unknown) = parse("[voice]\nvolumn = 50\n").expect("parses");
+        assert_eq!(unknown[0].suggestion.as_deref(), Some("voice.volume"));
     }
 }

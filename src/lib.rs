@@ -12,6 +12,7 @@
 //!   and the ports the UI sees.
 //! - [`session`]: a villager's visit as a state machine, with the inactivity and card-lift wipes.
 //! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
+//! - [`voice`]: spoken guidance (语音播报): what is said per page and moment, and the espeak-ng driver.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
 //! - [`backoffice`]: the reference county back office.
 //! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
@@ -33,3 +34,4 @@ pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod voice;

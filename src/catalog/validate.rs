@@ -17,6 +17,7 @@ pub fn catalog_problems(catalog: &Catalog) -> Vec<String> {
         problems.push("catalog: items is empty (a catalogue holds at least one item)".to_string());
     }
     problems.extend(check_catalog(catalog));
+    problems.extend(super::eligibility::catalog_problems(catalog));
     problems
 }
 

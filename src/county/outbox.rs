@@ -256,17 +256,29 @@ impl Outbox {
         app: NewApplication,
         now: DateTime<Utc>,
     ) -> Result<Accepted, OutboxError> {
-        Outbox::accept_in(store, app, now, DEFAULT_TIME_ZONE)
+        Outbox::accept_in(store, app, None, now, DEFAULT_TIME_ZONE)
+    }
+
+    /// [`Outbox::accept_in`] for an application filed by a helper (帮办代办): the masked agent
+    /// and their relationship travel in the submission body (`agent`).
+    pub fn accept_with_agent(
+        store: &mut Store,
+        app: NewApplication,
+        agent: Option<wire::Agent>,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_in(store, app, agent, now, DEFAULT_TIME_ZONE)
     }
 
     /// Accepts an application: writes its exact submission body and idempotency key, and the
     /// local case for lookup, in one transaction. Only after this returns may the screen say
     /// 已受理 and print the receipt. The receipt number carries the day of `now` in the
     /// station's time zone `tz` (an application at 07:30 Beijing time is dated today, not by
-    /// the UTC day).
+    /// the UTC day). `agent`: the helper who filed it (帮办代办), masked.
     pub fn accept_in(
         store: &mut Store,
         app: NewApplication,
+        agent: Option<wire::Agent>,
         now: DateTime<Utc>,
         tz: chrono_tz::Tz,
     ) -> Result<Accepted, OutboxError> {
@@ -312,6 +324,7 @@ impl Outbox {
             },
             fields: app.fields,
             accepted_at: now,
+            agent,
         };
         let body_json = serde_json::to_string(&body)?;
         tx.execute(

@@ -51,6 +51,97 @@ pub struct ApplicationSubmission {
     pub fields: BTreeMap<String, String>,
     /// When the kiosk accepted it (the villager's time of application).
     pub accepted_at: DateTime<Utc>,
+    /// 帮办代办: who filed it for the applicant; absent when the applicant filed it themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+}
+
+/// 代办人: the village coordinator or relative who filed for the applicant, masked as on the
+/// screen and the receipt (the county identifies the agent by the masked number and the
+/// station; the applicant consented on screen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// 姓名, masked (张*国).
+    pub name_masked: String,
+    /// 证件号码, masked (410329********0010).
+    pub id_number_masked: String,
+    /// 与申请人关系.
+    pub relationship: AgentRelationship,
+}
+
+impl Agent {
+    /// The agent from their card's name and number, masked here so the clear values never
+    /// enter an application.
+    pub fn masked(name: &str, id_number: &str, relationship: AgentRelationship) -> Agent {
+        Agent {
+            name_masked: crate::pii::mask(name, crate::pii::PiiKind::Name),
+            id_number_masked: crate::pii::mask(id_number, crate::pii::PiiKind::IdNumber),
+            relationship,
+        }
+    }
+}
+
+/// 代办人与申请人关系.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRelationship {
+    /// 村帮办员 (the village coordinator in coordinator mode).
+    Coordinator,
+    /// 配偶
+    Spouse,
+    /// 子女
+    Child,
+    /// 父母
+    Parent,
+    /// 兄弟姐妹
+    Sibling,
+    /// 孙子女、外孙子女
+    Grandchild,
+    /// 监护人
+    Guardian,
+    /// 其他亲属
+    OtherRelative,
+}
+
+impl AgentRelationship {
+    pub const ALL: [AgentRelationship; 8] = [
+        AgentRelationship::Coordinator,
+        AgentRelationship::Spouse,
+        AgentRelationship::Child,
+        AgentRelationship::Parent,
+        AgentRelationship::Sibling,
+        AgentRelationship::Grandchild,
+        AgentRelationship::Guardian,
+        AgentRelationship::OtherRelative,
+    ];
+
+    /// As printed and shown: 村帮办员, 子女, …
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            AgentRelationship::Coordinator => "村帮办员",
+            AgentRelationship::Spouse => "配偶",
+            AgentRelationship::Child => "子女",
+            AgentRelationship::Parent => "父母",
+            AgentRelationship::Sibling => "兄弟姐妹",
+            AgentRelationship::Grandchild => "孙子女",
+            AgentRelationship::Guardian => "监护人",
+            AgentRelationship::OtherRelative => "其他亲属",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            AgentRelationship::Coordinator => "village coordinator",
+            AgentRelationship::Spouse => "spouse",
+            AgentRelationship::Child => "son or daughter",
+            AgentRelationship::Parent => "parent",
+            AgentRelationship::Sibling => "brother or sister",
+            AgentRelationship::Grandchild => "grandchild",
+            AgentRelationship::Guardian => "guardian",
+            AgentRelationship::OtherRelative => "other relative",
+        }
+    }
 }
 
 /// 办件状态: where a case stands.
@@ -318,6 +409,31 @@ pub struct Announcement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agent_is_additive_on_the_wire() {
+        let json = r#"{"receipt_number":"CG-20261128-0001","item_code":"MZ-004","item_name":"高龄津贴申领",
+            "applicant":{"name":"王小明","id_number":"340524194601010010"},"accepted_at":"2026-11-28T08:00:00Z"}"#;
+        let old: ApplicationSubmission = serde_json::from_str(json).expect("an older body parses");
+        assert_eq!(old.agent, None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("agent"));
+        let mut filed = old.clone();
+        filed.agent = Some(Agent::masked(
+            "李建国",
+            "340524197508200021",
+            AgentRelationship::Coordinator,
+        ));
+        let text = serde_json::to_string(&filed).unwrap();
+        assert!(
+            text.contains(r#""agent":{"name_masked":"李*国","id_number_masked":"340524********0021","relationship":"coordinator"}"#),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<ApplicationSubmission>(&text).unwrap(),
+            filed
+        );
+        assert!(!text.contains("李建国") && !text.contains("197508200021"));
+    }
 
     #[test]
     fn status_names_round_trip_through_json_and_from_str() {

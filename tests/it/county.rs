@@ -236,6 +236,7 @@ async fn idempotency_key_semantics() {
         },
         fields: BTreeMap::new(),
         accepted_at: Utc::now(),
+        agent: None,
     })
     .unwrap();
     let a = client.submit_raw("key-1", &body).await.unwrap();
@@ -1512,4 +1513,41 @@ async fn the_worker_runs_on_a_virtual_clock_through_an_outage() {
         assert_eq!(case.accepted_at, start);
     }
     worker.shutdown().await;
+
+/// 帮办代办: an application filed by a helper carries the masked agent and the relationship
+/// from the kiosk's outbox to the county's store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_filed_application_reaches_the_county_with_its_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let agent = wire::Agent::masked(
+        "李建国",
+        "340524197508200021",
+        wire::AgentRelationship::Child,
+    );
+    assert_eq!(agent.name_masked, "李*国");
+    assert_eq!(agent.id_number_masked, "340524********0021");
+    let with_agent =
+        Outbox::accept_with_agent(&mut store, app(1), Some(agent.clone()), Utc::now()).unwrap();
+    let without = Outbox::accept(&mut store, app(2), Utc::now()).unwrap();
+    let client = demo_client(&bo.url(), bo.token(), "ST-AGENT");
+    let worker = spawn_worker(path, client, fast_worker()).unwrap();
+    let mut status = worker.status();
+    let case_of = |receipt: &str| {
+        Outbox::receipt(&store, receipt)
+            .unwrap()
+            .unwrap()
+            .case_number
+    };
+    wait_until(&mut status, "2 deliveries", || {
+        case_of(&with_agent.receipt_number).is_some() && case_of(&without.receipt_number).is_some()
+    })
+    .await;
+    let db = bo.db().unwrap();
+    let case = case_of(&with_agent.receipt_number).unwrap();
+    assert_eq!(db.agent_of(&case).unwrap(), Some(agent));
+    let case = case_of(&without.receipt_number).unwrap();
+    assert_eq!(db.agent_of(&case).unwrap(), None);
 }

@@ -10,3 +10,4 @@ mod salvage;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
+mod voice;

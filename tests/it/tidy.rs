@@ -67,6 +67,9 @@ const SANS_IO: &[&str] = &[
     "src/catalog/bundle.rs",
     "src/session/mod.rs",
     "src/session/validate.rs",
+    "src/catalog/eligibility.rs",
+    "src/voice/script.rs",
+    "src/voice/queue.rs",
 ];
 
 /// Every module ARCHITECTURE.md calls pure (sans-IO, no clock) must be in [`SANS_IO`]: the
