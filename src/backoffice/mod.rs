@@ -163,6 +163,8 @@ pub fn demo_announcements() -> wire::Announcements {
             .unwrap_or_default()
     };
     wire::Announcements {
+        version: 1,
+        issued_at: Some(at("2026-11-01T00:00:00Z")),
         items: vec![
             wire::Announcement {
                 id: "2026-11-01-yanglao".into(),
