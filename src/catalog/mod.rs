@@ -4,6 +4,7 @@
 //! - [`demo`]: the demo catalogue shipped in `data/demo-catalog.json`.
 //! - [`validate`]: completeness checks run before a catalogue is signed or imported.
 //! - [`bundle`]: ed25519-signed bundles the county distributes (catalogue, announcements).
+//! - [`keyring`]: the set of county keys trusted, verification with any, key rotation.
 //! - [`repo`]: the installed catalogue in the store, replaced whole in one transaction.
 //! - [`search`]: the in-memory index villagers search (Chinese, full pinyin, initials).
 //! - [`translation`]: an item's guide in the kiosk's other UI languages.
@@ -13,6 +14,7 @@
 
 pub mod bundle;
 pub mod demo;
+pub mod keyring;
 pub mod model;
 pub mod repo;
 pub mod sample;
