@@ -5,6 +5,8 @@
 //! - `http`: the API on axum, authentication, the TLS listener, the ledger page.
 //! - [`db`]: its SQLite file.
 //! - [`certs`]: a test county CA, server and station certificates (rcgen).
+//! - [`publish`]: county staff publish signed bundles, to every station or staged; the rollout
+//!   view of what each station installed.
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -28,6 +30,7 @@ use crate::county::wire::{self, CaseStatus};
 pub mod certs;
 pub mod db;
 mod http;
+pub mod publish;
 
 pub use db::{Db, DbError, StationRow};
 pub use http::{PeerInfo, ServeConfig, TlsFiles, ledger_html};
@@ -469,6 +472,14 @@ enum Command {
     /// Test PKI: a county CA, the server's certificate, station certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// County staff: publish a signed catalogue, announcements or key rotation bundle, to every
+    /// station or first to some (--stations).
+    Publish(publish::PublishArgs),
+    /// What each station installed from the county and where it stands with what is published.
+    Rollout {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -635,6 +646,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Certs(c) => run_certs(c),
+        Command::Publish(args) => Ok(publish::run_publish(args)?),
+        Command::Rollout { db } => Ok(publish::run_rollout(db)?),
     }
 }
 
