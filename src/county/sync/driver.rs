@@ -437,6 +437,12 @@ fn bundle_reason(e: &BundleError) -> &'static str {
     }
 }
 
+/// The keys trusted now: `base` (the configured keys) with every rotation kept in `store`
+/// applied, each verified again.
+pub fn keyring_in_store(store: &Store, base: &Keyring) -> Result<Keyring, SyncError> {
+    keyring_of(store, base)
+}
+
 fn keyring_of(store: &Store, base: &Keyring) -> Result<Keyring, SyncError> {
     let mut stmt = store
         .conn()
