@@ -358,7 +358,11 @@ impl Syncer {
                 let ring = keyring_of(s, &base)?;
                 let kept = noticeboard::stored_with(s, &ring).ok().flatten();
                 let etag = kept.as_ref().and_then(|(_, e)| e.clone());
-                Ok((ring, etag, kept.map(|(a, _)| a.version)))
+                // The version recorded when kept (also when the kept bundle's key was retired).
+                let previous = kept
+                    .map(|(a, _)| a.version)
+                    .or(state(s, SyncKind::Announcements)?.1);
+                Ok((ring, etag, previous))
             })
             .await?;
         let Some((bytes, etag)) = self
