@@ -133,7 +133,10 @@ pub fn stored_with(
     }
 }
 
-fn kept_bytes(store: &Store) -> Result<Option<(Vec<u8>, Option<String>)>, NoticeError> {
+/// A kept bundle's bytes and its ETag.
+type Kept = (Vec<u8>, Option<String>);
+
+fn kept_bytes(store: &Store) -> Result<Option<Kept>, NoticeError> {
     Ok(store
         .conn()
         .query_row(
