@@ -119,10 +119,17 @@ pub struct CountyConfig {
     pub token: Option<String>,
     /// The county's ed25519 public key (hex) that signs catalogue and announcement bundles.
     pub catalog_public_key: Option<String>,
+    /// More county keys trusted beside `catalog_public_key` (hex each; a small set, at most 4
+    /// in all): the keys a kiosk is provisioned with. A key rotation bundle signed by one of
+    /// them replaces the set (see `catalog::keyring`).
+    pub trusted_keys: Vec<String>,
     /// Per-request timeout in seconds.
     pub timeout_secs: u64,
     /// How often the county's announcements (通知公告) are refreshed, in seconds.
     pub announcements_refresh_secs: u64,
+    /// How often the running kiosk asks the county for a new catalogue (and key rotation), in
+    /// seconds.
+    pub catalog_refresh_secs: u64,
 }
 
 impl Default for CountyConfig {
@@ -134,8 +141,10 @@ impl Default for CountyConfig {
             client_key: None,
             token: None,
             catalog_public_key: None,
+            trusted_keys: Vec::new(),
             timeout_secs: 15,
             announcements_refresh_secs: 900,
+            catalog_refresh_secs: 3600,
         }
     }
 }
@@ -726,11 +735,29 @@ impl Config {
                 e.to_string(),
                 "copy the county's public key (64 hex digits) as printed by `kiosk catalog keygen`",
             ),
+            // Keys given as `county.trusted_keys` only: nothing missing.
+            Err(TrustError::NotSet) if !self.county.trusted_keys.is_empty() => {}
             Err(TrustError::NotSet) => bad(
                 "county.catalog_public_key",
                 "is not set, so no catalogue bundle can be verified".into(),
                 "set it to the county's public key (64 hex digits)",
             ),
+        }
+        for (i, k) in self.county.trusted_keys.iter().enumerate() {
+            if let Err(e) = crate::catalog::bundle::parse_verifying_key(k) {
+                bad(
+                    &format!("county.trusted_keys[{i}]"),
+                    e.to_string(),
+                    "copy the county's public key (64 hex digits) as printed by `kiosk catalog keygen`",
+                );
+            }
+        }
+        if self.county.catalog_refresh_secs < 60 {
+            bad(
+                "county.catalog_refresh_secs",
+                format!("is {} (under a minute)", self.county.catalog_refresh_secs),
+                "the catalogue changes a few times a year; use e.g. 3600",
+            );
         }
         if self.county.timeout_secs == 0 {
             bad(

@@ -19,6 +19,8 @@ use crate::county::wire::{self, CaseStatus};
 /// Why a `county-backoffice` command failed; each message names the file or value and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    #[error(transparent)]
+    Publish(#[from] super::publish::PublishError),
     #[error("cannot read the {what} {}: {source}; check the path and its permissions", path.display())]
     Read {
         what: &'static str,
@@ -80,6 +82,14 @@ enum Command {
     /// Test PKI: a county CA, the server's certificate, station certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// County staff: publish a signed catalogue, announcements or key rotation bundle, to every
+    /// station or first to some (--stations).
+    Publish(super::publish::PublishArgs),
+    /// What each station installed from the county and where it stands with what is published.
+    Rollout {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -246,6 +256,8 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Certs(c) => run_certs(c),
+        Command::Publish(args) => Ok(super::publish::run_publish(args)?),
+        Command::Rollout { db } => Ok(super::publish::run_rollout(db)?),
     }
 }
 

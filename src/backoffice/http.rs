@@ -159,6 +159,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/heartbeats", post(heartbeat))
         .route("/v1/catalog", get(catalog_bundle))
         .route("/v1/announcements", get(announcements_bundle))
+        .route("/v1/keyring", get(keyring_bundle))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .merge(api)
@@ -286,7 +287,9 @@ async fn submit(
             errs.join("; "),
         );
     }
-    if !state.bundles.knows_item(&sub.item_code) {
+    if !state.bundles.knows_item(&sub.item_code)
+        && !super::publish::knows_item(&lock_db(&state), &sub.item_code).unwrap_or(false)
+    {
         return api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation",
@@ -478,6 +481,9 @@ async fn heartbeat(
         Err(resp) => return *resp,
     };
     let now = Utc::now();
+    if let Err(e) = super::publish::record_heartbeat(&lock_db(&state), &station, &hb, now) {
+        return internal(e);
+    }
     match lock_db(&state).heartbeat(&station, &hb, now) {
         Ok(()) => json_response(
             StatusCode::OK,
@@ -510,16 +516,58 @@ fn bundle_response(headers: &HeaderMap, bytes: &[u8], etag: &str) -> Response {
         .into_response()
 }
 
-async fn catalog_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The newest bundle of `kind` published to `station` (`county-backoffice publish`), if any.
+fn published_bundle(
+    state: &AppState,
+    kind: &str,
+    station: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    match super::publish::served(&lock_db(state), kind, station) {
+        Ok(Some((bytes, etag))) => Some(bundle_response(headers, &bytes, &etag)),
+        Ok(None) => None,
+        Err(e) => Some(internal(e)),
+    }
+}
+
+async fn catalog_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = published_bundle(&state, "catalog", &station, &headers) {
+        return r;
+    }
     match state.bundles.catalog() {
         Ok((bytes, etag)) => bundle_response(&headers, bytes, etag),
         Err(e) => internal(e),
     }
 }
 
-async fn announcements_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn announcements_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = published_bundle(&state, "announcements", &station, &headers) {
+        return r;
+    }
     let (bytes, etag) = state.bundles.announcements();
     bundle_response(&headers, bytes, etag)
+}
+
+async fn keyring_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    published_bundle(&state, "keyring", &station, &headers).unwrap_or_else(|| {
+        api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the county has published no key rotation",
+        )
+    })
 }
 
 fn html_escape(s: &str) -> String {

@@ -6,6 +6,8 @@
 //! - [`db`]: its SQLite file.
 //! - [`certs`]: a test county CA, server and station certificates (rcgen).
 //! - `cli`: the `county-backoffice` command line; the only part that reads files given on it.
+//! - [`publish`]: county staff publish signed bundles, to every station or staged; the rollout
+//!   view of what each station installed.
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -28,6 +30,7 @@ pub mod certs;
 mod cli;
 pub mod db;
 mod http;
+pub mod publish;
 
 pub use cli::{CliError, main};
 
@@ -165,6 +168,8 @@ pub fn demo_announcements() -> wire::Announcements {
             .unwrap_or_default()
     };
     wire::Announcements {
+        version: 1,
+        issued_at: Some(at("2026-11-01T00:00:00Z")),
         items: vec![
             wire::Announcement {
                 id: "2026-11-01-yanglao".into(),

@@ -6,6 +6,7 @@
 //! - [`eligibility`]: the machine-checkable conditions an item declares, checked against the
 //!   card before the form.
 //! - [`bundle`]: ed25519-signed bundles the county distributes (catalogue, announcements).
+//! - [`keyring`]: the set of county keys trusted, verification with any, key rotation.
 //! - [`repo`]: the installed catalogue in the store, replaced whole in one transaction.
 //! - [`search`]: the in-memory index villagers search (Chinese, full pinyin, initials).
 //! - [`translation`]: an item's guide in the kiosk's other UI languages.
@@ -16,6 +17,7 @@
 pub mod bundle;
 pub mod demo;
 pub mod eligibility;
+pub mod keyring;
 pub mod model;
 pub mod repo;
 pub mod sample;

@@ -3,7 +3,7 @@
 //!
 //! Each area owns one module: `catalog` and `config_cmd` (catalogue, config), `card` (ID card
 //! reader and its simulator), `print` (printer, receipts and the printer simulator), `outbox`
-//! (county link), `run` (the touchscreen app and screenshots).
+//! (county link), `county` (sync from the county, trusted keys), `run` (the touchscreen app and screenshots).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,7 @@ pub mod card;
 pub mod catalog;
 pub mod config_cmd;
 pub mod exit;
+pub mod county;
 pub mod outbox;
 pub mod print;
 #[cfg(feature = "gui")]

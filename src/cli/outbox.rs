@@ -66,6 +66,11 @@ pub struct CrashChildArgs {
 pub enum CountyCommand {
     /// Check the link: reachability, TLS handshake, certificate expiry, clock skew, latency.
     Ping,
+    /// Bring the catalogue, announcements and trusted keys up to date from the county now and
+    /// print what changed.
+    Sync(super::county::SyncArgs),
+    /// The county keys trusted now (configured, or after the county's key rotation).
+    Keys,
 }
 
 fn load_config(g: &Globals) -> anyhow::Result<Config> {
@@ -265,6 +270,8 @@ pub fn run_county(cmd: CountyCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        CountyCommand::Sync(args) => super::county::run_sync(args, g),
+        CountyCommand::Keys => super::county::run_keys(g),
     }
 }
 

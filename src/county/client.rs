@@ -391,11 +391,13 @@ impl CountyClient {
     }
 }
 
-/// The two signed bundles the county serves.
+/// The signed bundles the county serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BundleKind {
     Catalog,
     Announcements,
+    /// The county's latest key rotation (`catalog::keyring`); 404 when it never rotated.
+    Keyring,
 }
 
 impl BundleKind {
@@ -403,6 +405,7 @@ impl BundleKind {
         match self {
             BundleKind::Catalog => "/catalog",
             BundleKind::Announcements => "/announcements",
+            BundleKind::Keyring => "/keyring",
         }
     }
 }

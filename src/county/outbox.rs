@@ -1263,6 +1263,7 @@ impl Worker {
                 queue_length: stats.pending + stats.needs_attention,
                 last_errors: health.last_errors,
                 clock: now,
+                sync: crate::county::sync::report(s).ok(),
             };
             Outbox::enqueue_heartbeat(s, &hb, now)
         })

@@ -375,6 +375,41 @@ pub struct Heartbeat {
     pub last_errors: Vec<String>,
     /// The kiosk's clock when it wrote the heartbeat.
     pub clock: DateTime<Utc>,
+    /// What the station installed from the county and what it refused (catalogue sync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncReport>,
+}
+
+/// 同步状态: the versions a station installed from the county and the bundles it refused, for
+/// the station ledger. Carries nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// The installed catalogue's county and version (none before the first import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_county: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_version: Option<u64>,
+    /// The version of the announcements kept (0: an unversioned bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcements_version: Option<u64>,
+    /// The version of the last key rotation applied (none: the configured keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring_version: Option<u64>,
+    /// The newest refusals, newest first, at most one per bundle kind.
+    #[serde(default)]
+    pub refusals: Vec<SyncRefusal>,
+}
+
+/// A bundle the station refused (downgrade, another county, replay, bad signature, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRefusal {
+    /// `catalog`, `announcements` or `keyring`.
+    pub kind: String,
+    /// A stable machine word: `downgrade`, `other_county`, `replay`, `untrusted`, `invalid`.
+    pub reason: String,
+    /// The English sentence the technician reads.
+    pub detail: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -393,6 +428,13 @@ pub struct ApiError {
 /// `GET /v1/announcements` payload (inside a signed bundle): 通知公告 shown on the idle screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announcements {
+    /// Monotonic version chosen by the county; a kiosk refuses a bundle older than the one it
+    /// keeps (a replay). 0 only in bundles made before versions existed.
+    #[serde(default)]
+    pub version: u64,
+    /// When the county issued this set (签发时间).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
     pub items: Vec<Announcement>,
 }
 

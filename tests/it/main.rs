@@ -7,6 +7,7 @@ mod idcard;
 mod powerloss;
 mod printer;
 mod salvage;
+mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
