@@ -12,6 +12,7 @@
 //! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
 //! - [`backoffice`]: the reference county back office.
+//! - [`provision`]: a terminal becomes a station from a county-signed bundle (终端开通).
 //! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
 //! - [`cli`]: the `kiosk` command line (anyhow lives only here).
 
@@ -23,6 +24,7 @@ pub mod county;
 pub mod idcard;
 pub mod pii;
 pub mod printer;
+pub mod provision;
 pub mod session;
 pub mod sim;
 pub mod store;

@@ -34,6 +34,7 @@ pub mod catalog;
 pub mod config_cmd;
 pub mod outbox;
 pub mod print;
+pub mod provision;
 #[cfg(feature = "gui")]
 pub mod run;
 
@@ -80,6 +81,8 @@ pub enum Command {
     /// The link to the county back office.
     #[command(subcommand)]
     County(outbox::CountyCommand),
+    /// Install this station's identity from the county's provisioning bundle (终端开通).
+    Provision(provision::ProvisionArgs),
     /// Run the touchscreen app.
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
@@ -124,6 +127,7 @@ pub fn main() -> ExitCode {
         Some(Command::Receipt(c)) => print::run_receipt(c, &globals),
         Some(Command::Outbox(c)) => outbox::run_outbox(c, &globals),
         Some(Command::County(c)) => outbox::run_county(c, &globals),
+        Some(Command::Provision(a)) => provision::run(a, &globals),
         #[cfg(feature = "gui")]
         Some(Command::Run(a)) => run::run(a, &globals),
         #[cfg(feature = "gui")]
