@@ -5,6 +5,7 @@
 //! - `http`: the API on axum, authentication, the TLS listener, the ledger page.
 //! - [`db`]: its SQLite file.
 //! - [`certs`]: a test county CA, server and station certificates (rcgen).
+//! - [`provision`]: signed provisioning bundles for stations (`provision station`).
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -28,6 +29,7 @@ use crate::county::wire::{self, CaseStatus};
 pub mod certs;
 pub mod db;
 mod http;
+pub mod provision;
 
 pub use db::{Db, DbError, StationRow};
 pub use http::{PeerInfo, ServeConfig, TlsFiles, ledger_html};
@@ -467,6 +469,9 @@ enum Command {
     /// Test PKI: a county CA, the server's certificate, station certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Provisioning bundles for stations (kiosk provision).
+    #[command(subcommand)]
+    Provision(provision::ProvisionCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -633,6 +638,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Certs(c) => run_certs(c),
+        Command::Provision(c) => provision::run(c),
     }
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod county;
 mod idcard;
 mod printer;
+mod provision;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
