@@ -13,6 +13,7 @@
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
 //! - [`backoffice`]: the reference county back office.
 //! - [`provision`]: a terminal becomes a station from a county-signed bundle (终端开通).
+//! - [`watchdog`]: sd_notify READY and WATCHDOG pings for systemd's service watchdog.
 //! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
 //! - [`cli`]: the `kiosk` command line (anyhow lives only here).
 
@@ -30,3 +31,4 @@ pub mod sim;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod watchdog;

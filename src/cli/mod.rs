@@ -83,6 +83,13 @@ pub enum Command {
     County(outbox::CountyCommand),
     /// Install this station's identity from the county's provisioning bundle (终端开通).
     Provision(provision::ProvisionArgs),
+    /// Stand-in for the app's event loop that checks a unit's watchdog (src/watchdog.rs).
+    #[command(hide = true)]
+    WatchdogProbe {
+        /// Stop pinging (hang) after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        hang_after_secs: u64,
+    },
     /// Run the touchscreen app.
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
@@ -128,6 +135,9 @@ pub fn main() -> ExitCode {
         Some(Command::Outbox(c)) => outbox::run_outbox(c, &globals),
         Some(Command::County(c)) => outbox::run_county(c, &globals),
         Some(Command::Provision(a)) => provision::run(a, &globals),
+        Some(Command::WatchdogProbe { hang_after_secs }) => {
+            crate::watchdog::probe(std::time::Duration::from_secs(hang_after_secs))
+        }
         #[cfg(feature = "gui")]
         Some(Command::Run(a)) => run::run(a, &globals),
         #[cfg(feature = "gui")]
