@@ -11,7 +11,7 @@
 //! reads or writes files (the installer, [`super::install`], does), so a refused bundle cannot
 //! have changed anything.
 
-use std::net::IpAddr;
+use core::net::IpAddr;
 use std::path::PathBuf;
 
 use base64::Engine as _;
