@@ -63,6 +63,8 @@ const SANS_IO: &[&str] = &[
     "src/printer/job.rs",
     "src/printer/bitmap.rs",
     "src/county/retry.rs",
+    "src/provision/bundle.rs",
+    "src/provision/pin.rs",
 ];
 
 /// The code of a module without its comments and its `#[cfg(test)]` part.
