@@ -20,7 +20,7 @@ use crate::provision::pin;
 #[derive(Debug, clap::Subcommand)]
 pub enum ProvisionCommand {
     /// Make the provisioning bundle of one station.
-    Station(StationArgs),
+    Station(Box<StationArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,7 +116,7 @@ pub struct StationArgs {
 
 pub fn run(c: ProvisionCommand) -> anyhow::Result<ExitCode> {
     match c {
-        ProvisionCommand::Station(a) => station(a),
+        ProvisionCommand::Station(a) => station(*a),
     }
 }
 

@@ -652,6 +652,7 @@ pub fn kiosk_toml(p: &Provisioning) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     pub(crate) fn sample(now: DateTime<Utc>) -> Provisioning {
         Provisioning {
@@ -829,7 +830,7 @@ mod tests {
             String::from_utf8(
                 files
                     .iter()
-                    .find(|f| f.path == PathBuf::from(path))
+                    .find(|f| f.path == Path::new(path))
                     .unwrap()
                     .contents
                     .clone(),
@@ -847,7 +848,7 @@ mod tests {
             String::from_utf8(
                 files
                     .iter()
-                    .find(|f| f.path == PathBuf::from(path))
+                    .find(|f| f.path == Path::new(path))
                     .unwrap()
                     .contents
                     .clone(),
