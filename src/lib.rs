@@ -15,6 +15,8 @@
 //! - [`voice`]: spoken guidance (语音播报): what is said per page and moment, and the espeak-ng driver.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
 //! - [`backoffice`]: the reference county back office.
+//! - [`provision`]: a terminal becomes a station from a county-signed bundle (终端开通).
+//! - [`watchdog`]: sd_notify READY and WATCHDOG pings for systemd's service watchdog.
 //! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
 //! - [`cli`]: the `kiosk` command line (anyhow lives only here).
 
@@ -27,6 +29,7 @@ pub mod county;
 pub mod idcard;
 pub mod pii;
 pub mod printer;
+pub mod provision;
 pub mod session;
 #[cfg(feature = "demo")]
 pub mod sim;
@@ -35,3 +38,4 @@ pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
 pub mod voice;
+pub mod watchdog;

@@ -20,6 +20,8 @@ use crate::county::wire::{self, CaseStatus};
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
+    Provision(#[from] super::provision::ProvisionCliError),
+    #[error(transparent)]
     Publish(#[from] super::publish::PublishError),
     #[error("cannot read the {what} {}: {source}; check the path and its permissions", path.display())]
     Read {
@@ -85,6 +87,9 @@ enum Command {
     /// County staff: publish a signed catalogue, announcements or key rotation bundle, to every
     /// station or first to some (--stations).
     Publish(super::publish::PublishArgs),
+    /// Provisioning bundles for stations (kiosk provision).
+    #[command(subcommand)]
+    Provision(super::provision::ProvisionCommand),
     /// What each station installed from the county and where it stands with what is published.
     Rollout {
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
@@ -258,6 +263,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Certs(c) => run_certs(c),
         Command::Publish(args) => Ok(super::publish::run_publish(args)?),
         Command::Rollout { db } => Ok(super::publish::run_rollout(db)?),
+        Command::Provision(c) => Ok(super::provision::run(c)?),
     }
 }
 

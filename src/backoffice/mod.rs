@@ -8,6 +8,7 @@
 //! - `cli`: the `county-backoffice` command line; the only part that reads files given on it.
 //! - [`publish`]: county staff publish signed bundles, to every station or staged; the rollout
 //!   view of what each station installed.
+//! - [`provision`]: signed provisioning bundles for stations (`provision station`).
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -33,6 +34,7 @@ mod http;
 pub mod publish;
 
 pub use cli::{CliError, main};
+pub mod provision;
 
 pub use db::{Db, DbError, StationRow};
 pub use http::{PeerInfo, ServeConfig, TlsFiles, ledger_html};

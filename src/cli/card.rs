@@ -4,9 +4,9 @@
 //! answering (or not there), 4 card data invalid or unreadable. Personal data is masked unless
 //! `--show-pii` is given; it is never logged.
 
-use std::io::Write;
 #[cfg(feature = "demo")]
 use std::io::BufRead;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

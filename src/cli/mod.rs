@@ -35,10 +35,11 @@ macro_rules! out {
 pub mod card;
 pub mod catalog;
 pub mod config_cmd;
-pub mod exit;
 pub mod county;
+pub mod exit;
 pub mod outbox;
 pub mod print;
+pub mod provision;
 #[cfg(feature = "gui")]
 pub mod run;
 
@@ -86,6 +87,15 @@ pub enum Command {
     /// The link to the county back office.
     #[command(subcommand)]
     County(outbox::CountyCommand),
+    /// Install this station's identity from the county's provisioning bundle (终端开通).
+    Provision(provision::ProvisionArgs),
+    /// Stand-in for the app's event loop that checks a unit's watchdog (src/watchdog.rs).
+    #[command(hide = true)]
+    WatchdogProbe {
+        /// Stop pinging (hang) after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        hang_after_secs: u64,
+    },
     /// Run the touchscreen app.
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
@@ -190,6 +200,10 @@ pub fn main() -> ExitCode {
         Some(Command::Receipt(c)) => print::run_receipt(c, &globals),
         Some(Command::Outbox(c)) => outbox::run_outbox(c, &globals),
         Some(Command::County(c)) => outbox::run_county(c, &globals),
+        Some(Command::Provision(a)) => provision::run(a, &globals),
+        Some(Command::WatchdogProbe { hang_after_secs }) => {
+            crate::watchdog::probe(std::time::Duration::from_secs(hang_after_secs))
+        }
         #[cfg(feature = "gui")]
         Some(Command::Run(a)) => {
             refuse_insecure_link(&a, &globals).and_then(|()| run::run(a, &globals))

@@ -1513,6 +1513,7 @@ async fn the_worker_runs_on_a_virtual_clock_through_an_outage() {
         assert_eq!(case.accepted_at, start);
     }
     worker.shutdown().await;
+}
 
 /// 帮办代办: an application filed by a helper carries the masked agent and the relationship
 /// from the kiosk's outbox to the county's store.

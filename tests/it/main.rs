@@ -6,6 +6,7 @@ mod county;
 mod idcard;
 mod powerloss;
 mod printer;
+mod provision;
 mod salvage;
 mod sync;
 mod tidy;

@@ -72,6 +72,8 @@ const SANS_IO: &[&str] = &[
     "src/voice/queue.rs",
     "src/county/sync.rs",
     "src/catalog/keyring.rs",
+    "src/provision/bundle.rs",
+    "src/provision/pin.rs",
 ];
 
 /// Every module ARCHITECTURE.md calls pure (sans-IO, no clock) must be in [`SANS_IO`]: the
