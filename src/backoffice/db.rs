@@ -110,6 +110,14 @@ CREATE TABLE IF NOT EXISTS person_cards (
     enrolled_at TEXT NOT NULL,
     PRIMARY KEY (person_key, card_key)
 );
+
+-- 帮办代办: the masked agent of a case filed by a helper (one row per such case).
+CREATE TABLE IF NOT EXISTS case_agents (
+    case_number      TEXT PRIMARY KEY REFERENCES cases (case_number),
+    name_masked      TEXT NOT NULL,
+    id_number_masked TEXT NOT NULL,
+    relationship     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS grants (
     station_id  TEXT NOT NULL,
     person_key  TEXT NOT NULL,
@@ -117,6 +125,14 @@ CREATE TABLE IF NOT EXISTS grants (
     PRIMARY KEY (station_id, person_key)
 );
 ";
+
+/// The JSON name of a relationship (`coordinator`, `child`, …), as stored.
+fn relationship_key(r: wire::AgentRelationship) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -352,6 +368,18 @@ impl Db {
                 ts(now)
             ],
         )?;
+        if let Some(agent) = &sub.agent {
+            tx.execute(
+                "INSERT INTO case_agents (case_number, name_masked, id_number_masked, relationship)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    case_number,
+                    agent.name_masked,
+                    agent.id_number_masked,
+                    relationship_key(agent.relationship)
+                ],
+            )?;
+        }
         tx.execute(
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, 'received', NULL, ?2)",
             params![case_number, ts(now)],
@@ -387,6 +415,35 @@ impl Db {
     }
 
     /// A case with its timeline, and who may see it: (view, station id, person key).
+    /// The agent (代办人) who filed `case_number`, if a helper filed it.
+    pub fn agent_of(&self, case_number: &str) -> Result<Option<wire::Agent>, DbError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT name_masked, id_number_masked, relationship FROM case_agents
+                 WHERE case_number = ?1",
+                params![case_number],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.and_then(|(name_masked, id_number_masked, rel)| {
+            let relationship = wire::AgentRelationship::ALL
+                .into_iter()
+                .find(|r| relationship_key(*r) == rel)?;
+            Some(wire::Agent {
+                name_masked,
+                id_number_masked,
+                relationship,
+            })
+        }))
+    }
+
     pub fn case(&self, case_number: &str) -> Result<Option<(CaseView, String, String)>, DbError> {
         let row = self
             .conn
@@ -731,6 +788,7 @@ mod tests {
             fields: Default::default(),
             accepted_at: Utc::now(),
             card_key: None,
+            agent: None,
         }
     }
 

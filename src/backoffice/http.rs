@@ -205,6 +205,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/heartbeats", post(heartbeat))
         .route("/v1/catalog", get(catalog_bundle))
         .route("/v1/announcements", get(announcements_bundle))
+        .route("/v1/keyring", get(keyring_bundle))
         // The ledger names stations and their faults, and even `/healthz` tells a scanner a
         // back office lives here: both answer authenticated callers only.
         .route("/ledger", get(ledger_page))
@@ -304,12 +305,8 @@ fn validation_errors(sub: &wire::ApplicationSubmission) -> Vec<String> {
     if sub.applicant.name.trim().is_empty() {
         errs.push("applicant.name is empty".to_string());
     }
-    let id = sub.applicant.id_number.as_bytes();
-    if !(id.len() == 18
-        && id[..17].iter().all(u8::is_ascii_digit)
-        && (id[17].is_ascii_digit() || id[17] == b'X'))
-    {
-        errs.push("applicant.id_number is not an 18-character citizen ID number".to_string());
+    if let Err(e) = crate::idcard::card::check_id_number(&sub.applicant.id_number) {
+        errs.push(format!("applicant.id_number is not a valid ID number: {e}"));
     }
     errs
 }
@@ -349,7 +346,12 @@ async fn submit(
             errs.join("; "),
         );
     }
-    if !state.bundles.knows_item(&sub.item_code) {
+    let code = sub.item_code.clone();
+    if !state.bundles.knows_item(&sub.item_code)
+        && !with_db(&state, move |db| super::publish::knows_item(db, &code))
+            .await
+            .unwrap_or(false)
+    {
         return api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation",
@@ -625,7 +627,12 @@ async fn heartbeat(
         );
     }
     let now = Utc::now();
-    match with_db(&state, move |db| db.heartbeat(&station, &hb, now)).await {
+    match with_db(&state, move |db| {
+        super::publish::record_heartbeat(db, &station, &hb, now)?;
+        db.heartbeat(&station, &hb, now)
+    })
+    .await
+    {
         Ok(()) => json_response(
             StatusCode::OK,
             serde_json::to_string(&wire::HeartbeatAck { server_time: now }).unwrap_or_default(),
@@ -657,16 +664,61 @@ fn bundle_response(headers: &HeaderMap, bytes: &[u8], etag: &str) -> Response {
         .into_response()
 }
 
-async fn catalog_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The newest bundle of `kind` published to `station` (`county-backoffice publish`), if any.
+async fn published_bundle(
+    state: &AppState,
+    kind: &'static str,
+    station: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let station = station.to_owned();
+    match with_db(state, move |db| super::publish::served(db, kind, &station)).await {
+        Ok(Some((bytes, etag))) => Some(bundle_response(headers, &bytes, &etag)),
+        Ok(None) => None,
+        Err(e) => Some(internal(e)),
+    }
+}
+
+async fn catalog_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = published_bundle(&state, "catalog", &station, &headers).await {
+        return r;
+    }
     match state.bundles.catalog() {
         Ok((bytes, etag)) => bundle_response(&headers, bytes, etag),
         Err(e) => internal(e),
     }
 }
 
-async fn announcements_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn announcements_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = published_bundle(&state, "announcements", &station, &headers).await {
+        return r;
+    }
     let (bytes, etag) = state.bundles.announcements();
     bundle_response(&headers, bytes, etag)
+}
+
+async fn keyring_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    published_bundle(&state, "keyring", &station, &headers)
+        .await
+        .unwrap_or_else(|| {
+            api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "the county has published no key rotation",
+            )
+        })
 }
 
 fn html_escape(s: &str) -> String {

@@ -466,11 +466,13 @@ pub fn card_key(card: &crate::idcard::IdCard) -> String {
     hex::encode(h.finalize())
 }
 
-/// The two signed bundles the county serves.
+/// The signed bundles the county serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BundleKind {
     Catalog,
     Announcements,
+    /// The county's latest key rotation (`catalog::keyring`); 404 when it never rotated.
+    Keyring,
 }
 
 impl BundleKind {
@@ -478,6 +480,7 @@ impl BundleKind {
         match self {
             BundleKind::Catalog => "/catalog",
             BundleKind::Announcements => "/announcements",
+            BundleKind::Keyring => "/keyring",
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct ReaderSettings {
     pub read_retries: u32,
     /// Time between attempts to reopen a port that is gone or failed to open.
     pub reopen_interval: Duration,
+    /// Ask the card for its fingerprint block too (30 10 instead of 30 01). Off by default:
+    /// no kiosk service needs fingerprints, and data never read cannot leak (issue 14 #9).
+    pub fingerprint: bool,
 }
 
 impl ReaderSettings {
@@ -52,6 +55,7 @@ impl ReaderSettings {
             read_timeout: Duration::from_secs(2),
             read_retries: 2,
             reopen_interval: Duration::from_secs(1),
+            fingerprint: false,
         }
     }
 
@@ -139,7 +143,8 @@ pub struct Reader {
     port: TTYPort,
     decoder: ResponseDecoder,
     settings: ReaderSettings,
-    /// False once the SAM answered 30 10 with status 21 (old SAM): use 30 01 from then on.
+    /// Whether reads use 30 10: only when [`ReaderSettings::fingerprint`] asks for it, and
+    /// false once the SAM answered 30 10 with status 21 (old SAM): 30 01 from then on.
     fingerprint_command: bool,
 }
 
@@ -172,7 +177,7 @@ impl Reader {
             port,
             decoder: ResponseDecoder::new(),
             settings: settings.clone(),
-            fingerprint_command: true,
+            fingerprint_command: settings.fingerprint,
         })
     }
 
@@ -274,7 +279,9 @@ impl Reader {
         }
     }
 
-    /// Read (30 10, or 30 01 on SAMs that answer 30 10 with status 21) after a select.
+    /// Read after a select: text and photo (30 01), or with the fingerprint block (30 10) when
+    /// [`ReaderSettings::fingerprint`] asks for it and the SAM knows the command (old SAMs
+    /// answer 30 10 with status 21; then 30 01).
     /// `Ok(Err(_))` is a read the card or SAM refused, with the reason.
     pub fn read_card(&mut self) -> Result<Result<ReadData, String>, ReaderError> {
         let timeout = self.settings.read_timeout;

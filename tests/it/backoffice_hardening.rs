@@ -29,7 +29,7 @@ fn submission(receipt: &str) -> String {
         item_name: "城乡居民基本养老保险参保登记".into(),
         applicant: wire::Applicant {
             name: "王小明".into(),
-            id_number: "410329198001010010".into(),
+            id_number: "410329198001010019".into(),
             phone: None,
         },
         fields: BTreeMap::new(),

@@ -44,7 +44,7 @@ async fn raw_lookup(bo: &EmbeddedBackoffice, station: &str, body: String) -> (u1
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_station_without_the_card_gets_nothing() {
-    const ID: &str = "410329198001010042";
+    const ID: &str = "410329198001010043";
     let dir = tempfile::tempdir().unwrap();
     let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
     let owner = bo.demo_client("ST-HOME").unwrap();

@@ -6,7 +6,12 @@ mod catalog;
 mod cli;
 mod county;
 mod idcard;
+mod powerloss;
 mod printer;
+mod provision;
+mod salvage;
+mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
+mod voice;
