@@ -10,8 +10,12 @@ cd "$(dirname "$0")"
 
 # What building needs: a C compiler for SQLite (bundled), pkg-config and fontconfig for Slint.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
+# What the tests need besides the build: the speech engine and the ALSA player (tests/it/voice.rs).
+TEST_PACKAGES=(espeak-ng alsa-utils)
 # What a desktop window needs at run time (winit on X11 or Wayland).
 DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
+# What the power-loss test's LazyFS build needs (tests/powerloss/install-lazyfs.sh).
+POWERLOSS_PACKAGES=(g++ cmake pkg-config git python3 libfuse3-dev fuse3 libtoml11-dev libspdlog-dev)
 
 install_packages() {
     local missing=()
@@ -28,11 +32,15 @@ install_packages() {
 
 case "${1:-}" in
     demo)
-        install_packages "${BUILD_PACKAGES[@]}" "${DESKTOP_PACKAGES[@]}"
+        install_packages "${BUILD_PACKAGES[@]}" "${DESKTOP_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
         exec cargo run --release --locked
         ;;
     test)
-        install_packages "${BUILD_PACKAGES[@]}"
+        install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${POWERLOSS_PACKAGES[@]}"
+        # LazyFS for the power-loss test; without it (or /dev/fuse) that test says it skipped.
+        if [ -e /dev/fuse ]; then
+            tests/powerloss/install-lazyfs.sh >/dev/null || echo "dev.sh: LazyFS build failed; the power-loss test will skip" >&2
+        fi
         exec cargo test --locked
         ;;
     *)

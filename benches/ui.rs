@@ -15,9 +15,9 @@ use criterion::Criterion;
 use slint::ComponentHandle;
 use village_kiosk::cli::run;
 use village_kiosk::session::WipeReason;
+use village_kiosk::station::{DemoOptions, Station};
 use village_kiosk::ui::app::KioskOptions;
 use village_kiosk::ui::framebuffer::{Framebuffer, FramebufferPlatform};
-use village_kiosk::ui::wiring::{DemoOptions, DemoStation};
 use village_kiosk::ui::{Kiosk, ManualClock, headless};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -198,9 +198,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime for the benchmark");
-    let station = DemoStation::start(rt.handle(), DemoOptions::default()).expect("demo station");
+    let station = Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo station");
     let kiosk = Kiosk::new(
-        station.services.clone(),
+        station.services().clone(),
         rt.handle().clone(),
         Rc::new(ManualClock::new()),
         KioskOptions::default(),

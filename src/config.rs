@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalog::bundle::{TrustError, TrustedKey};
+
 /// Where the config lives unless `--config PATH` says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/village-kiosk/kiosk.toml";
 
@@ -24,6 +26,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub outbox: OutboxConfig,
     pub ui: UiConfig,
+    pub voice: VoiceConfig,
 }
 
 /// 便民服务站: who this terminal is.
@@ -36,6 +39,9 @@ pub struct StationConfig {
     pub name: String,
     /// Complaint phone printed on receipts (监督投诉电话).
     pub complaint_phone: String,
+    /// The station's time zone (IANA name): receipt numbers and the screen's dates are days
+    /// in this zone. Default `Asia/Shanghai`.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for StationConfig {
@@ -44,6 +50,7 @@ impl Default for StationConfig {
             id: "DEMO-0001".into(),
             name: "示范县城关镇东关村便民服务站".into(),
             complaint_phone: "12345".into(),
+            time_zone: crate::county::outbox::DEFAULT_TIME_ZONE,
         }
     }
 }
@@ -117,10 +124,17 @@ pub struct CountyConfig {
     pub token: Option<String>,
     /// The county's ed25519 public key (hex) that signs catalogue and announcement bundles.
     pub catalog_public_key: Option<String>,
+    /// More county keys trusted beside `catalog_public_key` (hex each; a small set, at most 4
+    /// in all): the keys a kiosk is provisioned with. A key rotation bundle signed by one of
+    /// them replaces the set (see `catalog::keyring`).
+    pub trusted_keys: Vec<String>,
     /// Per-request timeout in seconds.
     pub timeout_secs: u64,
     /// How often the county's announcements (通知公告) are refreshed, in seconds.
     pub announcements_refresh_secs: u64,
+    /// How often the running kiosk asks the county for a new catalogue (and key rotation), in
+    /// seconds.
+    pub catalog_refresh_secs: u64,
 }
 
 impl Default for CountyConfig {
@@ -132,8 +146,10 @@ impl Default for CountyConfig {
             client_key: None,
             token: None,
             catalog_public_key: None,
+            trusted_keys: Vec::new(),
             timeout_secs: 15,
             announcements_refresh_secs: 900,
+            catalog_refresh_secs: 3600,
         }
     }
 }
@@ -179,11 +195,72 @@ impl Default for OutboxConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UiConfig {
-    /// "zh-CN" or "en".
+    /// "zh-CN" or "en"; typed by [`UiConfig::language`].
     pub language: String,
-    /// "portrait" (1080x1920) or "landscape" (1920x1080).
+    /// "portrait" (1080x1920) or "landscape" (1920x1080); typed by [`UiConfig::orientation`].
     pub orientation: String,
     pub large_text: bool,
+}
+
+/// The UI language the screen starts in (`ui.language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiLanguage {
+    /// 简体中文, `zh-CN`.
+    ZhCn,
+    /// English, `en`.
+    En,
+}
+
+impl UiLanguage {
+    pub const ALL: [UiLanguage; 2] = [UiLanguage::ZhCn, UiLanguage::En];
+
+    /// The tag in the config and on the command line.
+    pub fn tag(self) -> &'static str {
+        match self {
+            UiLanguage::ZhCn => "zh-CN",
+            UiLanguage::En => "en",
+        }
+    }
+
+    pub fn parse(tag: &str) -> Option<UiLanguage> {
+        UiLanguage::ALL.into_iter().find(|l| l.tag() == tag)
+    }
+}
+
+/// How the screen is mounted (`ui.orientation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orientation {
+    /// 1080x1920.
+    Portrait,
+    /// 1920x1080.
+    Landscape,
+}
+
+impl Orientation {
+    pub const ALL: [Orientation; 2] = [Orientation::Portrait, Orientation::Landscape];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Orientation::Portrait => "portrait",
+            Orientation::Landscape => "landscape",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Orientation> {
+        Orientation::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+impl UiConfig {
+    /// `ui.language` as a value; `None` for a value [`Config::check`] reports.
+    pub fn language(&self) -> Option<UiLanguage> {
+        UiLanguage::parse(&self.language)
+    }
+
+    /// `ui.orientation` as a value; `None` for a value [`Config::check`] reports.
+    pub fn orientation(&self) -> Option<Orientation> {
+        Orientation::parse(&self.orientation)
+    }
 }
 
 impl Default for UiConfig {
@@ -192,6 +269,25 @@ impl Default for UiConfig {
             language: "zh-CN".into(),
             orientation: "portrait".into(),
             large_text: false,
+        }
+    }
+}
+
+/// 语音播报: spoken guidance through espeak-ng and ALSA (see `docs/voice.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VoiceConfig {
+    /// Key moments spoken by themselves, and the 「听」 button shown.
+    pub enabled: bool,
+    /// 0-100; the maintenance screen can change it until the next start.
+    pub volume: u8,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            volume: 80,
         }
     }
 }
@@ -499,9 +595,78 @@ impl Config {
         self.county.url.is_none()
     }
 
+    /// The rule for the county link outside demo mode: HTTPS with the station's client
+    /// certificate (mutual TLS), never plain HTTP and never a bearer token, because
+    /// applications carry personal data. Demo mode (no `county.url`) has no such rule. Part of
+    /// [`Config::check`]; `kiosk run` and `kiosk doctor` refuse to start the link on any of
+    /// these.
+    pub fn link_problems(&self) -> Vec<ConfigProblem> {
+        let mut p = Vec::new();
+        let Some(url) = &self.county.url else {
+            return p;
+        };
+        if url.starts_with("http://") {
+            p.push(ConfigProblem {
+                field: "county.url".into(),
+                message: format!(
+                    "{url:?} is plain HTTP; outside demo mode applications carry personal data and must be encrypted"
+                ),
+                fix: "use the back office's https:// URL (mutual TLS with the station certificate)"
+                    .into(),
+            });
+        }
+        if self.county.token.is_some() {
+            p.push(ConfigProblem {
+                field: "county.token".into(),
+                message: "a bearer token is set; tokens are accepted in demo mode only".into(),
+                fix: "remove the line and set county.client_cert and county.client_key to the station certificate the county issued".into(),
+            });
+        }
+        if self.county.client_cert.is_none() && self.county.client_key.is_none() {
+            p.push(ConfigProblem {
+                field: "county.client_cert".into(),
+                message: "no station certificate; outside demo mode the county only accepts mutual TLS".into(),
+                fix: "set county.client_cert and county.client_key to the station certificate the county issued".into(),
+            });
+        }
+        if self.county.ca_cert.is_none() {
+            p.push(ConfigProblem {
+                field: "county.ca_cert".into(),
+                message: "no county CA certificate, so the server cannot be authenticated".into(),
+                fix: "set county.ca_cert to the county CA certificate (PEM)".into(),
+            });
+        }
+        p
+    }
+
+    /// [`Config::link_problems`] as one error, for commands that must not start otherwise.
+    pub fn require_secure_link(&self) -> Result<(), InsecureLink> {
+        let problems = self.link_problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InsecureLink(problems))
+        }
+    }
+
+    /// The key county bundles (catalogue, announcements) must be signed with:
+    /// `county.catalog_public_key`, or in demo mode without one the published DEMO key. The
+    /// one place this rule lives; [`Config::check`] reports its error.
+    pub fn trusted_key(&self) -> Result<TrustedKey, TrustError> {
+        match &self.county.catalog_public_key {
+            Some(hex) => crate::catalog::bundle::parse_verifying_key(hex)
+                .map(TrustedKey::Configured)
+                .map_err(TrustError::BadKey),
+            None if self.is_demo() => Ok(TrustedKey::Demo(
+                crate::catalog::bundle::demo_verifying_key(),
+            )),
+            None => Err(TrustError::NotSet),
+        }
+    }
+
     /// Every setting that parses but cannot work; empty means fine.
     pub fn check(&self) -> Vec<ConfigProblem> {
-        let mut p = Vec::new();
+        let mut p = self.link_problems();
         let mut bad = |field: &str, message: String, fix: &str| {
             p.push(ConfigProblem {
                 field: field.into(),
@@ -575,22 +740,36 @@ impl Config {
                 );
             }
         }
-        match &self.county.catalog_public_key {
-            Some(k) => {
-                if let Err(e) = crate::catalog::bundle::parse_verifying_key(k) {
-                    bad(
-                        "county.catalog_public_key",
-                        e.to_string(),
-                        "copy the county's public key (64 hex digits) as printed by `kiosk catalog keygen`",
-                    );
-                }
-            }
-            None if !self.is_demo() => bad(
+        match self.trusted_key() {
+            Ok(_) => {}
+            Err(TrustError::BadKey(e)) => bad(
+                "county.catalog_public_key",
+                e.to_string(),
+                "copy the county's public key (64 hex digits) as printed by `kiosk catalog keygen`",
+            ),
+            // Keys given as `county.trusted_keys` only: nothing missing.
+            Err(TrustError::NotSet) if !self.county.trusted_keys.is_empty() => {}
+            Err(TrustError::NotSet) => bad(
                 "county.catalog_public_key",
                 "is not set, so no catalogue bundle can be verified".into(),
                 "set it to the county's public key (64 hex digits)",
             ),
-            None => {}
+        }
+        for (i, k) in self.county.trusted_keys.iter().enumerate() {
+            if let Err(e) = crate::catalog::bundle::parse_verifying_key(k) {
+                bad(
+                    &format!("county.trusted_keys[{i}]"),
+                    e.to_string(),
+                    "copy the county's public key (64 hex digits) as printed by `kiosk catalog keygen`",
+                );
+            }
+        }
+        if self.county.catalog_refresh_secs < 60 {
+            bad(
+                "county.catalog_refresh_secs",
+                format!("is {} (under a minute)", self.county.catalog_refresh_secs),
+                "the catalogue changes a few times a year; use e.g. 3600",
+            );
         }
         if self.county.timeout_secs == 0 {
             bad(
@@ -633,14 +812,21 @@ impl Config {
                 "e.g. backoff_base_secs = 2 and backoff_max_secs = 600",
             );
         }
-        if !["zh-CN", "en"].contains(&self.ui.language.as_str()) {
+        if self.ui.language().is_none() {
             bad(
                 "ui.language",
                 format!("{:?} is not a supported language", self.ui.language),
                 "use \"zh-CN\" or \"en\"",
             );
         }
-        if !["portrait", "landscape"].contains(&self.ui.orientation.as_str()) {
+        if self.voice.volume > 100 {
+            bad(
+                "voice.volume",
+                format!("{} is above 100", self.voice.volume),
+                "use 0 (silent) to 100 (loudest), e.g. volume = 80",
+            );
+        }
+        if self.ui.orientation().is_none() {
             bad(
                 "ui.orientation",
                 format!("{:?} is not an orientation", self.ui.orientation),
@@ -650,6 +836,18 @@ impl Config {
         p
     }
 }
+
+impl crate::catalog::bundle::TrustSource for Config {
+    fn trusted_key(&self) -> Result<TrustedKey, TrustError> {
+        Config::trusted_key(self)
+    }
+}
+
+/// Settings that would send personal data over an unprotected link (see
+/// [`Config::link_problems`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the county link is not secure: {}", .0.iter().map(|p| format!("{}: {}; {}", p.field, p.message, p.fix)).collect::<Vec<_>>().join("; "))]
+pub struct InsecureLink(pub Vec<ConfigProblem>);
 
 /// The data directory in use: `data.dir`, except in demo mode with the default
 /// `/var/lib/village-kiosk` when that is not writable (a developer's machine), where it is the
@@ -744,5 +942,26 @@ mod tests {
         let fields: Vec<String> = c.check().into_iter().map(|p| p.field).collect();
         assert!(fields.contains(&"session.warn_after_secs".to_string()));
         assert!(fields.contains(&"county.catalog_public_key".to_string()));
+    }
+
+    #[test]
+    fn the_voice_section() {
+        assert_eq!(
+            Config::default().voice,
+            VoiceConfig {
+                enabled: true,
+                volume: 80
+            }
+        );
+        let (c, unknown) = parse("[voice]\nenabled = false\nvolume = 120\n").expect("parses");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert!(!c.voice.enabled);
+        let problems = c.check();
+        assert!(
+            problems.iter().any(|p| p.field == "voice.volume"),
+            "{problems:?}"
+        );
+        let (_, unknown) = parse("[voice]\nvolumn = 50\n").expect("parses");
+        assert_eq!(unknown[0].suggestion.as_deref(), Some("voice.volume"));
     }
 }

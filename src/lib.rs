@@ -9,13 +9,19 @@
 //! - [`printer`]: the receipt printer: sans-IO ESC/POS encoder, status, receipt layouts, driver.
 //! - [`county`]: the kiosk-county protocol, HTTP client and the store-and-forward outbox.
 //! - [`doctor`]: `kiosk doctor`'s checks (pure findings, probes with time limits) and station health.
+//! - [`station`]: the one place the parts are assembled (terminal or demo mode) and stopped,
+//!   and the ports the UI sees.
 //! - [`session`]: a villager's visit as a state machine, with the inactivity and card-lift wipes.
 //! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
+//! - [`voice`]: spoken guidance (语音播报): what is said per page and moment, and the espeak-ng driver.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
 //! - [`backoffice`]: the reference county back office.
+//! - [`provision`]: a terminal becomes a station from a county-signed bundle (终端开通).
+//! - [`watchdog`]: sd_notify READY and WATCHDOG pings for systemd's service watchdog.
 //! - [`pii`]: the masking wrapper, the only way personal data reaches logs and screens.
 //! - [`cli`]: the `kiosk` command line (anyhow lives only here).
 
+#[cfg(feature = "backoffice")]
 pub mod backoffice;
 pub mod catalog;
 pub mod cli;
@@ -25,8 +31,13 @@ pub mod doctor;
 pub mod idcard;
 pub mod pii;
 pub mod printer;
+pub mod provision;
 pub mod session;
+#[cfg(feature = "demo")]
 pub mod sim;
+pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod voice;
+pub mod watchdog;

@@ -160,6 +160,48 @@ pub fn new_station(
     )
 }
 
+/// The serial number of the first certificate in `cert_pem` (big-endian bytes).
+pub fn serial_of(cert_pem: &str) -> Option<Vec<u8>> {
+    let der = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+        .next()
+        .and_then(Result::ok)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+    Some(cert.raw_serial().to_vec())
+}
+
+/// A certificate revocation list (PEM) signed by the county CA, naming `revoked` serial
+/// numbers, valid for `days` (the back office refuses those station certificates).
+pub fn new_crl(
+    ca: &PemPair,
+    ca_path: &Path,
+    revoked: &[Vec<u8>],
+    crl_number: u64,
+    days: u32,
+) -> Result<String, CertError> {
+    let issuer = issuer(ca, ca_path)?;
+    let now = Utc::now() - chrono::Duration::days(1);
+    let end = now + chrono::Duration::days(i64::from(days.max(1)) + 1);
+    let at =
+        |t: chrono::DateTime<Utc>| rcgen::date_time_ymd(t.year(), t.month() as u8, t.day() as u8);
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: at(now),
+        next_update: at(end),
+        crl_number: rcgen::SerialNumber::from(crl_number),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|serial| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(serial),
+                revocation_time: at(now),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    Ok(params.signed_by(&issuer)?.pem()?)
+}
+
 /// Reads a CA written by [`write_pair`] (`<dir>/<name>.pem`, `<dir>/<name>.key`).
 pub fn read_pair(cert: &Path, key: &Path) -> Result<PemPair, CertError> {
     let read = |p: &Path| {

@@ -33,6 +33,13 @@ pub enum DbError {
     NoteRequired(CaseStatus, &'static str),
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("the database thread failed: {0}")]
+    Worker(String),
+    #[error("cannot create the back office database {path} (mode 0600): {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 const SCHEMA: &str = "
@@ -97,6 +104,20 @@ CREATE TABLE IF NOT EXISTS stations (
     last_errors      TEXT NOT NULL,
     clock_skew_ms    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS person_cards (
+    person_key  TEXT NOT NULL,
+    card_key    TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL,
+    PRIMARY KEY (person_key, card_key)
+);
+
+-- 帮办代办: the masked agent of a case filed by a helper (one row per such case).
+CREATE TABLE IF NOT EXISTS case_agents (
+    case_number      TEXT PRIMARY KEY REFERENCES cases (case_number),
+    name_masked      TEXT NOT NULL,
+    id_number_masked TEXT NOT NULL,
+    relationship     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS grants (
     station_id  TEXT NOT NULL,
     person_key  TEXT NOT NULL,
@@ -104,6 +125,14 @@ CREATE TABLE IF NOT EXISTS grants (
     PRIMARY KEY (station_id, person_key)
 );
 ";
+
+/// The JSON name of a relationship (`coordinator`, `child`, …), as stored.
+fn relationship_key(r: wire::AgentRelationship) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -113,6 +142,11 @@ fn parse_ts(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default()
+}
+
+/// 64 lower- or upper-case hex digits.
+pub fn is_card_key(k: &str) -> bool {
+    k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What became of a submission.
@@ -172,6 +206,26 @@ impl StationRow {
     }
 }
 
+/// Creates the database file readable and writable by its owner only (0600) when it does not
+/// exist yet, whatever the umask; SQLite gives the WAL and shared-memory files the same mode.
+fn create_private(path: &Path) -> Result<(), DbError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(DbError::Create {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// The back office's database.
 #[derive(Debug)]
 pub struct Db {
@@ -184,6 +238,7 @@ impl Db {
             path: path.to_path_buf(),
             source,
         };
+        create_private(path)?;
         let conn = Connection::open(path).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
@@ -231,6 +286,32 @@ impl Db {
         Ok(hex::decode(hexed).unwrap_or_default())
     }
 
+    /// The stored answer for (station, key, body hash), or `KeyReused`, or `None` when the key is
+    /// new. The handler asks this before validating, so a retry is always a replay.
+    pub fn replay(
+        &self,
+        station_id: &str,
+        idempotency_key: &str,
+        body_sha256: &str,
+    ) -> Result<Option<SubmitOutcome>, DbError> {
+        let existing: Option<(String, String, u16, String)> = self
+            .conn
+            .query_row(
+                "SELECT station_id, body_sha256, status_code, response FROM submissions
+                 WHERE idempotency_key = ?1",
+                params![idempotency_key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(existing.map(|(station, hash, status, response)| {
+            if station == station_id && hash == body_sha256 {
+                SubmitOutcome::Replayed { status, response }
+            } else {
+                SubmitOutcome::KeyReused
+            }
+        }))
+    }
+
     /// Records a submission under its idempotency key, creating the case, in one transaction;
     /// or replays the stored answer; or reports a reused key.
     pub fn submit(
@@ -242,7 +323,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<SubmitOutcome, DbError> {
         let salt = self.person_key_salt()?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existing: Option<(String, String, u16, String)> = tx
             .query_row(
                 "SELECT station_id, body_sha256, status_code, response FROM submissions
@@ -285,10 +368,33 @@ impl Db {
                 ts(now)
             ],
         )?;
+        if let Some(agent) = &sub.agent {
+            tx.execute(
+                "INSERT INTO case_agents (case_number, name_masked, id_number_masked, relationship)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    case_number,
+                    agent.name_masked,
+                    agent.id_number_masked,
+                    relationship_key(agent.relationship)
+                ],
+            )?;
+        }
         tx.execute(
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, 'received', NULL, ?2)",
             params![case_number, ts(now)],
         )?;
+        if let Some(card_key) = sub.card_key.as_deref().filter(|k| is_card_key(k)) {
+            tx.execute(
+                "INSERT OR IGNORE INTO person_cards (person_key, card_key, enrolled_at)
+                 VALUES (?1, ?2, ?3)",
+                params![
+                    crate::county::person_key(&salt, &sub.applicant.id_number),
+                    card_key.to_ascii_lowercase(),
+                    ts(now)
+                ],
+            )?;
+        }
         let receipt = wire::SubmissionReceipt {
             case_number: case_number.clone(),
             receipt_number: sub.receipt_number.clone(),
@@ -309,6 +415,35 @@ impl Db {
     }
 
     /// A case with its timeline, and who may see it: (view, station id, person key).
+    /// The agent (代办人) who filed `case_number`, if a helper filed it.
+    pub fn agent_of(&self, case_number: &str) -> Result<Option<wire::Agent>, DbError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT name_masked, id_number_masked, relationship FROM case_agents
+                 WHERE case_number = ?1",
+                params![case_number],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.and_then(|(name_masked, id_number_masked, rel)| {
+            let relationship = wire::AgentRelationship::ALL
+                .into_iter()
+                .find(|r| relationship_key(*r) == rel)?;
+            Some(wire::Agent {
+                name_masked,
+                id_number_masked,
+                relationship,
+            })
+        }))
+    }
+
     pub fn case(&self, case_number: &str) -> Result<Option<(CaseView, String, String)>, DbError> {
         let row = self
             .conn
@@ -401,7 +536,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<CaseView, DbError> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let from: String = tx
             .query_row(
                 "SELECT status FROM cases WHERE case_number = ?1",
@@ -448,6 +585,35 @@ impl Db {
         self.case(case_number)?
             .map(|(v, _, _)| v)
             .ok_or_else(|| DbError::NoCase(case_number.to_string()))
+    }
+
+    /// Checks `card_key` against the cards on record for `person_key`: true when it is one of
+    /// them, or when none is on record yet (then it is enrolled: trust on first use).
+    pub fn check_card(
+        &mut self,
+        person_key: &str,
+        card_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let known: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT card_key FROM person_cards WHERE person_key = ?1")?;
+            stmt.query_map(params![person_key], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let ok = if known.is_empty() {
+            tx.execute(
+                "INSERT INTO person_cards (person_key, card_key, enrolled_at) VALUES (?1, ?2, ?3)",
+                params![person_key, card_key, ts(now)],
+            )?;
+            true
+        } else {
+            known.iter().any(|k| k == card_key)
+        };
+        tx.commit()?;
+        Ok(ok)
     }
 
     /// Lets `station` see the cases of `person_key` until `until` (after a card read there).
@@ -621,6 +787,8 @@ mod tests {
             },
             fields: Default::default(),
             accepted_at: Utc::now(),
+            card_key: None,
+            agent: None,
         }
     }
 

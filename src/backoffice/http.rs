@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use super::db::{Db, SubmitOutcome};
+use super::db::{Db, DbError, SubmitOutcome};
 use super::{BackofficeError, Bundles};
 use crate::county::tls;
 use crate::county::wire::{self, ApiError, IDEMPOTENCY_KEY_HEADER, STATION_ID_HEADER};
@@ -41,7 +41,15 @@ pub struct TlsFiles {
     pub ca_cert: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The county CA's certificate revocation list (PEM): revoked station certificates are
+    /// refused in the handshake.
+    pub crl: Option<PathBuf>,
 }
+
+/// How many TLS handshakes may be in progress at once; connections over the cap are closed
+/// at once (the kiosks retry with backoff), so a flood of idle connections cannot exhaust the
+/// server.
+pub const DEFAULT_MAX_TLS_HANDSHAKES: usize = 64;
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -53,15 +61,29 @@ pub struct ServeConfig {
     pub demo_token: Option<String>,
     /// A station is offline in the ledger when unseen this long.
     pub offline_after: Duration,
+    /// At most this many TLS handshakes at once ([`DEFAULT_MAX_TLS_HANDSHAKES`]).
+    pub max_tls_handshakes: usize,
 }
 
 impl ServeConfig {
+    /// Production: mutual TLS with `tls`.
+    pub fn tls(db_path: PathBuf, tls: TlsFiles) -> Self {
+        ServeConfig {
+            db_path,
+            tls: Some(tls),
+            demo_token: None,
+            offline_after: Duration::from_secs(180),
+            max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
+        }
+    }
+
     pub fn demo(db_path: PathBuf, token: String) -> Self {
         ServeConfig {
             db_path,
             tls: None,
             demo_token: Some(token),
             offline_after: Duration::from_secs(180),
+            max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
         }
     }
 }
@@ -83,6 +105,18 @@ pub struct Station(pub String);
 pub(crate) struct Gate {
     pub hold: watch::Sender<bool>,
     pub claims: watch::Sender<u64>,
+    /// TLS handshakes in progress.
+    pub handshakes: watch::Sender<usize>,
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate {
+            hold: watch::channel(false).0,
+            claims: watch::channel(0).0,
+            handshakes: watch::channel(0).0,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -92,6 +126,7 @@ pub(crate) struct AppState {
     pub config: Arc<ServeConfig>,
     pub gate: Gate,
     pub bundles: Arc<Bundles>,
+    pub lookups: Arc<Mutex<super::lookup::LookupGuard>>,
 }
 
 fn api_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -108,14 +143,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Box<Response>> {
     headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .filter(|k| !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
         .ok_or_else(|| {
             Box::new(api_error(
                 StatusCode::BAD_REQUEST,
                 "idempotency_key_missing",
-                "send an Idempotency-Key header (1 to 128 characters)",
+                "send an Idempotency-Key header (1 to 128 visible ASCII characters)",
             ))
         })
 }
@@ -144,8 +178,19 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
-fn lock_db(state: &AppState) -> std::sync::MutexGuard<'_, Db> {
-    state.db.lock().unwrap_or_else(|p| p.into_inner())
+/// Runs `f` on the database on a blocking thread: SQLite (WAL, `synchronous=FULL`, a busy
+/// timeout) never runs on, nor holds a lock on, one of the runtime's workers.
+async fn with_db<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut Db) -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = db.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .unwrap_or_else(|e| Err(DbError::Worker(e.to_string())))
 }
 
 /// Builds the router.
@@ -154,17 +199,19 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/station", get(station_hello))
         .route("/v1/applications", post(submit))
         .route("/v1/cases/{case_number}", get(get_case))
+        .route("/v1/persons/challenge", post(person_challenge))
         .route("/v1/persons/cases", post(person_cases))
         .route("/v1/evaluations", post(evaluate))
         .route("/v1/heartbeats", post(heartbeat))
         .route("/v1/catalog", get(catalog_bundle))
         .route("/v1/announcements", get(announcements_bundle))
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
-        .merge(api)
+        .route("/v1/keyring", get(keyring_bundle))
+        // The ledger names stations and their faults, and even `/healthz` tells a scanner a
+        // back office lives here: both answer authenticated callers only.
         .route("/ledger", get(ledger_page))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(state)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new().merge(api).with_state(state)
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -216,7 +263,7 @@ async fn station_hello(
     State(state): State<AppState>,
     axum::Extension(Station(station)): axum::Extension<Station>,
 ) -> Response {
-    let salt = match lock_db(&state).person_key_salt() {
+    let salt = match with_db(&state, |db| db.person_key_salt()).await {
         Ok(s) => s,
         Err(e) => return internal(e),
     };
@@ -258,12 +305,8 @@ fn validation_errors(sub: &wire::ApplicationSubmission) -> Vec<String> {
     if sub.applicant.name.trim().is_empty() {
         errs.push("applicant.name is empty".to_string());
     }
-    let id = sub.applicant.id_number.as_bytes();
-    if !(id.len() == 18
-        && id[..17].iter().all(u8::is_ascii_digit)
-        && (id[17].is_ascii_digit() || id[17] == b'X'))
-    {
-        errs.push("applicant.id_number is not an 18-character citizen ID number".to_string());
+    if let Err(e) = crate::idcard::card::check_id_number(&sub.applicant.id_number) {
+        errs.push(format!("applicant.id_number is not a valid ID number: {e}"));
     }
     errs
 }
@@ -278,6 +321,19 @@ async fn submit(
         Ok(k) => k,
         Err(resp) => return *resp,
     };
+    let hash = hex::encode(Sha256::digest(&body));
+    // Replay first: an application the county already has gets its stored answer even if the
+    // rules changed since (an item withdrawn, a stricter check), so a retry never turns a
+    // delivered application into one that needs attention.
+    let replay = {
+        let (station, key, hash) = (station.clone(), key.clone(), hash.clone());
+        with_db(&state, move |db| db.replay(&station, &key, &hash)).await
+    };
+    match replay {
+        Ok(Some(outcome)) => return submit_answer(outcome),
+        Ok(None) => {}
+        Err(e) => return internal(e),
+    }
     let sub: wire::ApplicationSubmission = match parse_body(&body) {
         Ok(v) => v,
         Err(resp) => return *resp,
@@ -290,7 +346,12 @@ async fn submit(
             errs.join("; "),
         );
     }
-    if !state.bundles.knows_item(&sub.item_code) {
+    let code = sub.item_code.clone();
+    if !state.bundles.knows_item(&sub.item_code)
+        && !with_db(&state, move |db| super::publish::knows_item(db, &code))
+            .await
+            .unwrap_or(false)
+    {
         return api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation",
@@ -318,26 +379,37 @@ async fn submit(
     state.gate.claims.send_modify(|n| *n += 1);
     let mut hold = state.gate.hold.subscribe();
     let _ = hold.wait_for(|h| !*h).await;
-    let hash = hex::encode(Sha256::digest(&body));
-    let outcome = lock_db(&state).submit(&station, &key, &hash, &sub, Utc::now());
+    let receipt = sub.receipt_number.clone();
+    let outcome = {
+        let station = station.clone();
+        with_db(&state, move |db| {
+            db.submit(&station, &key, &hash, &sub, Utc::now())
+        })
+        .await
+    };
     match outcome {
-        Ok(SubmitOutcome::Created { status, response }) => {
-            tracing::info!(%station, receipt = %sub.receipt_number, "case created");
-            json_response(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
-                response,
-            )
+        Ok(outcome) => {
+            if matches!(outcome, SubmitOutcome::Created { .. }) {
+                tracing::info!(%station, %receipt, "case created");
+            }
+            submit_answer(outcome)
         }
-        Ok(SubmitOutcome::Replayed { status, response }) => json_response(
+        Err(e) => internal(e),
+    }
+}
+
+fn submit_answer(outcome: SubmitOutcome) -> Response {
+    match outcome {
+        SubmitOutcome::Created { status, response }
+        | SubmitOutcome::Replayed { status, response } => json_response(
             StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED),
             response,
         ),
-        Ok(SubmitOutcome::KeyReused) => api_error(
+        SubmitOutcome::KeyReused => api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
         ),
-        Err(e) => internal(e),
     }
 }
 
@@ -346,25 +418,30 @@ async fn get_case(
     axum::Extension(Station(station)): axum::Extension<Station>,
     Path(case_number): Path<String>,
 ) -> Response {
-    let db = lock_db(&state);
-    match db.case(&case_number) {
-        Ok(Some((view, owner, person_key))) => {
-            let visible = owner == station
-                || db
-                    .has_grant(&station, &person_key, Utc::now())
-                    .unwrap_or(false);
-            if visible {
-                json_response(
-                    StatusCode::OK,
-                    serde_json::to_string(&view).unwrap_or_default(),
-                )
-            } else {
-                not_found(&case_number)
-            }
-        }
+    let number = case_number.clone();
+    let found = with_db(&state, move |db| visible_case(db, &station, &number)).await;
+    match found {
+        Ok(Some(view)) => json_response(
+            StatusCode::OK,
+            serde_json::to_string(&view).unwrap_or_default(),
+        ),
         Ok(None) => not_found(&case_number),
         Err(e) => internal(e),
     }
+}
+
+/// The case if `station` may see it: its own, or one of the person whose card it just read.
+fn visible_case(
+    db: &Db,
+    station: &str,
+    case_number: &str,
+) -> Result<Option<wire::CaseView>, DbError> {
+    Ok(match db.case(case_number)? {
+        Some((view, owner, person_key)) => {
+            (owner == station || db.has_grant(station, &person_key, Utc::now())?).then_some(view)
+        }
+        None => None,
+    })
 }
 
 fn not_found(case_number: &str) -> Response {
@@ -373,6 +450,39 @@ fn not_found(case_number: &str) -> Response {
         "not_found",
         format!("no case {case_number} visible to this station"),
     )
+}
+
+async fn person_challenge(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+) -> Response {
+    let issued = state
+        .lookups
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .issue(&station, Utc::now(), rand::random());
+    match issued {
+        Ok((challenge, expires_at)) => json_response(
+            StatusCode::CREATED,
+            serde_json::to_string(&wire::PersonChallenge {
+                challenge,
+                expires_at,
+            })
+            .unwrap_or_default(),
+        ),
+        Err(super::lookup::LookupRefusal::RateLimited(wait)) => {
+            tracing::warn!(%station, "person lookups rate-limited");
+            let mut r = api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many person lookups from this station; retry later",
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+    }
 }
 
 async fn person_cases(
@@ -391,11 +501,37 @@ async fn person_cases(
             "person_key is 64 hex digits (HMAC-SHA256)",
         );
     }
-    let person_key = q.person_key.to_ascii_lowercase();
-    let db = lock_db(&state);
+    if !super::db::is_card_key(&q.card_key) {
+        return api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "card_key is 64 hex digits (SHA-256)",
+        );
+    }
     let now = Utc::now();
+    let fresh = state
+        .lookups
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .consume(&station, &q.challenge, now);
+    if !fresh {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "challenge_invalid",
+            "the challenge is unknown, used, expired or another station's: ask POST /v1/persons/challenge at the card read",
+        );
+    }
+    let person_key = q.person_key.to_ascii_lowercase();
+    let card_key = q.card_key.to_ascii_lowercase();
     let until = now + chrono::Duration::from_std(GRANT_TTL).unwrap_or_default();
-    let result = db.grant(&station, &person_key, until).and_then(|_| {
+    let result = with_db(&state, move |db| {
+        if !db.check_card(&person_key, &card_key, now)? {
+            // Not the card on record: nothing, and no grant. The same answer as a person with
+            // no cases, so a probing station learns nothing.
+            tracing::warn!(%station, "person lookup with a card key not on record");
+            return Ok(Vec::new());
+        }
+        db.grant(&station, &person_key, until)?;
         let numbers = db.case_numbers(None, None, Some(&person_key))?;
         let mut cases = Vec::new();
         for n in numbers {
@@ -404,7 +540,8 @@ async fn person_cases(
             }
         }
         Ok(cases)
-    });
+    })
+    .await;
     match result {
         Ok(cases) => json_response(
             StatusCode::OK,
@@ -443,27 +580,25 @@ async fn evaluate(
         );
     }
     let hash = hex::encode(Sha256::digest(&body));
-    let mut db = lock_db(&state);
-    let visible = match db.case(&e.case_number) {
-        Ok(Some((_, owner, pk))) => {
-            owner == station || db.has_grant(&station, &pk, Utc::now()).unwrap_or(false)
+    let case_number = e.case_number.clone();
+    let recorded = with_db(&state, move |db| {
+        if visible_case(db, &station, &e.case_number)?.is_none() {
+            return Ok(None);
         }
-        Ok(None) => false,
-        Err(err) => return internal(err),
-    };
-    if !visible {
-        return not_found(&e.case_number);
-    }
-    match db.evaluate(&station, &key, &hash, &e, Utc::now()) {
-        Ok(Some(id)) => json_response(
+        db.evaluate(&station, &key, &hash, &e, Utc::now()).map(Some)
+    })
+    .await;
+    match recorded {
+        Ok(None) => not_found(&case_number),
+        Ok(Some(Some(id))) => json_response(
             StatusCode::CREATED,
             serde_json::to_string(&wire::EvaluationReceipt {
                 evaluation_id: id,
-                case_number: e.case_number,
+                case_number,
             })
             .unwrap_or_default(),
         ),
-        Ok(None) => api_error(
+        Ok(Some(None)) => api_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
@@ -481,8 +616,23 @@ async fn heartbeat(
         Ok(v) => v,
         Err(resp) => return *resp,
     };
+    if hb.last_errors.len() > 10 {
+        return api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!(
+                "last_errors holds at most 10 entries, not {}",
+                hb.last_errors.len()
+            ),
+        );
+    }
     let now = Utc::now();
-    match lock_db(&state).heartbeat(&station, &hb, now) {
+    match with_db(&state, move |db| {
+        super::publish::record_heartbeat(db, &station, &hb, now)?;
+        db.heartbeat(&station, &hb, now)
+    })
+    .await
+    {
         Ok(()) => json_response(
             StatusCode::OK,
             serde_json::to_string(&wire::HeartbeatAck {
@@ -518,16 +668,61 @@ fn bundle_response(headers: &HeaderMap, bytes: &[u8], etag: &str) -> Response {
         .into_response()
 }
 
-async fn catalog_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// The newest bundle of `kind` published to `station` (`county-backoffice publish`), if any.
+async fn published_bundle(
+    state: &AppState,
+    kind: &'static str,
+    station: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let station = station.to_owned();
+    match with_db(state, move |db| super::publish::served(db, kind, &station)).await {
+        Ok(Some((bytes, etag))) => Some(bundle_response(headers, &bytes, &etag)),
+        Ok(None) => None,
+        Err(e) => Some(internal(e)),
+    }
+}
+
+async fn catalog_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = published_bundle(&state, "catalog", &station, &headers).await {
+        return r;
+    }
     match state.bundles.catalog() {
         Ok((bytes, etag)) => bundle_response(&headers, bytes, etag),
         Err(e) => internal(e),
     }
 }
 
-async fn announcements_bundle(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn announcements_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = published_bundle(&state, "announcements", &station, &headers).await {
+        return r;
+    }
     let (bytes, etag) = state.bundles.announcements();
     bundle_response(&headers, bytes, etag)
+}
+
+async fn keyring_bundle(
+    State(state): State<AppState>,
+    axum::Extension(Station(station)): axum::Extension<Station>,
+    headers: HeaderMap,
+) -> Response {
+    published_bundle(&state, "keyring", &station, &headers)
+        .await
+        .unwrap_or_else(|| {
+            api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "the county has published no key rotation",
+            )
+        })
 }
 
 fn html_escape(s: &str) -> String {
@@ -538,7 +733,7 @@ fn html_escape(s: &str) -> String {
 }
 
 async fn ledger_page(State(state): State<AppState>) -> Response {
-    let rows = match lock_db(&state).stations() {
+    let rows = match with_db(&state, |db| db.stations()).await {
         Ok(r) => r,
         Err(e) => return internal(e),
     };
@@ -651,12 +846,73 @@ impl Connected<axum::serve::IncomingStream<'_, CountyListener>> for PeerInfo {
     }
 }
 
+/// The back office's rustls configuration: its certificate, client certificates required and
+/// checked against the county CA and, when given, its revocation list.
+pub(crate) fn server_tls_config(files: &TlsFiles) -> Result<rustls::ServerConfig, BackofficeError> {
+    let ca = tls::load_certs(&files.ca_cert)?;
+    let chain = tls::load_certs(&files.cert)?;
+    let key = tls::load_key(&files.key)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in ca {
+        roots
+            .add(c)
+            .map_err(|e| tls::TlsError::Config(format!("county CA certificate: {e}")))?;
+    }
+    let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        tls::provider(),
+    );
+    if let Some(path) = &files.crl {
+        let bytes = std::fs::read(path).map_err(|source| tls::TlsError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let crls: Vec<_> = rustls_pemfile::crls(&mut bytes.as_slice())
+            .collect::<Result<_, _>>()
+            .map_err(|e| tls::TlsError::Config(format!("{}: {e}", path.display())))?;
+        if crls.is_empty() {
+            return Err(tls::TlsError::Config(format!(
+                "{} holds no PEM certificate revocation list",
+                path.display()
+            ))
+            .into());
+        }
+        verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
+    }
+    let verifier = verifier
+        .build()
+        .map_err(|e| tls::TlsError::Config(format!("client verifier: {e}")))?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls::TlsError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| tls::TlsError::Config(format!("server certificate and key: {e}")))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// Counts a handshake in progress for as long as it lives.
+struct HandshakeSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    count: watch::Sender<usize>,
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.count.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 pub(crate) fn listen(
     tcp: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    max_handshakes: usize,
+    handshakes: watch::Sender<usize>,
 ) -> Result<CountyListener, BackofficeError> {
     let local = tcp.local_addr().map_err(BackofficeError::Io)?;
     let (tx, rx) = mpsc::channel(64);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_handshakes.max(1)));
     tokio::spawn(async move {
         loop {
             let (sock, addr) = match tcp.accept().await {
@@ -686,11 +942,24 @@ pub(crate) fn listen(
                     }
                 }
                 Some(cfg) => {
+                    // Over the cap the connection is closed at once: a flood of connections
+                    // that never finish their handshake cannot hold every task and socket.
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%addr, max_handshakes, "too many TLS handshakes in progress; connection closed");
+                        drop(sock);
+                        continue;
+                    };
+                    handshakes.send_modify(|n| *n += 1);
+                    let slot = HandshakeSlot {
+                        _permit: permit,
+                        count: handshakes.clone(),
+                    };
                     let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
                     tokio::spawn(async move {
                         let hs =
                             tokio::time::timeout(Duration::from_secs(10), acceptor.accept(sock))
                                 .await;
+                        drop(slot);
                         let stream = match hs {
                             Ok(Ok(s)) => s,
                             Ok(Err(e)) => {

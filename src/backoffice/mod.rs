@@ -5,6 +5,10 @@
 //! - `http`: the API on axum, authentication, the TLS listener, the ledger page.
 //! - [`db`]: its SQLite file.
 //! - [`certs`]: a test county CA, server and station certificates (rcgen).
+//! - `cli`: the `county-backoffice` command line; the only part that reads files given on it.
+//! - [`publish`]: county staff publish signed bundles, to every station or staged; the rollout
+//!   view of what each station installed.
+//! - [`provision`]: signed provisioning bundles for stations (`provision station`).
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -13,24 +17,27 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use clap::{Parser, Subcommand};
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 
 use crate::catalog::{Catalog, bundle};
 use crate::county::wire::{self, CaseStatus};
 
 pub mod certs;
+mod cli;
 pub mod db;
 mod http;
+pub mod lookup;
+pub mod publish;
+
+pub use cli::{CliError, main};
+pub mod provision;
 
 pub use db::{Db, DbError, StationRow};
-pub use http::{PeerInfo, ServeConfig, TlsFiles, ledger_html};
+pub use http::{DEFAULT_MAX_TLS_HANDSHAKES, PeerInfo, ServeConfig, TlsFiles, ledger_html};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackofficeError {
@@ -163,6 +170,8 @@ pub fn demo_announcements() -> wire::Announcements {
             .unwrap_or_default()
     };
     wire::Announcements {
+        version: 1,
+        issued_at: Some(at("2026-11-01T00:00:00Z")),
         items: vec![
             wire::Announcement {
                 id: "2026-11-01-yanglao".into(),
@@ -206,16 +215,7 @@ pub async fn serve(
     bundles: Bundles,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
-    let (hold, _) = watch::channel(false);
-    let (claims, _) = watch::channel(0u64);
-    serve_with_gate(
-        listener,
-        config,
-        bundles,
-        http::Gate { hold, claims },
-        shutdown,
-    )
-    .await
+    serve_with_gate(listener, config, bundles, http::Gate::new(), shutdown).await
 }
 
 async fn serve_with_gate(
@@ -228,14 +228,7 @@ async fn serve_with_gate(
     let tls = match (&config.tls, &config.demo_token) {
         (None, None) => return Err(BackofficeError::PlainHttpRefused),
         (Some(_), Some(_)) => return Err(BackofficeError::TokenWithTls),
-        (Some(files), None) => {
-            let ca = crate::county::tls::load_certs(&files.ca_cert)?;
-            let chain = crate::county::tls::load_certs(&files.cert)?;
-            let key = crate::county::tls::load_key(&files.key)?;
-            Some(Arc::new(crate::county::tls::server_config(
-                &ca, chain, key,
-            )?))
-        }
+        (Some(files), None) => Some(Arc::new(http::server_tls_config(files)?)),
         (None, Some(_)) => None,
     };
     let db = Db::open(&config.db_path)?;
@@ -246,8 +239,14 @@ async fn serve_with_gate(
         config: Arc::new(config),
         gate,
         bundles: Arc::new(bundles),
+        lookups: Arc::new(Mutex::new(lookup::LookupGuard::default())),
     };
-    let listener = http::listen(listener, tls)?;
+    let listener = http::listen(
+        listener,
+        tls,
+        state.config.max_tls_handshakes,
+        state.gate.handshakes.clone(),
+    )?;
     let app = http::router(state).into_make_service_with_connect_info::<PeerInfo>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -291,9 +290,7 @@ impl EmbeddedBackoffice {
             .set_nonblocking(true)
             .map_err(BackofficeError::Io)?;
         let addr = std_listener.local_addr().map_err(BackofficeError::Io)?;
-        let (hold, _) = watch::channel(false);
-        let (claims, _) = watch::channel(0u64);
-        let gate = http::Gate { hold, claims };
+        let gate = http::Gate::new();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), BackofficeError>>();
         let token = config.demo_token.clone();
@@ -416,6 +413,12 @@ impl EmbeddedBackoffice {
         let _ = rx.wait_for(|c| *c >= n).await;
     }
 
+    /// Test hook: waits until exactly `n` TLS handshakes are in progress.
+    pub async fn wait_for_handshakes(&self, n: usize) {
+        let mut rx = self.gate.handshakes.subscribe();
+        let _ = rx.wait_for(|c| *c == n).await;
+    }
+
     /// Stops the server and waits for its thread.
     pub fn stop(mut self) {
         self.shutdown();
@@ -436,408 +439,4 @@ impl Drop for EmbeddedBackoffice {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The command line.
-
-/// county-backoffice: the reference county back office (县级政务服务后台) for village kiosks.
-#[derive(Debug, Parser)]
-#[command(name = "county-backoffice", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Serve the county API (HTTPS with client certificates, or plain HTTP in demo mode).
-    Serve(ServeArgs),
-    /// County staff: list, show and advance cases.
-    #[command(subcommand)]
-    Case(CaseCommand),
-    /// The station ledger: which stations are online, last seen, queue length, faults.
-    Stations {
-        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
-        db: PathBuf,
-        /// Minutes without a heartbeat after which a station counts as offline.
-        #[arg(long, default_value_t = 3)]
-        offline_after_mins: u64,
-    },
-    /// Test PKI: a county CA, the server's certificate, station certificates.
-    #[command(subcommand)]
-    Certs(CertsCommand),
-}
-
-#[derive(Debug, clap::Args)]
-struct ServeArgs {
-    /// Address to listen on, e.g. 0.0.0.0:8443.
-    #[arg(long, value_name = "ADDR")]
-    listen: SocketAddr,
-    /// The back office's SQLite file (created if missing).
-    #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
-    db: PathBuf,
-    /// County CA certificate (PEM) that issued the stations' client certificates.
-    #[arg(long, value_name = "PEM", requires_all = ["tls_cert", "tls_key"])]
-    tls_ca: Option<PathBuf>,
-    /// The server's certificate chain (PEM).
-    #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_key"])]
-    tls_cert: Option<PathBuf>,
-    /// The server's private key (PEM).
-    #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_cert"])]
-    tls_key: Option<PathBuf>,
-    /// Demo mode: plain HTTP with this bearer token. Never in production.
-    #[arg(
-        long,
-        env = "COUNTY_DEMO_TOKEN",
-        value_name = "TOKEN",
-        conflicts_with = "tls_ca"
-    )]
-    demo_token: Option<String>,
-    /// The catalogue to serve (JSON, as data/demo-catalog.json); default: the demo catalogue.
-    #[arg(long, value_name = "JSON")]
-    catalog: Option<PathBuf>,
-    /// Announcements to serve (JSON `{"items": [...]}`); default: the demo announcements.
-    #[arg(long, value_name = "JSON")]
-    announcements: Option<PathBuf>,
-    /// ed25519 signing key file for bundles (see `kiosk catalog keygen`); required with TLS.
-    #[arg(long, value_name = "FILE")]
-    signing_key: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-enum CaseCommand {
-    /// List cases, newest first.
-    List {
-        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
-        db: PathBuf,
-        /// Only cases in this status.
-        #[arg(long)]
-        status: Option<CaseStatus>,
-        /// Only cases from this station.
-        #[arg(long)]
-        station: Option<String>,
-    },
-    /// Show one case with its timeline.
-    Show {
-        case_number: String,
-        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
-        db: PathBuf,
-    },
-    /// Move a case to its next status (accepted, in_review, approved, rejected,
-    /// ready_for_collection, collected).
-    Advance {
-        case_number: String,
-        #[arg(long, value_name = "STATUS")]
-        to: CaseStatus,
-        /// The reason (rejected) or the collection window (ready_for_collection); a note otherwise.
-        #[arg(long, value_name = "TEXT")]
-        note: Option<String>,
-        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
-        db: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum CertsCommand {
-    /// Create a county CA: <dir>/ca.pem and <dir>/ca.key.
-    Ca {
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
-        #[arg(long, default_value = "Demo County CA")]
-        name: String,
-        #[arg(long, default_value_t = 3650)]
-        days: u32,
-        /// Overwrite existing files.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Create the server certificate <dir>/server.pem, .key for the given hosts.
-    Server {
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
-        /// DNS name or IP address; repeat for several.
-        #[arg(long = "host", required = true)]
-        hosts: Vec<String>,
-        #[arg(long, default_value_t = 825)]
-        days: u32,
-        #[arg(long)]
-        force: bool,
-    },
-    /// Create a station's client certificate <dir>/station-<ID>.pem, .key (CN = station id).
-    Station {
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
-        #[arg(long, value_name = "ID")]
-        station_id: String,
-        #[arg(long, default_value_t = 825)]
-        days: u32,
-        #[arg(long)]
-        force: bool,
-    },
-}
-
-/// Entry point of the `county-backoffice` binary.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
-    match run(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {
-        Command::Serve(args) => run_serve(args),
-        Command::Case(c) => run_case(c),
-        Command::Stations {
-            db,
-            offline_after_mins,
-        } => {
-            let db = Db::open(&db)?;
-            let rows = db.stations()?;
-            let now = Utc::now();
-            println!(
-                "{:<20} {:<8} {:<20} {:<10} {:>5}  FAULTS",
-                "STATION", "STATE", "LAST SEEN (UTC)", "VERSION", "QUEUE"
-            );
-            for r in &rows {
-                let online = r.online(now, Duration::from_secs(offline_after_mins * 60));
-                println!(
-                    "{:<20} {:<8} {:<20} {:<10} {:>5}  {}",
-                    r.station_id,
-                    if online { "online" } else { "offline" },
-                    r.last_seen.format("%Y-%m-%d %H:%M:%S"),
-                    r.software_version,
-                    r.queue_length,
-                    if r.faults().is_empty() {
-                        "-".to_string()
-                    } else {
-                        r.faults()
-                    }
-                );
-            }
-            if rows.is_empty() {
-                println!("(no station has sent a heartbeat yet)");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Certs(c) => run_certs(c),
-    }
-}
-
-fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    use anyhow::Context;
-    let tls = match (args.tls_ca, args.tls_cert, args.tls_key) {
-        (Some(ca_cert), Some(cert), Some(key)) => Some(TlsFiles { ca_cert, cert, key }),
-        _ => None,
-    };
-    let key = match &args.signing_key {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the signing key {}", p.display()))?;
-            bundle::parse_signing_key(&text)
-                .map_err(|e| anyhow::anyhow!("signing key {}: {e}", p.display()))?
-        }
-        None if tls.is_some() => return Err(BackofficeError::DemoKeyInProduction.into()),
-        None => bundle::demo_signing_key(),
-    };
-    let catalog = match &args.catalog {
-        Some(p) => {
-            let bytes = std::fs::read(p)
-                .with_context(|| format!("cannot read the catalogue {}", p.display()))?;
-            bundle::parse_catalog_json(&bytes)
-                .map_err(|e| anyhow::anyhow!("catalogue {}: {e}", p.display()))?
-        }
-        None => crate::catalog::demo::demo_catalog(),
-    };
-    let announcements = match &args.announcements {
-        Some(p) => {
-            let bytes = std::fs::read(p)
-                .with_context(|| format!("cannot read the announcements {}", p.display()))?;
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("announcements {}", p.display()))?
-        }
-        None => demo_announcements(),
-    };
-    let bundles = Bundles::new(&catalog, &announcements, &key)?;
-    let config = ServeConfig {
-        db_path: args.db,
-        tls,
-        demo_token: args.demo_token,
-        offline_after: Duration::from_secs(180),
-    };
-    if config.tls.is_none() && config.demo_token.is_none() {
-        return Err(BackofficeError::PlainHttpRefused.into());
-    }
-    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let mode = if config.tls.is_some() {
-            "https (mutual TLS)"
-        } else {
-            "http (DEMO mode, bearer token)"
-        };
-        eprintln!(
-            "county-backoffice: serving {mode} on {}",
-            listener.local_addr().unwrap_or(args.listen)
-        );
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        serve(listener, config, bundles, shutdown).await?;
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_case(v: &wire::CaseView) {
-    println!("case       {}", v.case_number);
-    println!("receipt    {}", v.receipt_number);
-    println!("station    {}", v.station_id);
-    println!("item       {} {}", v.item_code, v.item_name);
-    println!("applicant  {}", v.applicant_name_masked);
-    println!("status     {} ({})", v.status, v.status.label_zh());
-    if let Some(r) = &v.rejection_reason {
-        println!("reason     {r}");
-    }
-    if let Some(w) = &v.collection_window {
-        println!("window     {w}");
-    }
-    println!("timeline");
-    for t in &v.timeline {
-        println!(
-            "  {}  {:<21} {}",
-            t.at.format("%Y-%m-%d %H:%M:%S"),
-            t.status.as_str(),
-            t.note.as_deref().unwrap_or("")
-        );
-    }
-}
-
-fn run_case(c: CaseCommand) -> anyhow::Result<ExitCode> {
-    match c {
-        CaseCommand::List {
-            db,
-            status,
-            station,
-        } => {
-            let db = Db::open(&db)?;
-            let numbers = db.case_numbers(status, station.as_deref(), None)?;
-            println!(
-                "{:<20} {:<22} {:<16} {:<10} {:<8} ITEM",
-                "CASE", "STATUS", "STATION", "APPLICANT", "RECEIPT"
-            );
-            for n in &numbers {
-                if let Some((v, _, _)) = db.case(n)? {
-                    println!(
-                        "{:<20} {:<22} {:<16} {:<10} {:<8} {} {}",
-                        v.case_number,
-                        v.status.as_str(),
-                        v.station_id,
-                        v.applicant_name_masked,
-                        v.receipt_number,
-                        v.item_code,
-                        v.item_name
-                    );
-                }
-            }
-            eprintln!("{} case(s)", numbers.len());
-            Ok(ExitCode::SUCCESS)
-        }
-        CaseCommand::Show { case_number, db } => {
-            let db = Db::open(&db)?;
-            match db.case(&case_number)? {
-                Some((v, _, _)) => {
-                    print_case(&v);
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => Err(DbError::NoCase(case_number).into()),
-            }
-        }
-        CaseCommand::Advance {
-            case_number,
-            to,
-            note,
-            db,
-        } => {
-            let mut db = Db::open(&db)?;
-            let v = db.advance(&case_number, to, note.as_deref(), Utc::now())?;
-            println!(
-                "{} is now {} ({})",
-                v.case_number,
-                v.status,
-                v.status.label_zh()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-fn run_certs(c: CertsCommand) -> anyhow::Result<ExitCode> {
-    match c {
-        CertsCommand::Ca {
-            dir,
-            name,
-            days,
-            force,
-        } => {
-            let pair = certs::new_ca(&name, days)?;
-            let (cert, key) = certs::write_pair(&dir, "ca", &pair, force)?;
-            println!("county CA: {} (key {})", cert.display(), key.display());
-        }
-        CertsCommand::Server {
-            dir,
-            hosts,
-            days,
-            force,
-        } => {
-            let ca_path = dir.join("ca.pem");
-            let ca = certs::read_pair(&ca_path, &dir.join("ca.key"))?;
-            let pair = certs::new_server(&ca, &ca_path, &hosts, days)?;
-            let (cert, key) = certs::write_pair(&dir, "server", &pair, force)?;
-            println!(
-                "server certificate: {} (key {})",
-                cert.display(),
-                key.display()
-            );
-        }
-        CertsCommand::Station {
-            dir,
-            station_id,
-            days,
-            force,
-        } => {
-            if station_id.is_empty()
-                || !station_id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                anyhow::bail!("station id {station_id:?}: use letters, digits, '-' and '_' only");
-            }
-            let ca_path = dir.join("ca.pem");
-            let ca = certs::read_pair(&ca_path, &dir.join("ca.key"))?;
-            let pair = certs::new_station(&ca, &ca_path, &station_id, days)?;
-            let (cert, key) =
-                certs::write_pair(&dir, &format!("station-{station_id}"), &pair, force)?;
-            println!(
-                "station certificate: {} (key {})",
-                cert.display(),
-                key.display()
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -329,15 +329,16 @@ pub enum TrustError {
     NotSet,
 }
 
-/// The key county bundles (catalogue, announcements) must be signed with under `config`.
-pub fn trusted_key(config: &crate::config::Config) -> Result<TrustedKey, TrustError> {
-    match &config.county.catalog_public_key {
-        Some(hex) => parse_verifying_key(hex)
-            .map(TrustedKey::Configured)
-            .map_err(TrustError::BadKey),
-        None if config.is_demo() => Ok(TrustedKey::Demo(demo_verifying_key())),
-        None => Err(TrustError::NotSet),
-    }
+/// Where the trusted key comes from: implemented by [`crate::config::Config`], whose
+/// `trusted_key` holds the rule. Lets this module stay free of the config (no import circle).
+pub trait TrustSource {
+    fn trusted_key(&self) -> Result<TrustedKey, TrustError>;
+}
+
+/// The key county bundles must be signed with under `config` (the rule is
+/// `Config::trusted_key`; this name is kept for callers).
+pub fn trusted_key(config: &impl TrustSource) -> Result<TrustedKey, TrustError> {
+    config.trusted_key()
 }
 
 /// The DEMO signing key. Only for demo mode, tests and examples.

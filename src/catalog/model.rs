@@ -67,6 +67,11 @@ pub struct ServiceItem {
     /// 申请表: the fields an application needs; empty when `village_online` is false.
     #[serde(default)]
     pub form: Vec<FormField>,
+    /// 可机读的受理条件: the conditions the kiosk can check from the card before the form (age,
+    /// household region, card kind); checked by [`super::eligibility::check`]. Absent in older
+    /// catalogues: nothing is checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eligibility: Vec<Condition>,
     /// 多语言: the guide in the kiosk's other UI languages, by language tag (`en`); see
     /// [`super::translation`].
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -331,6 +336,50 @@ pub enum CardField {
     BirthDate,
     Address,
     IdNumber,
+}
+
+/// 受理条件 (machine-checkable): one condition of an item that the card alone decides.
+///
+/// `instead` names the items (by code, nearest first) a villager who does not meet the
+/// condition may apply for instead; empty means "ask the coordinator".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// 年龄: age in full years (周岁) on the day of application, from the card's birth date.
+    /// `min` and `max` are inclusive; at least one is set.
+    Age {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        instead: Vec<String>,
+    },
+    /// 户籍地: the ID number's administrative division code (GB/T 2260) starts with one of
+    /// `prefixes` (2, 4 or 6 digits); `name` is the region as villagers say it (示范县).
+    Region {
+        prefixes: Vec<String>,
+        name: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        instead: Vec<String>,
+    },
+    /// 证件类型: the card must be one of `kinds`.
+    CardKind {
+        kinds: Vec<crate::idcard::CardKind>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        instead: Vec<String>,
+    },
+}
+
+impl Condition {
+    /// The items suggested instead, nearest first.
+    pub fn instead(&self) -> &[String] {
+        match self {
+            Condition::Age { instead, .. }
+            | Condition::Region { instead, .. }
+            | Condition::CardKind { instead, .. } => instead,
+        }
+    }
 }
 
 /// The whole catalogue as the county publishes it.

@@ -89,6 +89,7 @@ pub fn sample_item(code: &str, name: &str, category: Category) -> ServiceItem {
                 card_fill: None,
             },
         ],
+        eligibility: Vec::new(),
         translations: Default::default(),
     }
 }

@@ -4,26 +4,30 @@
 //! answering (or not there), 4 card data invalid or unreadable. Personal data is masked unless
 //! `--show-pii` is given; it is never logged.
 
-use std::io::{BufRead, Write};
+#[cfg(feature = "demo")]
+use std::io::BufRead;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "demo")]
 use anyhow::Context;
 use serde::Serialize;
 
 use super::Globals;
 use crate::idcard::card::{CardKind, IdCard};
 use crate::idcard::reader::{PollOutcome, Reader, ReaderError, ReaderEvent, ReaderSettings};
-use crate::pii::{Masked, PiiKind, mask};
+use crate::pii::{PiiKind, mask};
+#[cfg(feature = "demo")]
 use crate::sim::idcard::{DemoCard, IdcardSimulator, SimCard, SimOptions};
 
-/// Exit code: no card was placed before the timeout.
-pub const EXIT_NO_CARD: u8 = 2;
+/// Exit code: no card was placed before the timeout ([`super::exit::card`]).
+pub const EXIT_NO_CARD: u8 = super::exit::card::NO_CARD;
 /// Exit code: the reader does not answer (wrong port, wrong baud, unplugged).
-pub const EXIT_READER_NOT_ANSWERING: u8 = 3;
+pub const EXIT_READER_NOT_ANSWERING: u8 = super::exit::card::READER_NOT_ANSWERING;
 /// Exit code: a card was read but its data is invalid (or it could not be read).
-pub const EXIT_CARD_INVALID: u8 = 4;
+pub const EXIT_CARD_INVALID: u8 = super::exit::card::CARD_INVALID;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CardCommand {
@@ -49,7 +53,8 @@ pub struct ReadArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Print the ID number, name and address unmasked (only with the cardholder present).
+    /// Print the ID number, name, address and birth date unmasked (only with the cardholder
+    /// present).
     #[arg(long)]
     pub show_pii: bool,
 }
@@ -67,6 +72,7 @@ pub struct WatchArgs {
     pub show_pii: bool,
 }
 
+#[cfg(feature = "demo")]
 /// Options of the simulated reader.
 #[derive(Debug, clap::Args)]
 pub struct SimIdcardArgs {
@@ -216,7 +222,8 @@ struct CardJson {
     nation_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     nationality: Option<String>,
-    birth_date: chrono::NaiveDate,
+    /// `YYYY-MM-DD`, or `****-**-**` when masked: beside the masked number it would rebuild it.
+    birth_date: String,
     address: Option<String>,
     id_number: String,
     issuer: String,
@@ -249,9 +256,17 @@ impl CardJson {
             nation: card.nation.clone(),
             nation_code: card.nation_code.clone(),
             nationality: card.nationality.clone(),
-            birth_date: card.birth_date,
+            birth_date: if show_pii {
+                card.birth_date.to_string()
+            } else {
+                MASKED_DATE.to_string()
+            },
             address: card.address.as_deref().map(|a| m(a, PiiKind::Address)),
-            id_number: m(&card.id_number, PiiKind::IdNumber),
+            id_number: if show_pii {
+                card.id_number.clone()
+            } else {
+                mask_number(&card.id_number)
+            },
             issuer: card.issuer.clone(),
             valid_from: card.valid_from,
             valid_until: card.valid_until,
@@ -260,6 +275,27 @@ impl CardJson {
             photo_bytes: card.photo.len(),
             masked: !show_pii,
         }
+    }
+}
+
+/// How a masked birth date prints.
+const MASKED_DATE: &str = "****-**-**";
+
+/// An ID number masked so that no digit of the birth date inside it shows. 18-character numbers
+/// (resident cards, permits, 2023 foreigner's cards) carry it at 7-14, which the usual mask
+/// (first 6, last 4) hides. In the old 15-character foreigner's number it follows 3 letters and a
+/// 2- or 4-digit place code (the sources disagree), so characters 6-13 may hold it: only the
+/// first 5 and the last 2 are kept.
+fn mask_number(number: &str) -> String {
+    let chars: Vec<char> = number.trim().chars().collect();
+    if chars.len() == 15 {
+        chars
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if (5..13).contains(&i) { '*' } else { *c })
+            .collect()
+    } else {
+        mask(number, PiiKind::IdNumber)
     }
 }
 
@@ -296,7 +332,7 @@ fn print_card(card: &IdCard, json: bool, show_pii: bool) -> anyhow::Result<()> {
     if let Some(n) = &j.nationality {
         line(&mut out, "nationality:", n)?;
     }
-    line(&mut out, "birth date:", &j.birth_date.to_string())?;
+    line(&mut out, "birth date:", &j.birth_date)?;
     if let Some(a) = &j.address {
         line(&mut out, "address:", a)?;
     }
@@ -343,7 +379,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 let id = if args.show_pii {
                     card.id_number.clone()
                 } else {
-                    Masked::id_number(&card.id_number).to_string()
+                    mask_number(&card.id_number)
                 };
                 format!("card placed: {}, {id}, valid", kind_label(card.kind))
             }
@@ -359,6 +395,7 @@ fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "demo")]
 pub fn run_sim(args: SimIdcardArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     let card = if args.no_card {
         None

@@ -88,7 +88,7 @@ pub enum CatalogCommand {
         /// Sign with the public DEMO key instead (demo and test bundles only).
         #[arg(long, conflicts_with = "key")]
         demo_key: bool,
-        /// The payload kind: `catalog` or `announcements`.
+        /// The payload kind: `catalog`, `announcements` or `keyring` (a key rotation).
         #[arg(long, default_value = bundle::KIND_CATALOG)]
         kind: String,
     },
@@ -132,12 +132,7 @@ pub fn run(cmd: CatalogCommand, g: &Globals) -> anyhow::Result<ExitCode> {
 
 /// Loads the config and reports unknown keys on stderr (only `kiosk config check` fails on them).
 pub(crate) fn load_config(g: &Globals) -> anyhow::Result<LoadedConfig> {
-    let loaded = config::load(g.config.as_deref())?;
-    for k in &loaded.unknown_keys {
-        let line = k.line.map(|l| format!(":{l}")).unwrap_or_default();
-        eprintln!("warning: {}{line}: {k}", loaded.path.display());
-    }
-    Ok(loaded)
+    Ok(g.loaded()?.clone())
 }
 
 /// The key bundles must be signed with: `county.catalog_public_key`, or the DEMO key in demo mode.
@@ -150,7 +145,11 @@ fn trusted_key(cfg: &LoadedConfig) -> anyhow::Result<VerifyingKey> {
             );
             Ok(k)
         }
-        Err(e) => bail!("{}: {e}", cfg.path.display()),
+        Err(e) => match crate::catalog::keyring::Keyring::from_config(&cfg.config) {
+            // Only county.trusted_keys is set: any of them (the keyring verifies with all).
+            Ok(ring) if !ring.keys().is_empty() => Ok(ring.keys()[0]),
+            _ => bail!("{}: {e}", cfg.path.display()),
+        },
     }
 }
 
@@ -195,7 +194,7 @@ fn import(g: &Globals, file: &Path, allow_downgrade: bool, json: bool) -> anyhow
     let cfg = load_config(g)?;
     let key = trusted_key(&cfg)?;
     let bytes = read_file(file)?;
-    let catalog = bundle::open_catalog(&bytes, &key).map_err(|e| bundle_error(file, e))?;
+    let (catalog, key) = open_with_keyring(&cfg, &bytes, key).map_err(|e| bundle_error(file, e))?;
     let dir = config::data_dir(&cfg.config);
     let mut store = Store::open_in(&dir)?;
     let previous = repo::meta(&store)?;
@@ -243,11 +242,28 @@ fn import(g: &Globals, file: &Path, allow_downgrade: bool, json: bool) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
+/// Verifies with the keys trusted now (the configured key and the county's key rotations kept
+/// in the store); returns the catalogue and the key that verified it.
+fn open_with_keyring(
+    cfg: &LoadedConfig,
+    bytes: &[u8],
+    configured: VerifyingKey,
+) -> Result<(Catalog, VerifyingKey), BundleError> {
+    match super::county::trusted_keyring(&cfg.config) {
+        Ok(ring) => {
+            let (catalog, signer) = ring.open_catalog(bytes)?;
+            let key = bundle::parse_verifying_key(&signer).unwrap_or(configured);
+            Ok((catalog, key))
+        }
+        Err(_) => bundle::open_catalog(bytes, &configured).map(|c| (c, configured)),
+    }
+}
+
 fn verify(g: &Globals, file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let cfg = load_config(g)?;
     let key = trusted_key(&cfg)?;
     let bytes = read_file(file)?;
-    let catalog = bundle::open_catalog(&bytes, &key).map_err(|e| bundle_error(file, e))?;
+    let (catalog, key) = open_with_keyring(&cfg, &bytes, key).map_err(|e| bundle_error(file, e))?;
     if json {
         outln!(
             "{}",
@@ -772,20 +788,37 @@ fn sign(
             signed
         }
         bundle::KIND_ANNOUNCEMENTS => {
-            serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
-                anyhow!(
-                    "{}: line {} column {}: not JSON: {e}",
-                    input.display(),
-                    e.line(),
-                    e.column()
-                )
-            })?;
+            let a = crate::county::noticeboard::check_for_signing(&bytes)
+                .map_err(|e| anyhow!("{}: not signed: {e}", input.display()))?;
+            eprintln!(
+                "signed announcements version {} ({} items)",
+                a.version,
+                a.items.len()
+            );
             bundle::sign(kind, &bytes, &key)
         }
+        crate::catalog::keyring::KIND_KEYRING => {
+            let rotation = crate::catalog::keyring::parse_rotation_json(&bytes).map_err(|e| {
+                anyhow!(
+                    "{}: {e}; fix the key rotation and sign again",
+                    input.display()
+                )
+            })?;
+            let signed = crate::catalog::keyring::sign_rotation(&rotation, &key)
+                .map_err(|e| anyhow!("{}: not signed: {e}", input.display()))?;
+            eprintln!(
+                "signed key rotation version {} for {}: {} key(s)",
+                rotation.version,
+                rotation.county,
+                rotation.keys.len()
+            );
+            signed
+        }
         other => bail!(
-            "--kind {other:?} is unknown; use {:?} or {:?}",
+            "--kind {other:?} is unknown; use {:?}, {:?} or {:?}",
             bundle::KIND_CATALOG,
-            bundle::KIND_ANNOUNCEMENTS
+            bundle::KIND_ANNOUNCEMENTS,
+            crate::catalog::keyring::KIND_KEYRING
         ),
     };
     write_atomically(out, &signed)?;

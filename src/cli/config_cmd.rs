@@ -29,7 +29,7 @@ pub fn run(cmd: ConfigCommand, g: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 fn check(g: &Globals, json: bool) -> anyhow::Result<ExitCode> {
-    let loaded = match config::load(g.config.as_deref()) {
+    let loaded = match g.loaded_or_error() {
         Ok(l) => l,
         Err(e) => {
             if json {

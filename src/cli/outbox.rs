@@ -16,9 +16,11 @@ use chrono::Utc;
 
 use super::Globals;
 use crate::config::{self, Config};
-use crate::county::outbox::{NewApplication, Outbox, WorkerConfig, spawn_worker};
+use crate::county::outbox::{NewApplication, Outbox, OutboxState, WorkerConfig, spawn_worker};
 use crate::county::{CountyAuth, CountyClient, tls};
 use crate::store::Store;
+
+mod salvage;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OutboxCommand {
@@ -37,6 +39,9 @@ pub enum OutboxCommand {
         /// The entry's id (see `kiosk outbox list`).
         id: i64,
     },
+    /// Copy every readable pending and needs-attention entry of a damaged store into a fresh
+    /// store and list what could not be read (exit 0 all copied, 3 some unreadable).
+    Salvage(salvage::SalvageArgs),
     /// Test harness for the crash test: accept applications and forward them.
     #[command(hide = true)]
     CrashChild(CrashChildArgs),
@@ -61,11 +66,15 @@ pub struct CrashChildArgs {
 pub enum CountyCommand {
     /// Check the link: reachability, TLS handshake, certificate expiry, clock skew, latency.
     Ping,
+    /// Bring the catalogue, announcements and trusted keys up to date from the county now and
+    /// print what changed.
+    Sync(super::county::SyncArgs),
+    /// The county keys trusted now (configured, or after the county's key rotation).
+    Keys,
 }
 
 fn load_config(g: &Globals) -> anyhow::Result<Config> {
-    let loaded = config::load(g.config.as_deref())?;
-    Ok(loaded.config)
+    Ok(g.loaded()?.config.clone())
 }
 
 fn open_store(cfg: &Config) -> anyhow::Result<Store> {
@@ -115,16 +124,17 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             }
         }
         OutboxCommand::List { state, limit } => {
-            if let Some(s) = state.as_deref()
-                && !["pending", "delivered", "needs_attention"].contains(&s)
-            {
-                anyhow::bail!(
-                    "unknown state {s:?}; expected pending, delivered or needs_attention"
-                );
-            }
+            let state: Option<OutboxState> = match state.as_deref() {
+                None => None,
+                Some(s) => Some(s.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "unknown state {s:?}; expected pending, delivered or needs_attention"
+                    )
+                })?),
+            };
             let cfg = load_config(g)?;
             let store = open_store(&cfg)?;
-            let rows = Outbox::list(&store, state.as_deref(), limit)?;
+            let rows = Outbox::list(&store, state, limit)?;
             outln!(
                 "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} LAST ERROR",
                 "ID",
@@ -139,8 +149,8 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 outln!(
                     "{:>6} {:<11} {:<16} {:>8} {:<17} {:<19} {:<24} {}",
                     r.id,
-                    r.kind,
-                    r.state,
+                    r.kind.as_str(),
+                    r.state.as_str(),
                     r.attempts,
                     r.receipt_number.as_deref().unwrap_or("-"),
                     r.case_number.as_deref().unwrap_or("-"),
@@ -157,6 +167,7 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             outln!("outbox entry {id} is queued again; the worker sends it with the same key");
             Ok(ExitCode::SUCCESS)
         }
+        OutboxCommand::Salvage(args) => salvage::run(args, g),
         OutboxCommand::CrashChild(args) => crash_child(args),
     }
 }
@@ -196,11 +207,11 @@ fn crash_child(args: CrashChildArgs) -> anyhow::Result<ExitCode> {
             item_code: "SB-003".into(),
             item_name: "城乡居民养老保险待遇领取资格认证".into(),
             applicant_name: "测试员".into(),
-            id_number: format!("4103291950{:08}", i % 100_000_000)
-                .chars()
-                .take(17)
-                .collect::<String>()
-                + "X",
+            id_number: {
+                let first17 = format!("410329195001{:05}", i % 100_000);
+                let check = crate::idcard::card::gb11643_check_char(&first17).unwrap_or('0');
+                format!("{first17}{check}")
+            },
             phone: None,
             fields: BTreeMap::from([("certification_way".into(), "face".into())]),
         };
@@ -259,6 +270,8 @@ pub fn run_county(cmd: CountyCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        CountyCommand::Sync(args) => super::county::run_sync(args, g),
+        CountyCommand::Keys => super::county::run_keys(g),
     }
 }
 

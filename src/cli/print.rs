@@ -4,10 +4,14 @@
 //! connected, 3 no answer to status requests, 4 out of paper, 5 cover open, 6 cutter error,
 //! 7 head too hot, 8 unrecoverable error, 9 offline. Paper near end is a warning (exit 0).
 
-use std::io::{Read, Write};
+use std::io::Read;
+#[cfg(feature = "demo")]
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+#[cfg(feature = "demo")]
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(feature = "demo")]
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,11 +20,13 @@ use super::Globals;
 use crate::catalog::ServiceItem;
 use crate::config::Config;
 use crate::printer::paper::{PaperInterpreter, TranscriptEntry};
+#[cfg(feature = "demo")]
 use crate::printer::profile::DEFAULT_PROFILE;
 use crate::printer::{
     PaperState, PrintError, PrintJob, PrintReport, Printer, PrinterProfile, PrinterSettings,
     PrinterStatus, escpos, receipt,
 };
+#[cfg(feature = "demo")]
 use crate::sim::printer::{PrinterSimulator, SimPrinterOptions};
 
 #[derive(Debug, clap::Subcommand)]
@@ -93,6 +99,7 @@ pub struct PreviewArgs {
     pub catalog: Option<PathBuf>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, clap::Args)]
 pub struct SimPrinterArgs {
     /// Paper and mechanism state: ok, near-end, paper-end, cover-open, cutter-error, head-hot,
@@ -116,6 +123,7 @@ pub struct SimPrinterArgs {
     pub paper_end_after: Option<usize>,
 }
 
+#[cfg(feature = "demo")]
 fn parse_state(s: &str) -> Result<PaperState, String> {
     PaperState::parse(s).ok_or_else(|| {
         let names: Vec<&str> = PaperState::ALL.iter().map(|p| p.name()).collect();
@@ -124,19 +132,7 @@ fn parse_state(s: &str) -> Result<PaperState, String> {
 }
 
 fn load_config(g: &Globals) -> anyhow::Result<Config> {
-    let path = match &g.config {
-        Some(p) => p.clone(),
-        None => {
-            let p = PathBuf::from(crate::config::DEFAULT_CONFIG_PATH);
-            if !p.exists() {
-                return Ok(Config::default());
-            }
-            p
-        }
-    };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+    Ok(g.loaded()?.config.clone())
 }
 
 fn resolve_profile(arg: Option<&str>, config: &Config) -> anyhow::Result<PrinterProfile> {
@@ -198,7 +194,7 @@ fn report(result: Result<PrintReport, PrintError>) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(e.exit_code()))
+            Ok(super::exit::code(super::exit::printer_error(&e)))
         }
     }
 }
@@ -325,13 +321,13 @@ pub fn run_printer(cmd: PrinterCommand, g: &Globals) -> anyhow::Result<ExitCode>
                             let all: Vec<&str> = s.faults().iter().map(|f| f.describe()).collect();
                             outln!("status: not ready: {}", all.join(", "));
                             eprintln!("error: printer {}", f.describe());
-                            Ok(ExitCode::from(f.exit_code()))
+                            Ok(super::exit::code(super::exit::printer_fault(f)))
                         }
                     }
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    Ok(ExitCode::from(e.exit_code()))
+                    Ok(super::exit::code(super::exit::printer_error(&e)))
                 }
             }
         }
@@ -375,12 +371,15 @@ pub fn run_receipt(cmd: ReceiptCommand, g: &Globals) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "demo")]
 static STOP: AtomicBool = AtomicBool::new(false);
 
+#[cfg(feature = "demo")]
 extern "C" fn on_stop_signal(_: nix::libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+#[cfg(feature = "demo")]
 fn install_stop_handlers() -> anyhow::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let action = SigAction::new(
@@ -395,6 +394,7 @@ fn install_stop_handlers() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 pub fn run_sim(args: SimPrinterArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     let profile = PrinterProfile::load(&args.profile)?;
     let sim = PrinterSimulator::start(SimPrinterOptions {

@@ -17,11 +17,11 @@ use slint::ComponentHandle;
 use super::Globals;
 use crate::config::{self, Config};
 use crate::session::SessionRules;
+#[cfg(feature = "demo")]
+use crate::station::DemoOptions;
+use crate::station::Station;
+use crate::station::ports::Services;
 use crate::ui::app::KioskOptions;
-use crate::ui::services::{Services, Submission};
-use crate::ui::wiring::{
-    self, DemoOptions, DemoStation, IndexedCatalogue, OutboxCounty, SerialReceiptPrinter,
-};
 use crate::ui::{Kiosk, Lang, ManualClock, Page, SystemClock, headless};
 
 #[derive(Debug, Default, clap::Args)]
@@ -46,6 +46,7 @@ pub struct RunArgs {
     pub generated_catalog: Option<usize>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, clap::Args)]
 pub struct ScreenshotArgs {
     /// Directory the PNG files are written to (created if missing).
@@ -128,66 +129,6 @@ fn kiosk_options(config: &Config, args: &RunArgs, demo: bool) -> anyhow::Result<
     })
 }
 
-fn production_services(
-    config: &Config,
-    rt: &tokio::runtime::Handle,
-) -> anyhow::Result<(Services, PathBuf, Arc<OutboxCounty>)> {
-    let data_dir = config::data_dir(config);
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let store_path = data_dir.join("kiosk.sqlite3");
-    let catalog = {
-        let store = crate::store::Store::open(&store_path)
-            .with_context(|| format!("cannot open the store {}", store_path.display()))?;
-        match crate::catalog::repo::load(&store).context("cannot load the installed catalogue")? {
-            Some((_, c)) => c,
-            None => bail!(
-                "no catalogue is installed in {}; import one with `kiosk catalog import`",
-                store_path.display()
-            ),
-        }
-    };
-    let catalogue: Arc<dyn crate::ui::services::Catalogue> =
-        Arc::new(IndexedCatalogue::new(catalog));
-    let reader_port = config
-        .reader
-        .port
-        .clone()
-        .ok_or_else(|| anyhow!("[reader] port is not set in the config"))?;
-    let printer_port = config
-        .printer
-        .port
-        .clone()
-        .ok_or_else(|| anyhow!("[printer] port is not set in the config"))?;
-    let profile = crate::printer::profile::PrinterProfile::builtin(&config.printer.profile)
-        .map_err(|e| anyhow!("printer profile {:?}: {e}", config.printer.profile))?;
-    let printer = crate::printer::device::Printer::new(crate::printer::device::PrinterSettings {
-        port: printer_port,
-        profile,
-    });
-    let client = crate::county::CountyClient::from_config(&config.county, &config.station)
-        .map_err(|e| anyhow!("county link: {e}"))?;
-    let county = Arc::new(
-        OutboxCounty::start(&store_path, client, rt.clone(), catalogue.clone(), config)
-            .map_err(|e| anyhow!("{}", e.detail))?,
-    );
-    Ok((
-        Services {
-            catalogue,
-            printer: Arc::new(SerialReceiptPrinter::new(
-                printer,
-                config.station.name.clone(),
-                config.station.complaint_phone.clone(),
-            )),
-            county: county.clone(),
-            demo_hand: None,
-            station_name: config.station.name.clone(),
-        },
-        reader_port,
-        county,
-    ))
-}
-
 thread_local! {
     static APP: RefCell<Option<Rc<Kiosk>>> = const { RefCell::new(None) };
 }
@@ -201,6 +142,24 @@ fn init_logging() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .try_init();
+}
+
+/// Demo mode's station: simulators, the embedded back office, the demo catalogue.
+#[cfg(feature = "demo")]
+fn demo_station(args: &RunArgs, handle: tokio::runtime::Handle) -> anyhow::Result<Station> {
+    let mut opts = DemoOptions::default();
+    if let Some(n) = args.generated_catalog {
+        opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
+    }
+    Ok(Station::demo(opts, handle)?)
+}
+
+/// Firmware built without demo mode: a kiosk with no county configured cannot run.
+#[cfg(not(feature = "demo"))]
+fn demo_station(_args: &RunArgs, _handle: tokio::runtime::Handle) -> anyhow::Result<Station> {
+    anyhow::bail!(
+        "no [county] url in the config, and this kiosk was built without demo mode: provision the station (`kiosk provision BUNDLE`) or set county.url in the config"
+    )
 }
 
 pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -226,19 +185,10 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         None
     };
 
-    let (services, reader_port, _station, county, production_county) = if demo {
-        let mut opts = DemoOptions::default();
-        if let Some(n) = args.generated_catalog {
-            opts.catalog = Some(crate::catalog::sample::generated_catalog(n));
-        }
-        let station = DemoStation::start(&handle, opts).map_err(|e| anyhow!("{}", e.detail))?;
-        let services = station.services.clone();
-        let port = station.reader_port.clone();
-        let county = station.county.clone();
-        (services, port, Some(Box::new(station)), county, None)
+    let station = if demo {
+        demo_station(&args, handle.clone())?
     } else {
-        let (s, p, c) = production_services(&config, &handle)?;
-        (s, p, None, c.clone(), Some(c))
+        Station::production(&config, handle.clone())?
     };
 
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
@@ -256,7 +206,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         wake
     };
     let kiosk = Kiosk::new(
-        services,
+        station.services().clone(),
         handle.clone(),
         Rc::new(SystemClock),
         options.clone(),
@@ -267,20 +217,16 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
             )
         })?;
-    let _reader = wiring::forward_reader_events(&reader_port, &handle, kiosk.sink());
-    let trusted = if demo {
-        Ok(crate::catalog::bundle::demo_verifying_key())
-    } else {
-        crate::catalog::bundle::trusted_key(&config).map(|k| *k.key())
-    };
-    match trusted {
-        Ok(key) => county.start_noticeboard(
-            key,
-            Duration::from_secs(config.county.announcements_refresh_secs.max(60)),
-            kiosk.sink(),
-        ),
-        Err(e) => tracing::warn!("no announcements on the idle screen: {e}"),
-    }
+    let reader = connect(&station, &kiosk, None);
+
+    // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<&'static str>();
+    station.on_signal(move |name| {
+        let _ = stop_tx.send(name);
+        let _ = slint::invoke_from_event_loop(|| {
+            let _ = slint::quit_event_loop();
+        });
+    });
 
     if let Some(window) = headless_window {
         headless::set_orientation(&kiosk, options.landscape);
@@ -292,10 +238,24 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         if let Some(kb) = pss_kb() {
             outln!("memory: PSS {kb} kB after the first frame");
         }
-        if args.exit_after_first_frame {
-            return Ok(ExitCode::SUCCESS);
+        if !args.exit_after_first_frame {
+            // No event loop without a display: the kiosk's own clock and events, until a
+            // signal.
+            loop {
+                match stop_rx.recv_timeout(Duration::from_millis(500)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        kiosk.drain_events();
+                        kiosk.tick();
+                        if frame.draw(&window) {
+                            tracing::trace!("frame drawn");
+                        }
+                    }
+                    Ok(name) => return stop(station, reader, rt, Some(name)),
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
         }
-        bail!("--headless has no display to run on; use it with --exit-after-first-frame");
+        return stop(station, reader, rt, None);
     }
 
     APP.with(|a| *a.borrow_mut() = Some(kiosk.clone()));
@@ -337,17 +297,52 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     }
     let result = kiosk.window.run();
     APP.with(|a| a.borrow_mut().take());
-    if let Some(c) = production_county {
-        c.shutdown();
-    }
-    drop(rt);
+    let stopped = stop(station, reader, rt, stop_rx.try_recv().ok());
     result.map_err(|e| anyhow!("the window failed: {e}"))?;
+    stopped
+}
+
+/// The reader and the noticeboard into `kiosk`'s events (`refresh` overrides the config's
+/// announcement refresh).
+fn connect(
+    station: &Station,
+    kiosk: &Kiosk,
+    refresh: Option<Duration>,
+) -> crate::idcard::reader::ReaderHandle {
+    let sink = kiosk.sink();
+    let reader = station.start_reader(move |e| sink.send(crate::ui::app::UiEvent::Card(e)));
+    let sink = kiosk.sink();
+    station.start_noticeboard(refresh, move |a| {
+        sink.send(crate::ui::app::UiEvent::Announcements(a))
+    });
+    reader
+}
+
+/// The one way the app ends: the reader stops, then the station (printer job and outbox step
+/// finish), then the runtime. After a signal, says so: `SIGTERM: stopped cleanly`.
+fn stop(
+    mut station: Station,
+    reader: crate::idcard::reader::ReaderHandle,
+    rt: tokio::runtime::Runtime,
+    signal: Option<&'static str>,
+) -> anyhow::Result<ExitCode> {
+    reader.stop();
+    let report = station.shutdown();
+    drop(station);
+    drop(rt);
+    if !report.clean() {
+        bail!("stopped with work unfinished: {report:?}");
+    }
+    if let Some(name) = signal {
+        outln!("{name}: stopped cleanly");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Screenshots.
 
+#[cfg(feature = "demo")]
 fn save(k: &Kiosk, dir: &Path, name: &str) -> anyhow::Result<()> {
     let png = headless::snapshot_png(k).map_err(|e| anyhow!(e))?;
     let path = dir.join(format!("{name}.png"));
@@ -355,8 +350,10 @@ fn save(k: &Kiosk, dir: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 const WAIT: Duration = Duration::from_secs(20);
 
+#[cfg(feature = "demo")]
 fn wait_page(k: &Kiosk, page: Page) -> anyhow::Result<()> {
     if k.wait_until(WAIT, |k| k.page() == page) {
         Ok(())
@@ -365,15 +362,17 @@ fn wait_page(k: &Kiosk, page: Page) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(feature = "demo")]
 fn tap(k: &Kiosk, label: &str) -> anyhow::Result<()> {
     headless::tap(k, label).map_err(|e| anyhow!(e))
 }
 
+#[cfg(feature = "demo")]
 /// Fills the current form with valid answers by tapping keys, the way a villager would.
 pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
     use crate::catalog::FieldKind;
     let item = k
-        .state
+        .visit
         .borrow()
         .item
         .clone()
@@ -418,6 +417,7 @@ pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 /// The first item the village point can accept online.
 pub fn first_online_item(services: &Services) -> Option<crate::catalog::ServiceItem> {
     crate::catalog::Category::ALL
@@ -426,6 +426,7 @@ pub fn first_online_item(services: &Services) -> Option<crate::catalog::ServiceI
         .find(|i| i.village_online && !i.form.is_empty())
 }
 
+#[cfg(feature = "demo")]
 fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Result<()> {
     let shot = |n: &str| save(k, dir, &format!("{prefix}-{n}"));
     k.end_visit(crate::session::WipeReason::Home);
@@ -440,7 +441,7 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
     shot("03-search")?;
     k.home();
     let item = first_online_item(&k.services).ok_or_else(|| anyhow!("no online item"))?;
-    k.state.borrow_mut().list = Some(crate::ui::app::ListContext::Category(item.category));
+    k.visit.borrow_mut().list = Some(crate::ui::app::ListContext::Category(item.category));
     k.show(Page::ItemList, true);
     shot("04-category")?;
     crate::ui::search::open_item(k, &item.code);
@@ -475,7 +476,10 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
         .invoke_submit();
     wait_page(k, Page::Submitted)?;
     k.wait_until(WAIT, |k| {
-        !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
+        !matches!(
+            k.visit.borrow().submitted.print,
+            crate::ui::app::PrintState::Printing
+        )
     });
     shot("10-submitted")?;
     k.window
@@ -490,7 +494,7 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
         .global::<crate::ui::CardAdapter>()
         .invoke_place_demo_card("resident".into());
     wait_page(k, Page::Cases)?;
-    k.wait_until(WAIT, |k| !k.state.borrow().cases_loading);
+    k.wait_until(WAIT, |k| !k.visit.borrow().cases.loading);
     shot("12-cases")?;
     k.home();
     clock.advance(Duration::from_secs(50));
@@ -500,10 +504,11 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
     Ok(())
 }
 
+#[cfg(feature = "demo")]
 /// The printer-failure and county-unreachable screens.
 fn failure_shots(
     k: &Kiosk,
-    station: &DemoStation,
+    station: &Station,
     dir: &Path,
     prefix: &str,
     name: &str,
@@ -530,7 +535,10 @@ fn failure_shots(
         .invoke_submit();
     wait_page(k, Page::Submitted)?;
     k.wait_until(WAIT, |k| {
-        !matches!(k.state.borrow().print, crate::ui::app::PrintState::Printing)
+        !matches!(
+            k.visit.borrow().submitted.print,
+            crate::ui::app::PrintState::Printing
+        )
     });
     save(k, dir, &format!("{prefix}-{name}"))
 }
@@ -545,6 +553,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+#[cfg(feature = "demo")]
 pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode> {
     init_logging();
     let langs: Vec<Lang> = match args.lang.as_deref() {
@@ -564,17 +573,15 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
     headless::init().map_err(|e| anyhow!(e))?;
     let rt = runtime()?;
     let handle = rt.handle().clone();
-    let station =
-        DemoStation::start(&handle, DemoOptions::default()).map_err(|e| anyhow!("{}", e.detail))?;
-    let dead = DemoStation::start(
-        &handle,
+    let station = Station::demo(DemoOptions::default(), handle.clone())?;
+    let dead = Station::demo(
         DemoOptions {
             county_reachable: false,
             printer_state: crate::printer::status::PaperState::PaperEnd,
             ..DemoOptions::default()
         },
-    )
-    .map_err(|e| anyhow!("{}", e.detail))?;
+        handle.clone(),
+    )?;
     let mut count = 0;
     for &lang in &langs {
         for &landscape in &orientations {
@@ -590,7 +597,7 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
                 ..KioskOptions::default()
             };
             let k = Kiosk::new(
-                station.services.clone(),
+                station.services().clone(),
                 handle.clone(),
                 clock.clone(),
                 options.clone(),
@@ -598,25 +605,20 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             )
             .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&k, landscape);
-            let reader = wiring::forward_reader_events(&station.reader_port, &handle, k.sink());
-            station.county.start_noticeboard(
-                crate::catalog::bundle::demo_verifying_key(),
-                Duration::from_secs(3600),
-                k.sink(),
-            );
-            if !k.wait_until(WAIT, |k| !k.state.borrow().announcements.is_empty()) {
+            let reader = connect(&station, &k, Some(Duration::from_secs(3600)));
+            if !k.wait_until(WAIT, |k| !k.shell.borrow().announcements.is_empty()) {
                 bail!("the demo back office's announcements did not arrive");
             }
             let toured = tour(&k, &clock, &args.out, &prefix);
             // The next tour's reader starts with an empty field, as a kiosk nobody is at.
-            if let Some(hand) = &station.services.demo_hand {
+            if let Some(hand) = &station.services().demo_hand {
                 let _ = hand.lift();
             }
             // One reader thread at a time on the simulator's tty.
             reader.stop();
             toured?;
             let kd = Kiosk::new(
-                dead.services.clone(),
+                dead.services().clone(),
                 handle.clone(),
                 clock.clone(),
                 options,
@@ -624,7 +626,9 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             )
             .map_err(|e| anyhow!("{e}"))?;
             headless::set_orientation(&kd, landscape);
-            let _reader = wiring::forward_reader_events(&dead.reader_port, &handle, kd.sink());
+            let sink = kd.sink();
+            let dead_reader =
+                dead.start_reader(move |e| sink.send(crate::ui::app::UiEvent::Card(e)));
             failure_shots(
                 &kd,
                 &dead,
@@ -632,13 +636,13 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
                 &prefix,
                 "14-printer-failed-and-queued",
             )?;
-            if let Some(hand) = &dead.services.demo_hand {
+            if let Some(hand) = &dead.services().demo_hand {
                 let _ = hand.lift();
             }
+            dead_reader.stop();
             count += 14;
         }
     }
     outln!("wrote {count} screenshots to {}", args.out.display());
-    let _: Option<Submission> = None;
     Ok(ExitCode::SUCCESS)
 }

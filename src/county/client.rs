@@ -49,6 +49,8 @@ pub enum ClientError {
     },
     #[error("the county's answer could not be read: {0}")]
     Decode(String),
+    #[error("the county's answer is larger than {limit} bytes; not read")]
+    TooLarge { limit: usize },
 }
 
 impl ClientError {
@@ -67,6 +69,11 @@ impl ClientError {
         }
     }
 }
+
+/// The most the kiosk reads of a JSON answer (a person's cases are the largest).
+pub const MAX_JSON_ANSWER: usize = 4 << 20;
+/// The most the kiosk reads of a signed bundle (the catalogue).
+pub const MAX_BUNDLE_ANSWER: usize = 64 << 20;
 
 /// A raw answer: status, Retry-After and the whole body (read completely or an error).
 #[derive(Debug, Clone)]
@@ -213,7 +220,17 @@ impl CountyClient {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<RawReply, ClientError> {
-        let resp = rb.send().await.map_err(map_reqwest)?;
+        self.send_bounded(rb, MAX_JSON_ANSWER).await
+    }
+
+    /// Sends and reads the answer, at most `limit` bytes of body: a longer answer (announced
+    /// or not) is an error, so a broken or hostile server cannot fill the kiosk's memory.
+    async fn send_bounded(
+        &self,
+        rb: reqwest::RequestBuilder,
+        limit: usize,
+    ) -> Result<RawReply, ClientError> {
+        let mut resp = rb.send().await.map_err(map_reqwest)?;
         let status = resp.status().as_u16();
         let header = |name: reqwest::header::HeaderName| {
             resp.headers()
@@ -224,7 +241,16 @@ impl CountyClient {
         let retry_after =
             header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, Utc::now()));
         let etag = header(reqwest::header::ETAG);
-        let body = resp.bytes().await.map_err(map_reqwest)?.to_vec();
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(ClientError::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+            if body.len() + chunk.len() > limit {
+                return Err(ClientError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(RawReply {
             status,
             retry_after,
@@ -305,9 +331,25 @@ impl CountyClient {
         self.json(self.request(reqwest::Method::GET, &path)).await
     }
 
-    /// `POST /v1/persons/cases`: the cases of the person whose card was just read. Sends only
-    /// the keyed hash of the ID number.
-    pub async fn person_cases(&self, id_number: &str) -> Result<Vec<wire::CaseView>, ClientError> {
+    /// Superseded: a lookup needs the card on the reader ([`Self::person_cases_for_card`]); the
+    /// county refuses one by ID number alone. Kept so callers get a clear error until they pass
+    /// the card.
+    pub async fn person_cases(&self, _id_number: &str) -> Result<Vec<wire::CaseView>, ClientError> {
+        Err(ClientError::Config(
+            "a lookup of a person's cases needs the card read now: call person_cases_for_card"
+                .into(),
+        ))
+    }
+
+    /// `POST /v1/persons/challenge` then `POST /v1/persons/cases`: the cases of the person
+    /// whose card is on the reader now. Sends the keyed hash of the ID number, the fresh
+    /// single-use challenge and the card's key ([`card_key`]); never the ID number. Call it
+    /// once per card read (the county rate-limits challenges per station: 429 + Retry-After).
+    pub async fn person_cases_for_card(
+        &self,
+        card: &crate::idcard::IdCard,
+    ) -> Result<Vec<wire::CaseView>, ClientError> {
+        let id_number = card.id_number.as_str();
         let salt = {
             let cached = self.salt.lock().await.clone();
             match cached {
@@ -319,8 +361,13 @@ impl CountyClient {
                 }
             }
         };
+        let challenge: wire::PersonChallenge = self
+            .json(self.request(reqwest::Method::POST, "/persons/challenge"))
+            .await?;
         let q = wire::PersonCasesQuery {
             person_key: super::person_key(&salt, id_number),
+            challenge: challenge.challenge,
+            card_key: card_key(card),
         };
         let r: wire::PersonCases = self
             .json(
@@ -342,7 +389,7 @@ impl CountyClient {
         if let Some(etag) = if_none_match {
             rb = rb.header(reqwest::header::IF_NONE_MATCH, etag);
         }
-        let reply = self.send(rb).await?;
+        let reply = self.send_bounded(rb, MAX_BUNDLE_ANSWER).await?;
         if reply.status == StatusCode::NOT_MODIFIED.as_u16() {
             return Ok(None);
         }
@@ -391,11 +438,41 @@ impl CountyClient {
     }
 }
 
-/// The two signed bundles the county serves.
+/// The card key (卡片密钥摘要) a station sends with a lookup and with an application:
+/// `hex(SHA-256("village-kiosk/card-key/v1" ‖ id number ‖ issuer ‖ valid from ‖ valid until ‖
+/// photo))`, each part length-prefixed. The issuing authority, the validity dates and above all
+/// the chip's photo block come only from reading the card itself; an ID number alone (or a list
+/// of them) does not give it.
+pub fn card_key(card: &crate::idcard::IdCard) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"village-kiosk/card-key/v1");
+    let until = card
+        .valid_until
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "long-term".into());
+    let from = card.valid_from.to_string();
+    let id = card.id_number.trim().to_ascii_uppercase();
+    for part in [
+        id.as_bytes(),
+        card.issuer.as_bytes(),
+        from.as_bytes(),
+        until.as_bytes(),
+        card.photo.as_slice(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The signed bundles the county serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BundleKind {
     Catalog,
     Announcements,
+    /// The county's latest key rotation (`catalog::keyring`); 404 when it never rotated.
+    Keyring,
 }
 
 impl BundleKind {
@@ -403,6 +480,7 @@ impl BundleKind {
         match self {
             BundleKind::Catalog => "/catalog",
             BundleKind::Announcements => "/announcements",
+            BundleKind::Keyring => "/keyring",
         }
     }
 }

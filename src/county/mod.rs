@@ -7,6 +7,8 @@
 //!   says accepted, and the tokio worker that forwards them exactly once.
 //! - [`client`]: reqwest over rustls, mutual TLS (or a bearer token in demo mode).
 //! - [`noticeboard`]: the county's signed announcements, kept and shown on the idle screen.
+//! - [`sync`]: catalogue, announcements and key rotation kept current from the county (a sans-IO
+//!   schedule and judge, a thin tokio loop); a new catalogue waits until the visit ends.
 //! - [`tls`]: loading PEM files and building rustls configurations for both ends.
 //!
 //! Nothing here may log personal data except through `crate::pii::Masked`.
@@ -15,6 +17,7 @@ pub mod client;
 pub mod noticeboard;
 pub mod outbox;
 pub mod retry;
+pub mod sync;
 pub mod tls;
 pub mod wire;
 

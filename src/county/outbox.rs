@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,17 +69,115 @@ pub enum OutboxError {
     #[error("no outbox entry {0}")]
     NotFound(String),
     #[error("outbox entry {id} is {state}; only entries needing attention can be retried")]
-    NotRetryable { id: i64, state: String },
+    NotRetryable { id: i64, state: OutboxState },
     #[error("outbox store: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("outbox encoding: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the person-tag salt {}: {detail}; restore it from the kiosk's backup or move it aside (cases looked up by card will start afresh)", path.display())]
+    Salt { path: PathBuf, detail: String },
 }
 
 /// The prefix of local receipt numbers (村级受理回执).
 pub const RECEIPT_PREFIX: &str = "CG";
+
+/// The file beside the store that holds the local person-tag salt (see [`person_salt_path`]).
+pub const PERSON_TAG_SALT_EXTENSION: &str = "person-tag-salt";
+
+/// What an outbox row carries (the `outbox.kind` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxKind {
+    /// 申请: goes to `POST /v1/applications`.
+    Application,
+    /// 好差评: goes to `POST /v1/evaluations`.
+    Evaluation,
+    /// 心跳: goes to `POST /v1/heartbeats`; only the newest matters.
+    Heartbeat,
+}
+
+/// Where an outbox row is (the `outbox.state` column; a local case's delivery state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxState {
+    /// 待发送: waiting for the county.
+    Pending,
+    /// 已送达: the county confirmed it.
+    Delivered,
+    /// 需处理: the county refused it; kept for a technician, never retried by itself.
+    NeedsAttention,
+}
+
+/// A value in the store that no variant has: a damaged or foreign file, never guessed at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("outbox column `{column}` holds {value:?}, which this kiosk does not know")]
+pub struct UnknownValue {
+    pub column: &'static str,
+    pub value: String,
+}
+
+macro_rules! text_enum {
+    ($ty:ident, $column:literal, $($variant:ident => $text:literal),+ $(,)?) => {
+        impl $ty {
+            /// Every value, in the order of the schema's CHECK constraint.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The text stored in SQLite and shown to technicians.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $($text => Ok($ty::$variant),)+
+                    other => Err(UnknownValue { column: $column, value: other.to_string() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $ty {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl rusqlite::types::ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $ty {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                let text = v.as_str()?;
+                text.parse()
+                    .map_err(|e: UnknownValue| rusqlite::types::FromSqlError::Other(Box::new(e)))
+            }
+        }
+    };
+}
+
+text_enum!(OutboxKind, "kind",
+    Application => "application",
+    Evaluation => "evaluation",
+    Heartbeat => "heartbeat",
+);
+text_enum!(OutboxState, "state",
+    Pending => "pending",
+    Delivered => "delivered",
+    NeedsAttention => "needs_attention",
+);
 
 /// A local case: what lookup needs, kept after the personal record is purged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +192,8 @@ pub struct LocalCase {
     pub status: Option<wire::CaseStatus>,
     /// Rejection reason or collection window.
     pub status_note: Option<String>,
-    /// Delivery state of the outbox row: `pending`, `delivered` or `needs_attention`.
-    pub delivery: String,
+    /// Delivery state of the outbox row.
+    pub delivery: OutboxState,
     pub last_error: Option<String>,
     pub accepted_at: DateTime<Utc>,
 }
@@ -104,8 +202,8 @@ pub struct LocalCase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
     pub id: i64,
-    pub kind: String,
-    pub state: String,
+    pub kind: OutboxKind,
+    pub state: OutboxState,
     pub attempts: i64,
     pub receipt_number: Option<String>,
     pub case_number: Option<String>,
@@ -129,7 +227,7 @@ pub struct OutboxStats {
 #[derive(Debug, Clone)]
 pub struct DueItem {
     pub id: i64,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub idempotency_key: String,
     pub body: String,
 }
@@ -144,24 +242,45 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn valid_id_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 18
-        && b[..17].iter().all(u8::is_ascii_digit)
-        && (b[17].is_ascii_digit() || b[17] == b'X' || b[17] == b'x')
-}
+/// The time zone receipt numbers are dated in unless the config names another
+/// (`station.time_zone`).
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 /// The outbox's operations on the store. Each is one SQLite transaction.
 pub struct Outbox;
 
 impl Outbox {
-    /// Accepts an application: writes its exact submission body and idempotency key, and the
-    /// local case for lookup, in one transaction. Only after this returns may the screen say
-    /// 已受理 and print the receipt.
+    /// [`Outbox::accept_in`] with receipt numbers dated in [`DEFAULT_TIME_ZONE`].
     pub fn accept(
         store: &mut Store,
         app: NewApplication,
         now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_in(store, app, None, now, DEFAULT_TIME_ZONE)
+    }
+
+    /// [`Outbox::accept_in`] for an application filed by a helper (帮办代办): the masked agent
+    /// and their relationship travel in the submission body (`agent`).
+    pub fn accept_with_agent(
+        store: &mut Store,
+        app: NewApplication,
+        agent: Option<wire::Agent>,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_in(store, app, agent, now, DEFAULT_TIME_ZONE)
+    }
+
+    /// Accepts an application: writes its exact submission body and idempotency key, and the
+    /// local case for lookup, in one transaction. Only after this returns may the screen say
+    /// 已受理 and print the receipt. The receipt number carries the day of `now` in the
+    /// station's time zone `tz` (an application at 07:30 Beijing time is dated today, not by
+    /// the UTC day). `agent`: the helper who filed it (帮办代办), masked.
+    pub fn accept_in(
+        store: &mut Store,
+        app: NewApplication,
+        agent: Option<wire::Agent>,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
     ) -> Result<Accepted, OutboxError> {
         let item_code = app.item_code.trim().to_string();
         let name = app.applicant_name.trim().to_string();
@@ -174,15 +293,16 @@ impl Outbox {
         if name.is_empty() {
             return Err(OutboxError::Invalid("the applicant's name is empty".into()));
         }
-        if !valid_id_number(&id_number) {
+        if let Err(e) = crate::idcard::card::check_id_number(&id_number) {
             return Err(OutboxError::Invalid(format!(
-                "the ID number {} is not 18 characters of digits (last may be X)",
+                "the ID number {} is not valid: {e}",
                 Masked::id_number(&id_number)
             )));
         }
         let key = uuid::Uuid::new_v4().to_string();
+        let salt = person_salt(store)?;
         let tx = store.conn_mut().transaction()?;
-        let day = now.format("%Y%m%d").to_string();
+        let day = now.with_timezone(&tz).format("%Y%m%d").to_string();
         let seq: i64 = tx.query_row(
             "INSERT INTO receipt_counters (day, last) VALUES (?1, 1)
              ON CONFLICT (day) DO UPDATE SET last = last + 1 RETURNING last",
@@ -204,15 +324,16 @@ impl Outbox {
             },
             fields: app.fields,
             accepted_at: now,
+            card_key: None,
+            agent,
         };
         let body_json = serde_json::to_string(&body)?;
         tx.execute(
             "INSERT INTO outbox (kind, idempotency_key, body, created_at)
-             VALUES ('application', ?1, ?2, ?3)",
-            params![key, body_json, ts(now)],
+             VALUES (?1, ?2, ?3, ?4)",
+            params![OutboxKind::Application, key, body_json, ts(now)],
         )?;
         let outbox_id = tx.last_insert_rowid();
-        let salt = local_salt(&tx)?;
         tx.execute(
             "INSERT INTO local_cases (receipt_number, outbox_id, item_code, item_name,
                  applicant_name_masked, person_tag, accepted_at)
@@ -263,8 +384,8 @@ impl Outbox {
         let key = uuid::Uuid::new_v4().to_string();
         store.conn().execute(
             "INSERT INTO outbox (kind, idempotency_key, body, created_at)
-             VALUES ('evaluation', ?1, ?2, ?3)",
-            params![key, body, ts(now)],
+             VALUES (?1, ?2, ?3, ?4)",
+            params![OutboxKind::Evaluation, key, body, ts(now)],
         )?;
         Ok(key)
     }
@@ -278,13 +399,18 @@ impl Outbox {
         let body = serde_json::to_string(heartbeat)?;
         let tx = store.conn_mut().transaction()?;
         tx.execute(
-            "DELETE FROM outbox WHERE kind = 'heartbeat' AND state = 'pending'",
-            [],
+            "DELETE FROM outbox WHERE kind = ?1 AND state = ?2",
+            params![OutboxKind::Heartbeat, OutboxState::Pending],
         )?;
         tx.execute(
             "INSERT INTO outbox (kind, idempotency_key, body, created_at)
-             VALUES ('heartbeat', ?1, ?2, ?3)",
-            params![uuid::Uuid::new_v4().to_string(), body, ts(now)],
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                OutboxKind::Heartbeat,
+                uuid::Uuid::new_v4().to_string(),
+                body,
+                ts(now)
+            ],
         )?;
         tx.commit()?;
         Ok(())
@@ -305,7 +431,7 @@ impl Outbox {
     /// The cases applied for at this kiosk by the person with this ID number, newest first
     /// (including those still waiting in the outbox or needing attention).
     pub fn cases_for_person(store: &Store, id_number: &str) -> Result<Vec<LocalCase>, OutboxError> {
-        let salt = local_salt(store.conn())?;
+        let salt = person_salt(store)?;
         let tag = super::person_key(&salt, id_number);
         let mut stmt = store.conn().prepare(&format!(
             "{LOCAL_CASE_SELECT} WHERE c.person_tag = ?1 ORDER BY c.accepted_at DESC, c.outbox_id DESC"
@@ -317,7 +443,7 @@ impl Outbox {
     /// Counts by state.
     pub fn stats(store: &Store) -> Result<OutboxStats, OutboxError> {
         let c = store.conn();
-        let count = |state: &str| -> Result<u32, rusqlite::Error> {
+        let count = |state: OutboxState| -> Result<u32, rusqlite::Error> {
             c.query_row(
                 "SELECT COUNT(*) FROM outbox WHERE state = ?1",
                 params![state],
@@ -325,9 +451,9 @@ impl Outbox {
             )
         };
         Ok(OutboxStats {
-            pending: count("pending")?,
-            needs_attention: count("needs_attention")?,
-            delivered: count("delivered")?,
+            pending: count(OutboxState::Pending)?,
+            needs_attention: count(OutboxState::NeedsAttention)?,
+            delivered: count(OutboxState::Delivered)?,
             oldest_pending_at: c
                 .query_row(
                     "SELECT MIN(created_at) FROM outbox WHERE state = 'pending'",
@@ -356,7 +482,7 @@ impl Outbox {
     /// Outbox rows, newest first; `state` filters when given.
     pub fn list(
         store: &Store,
-        state: Option<&str>,
+        state: Option<OutboxState>,
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, OutboxError> {
         let mut stmt = store.conn().prepare(
@@ -385,25 +511,24 @@ impl Outbox {
     /// Puts an entry that needs attention back in the queue (after a technician fixed the cause,
     /// e.g. the county added the item). The body is unchanged: same key, same bytes.
     pub fn retry(store: &mut Store, id: i64) -> Result<(), OutboxError> {
-        let state: Option<String> = store
+        let state: Option<OutboxState> = store
             .conn()
             .query_row("SELECT state FROM outbox WHERE id = ?1", params![id], |r| {
                 r.get(0)
             })
             .optional()?;
-        match state.as_deref() {
+        match state {
             None => Err(OutboxError::NotFound(id.to_string())),
-            Some("needs_attention") => {
+            Some(OutboxState::NeedsAttention) => {
                 store.conn().execute(
-                    "UPDATE outbox SET state = 'pending', attempts = 0 WHERE id = ?1",
-                    params![id],
+                    "UPDATE outbox SET state = ?2, attempts = 0 WHERE id = ?1",
+                    params![id, OutboxState::Pending],
                 )?;
                 Ok(())
             }
-            Some(other) => Err(OutboxError::NotRetryable {
-                id,
-                state: other.to_string(),
-            }),
+            Some(state @ (OutboxState::Pending | OutboxState::Delivered)) => {
+                Err(OutboxError::NotRetryable { id, state })
+            }
         }
     }
 
@@ -424,53 +549,51 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records the decisions about attempted items in one transaction. `response` is the
-    /// county's answer body for delivered items.
+    /// Records the decisions about attempted items, in one transaction with a savepoint per
+    /// item: an item whose update the store refuses (a constraint, a damaged answer) is rolled
+    /// back alone and marked as needing attention, and the rest of the batch is kept, so one bad
+    /// row cannot stall the queue. `response` is the county's answer body for delivered items.
+    ///
+    /// A delivered application or evaluation loses its body (name, ID number, phone, form,
+    /// comment) in the same transaction: only the masked local case stays. A refused heartbeat
+    /// replaces the previously refused one, so refusals do not pile up. When anything personal
+    /// was purged the WAL is checkpointed, so (with `secure_delete`) the bytes leave the disk.
     pub fn record(
         store: &mut Store,
         results: &[(i64, ItemDecision, Option<String>)],
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
-        let tx = store.conn_mut().transaction()?;
+        let mut purged = 0usize;
+        let mut tx = store.conn_mut().transaction()?;
         for (id, decision, response) in results {
-            match decision {
-                ItemDecision::Delivered => {
-                    tx.execute(
-                        "UPDATE outbox SET state = 'delivered', attempts = attempts + 1,
-                             last_attempt_at = ?2, delivered_at = ?2, response = ?3, last_error = NULL
-                         WHERE id = ?1",
-                        params![id, ts(now), response],
-                    )?;
-                    if let Some(receipt) = response
-                        .as_deref()
-                        .and_then(|r| serde_json::from_str::<wire::SubmissionReceipt>(r).ok())
-                    {
-                        tx.execute(
-                            "UPDATE local_cases SET case_number = ?2,
-                                 status = COALESCE(status, ?3), status_checked_at = ?4
-                             WHERE outbox_id = ?1",
-                            params![id, receipt.case_number, receipt.status.as_str(), ts(now)],
-                        )?;
-                    }
+            let mut sp = tx.savepoint()?;
+            match record_one(&sp, *id, decision, response.as_deref(), now) {
+                Ok(p) => {
+                    sp.commit()?;
+                    purged += usize::from(p);
                 }
-                ItemDecision::Pending { last_error } => {
+                Err(e) => {
+                    sp.rollback()?;
+                    drop(sp);
+                    tracing::error!(outbox_id = id, error = %e, "cannot record the outcome of an outbox item; it needs attention");
                     tx.execute(
-                        "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3
+                        "UPDATE outbox SET state = ?2, attempts = attempts + 1,
+                             last_attempt_at = ?3, last_error = ?4
                          WHERE id = ?1",
-                        params![id, ts(now), last_error],
-                    )?;
-                }
-                ItemDecision::NeedsAttention { reason } => {
-                    tx.execute(
-                        "UPDATE outbox SET state = 'needs_attention', attempts = attempts + 1,
-                             last_attempt_at = ?2, last_error = ?3
-                         WHERE id = ?1",
-                        params![id, ts(now), reason],
+                        params![
+                            id,
+                            OutboxState::NeedsAttention,
+                            ts(now),
+                            format!("the kiosk could not record the county's answer: {e}")
+                        ],
                     )?;
                 }
             }
         }
         tx.commit()?;
+        if purged > 0 {
+            checkpoint(store);
+        }
         Ok(())
     }
 
@@ -533,10 +656,10 @@ impl Outbox {
         Ok(())
     }
 
-    /// Purges the personal record of every application the county confirmed more than
-    /// `retention_days` ago: the body (name, ID number, phone, form) goes; the local case
-    /// (receipt, case number, item, status, masked name) stays. Delivered heartbeats older than
-    /// the retention are deleted. Returns how many records were purged.
+    /// Housekeeping after `retention_days`: delivered heartbeats are deleted, and a body that
+    /// is still there although the county confirmed it (a store written by an older kiosk that
+    /// kept bodies for the retention) is purged. Bodies of deliveries recorded by
+    /// [`Outbox::record`] are already gone. Returns how many bodies were purged.
     pub fn purge_expired(
         store: &mut Store,
         now: DateTime<Utc>,
@@ -545,14 +668,13 @@ impl Outbox {
         let cutoff = ts(now - chrono::Duration::days(i64::from(retention_days)));
         let tx = store.conn_mut().transaction()?;
         let n = tx.execute(
-            "UPDATE outbox SET body = NULL, purged_at = ?2
-             WHERE state = 'delivered' AND body IS NOT NULL AND kind != 'heartbeat'
-               AND delivered_at <= ?1",
-            params![cutoff, ts(now)],
+            "UPDATE outbox SET body = NULL, purged_at = ?1
+             WHERE state = ?2 AND body IS NOT NULL AND kind != ?3",
+            params![ts(now), OutboxState::Delivered, OutboxKind::Heartbeat],
         )?;
         tx.execute(
-            "DELETE FROM outbox WHERE kind = 'heartbeat' AND state = 'delivered' AND delivered_at <= ?1",
-            params![cutoff],
+            "DELETE FROM outbox WHERE kind = ?2 AND state = ?3 AND delivered_at <= ?1",
+            params![cutoff, OutboxKind::Heartbeat, OutboxState::Delivered],
         )?;
         tx.commit()?;
         if n > 0 {
@@ -560,6 +682,7 @@ impl Outbox {
                 purged = n,
                 "purged personal records of confirmed applications"
             );
+            checkpoint(store);
         }
         Ok(n)
     }
@@ -573,6 +696,91 @@ impl Outbox {
             })
             .optional()?
             .ok_or_else(|| OutboxError::NotFound(id.to_string()))
+    }
+}
+
+/// One item's decision, inside the caller's savepoint. Returns whether a personal body was
+/// purged.
+fn record_one(
+    tx: &rusqlite::Connection,
+    id: i64,
+    decision: &ItemDecision,
+    response: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, OutboxError> {
+    let kind: OutboxKind =
+        tx.query_row("SELECT kind FROM outbox WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })?;
+    match decision {
+        ItemDecision::Delivered => {
+            tx.execute(
+                "UPDATE outbox SET state = ?2, attempts = attempts + 1,
+                     last_attempt_at = ?3, delivered_at = ?3, response = ?4, last_error = NULL
+                 WHERE id = ?1",
+                params![id, OutboxState::Delivered, ts(now), response],
+            )?;
+            if kind == OutboxKind::Application
+                && let Some(receipt) =
+                    response.and_then(|r| serde_json::from_str::<wire::SubmissionReceipt>(r).ok())
+            {
+                tx.execute(
+                    "UPDATE local_cases SET case_number = ?2,
+                         status = COALESCE(status, ?3), status_checked_at = ?4
+                     WHERE outbox_id = ?1",
+                    params![id, receipt.case_number, receipt.status.as_str(), ts(now)],
+                )?;
+            }
+            match kind {
+                OutboxKind::Application | OutboxKind::Evaluation => {
+                    tx.execute(
+                        "UPDATE outbox SET body = NULL, purged_at = ?2 WHERE id = ?1",
+                        params![id, ts(now)],
+                    )?;
+                    Ok(true)
+                }
+                OutboxKind::Heartbeat => Ok(false),
+            }
+        }
+        ItemDecision::Pending { last_error } => {
+            tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?2, last_error = ?3
+                 WHERE id = ?1",
+                params![id, ts(now), last_error],
+            )?;
+            Ok(false)
+        }
+        ItemDecision::NeedsAttention { reason } => {
+            if kind == OutboxKind::Heartbeat {
+                // Only the newest refusal says anything the older ones did not.
+                tx.execute(
+                    "DELETE FROM outbox WHERE kind = ?1 AND state = ?2 AND id != ?3",
+                    params![OutboxKind::Heartbeat, OutboxState::NeedsAttention, id],
+                )?;
+            }
+            tx.execute(
+                "UPDATE outbox SET state = ?2, attempts = attempts + 1,
+                     last_attempt_at = ?3, last_error = ?4
+                 WHERE id = ?1",
+                params![id, OutboxState::NeedsAttention, ts(now), reason],
+            )?;
+            Ok(false)
+        }
+    }
+}
+
+/// Moves the WAL into the main file and truncates it, so purged pages (zeroed by
+/// `secure_delete`) replace the old ones on disk. Best effort: a reader on another connection
+/// can keep frames alive until the next checkpoint, which SQLite runs by itself.
+fn checkpoint(store: &Store) {
+    match store
+        .conn()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("WAL checkpoint after a purge was partial (a reader is active)"),
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint after a purge failed"),
     }
 }
 
@@ -599,30 +807,151 @@ fn local_case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LocalCase> {
     })
 }
 
-/// The kiosk's own salt for person tags, created on first use.
-fn local_salt(conn: &rusqlite::Connection) -> Result<Vec<u8>, rusqlite::Error> {
-    let existing: Option<String> = conn
+/// Where the local person-tag salt of the store at `store_path` lives: a file of its own beside
+/// the store (`kiosk.person-tag-salt`, mode 0600), so a copy of the database alone does not let
+/// anyone test ID numbers against its tags.
+pub fn person_salt_path(store_path: &Path) -> PathBuf {
+    store_path.with_extension(PERSON_TAG_SALT_EXTENSION)
+}
+
+/// The kiosk's own salt for person tags, created on first use. A salt left in the store's
+/// `outbox_meta` table by an older kiosk is moved into the file and deleted from the table.
+fn person_salt(store: &Store) -> Result<Vec<u8>, OutboxError> {
+    let path = person_salt_path(store.path());
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return hex::decode(text.trim())
+                .ok()
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| OutboxError::Salt {
+                    path: path.clone(),
+                    detail: "it is not 64 hex digits".into(),
+                });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(OutboxError::Salt {
+                path,
+                detail: e.to_string(),
+            });
+        }
+    }
+    let legacy: Option<String> = store
+        .conn()
         .query_row(
             "SELECT value FROM outbox_meta WHERE key = 'person_tag_salt'",
             [],
             |r| r.get(0),
         )
         .optional()?;
-    if let Some(hexed) = existing
-        && let Ok(b) = hex::decode(hexed)
+    let salt: Vec<u8> = match legacy.and_then(|h| hex::decode(h).ok()) {
+        Some(b) if b.len() == 32 => b,
+        _ => rand::random::<[u8; 32]>().to_vec(),
+    };
+    write_salt(&path, &salt).map_err(|e| OutboxError::Salt {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    store
+        .conn()
+        .execute("DELETE FROM outbox_meta WHERE key = 'person_tag_salt'", [])?;
+    Ok(salt)
+}
+
+/// Writes the salt file atomically (temporary file, fsync, rename), readable by the owner only.
+fn write_salt(path: &Path, salt: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension(format!("{PERSON_TAG_SALT_EXTENSION}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(hex::encode(salt).as_bytes())?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
     {
-        return Ok(b);
+        let _ = d.sync_all();
     }
-    let salt: [u8; 32] = rand::random();
-    conn.execute(
-        "INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('person_tag_salt', ?1)",
-        params![hex::encode(salt)],
-    )?;
-    Ok(salt.to_vec())
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // The worker.
+
+/// The worker's clock: what time it is, and a way to wait until a time. The worker reads the
+/// time only through this, so a test can run it on a [`ManualClock`] through hours of outage
+/// without waiting for them.
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    fn now(&self) -> DateTime<Utc>;
+    /// Completes once [`Clock::now`] is at or after `at`.
+    fn sleep_until(
+        &self,
+        at: DateTime<Utc>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+/// The wall clock, with tokio's timer for waiting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep_until(
+        &self,
+        at: DateTime<Utc>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
+/// A virtual clock that moves only when told to ([`ManualClock::advance`]); whoever sleeps on
+/// it wakes when it passes their time.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: watch::Sender<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock {
+            now: watch::channel(start).0,
+        }
+    }
+
+    /// Moves the clock forward by `by` and wakes the sleepers whose time has come.
+    pub fn advance(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        self.now
+            .send_modify(|t| *t = t.checked_add_signed(by).unwrap_or(*t));
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.borrow()
+    }
+
+    fn sleep_until(
+        &self,
+        at: DateTime<Utc>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let mut rx = self.now.subscribe();
+        Box::pin(async move {
+            // The sender lives as long as `self`, so `wait_for` ends only when the time comes.
+            let _ = rx.wait_for(|t| *t >= at).await;
+        })
+    }
+}
 
 /// The worker's settings.
 #[derive(Debug, Clone)]
@@ -745,14 +1074,25 @@ impl WorkerHandle {
     }
 }
 
-/// Starts the outbox worker on the current tokio runtime. It opens its own connection to the
-/// store at `store_path`.
+/// Starts the outbox worker on the current tokio runtime, on the wall clock. It opens its own
+/// connection to the store at `store_path`.
 pub fn spawn_worker(
     store_path: PathBuf,
     client: CountyClient,
     config: WorkerConfig,
 ) -> Result<WorkerHandle, OutboxError> {
+    spawn_worker_with_clock(store_path, client, config, Arc::new(SystemClock))
+}
+
+/// [`spawn_worker`] on a clock of the caller's choice (a [`ManualClock`] in tests).
+pub fn spawn_worker_with_clock(
+    store_path: PathBuf,
+    client: CountyClient,
+    config: WorkerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<WorkerHandle, OutboxError> {
     let store = Store::open(&store_path)?;
+    let start = clock.now();
     let nudge = Arc::new(Notify::new());
     let (stop, stop_rx) = watch::channel(false);
     let (status_tx, status) = watch::channel(WorkerStatus::default());
@@ -766,8 +1106,9 @@ pub fn spawn_worker(
         stop: stop_rx,
         status: status_tx,
         health: health.clone(),
-        next_heartbeat: Utc::now(),
-        next_purge: Utc::now(),
+        next_heartbeat: start,
+        next_purge: start,
+        clock,
     };
     let join = tokio::spawn(worker.run());
     Ok(WorkerHandle {
@@ -790,6 +1131,7 @@ struct Worker {
     health: Arc<Mutex<StationHealth>>,
     next_heartbeat: DateTime<Utc>,
     next_purge: DateTime<Utc>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Runs `f` on the store off the async threads.
@@ -815,16 +1157,17 @@ impl Worker {
             if *self.stop.borrow() {
                 break;
             }
-            let wait = match self.step().await {
-                Ok(Some(wait)) => wait,
+            let wake_at = match self.step().await {
+                Ok(Some(at)) => at,
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox worker step failed; retrying in 5 s");
-                    Duration::from_secs(5)
+                    self.clock.now() + chrono::Duration::seconds(5)
                 }
             };
+            let clock = self.clock.clone();
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = clock.sleep_until(wake_at) => {}
                 _ = self.nudge.notified() => {}
                 _ = self.stop.changed() => {}
             }
@@ -835,9 +1178,10 @@ impl Worker {
         self.status.send_modify(f);
     }
 
-    /// One step. `Ok(None)`: made progress, go again at once; `Ok(Some(d))`: wait up to `d`.
-    async fn step(&mut self) -> Result<Option<Duration>, OutboxError> {
-        let now = Utc::now();
+    /// One step. `Ok(None)`: made progress, go again at once; `Ok(Some(t))`: wait until `t`
+    /// (or a nudge).
+    async fn step(&mut self) -> Result<Option<DateTime<Utc>>, OutboxError> {
+        let now = self.clock.now();
         if now >= self.next_purge {
             let days = self.config.retention_days;
             with_store(&self.store, move |s| Outbox::purge_expired(s, now, days)).await?;
@@ -851,16 +1195,17 @@ impl Worker {
                 now + chrono::Duration::from_std(every).unwrap_or(chrono::Duration::hours(1));
         }
         if !self.link.is_open(now) {
-            return Ok(Some(self.wait_until(self.link.next_attempt(now), now)));
+            return Ok(Some(self.wake_at(self.link.next_attempt(now), now)));
         }
         let batch = self.config.batch.max(1);
         let due = with_store(&self.store, move |s| Outbox::due(s, batch)).await?;
         if !due.is_empty() {
             self.send_batch(due).await?;
-            return Ok(if self.link.is_open(Utc::now()) {
+            let now = self.clock.now();
+            return Ok(if self.link.is_open(now) {
                 None
             } else {
-                Some(self.wait_until(self.link.next_attempt(Utc::now()), Utc::now()))
+                Some(self.wake_at(self.link.next_attempt(now), now))
             });
         }
         let pending = with_store(&self.store, |s| Outbox::stats(s).map(|st| st.pending)).await?;
@@ -875,13 +1220,13 @@ impl Worker {
         for case_number in cases {
             match self.client.case(&case_number).await {
                 Ok(view) => {
-                    let now = Utc::now();
+                    let now = self.clock.now();
                     with_store(&self.store, move |s| Outbox::record_case(s, &view, now)).await?;
                 }
                 Err(e) => {
                     let outcome = e.outcome();
                     tracing::warn!(case = %case_number, error = %e, "case status poll failed");
-                    let now = Utc::now();
+                    let now = self.clock.now();
                     with_store(&self.store, move |s| {
                         Outbox::touch_case(s, &case_number, now)
                     })
@@ -897,7 +1242,7 @@ impl Worker {
         if polled > 0 {
             self.publish(|st| st.case_polls_total += polled);
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut next = now
             + chrono::Duration::from_std(self.config.poll_interval.min(Duration::from_secs(60)))
                 .unwrap_or_default();
@@ -905,14 +1250,13 @@ impl Worker {
             next = next.min(self.next_heartbeat);
         }
         next = next.min(self.link.next_attempt(now).max(now));
-        Ok(Some(self.wait_until(next, now)))
+        Ok(Some(self.wake_at(next, now)))
     }
 
-    fn wait_until(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-        (at - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-            .max(Duration::from_millis(5))
+    /// When to wake for something due at `at`: never sooner than 5 ms from `now`, so a
+    /// deadline that just passed cannot spin the loop.
+    fn wake_at(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        at.max(now + chrono::Duration::milliseconds(5))
     }
 
     async fn queue_heartbeat(&mut self, now: DateTime<Utc>) -> Result<(), OutboxError> {
@@ -943,6 +1287,7 @@ impl Worker {
                 oldest_pending_at: stats.oldest_pending_at.as_deref().and_then(parse_ts),
                 county_link: health.county_link.or(county_link),
                 doctor: health.doctor,
+                sync: crate::county::sync::report(s).ok(),
             };
             Outbox::enqueue_heartbeat(s, &hb, now)
         })
@@ -998,7 +1343,7 @@ impl Worker {
                 outcomes[idx] = Some((outcome, response));
             }
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let outcomes: Vec<(AttemptOutcome, Option<String>)> = outcomes
             .into_iter()
             .map(|slot| {
@@ -1061,24 +1406,24 @@ impl Worker {
 
 /// One attempt at one item: the outcome and, when delivered, the county's answer.
 async fn attempt(client: &CountyClient, item: &DueItem) -> (AttemptOutcome, Option<String>) {
-    let reply = match item.kind.as_str() {
-        "application" => client.submit_raw(&item.idempotency_key, &item.body).await,
-        "evaluation" => client.evaluate_raw(&item.idempotency_key, &item.body).await,
-        _ => client.heartbeat_raw(&item.body).await,
+    let reply = match item.kind {
+        OutboxKind::Application => client.submit_raw(&item.idempotency_key, &item.body).await,
+        OutboxKind::Evaluation => client.evaluate_raw(&item.idempotency_key, &item.body).await,
+        OutboxKind::Heartbeat => client.heartbeat_raw(&item.body).await,
     };
     match reply {
         Err(e) => (e.outcome(), None),
         Ok(raw) => {
-            let (outcome, text) = match item.kind.as_str() {
-                "application" => {
+            let (outcome, text) = match item.kind {
+                OutboxKind::Application => {
                     let (o, v) = raw.outcome_as::<wire::SubmissionReceipt>();
                     (o, v.and_then(|v| serde_json::to_string(&v).ok()))
                 }
-                "evaluation" => {
+                OutboxKind::Evaluation => {
                     let (o, v) = raw.outcome_as::<wire::EvaluationReceipt>();
                     (o, v.and_then(|v| serde_json::to_string(&v).ok()))
                 }
-                _ => {
+                OutboxKind::Heartbeat => {
                     let (o, v) = raw.outcome_as::<wire::HeartbeatAck>();
                     (o, v.and_then(|v| serde_json::to_string(&v).ok()))
                 }
@@ -1113,20 +1458,20 @@ mod tests {
     fn accept_numbers_receipts_per_day_and_stores_the_body() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_in(dir.path()).unwrap();
-        let a = Outbox::accept(&mut store, app("张三国", "410329198001010010"), now()).unwrap();
-        let b = Outbox::accept(&mut store, app("李四", "41032919800101001x"), now()).unwrap();
+        let a = Outbox::accept(&mut store, app("张三国", "410329198001010019"), now()).unwrap();
+        let b = Outbox::accept(&mut store, app("李四", "41032919800101006x"), now()).unwrap();
         assert_eq!(a.receipt_number, "CG-20261128-0001");
         assert_eq!(b.receipt_number, "CG-20261128-0002");
         assert_ne!(a.idempotency_key, b.idempotency_key);
         let body = Outbox::body(&store, a.outbox_id).unwrap().unwrap();
         let sub: wire::ApplicationSubmission = serde_json::from_str(&body).unwrap();
         assert_eq!(sub.receipt_number, a.receipt_number);
-        let mine = Outbox::cases_for_person(&store, "41032919800101001X").unwrap();
+        let mine = Outbox::cases_for_person(&store, "41032919800101006X").unwrap();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0].applicant_name_masked, "李*");
         assert_eq!(mine[0].delivery, "pending");
         assert!(
-            format!("{:?}", app("张三国", "410329198001010010")).contains("410329********0010")
+            format!("{:?}", app("张三国", "410329198001010019")).contains("410329********0019")
         );
     }
 
@@ -1135,7 +1480,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_in(dir.path()).unwrap();
         assert!(matches!(
-            Outbox::accept(&mut store, app("", "410329198001010010"), now()),
+            Outbox::accept(&mut store, app("", "410329198001010019"), now()),
             Err(OutboxError::Invalid(_))
         ));
         assert!(matches!(
@@ -1146,10 +1491,10 @@ mod tests {
     }
 
     #[test]
-    fn confirmed_records_are_purged_after_retention_but_lookup_stays() {
+    fn confirmed_records_are_purged_on_delivery_but_lookup_stays() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_in(dir.path()).unwrap();
-        let a = Outbox::accept(&mut store, app("张三国", "410329198001010010"), now()).unwrap();
+        let a = Outbox::accept(&mut store, app("张三国", "410329198001010019"), now()).unwrap();
         let receipt = wire::SubmissionReceipt {
             case_number: "XQ-20261128-000001".into(),
             receipt_number: a.receipt_number.clone(),
@@ -1166,27 +1511,72 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(
-            Outbox::purge_expired(&mut store, now() + chrono::Duration::days(6), 7).unwrap(),
-            0
-        );
-        assert!(Outbox::body(&store, a.outbox_id).unwrap().is_some());
-        assert_eq!(
-            Outbox::purge_expired(&mut store, now() + chrono::Duration::days(7), 7).unwrap(),
-            1
-        );
         assert_eq!(Outbox::body(&store, a.outbox_id).unwrap(), None);
         let case = Outbox::receipt(&store, &a.receipt_number).unwrap().unwrap();
         assert_eq!(case.case_number.as_deref(), Some("XQ-20261128-000001"));
         assert_eq!(case.applicant_name_masked, "张*国");
         assert_eq!(case.status, Some(wire::CaseStatus::Received));
+        assert_eq!(case.delivery, OutboxState::Delivered);
+        // A body an older kiosk kept until the retention is purged by the housekeeping.
+        store
+            .conn()
+            .execute(
+                "UPDATE outbox SET body = '{}' WHERE id = ?1",
+                params![a.outbox_id],
+            )
+            .unwrap();
+        assert_eq!(Outbox::purge_expired(&mut store, now(), 7).unwrap(), 1);
+        assert_eq!(Outbox::body(&store, a.outbox_id).unwrap(), None);
+    }
+
+    #[test]
+    fn kinds_and_states_round_trip_through_their_text() {
+        for k in OutboxKind::ALL {
+            assert_eq!(k.as_str().parse::<OutboxKind>(), Ok(*k));
+        }
+        for s in OutboxState::ALL {
+            assert_eq!(s.as_str().parse::<OutboxState>(), Ok(*s));
+        }
+        assert_eq!(
+            "telegram".parse::<OutboxKind>(),
+            Err(UnknownValue {
+                column: "kind",
+                value: "telegram".into()
+            })
+        );
+        assert_eq!(format!("{:<11}|", OutboxKind::Heartbeat), "heartbeat  |");
+    }
+
+    #[test]
+    fn the_manual_clock_wakes_sleepers_when_it_passes_their_time() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let clock = ManualClock::new(now());
+        rt.block_on(async {
+            let at = now() + chrono::Duration::seconds(600);
+            let mut sleep = clock.sleep_until(at);
+            assert!(futures_poll(&mut sleep).is_pending());
+            clock.advance(Duration::from_secs(599));
+            assert!(futures_poll(&mut sleep).is_pending());
+            clock.advance(Duration::from_secs(1));
+            sleep.await;
+            assert_eq!(clock.now(), at);
+        });
+    }
+
+    /// Polls a future once without a runtime's help.
+    fn futures_poll<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        std::pin::Pin::new(f).poll(&mut cx)
     }
 
     #[test]
     fn needs_attention_is_kept_and_retry_requeues_it() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open_in(dir.path()).unwrap();
-        let a = Outbox::accept(&mut store, app("张三国", "410329198001010010"), now()).unwrap();
+        let a = Outbox::accept(&mut store, app("张三国", "410329198001010019"), now()).unwrap();
         assert!(matches!(
             Outbox::retry(&mut store, a.outbox_id),
             Err(OutboxError::NotRetryable { .. })

@@ -51,6 +51,102 @@ pub struct ApplicationSubmission {
     pub fields: BTreeMap<String, String>,
     /// When the kiosk accepted it (the villager's time of application).
     pub accepted_at: DateTime<Utc>,
+    /// The card key of the card read for this application (`client::CardEvidence`), so the
+    /// county can later check lookups of this person's cases against it. Optional: absent in
+    /// bodies stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_key: Option<String>,
+    /// 帮办代办: who filed it for the applicant; absent when the applicant filed it themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+}
+
+/// 代办人: the village coordinator or relative who filed for the applicant, masked as on the
+/// screen and the receipt (the county identifies the agent by the masked number and the
+/// station; the applicant consented on screen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// 姓名, masked (张*国).
+    pub name_masked: String,
+    /// 证件号码, masked (410329********0010).
+    pub id_number_masked: String,
+    /// 与申请人关系.
+    pub relationship: AgentRelationship,
+}
+
+impl Agent {
+    /// The agent from their card's name and number, masked here so the clear values never
+    /// enter an application.
+    pub fn masked(name: &str, id_number: &str, relationship: AgentRelationship) -> Agent {
+        Agent {
+            name_masked: crate::pii::mask(name, crate::pii::PiiKind::Name),
+            id_number_masked: crate::pii::mask(id_number, crate::pii::PiiKind::IdNumber),
+            relationship,
+        }
+    }
+}
+
+/// 代办人与申请人关系.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRelationship {
+    /// 村帮办员 (the village coordinator in coordinator mode).
+    Coordinator,
+    /// 配偶
+    Spouse,
+    /// 子女
+    Child,
+    /// 父母
+    Parent,
+    /// 兄弟姐妹
+    Sibling,
+    /// 孙子女、外孙子女
+    Grandchild,
+    /// 监护人
+    Guardian,
+    /// 其他亲属
+    OtherRelative,
+}
+
+impl AgentRelationship {
+    pub const ALL: [AgentRelationship; 8] = [
+        AgentRelationship::Coordinator,
+        AgentRelationship::Spouse,
+        AgentRelationship::Child,
+        AgentRelationship::Parent,
+        AgentRelationship::Sibling,
+        AgentRelationship::Grandchild,
+        AgentRelationship::Guardian,
+        AgentRelationship::OtherRelative,
+    ];
+
+    /// As printed and shown: 村帮办员, 子女, …
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            AgentRelationship::Coordinator => "村帮办员",
+            AgentRelationship::Spouse => "配偶",
+            AgentRelationship::Child => "子女",
+            AgentRelationship::Parent => "父母",
+            AgentRelationship::Sibling => "兄弟姐妹",
+            AgentRelationship::Grandchild => "孙子女",
+            AgentRelationship::Guardian => "监护人",
+            AgentRelationship::OtherRelative => "其他亲属",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            AgentRelationship::Coordinator => "village coordinator",
+            AgentRelationship::Spouse => "spouse",
+            AgentRelationship::Child => "son or daughter",
+            AgentRelationship::Parent => "parent",
+            AgentRelationship::Sibling => "brother or sister",
+            AgentRelationship::Grandchild => "grandchild",
+            AgentRelationship::Guardian => "guardian",
+            AgentRelationship::OtherRelative => "other relative",
+        }
+    }
 }
 
 /// 办件状态: where a case stands.
@@ -194,13 +290,26 @@ pub struct CaseView {
     pub timeline: Vec<TimelineEntry>,
 }
 
+/// `POST /v1/persons/challenge`: a single-use challenge for one lookup by this station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonChallenge {
+    /// 32 hex digits.
+    pub challenge: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// `POST /v1/persons/cases`: the cases of the person whose card was just read, asked by a keyed
-/// hash of the ID number rather than the number itself.
+/// hash of the ID number rather than the number itself, with a fresh challenge and the key of
+/// the card on the reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonCasesQuery {
     /// `hex(HMAC-SHA256(person_key_salt, id_number))`, salt from [`StationHello`].
     pub person_key: String,
+    /// From [`PersonChallenge`], asked by this station, unused, unexpired.
+    pub challenge: String,
+    /// `client::card_key` of the card on the reader (64 hex digits).
+    pub card_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,6 +393,9 @@ pub struct Heartbeat {
     pub last_errors: Vec<String>,
     /// The kiosk's clock when it wrote the heartbeat.
     pub clock: DateTime<Utc>,
+    /// What the station installed from the county and what it refused (catalogue sync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncReport>,
     /// The kiosk's own verdict (`ok`, `warn`, `fail`), as `kiosk doctor` words it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<String>,
@@ -348,6 +460,37 @@ impl RemoteRequestKind {
 pub struct RemoteRequest {
     pub id: i64,
     pub kind: RemoteRequestKind,
+
+/// 同步状态: the versions a station installed from the county and the bundles it refused, for
+/// the station ledger. Carries nothing personal.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// The installed catalogue's county and version (none before the first import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_county: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_version: Option<u64>,
+    /// The version of the announcements kept (0: an unversioned bundle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcements_version: Option<u64>,
+    /// The version of the last key rotation applied (none: the configured keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring_version: Option<u64>,
+    /// The newest refusals, newest first, at most one per bundle kind.
+    #[serde(default)]
+    pub refusals: Vec<SyncRefusal>,
+}
+
+/// A bundle the station refused (downgrade, another county, replay, bad signature, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRefusal {
+    /// `catalog`, `announcements` or `keyring`.
+    pub kind: String,
+    /// A stable machine word: `downgrade`, `other_county`, `replay`, `untrusted`, `invalid`.
+    pub reason: String,
+    /// The English sentence the technician reads.
+    pub detail: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,6 +512,13 @@ pub struct ApiError {
 /// `GET /v1/announcements` payload (inside a signed bundle): 通知公告 shown on the idle screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announcements {
+    /// Monotonic version chosen by the county; a kiosk refuses a bundle older than the one it
+    /// keeps (a replay). 0 only in bundles made before versions existed.
+    #[serde(default)]
+    pub version: u64,
+    /// When the county issued this set (签发时间).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
     pub items: Vec<Announcement>,
 }
 
@@ -385,6 +535,31 @@ pub struct Announcement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agent_is_additive_on_the_wire() {
+        let json = r#"{"receipt_number":"CG-20261128-0001","item_code":"MZ-004","item_name":"高龄津贴申领",
+            "applicant":{"name":"王小明","id_number":"340524194601010010"},"accepted_at":"2026-11-28T08:00:00Z"}"#;
+        let old: ApplicationSubmission = serde_json::from_str(json).expect("an older body parses");
+        assert_eq!(old.agent, None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("agent"));
+        let mut filed = old.clone();
+        filed.agent = Some(Agent::masked(
+            "李建国",
+            "340524197508200021",
+            AgentRelationship::Coordinator,
+        ));
+        let text = serde_json::to_string(&filed).unwrap();
+        assert!(
+            text.contains(r#""agent":{"name_masked":"李*国","id_number_masked":"340524********0021","relationship":"coordinator"}"#),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<ApplicationSubmission>(&text).unwrap(),
+            filed
+        );
+        assert!(!text.contains("李建国") && !text.contains("197508200021"));
+    }
 
     #[test]
     fn status_names_round_trip_through_json_and_from_str() {

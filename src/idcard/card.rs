@@ -200,6 +200,52 @@ pub fn gb11643_check_char(first17: &str) -> Option<char> {
     Some(CHECK[(sum % 11) as usize])
 }
 
+/// The two shapes an ID number on a card can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdNumberFormat {
+    /// 18 characters, 17 digits and the GB 11643 check character: 公民身份号码, the numbers of
+    /// Hong Kong/Macao/Taiwan residence permits and of 2023 permanent residence cards.
+    Gb11643,
+    /// 15 characters, the old 外国人永久居留身份证 number: the nationality (ISO 3166-1 alpha-3)
+    /// and 12 digits. Public descriptions disagree on the digits' inner layout, so nothing
+    /// more is checked (the SAM has authenticated the card).
+    OldPermanentResident,
+}
+
+/// The one check of an ID number's form, used by the card, the outbox, the form validation and
+/// the back office: 18 characters with a correct GB 11643 check character (upper-case `X`), or
+/// an old permanent residence number (3 upper-case letters and 12 digits). Callers normalise
+/// case first. Cross-checks against the card's other fields are in [`IdCard::validate`].
+pub fn check_id_number(number: &str) -> Result<IdNumberFormat, CardRejection> {
+    let b = number.as_bytes();
+    match b.len() {
+        18 => {
+            if !number.is_ascii() {
+                return Err(CardRejection::MalformedIdNumber("not 18 characters"));
+            }
+            let expected = gb11643_check_char(&number[..17]).ok_or(
+                CardRejection::MalformedIdNumber("the first 17 characters are not all digits"),
+            )?;
+            let found = char::from(b[17]);
+            if found != expected {
+                return Err(CardRejection::CheckDigit { expected, found });
+            }
+            Ok(IdNumberFormat::Gb11643)
+        }
+        15 if b[..3].iter().all(u8::is_ascii_uppercase)
+            && b[3..].iter().all(u8::is_ascii_digit) =>
+        {
+            Ok(IdNumberFormat::OldPermanentResident)
+        }
+        15 => Err(CardRejection::MalformedIdNumber(
+            "an old permanent residence number is 3 letters and 12 digits",
+        )),
+        _ => Err(CardRejection::MalformedIdNumber(
+            "not 18 characters (or 15 for an old permanent residence card)",
+        )),
+    }
+}
+
 /// Why a card read from the reader is not accepted (证件无效的原因). Carries no personal data,
 /// so it may be logged as is. A rejected card is never used for an application.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -511,28 +557,27 @@ impl IdCard {
                 }
             }
         }
-        if let Some(until) = self.valid_until {
-            if until < self.valid_from {
-                return Err(CardRejection::ValidityOrder);
-            }
-            if today > until {
-                return Err(CardRejection::Expired { valid_until: until });
-            }
+        if let Some(until) = self.valid_until
+            && until < self.valid_from
+        {
+            return Err(CardRejection::ValidityOrder);
         }
-        Ok(())
+        self.check_expiry(today)
+    }
+
+    /// The expiry rule on its own: a card is usable through its last valid day, and one
+    /// without an end date (长期) always. The caller passes `today` in the station's time zone.
+    pub fn check_expiry(&self, today: NaiveDate) -> Result<(), CardRejection> {
+        match self.valid_until {
+            Some(until) if today > until => Err(CardRejection::Expired { valid_until: until }),
+            _ => Ok(()),
+        }
     }
 
     fn check_gb11643(&self, with_sex: bool) -> Result<(), CardRejection> {
         let n = &self.id_number;
-        if n.len() != 18 || !n.is_ascii() {
+        if check_id_number(n)? != IdNumberFormat::Gb11643 {
             return Err(CardRejection::MalformedIdNumber("not 18 characters"));
-        }
-        let found = n[17..].chars().next().unwrap_or('?');
-        let expected = gb11643_check_char(&n[..17]).ok_or(CardRejection::MalformedIdNumber(
-            "the first 17 characters are not all digits",
-        ))?;
-        if found != expected {
-            return Err(CardRejection::CheckDigit { expected, found });
         }
         if parse_yyyymmdd(&n[6..14]) != Some(self.birth_date) {
             return Err(CardRejection::BirthDateMismatch);
@@ -547,23 +592,18 @@ impl IdCard {
         Ok(())
     }
 
+    /// What the public sources agree on for an old 15-character number: 3 letters that are
+    /// the card's nationality, then 12 digits. Where the birth date sits among the digits they
+    /// do not agree on, so it is not checked.
     fn check_old_permit_number(&self) -> Result<(), CardRejection> {
         let n = &self.id_number;
-        let b = n.as_bytes();
-        if b.len() != 15
-            || !b[..3].iter().all(u8::is_ascii_uppercase)
-            || !b[3..].iter().all(u8::is_ascii_digit)
-        {
+        if check_id_number(n)? != IdNumberFormat::OldPermanentResident {
             return Err(CardRejection::MalformedIdNumber(
                 "an old permanent residence number is 3 letters and 12 digits",
             ));
         }
         if self.nationality.as_deref() != Some(&n[..3]) {
             return Err(CardRejection::NationalityMismatch);
-        }
-        let yymmdd = &yyyymmdd(self.birth_date)[2..];
-        if &n[5..11] != yymmdd {
-            return Err(CardRejection::BirthDateMismatch);
         }
         Ok(())
     }
@@ -867,12 +907,31 @@ mod tests {
             other_country.validate(today()),
             Err(CardRejection::NationalityMismatch)
         );
+        // Issue 14 #12 (failed before: BirthDateMismatch): sources disagree on where the birth
+        // date sits in an old number (after a 2- or a 4-digit place code), so a genuine card
+        // with either layout is accepted.
+        let mut four_digit_place = old.clone();
+        four_digit_place.id_number = "CAN110085051501".into();
+        assert_eq!(four_digit_place.validate(today()), Ok(()));
         let mut other_birth = old.clone();
         other_birth.birth_date = d(1985, 5, 16);
+        assert_eq!(other_birth.validate(today()), Ok(()));
+        let mut lower = old.clone();
+        lower.id_number = "can318505150012".into();
+        assert!(matches!(
+            lower.validate(today()),
+            Err(CardRejection::MalformedIdNumber(_))
+        ));
         assert_eq!(
-            other_birth.validate(today()),
-            Err(CardRejection::BirthDateMismatch)
+            check_id_number("USA110085051501"),
+            Ok(IdNumberFormat::OldPermanentResident)
         );
+        assert_eq!(
+            check_id_number("34052419800101001X"),
+            Ok(IdNumberFormat::Gb11643)
+        );
+        assert!(check_id_number("340524198001010010").is_err());
+        assert!(check_id_number("US1110085051501").is_err());
 
         let first17 = "93112419850515001";
         let mut new = old.clone();

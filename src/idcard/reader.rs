@@ -41,9 +41,9 @@ pub struct ReaderSettings {
     pub read_retries: u32,
     /// Time between attempts to reopen a port that is gone or failed to open.
     pub reopen_interval: Duration,
-    /// Ask for the fingerprint block (30 10) first; `false` reads with 30 01 from the start
-    /// (the profile's `read_fingerprint_block`).
-    pub read_fingerprint_block: bool,
+    /// Ask the card for its fingerprint block too (30 10 instead of 30 01). Off by default:
+    /// no kiosk service needs fingerprints, and data never read cannot leak (issue 14 #9).
+    pub fingerprint: bool,
 }
 
 impl ReaderSettings {
@@ -56,7 +56,7 @@ impl ReaderSettings {
             read_timeout: Duration::from_secs(2),
             read_retries: 2,
             reopen_interval: Duration::from_secs(1),
-            read_fingerprint_block: true,
+            fingerprint: false,
         }
     }
 
@@ -67,7 +67,9 @@ impl ReaderSettings {
             poll_interval: profile.poll_interval(),
             command_timeout: profile.find_timeout(),
             read_timeout: profile.read_timeout(),
-            read_fingerprint_block: profile.read_fingerprint_block,
+            // Text and photo only (30 01): no kiosk service needs fingerprints (issue 14 #9),
+            // whatever the reader could read.
+            fingerprint: false,
             ..ReaderSettings::new(port)
         }
     }
@@ -162,7 +164,8 @@ pub struct Reader {
     port: TTYPort,
     decoder: ResponseDecoder,
     settings: ReaderSettings,
-    /// False once the SAM answered 30 10 with status 21 (old SAM): use 30 01 from then on.
+    /// Whether reads use 30 10: only when [`ReaderSettings::fingerprint`] asks for it, and
+    /// false once the SAM answered 30 10 with status 21 (old SAM): 30 01 from then on.
     fingerprint_command: bool,
 }
 
@@ -195,7 +198,7 @@ impl Reader {
             port,
             decoder: ResponseDecoder::new(),
             settings: settings.clone(),
-            fingerprint_command: settings.read_fingerprint_block,
+            fingerprint_command: settings.fingerprint,
         })
     }
 
@@ -297,7 +300,9 @@ impl Reader {
         }
     }
 
-    /// Read (30 10, or 30 01 on SAMs that answer 30 10 with status 21) after a select.
+    /// Read after a select: text and photo (30 01), or with the fingerprint block (30 10) when
+    /// [`ReaderSettings::fingerprint`] asks for it and the SAM knows the command (old SAMs
+    /// answer 30 10 with status 21; then 30 01).
     /// `Ok(Err(_))` is a read the card or SAM refused, with the reason.
     pub fn read_card(&mut self) -> Result<Result<ReadData, String>, ReaderError> {
         let timeout = self.settings.read_timeout;

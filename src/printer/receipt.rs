@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use super::job::{Align, PrintJob, TextStyle};
 use super::profile::{CutMode, PrinterProfile, QrMode};
 use crate::catalog::{CaseKind, MaterialForm, ServiceItem};
+use crate::county::wire::Agent;
 use crate::pii::Masked;
 
 /// What goes on a 受理回执.
@@ -52,12 +53,21 @@ fn limit_text(days: u32) -> String {
 
 /// The receipt a villager takes home after submitting.
 pub fn application_receipt(r: &ApplicationReceipt) -> PrintJob {
+    application_receipt_with_agent(r, None)
+}
+
+/// The receipt of an application a helper filed (帮办代办): under 申请人 it says
+/// 「代办人 李*国（子女）为 王*明申请」, both names masked.
+pub fn application_receipt_with_agent(r: &ApplicationReceipt, agent: Option<&Agent>) -> PrintJob {
     let mut job = PrintJob::new();
     job.title("受理回执");
     job.styled(r.station_name.as_str(), TextStyle::centered());
     job.double_rule();
     job.field("办理事项", r.item_name.as_str());
     job.field("申请人", Masked::name(&r.applicant_name).to_string());
+    if let Some(agent) = agent {
+        job.text(agent_line(agent, &r.applicant_name));
+    }
     job.field("受理编号", r.receipt_no.as_str());
     job.field("提交时间", time(r.submitted_at));
     job.field(
@@ -82,6 +92,17 @@ pub fn application_receipt(r: &ApplicationReceipt) -> PrintJob {
     job.field("监督投诉电话", r.complaint_phone.as_str());
     job.text("请妥善保管本回执，凭回执查询和领取结果。");
     job
+}
+
+/// 「代办人 李*国（子女）为 王*明申请」: who applied for whom, both names masked (the agent's
+/// name is masked again, so an unmasked value could not reach paper).
+pub fn agent_line(agent: &Agent, applicant_name: &str) -> String {
+    format!(
+        "代办人 {}（{}）为 {}申请",
+        Masked::name(&agent.name_masked),
+        agent.relationship.label_zh(),
+        Masked::name(applicant_name)
+    )
 }
 
 /// A receipt with made-up data, for previews, tests and the test page.
@@ -295,5 +316,37 @@ mod tests {
         r.case_number = Some("410329-2026-000123".into());
         let text = application_receipt(&r).plain_text();
         assert!(text.contains("410329-2026-000123") && !text.contains("待上传"));
+    }
+
+    #[test]
+    fn a_helpers_receipt_says_who_applied_for_whom() {
+        use crate::county::wire::AgentRelationship;
+        let r = sample_receipt();
+        let agent = Agent::masked("李秀英", "340524197508200021", AgentRelationship::Child);
+        let job = application_receipt_with_agent(&r, Some(&agent));
+        let text = job.plain_text();
+        assert!(text.contains("代办人 李*英（子女）为 张*国申请"), "{text}");
+        assert!(!text.contains("李秀英") && !text.contains("张建国"));
+        // Right under the applicant.
+        let applicant = text.find("张*国").expect("applicant line");
+        let line = text.find("代办人").expect("agent line");
+        assert!(line > applicant && !text[applicant..line].contains("受理编号"));
+        // Without an agent, no such line.
+        assert!(!application_receipt(&r).plain_text().contains("代办人"));
+        // Even an agent built with a clear name prints masked; every character prints on
+        // the narrowest paper.
+        let clear = Agent {
+            name_masked: "王大明".into(),
+            ..agent
+        };
+        assert!(agent_line(&clear, "张建国").starts_with("代办人 王*明（子女）"));
+        for profile in ["generic-58mm", "gb2312-58mm-tearbar", "generic-80mm"] {
+            let profile = PrinterProfile::builtin(profile).expect("profile");
+            super::super::escpos::encode_job(
+                &application_receipt_with_agent(&r, Some(&clear)),
+                &profile,
+            )
+            .expect("encodes");
+        }
     }
 }

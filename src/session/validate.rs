@@ -9,14 +9,23 @@ use crate::catalog::{FieldKind, FormField};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldProblem {
     Missing,
-    TooLong { max_chars: u32 },
+    TooLong {
+        max_chars: u32,
+    },
     BadPhone,
     NotANumber,
-    OutOfRange { min: i64, max: i64, unit: String },
+    OutOfRange {
+        min: i64,
+        max: i64,
+        unit: String,
+    },
     BadDate,
     NotAnOption,
     BadIdNumber,
+    /// Not 12-19 digits.
     BadBankAccount,
+    /// 12-19 digits whose Luhn check digit does not match: a digit was mistyped.
+    BankAccountCheckDigit,
 }
 
 impl FieldProblem {
@@ -40,6 +49,7 @@ impl FieldProblem {
                 "身份证号码不对，请核对（18位，最后一位可能是X）".to_owned()
             }
             FieldProblem::BadBankAccount => "银行卡号不对，请核对卡上的数字（12到19位）".to_owned(),
+            FieldProblem::BankAccountCheckDigit => "卡号有误，请逐位核对".to_owned(),
         }
     }
 
@@ -65,6 +75,10 @@ impl FieldProblem {
             }
             FieldProblem::BadBankAccount => {
                 "This account number is not valid (12 to 19 digits)".to_owned()
+            }
+            FieldProblem::BankAccountCheckDigit => {
+                "The account number's check digit does not match: please check it digit by digit"
+                    .to_owned()
             }
         }
     }
@@ -127,6 +141,9 @@ pub fn check(field: &FormField, value: &str) -> Result<(), FieldProblem> {
         FieldKind::BankAccount => {
             if is_bank_account(value) {
                 Ok(())
+            } else if value.chars().all(|c| c.is_ascii_digit()) && (12..=19).contains(&value.len())
+            {
+                Err(FieldProblem::BankAccountCheckDigit)
             } else {
                 Err(FieldProblem::BadBankAccount)
             }
@@ -153,20 +170,11 @@ pub fn is_phone(value: &str) -> bool {
         || (digits.starts_with('0') && (10..=12).contains(&digits.len()))
 }
 
-/// 公民身份号码 (GB 11643): 17 digits and an ISO 7064 MOD 11-2 check character.
+/// 公民身份号码 (GB 11643): 17 digits and an ISO 7064 MOD 11-2 check character (a lower-case
+/// `x` is accepted as typed). The rule itself is [`crate::idcard::card::check_id_number`].
 pub fn is_resident_id_number(value: &str) -> bool {
-    let chars: Vec<char> = value.chars().collect();
-    if chars.len() != 18 || !chars[..17].iter().all(|c| c.is_ascii_digit()) {
-        return false;
-    }
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = chars[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
-        .sum();
-    chars[17].to_ascii_uppercase() == CHECK[(sum % 11) as usize]
+    crate::idcard::card::check_id_number(&value.to_ascii_uppercase())
+        == Ok(crate::idcard::card::IdNumberFormat::Gb11643)
 }
 
 /// 12-19 digits passing the Luhn check.
@@ -257,8 +265,29 @@ mod tests {
         assert_eq!(check(&b, ""), Ok(()));
         assert_eq!(
             check(&b, "6222020200112233445"),
-            Err(FieldProblem::BadBankAccount)
+            Err(FieldProblem::BankAccountCheckDigit)
         );
         assert_eq!(check(&b, "4111111111111111"), Ok(()));
+    }
+
+    /// Issue 15: 19 digits with a wrong check digit is a typing slip, not a wrong length.
+    #[test]
+    fn a_wrong_check_digit_is_told_apart_from_a_wrong_length() {
+        let b = field(FieldKind::BankAccount, true);
+        let problem = check(&b, "6222020200112233445").unwrap_err();
+        assert_eq!(problem.message_zh("银行账号"), "卡号有误，请逐位核对");
+        assert!(
+            problem.message_en("Bank account").contains("check digit"),
+            "{}",
+            problem.message_en("Bank account")
+        );
+        // Too short or not digits: still the length rule.
+        for wrong in ["62220202", "6222 0202 0011 2233 44", "62220202001122334455"] {
+            let problem = check(&b, wrong).unwrap_err();
+            assert!(
+                problem.message_zh("银行账号").contains("12到19位"),
+                "{wrong}: {problem:?}"
+            );
+        }
     }
 }

@@ -316,15 +316,7 @@ impl Shared {
     }
 }
 
-/// The demo cards the simulator can place (居民身份证, 港澳台居民居住证, 外国人永久居留身份证, and an
-/// expired card): one list for `kiosk sim idcard --demo` and the demo-mode card page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DemoCard {
-    Resident,
-    HkMacaoTaiwan,
-    ForeignPermanent,
-    Expired,
-}
+pub use crate::station::ports::DemoCard;
 
 impl DemoCard {
     /// The card's data as the simulator holds it.
@@ -335,11 +327,6 @@ impl DemoCard {
             DemoCard::ForeignPermanent => SimCard::demo_foreign_permanent(),
             DemoCard::Expired => SimCard::demo_expired(),
         }
-    }
-
-    /// Parses the kebab-case name (`resident`, `hk-macao-taiwan`, `foreign-permanent`, `expired`).
-    pub fn parse(s: &str) -> Option<Self> {
-        <Self as clap::ValueEnum>::from_str(s, false).ok()
     }
 }
 

@@ -26,4 +26,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "noticeboard",
         sql: include_str!("migrations/0003_noticeboard.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sync",
+        sql: include_str!("migrations/0004_sync.sql"),
+    },
 ];

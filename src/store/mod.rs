@@ -2,6 +2,7 @@
 //! versioned migrations and the integrity check at start.
 //!
 //! WAL with `synchronous=FULL`: a transaction that returned is on disk and survives power loss.
+//! `secure_delete=ON`: what a purge deletes is zeroed on disk, not just unlinked.
 //! Each area keeps its tables in its own migration file under `migrations/`; this module owns
 //! only the mechanism.
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 mod migrations;
+pub mod salvage;
 
 pub use migrations::{MIGRATIONS, Migration};
 
@@ -24,7 +26,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
-        "the store {path} is damaged ({detail}); move it aside and restart, the county keeps every confirmed case"
+        "the store {path} is damaged ({detail}); run `kiosk outbox salvage` (copies its undelivered applications into a fresh store) or move it aside and restart; the county keeps every confirmed case"
     )]
     Damaged { path: PathBuf, detail: String },
     #[error(
@@ -102,6 +104,11 @@ impl Store {
             .map_err(damaged)?;
         self.conn
             .pragma_update(None, "foreign_keys", "ON")
+            .map_err(damaged)?;
+        // Deleted content is overwritten with zeros, so a purged ID number does not linger in
+        // free pages (issue 14 #7).
+        self.conn
+            .pragma_update(None, "secure_delete", "ON")
             .map_err(damaged)?;
         self.conn
             .busy_timeout(std::time::Duration::from_secs(5))

@@ -4,18 +4,27 @@
 use std::rc::Rc;
 
 use slint::ComponentHandle;
+use zeroize::Zeroizing;
 
-use super::app::{CardPurpose, Kiosk, UiEvent};
-use super::services::{CardEvent, DemoCard, DeviceError};
+use super::shell::{Kiosk, Next, NoticeText, UiEvent};
+use super::visit::CardPurpose;
 use super::{CardAdapter, MainWindow, NoticeKind, Page};
 use crate::idcard::IdCard;
 use crate::on;
 use crate::session::WipeReason;
+use crate::station::ports::{CardEvent, DemoCard, DeviceError};
+
+type Message = (Zeroizing<String>, Zeroizing<String>);
+
+fn message(zh: impl Into<String>, en: impl Into<String>) -> Message {
+    (Zeroizing::new(zh.into()), Zeroizing::new(en.into()))
+}
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, CardAdapter, on_place_demo_card, |k, kind| place_demo(
-        k, &kind
-    ));
+    on!(k, CardAdapter, on_place_demo_card, |k, kind| {
+        place_demo(k, &kind);
+        Next::Stay
+    });
 }
 
 fn place_demo(k: &Kiosk, kind: &str) {
@@ -24,9 +33,9 @@ fn place_demo(k: &Kiosk, kind: &str) {
     };
     let card = DemoCard::parse(kind);
     if card.is_some() {
-        let mut st = k.state.borrow_mut();
-        st.card_error = None;
-        st.card_reading = true;
+        let mut v = k.visit.borrow_mut();
+        v.card.error = None;
+        v.card.reading = true;
     }
     render(k);
     k.spawn_blocking(move || {
@@ -37,23 +46,25 @@ fn place_demo(k: &Kiosk, kind: &str) {
     });
 }
 
-pub fn on_demo_hand(k: &Kiosk, result: Result<(), DeviceError>) {
+pub fn on_demo_hand(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
     if let Err(e) = result {
         tracing::warn!("demo card hand failed: {}", e.detail);
-        let mut st = k.state.borrow_mut();
-        st.card_reading = false;
-        st.card_error = Some((e.message_zh, e.message_en));
-        drop(st);
+        {
+            let mut v = k.visit.borrow_mut();
+            v.card.reading = false;
+            v.card.error = Some(message(e.message_zh, e.message_en));
+        }
         if k.page() == Page::Card {
             render(k);
         }
     }
+    Next::Stay
 }
 
 /// A card that cannot be used even though the reader read it.
-fn unusable(card: &IdCard, today: chrono::NaiveDate) -> Option<(String, String)> {
+fn unusable(card: &IdCard, today: chrono::NaiveDate) -> Option<Message> {
     match card.valid_until {
-        Some(until) if until < today => Some((
+        Some(until) if until < today => Some(message(
             format!(
                 "这张证件已过期（有效期至 {until}），不能用来办理。请使用有效证件，或请工作人员帮忙。"
             ),
@@ -65,113 +76,111 @@ fn unusable(card: &IdCard, today: chrono::NaiveDate) -> Option<(String, String)>
     }
 }
 
-pub fn on_card_event(k: &Kiosk, event: CardEvent) {
+pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     let page = k.page();
     match event {
         CardEvent::Placed(card) => {
-            if k.state.borrow().session.stage() == crate::session::Stage::Idle {
+            if k.stage() == crate::session::Stage::Idle {
                 // A card on the reader does not start a visit by itself; the villager touches
                 // the screen first. Drop it (zeroised).
-                return;
+                return Next::Stay;
             }
             let today = chrono::Local::now().date_naive();
             if let Some(msg) = unusable(&card, today) {
-                reject(k, msg);
-                return;
+                return reject(k, msg);
             }
             let now = k.now();
+            k.shell.borrow_mut().session.identify(card, now);
             let purpose = {
-                let mut st = k.state.borrow_mut();
-                st.session.identify(card, now);
-                st.card_error = None;
-                st.card_reading = false;
-                st.card_purpose
+                let mut v = k.visit.borrow_mut();
+                v.card.error = None;
+                v.card.reading = false;
+                v.card.purpose
             };
             tracing::info!("card placed and identified");
-            if page == Page::Card {
-                match purpose {
-                    CardPurpose::Apply => super::form::begin(k),
-                    CardPurpose::Cases => super::cases::begin(k),
-                }
+            match (page, purpose) {
+                (Page::Card, CardPurpose::Apply) => Next::Show(Page::Form),
+                (Page::Card, CardPurpose::Cases) => Next::Replace(Page::Cases),
+                _ => Next::Stay,
             }
         }
         CardEvent::Rejected {
             message_zh,
             message_en,
-        } => reject(k, (message_zh, message_en)),
+        } => reject(k, message(message_zh, message_en)),
         CardEvent::Lifted => {
-            let had = k.state.borrow_mut().session.card_lifted();
-            {
-                let mut st = k.state.borrow_mut();
-                st.card_reading = false;
-            }
+            let had = k.shell.borrow_mut().session.card_lifted();
+            k.visit.borrow_mut().card.reading = false;
             if had && matches!(page, Page::Form | Page::Confirm | Page::Cases | Page::Card) {
-                k.forget_personal(WipeReason::CardLifted);
-                {
-                    let mut st = k.state.borrow_mut();
-                    st.history.clear();
+                Next::Fresh {
+                    reason: WipeReason::CardLifted,
+                    page: Page::Home,
+                    notice: Some(NoticeText::new(
+                        NoticeKind::Info,
+                        "证件已拿走，您的信息已从屏幕和本机清除。",
+                        "The card was lifted; your details were cleared from the screen and this kiosk.",
+                    )),
                 }
-                k.show(Page::Home, false);
-                k.set_notice(
-                    NoticeKind::Info,
-                    "证件已拿走，您的信息已从屏幕和本机清除。",
-                    "The card was lifted; your details were cleared from the screen and this kiosk.",
-                );
             } else if had {
-                k.forget_personal(WipeReason::CardLifted);
+                Next::Forget(WipeReason::CardLifted)
+            } else {
+                Next::Stay
             }
         }
         CardEvent::Fault(detail) => {
             tracing::warn!("card reader fault: {detail}");
-            let mut st = k.state.borrow_mut();
-            st.card_reading = false;
-            st.card_error = Some((
-                "读卡器出了故障，请稍后再试或请工作人员帮忙。".into(),
-                "The card reader has a fault. Try again later or ask the staff.".into(),
-            ));
-            drop(st);
+            {
+                let mut v = k.visit.borrow_mut();
+                v.card.reading = false;
+                v.card.error = Some(message(
+                    "读卡器出了故障，请稍后再试或请工作人员帮忙。",
+                    "The card reader has a fault. Try again later or ask the staff.",
+                ));
+            }
             if page == Page::Card {
                 render(k);
             }
+            Next::Stay
         }
         CardEvent::Back => {
             tracing::info!("card reader is back");
-            let mut st = k.state.borrow_mut();
-            st.card_error = None;
-            drop(st);
+            k.visit.borrow_mut().card.error = None;
             if page == Page::Card {
                 render(k);
             }
+            Next::Stay
         }
     }
 }
 
-fn reject(k: &Kiosk, (zh, en): (String, String)) {
+fn reject(k: &Kiosk, msg: Message) -> Next {
     {
-        let mut st = k.state.borrow_mut();
-        st.card_reading = false;
-        st.card_error = Some((zh, en));
+        let mut v = k.visit.borrow_mut();
+        v.card.reading = false;
+        v.card.error = Some(msg);
     }
     if k.page() == Page::Card {
         render(k);
     }
+    Next::Stay
 }
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let st = k.state.borrow();
+    let v = k.visit.borrow();
     let a = k.window.global::<CardAdapter>();
     a.set_demo_mode(k.services.demo_hand.is_some());
-    a.set_reading(st.card_reading);
+    a.set_reading(v.card.reading);
     a.set_error(
-        st.card_error
+        v.card
+            .error
             .as_ref()
-            .map(|(zh, en)| lang.pick(zh.clone(), en.clone()))
+            .map(|(zh, en)| lang.pick(zh.as_str(), en.as_str()))
             .unwrap_or_default()
             .into(),
     );
     a.set_purpose(
-        match (st.card_purpose, &st.item) {
+        match (v.card.purpose, &v.item) {
             (CardPurpose::Apply, Some(item)) => lang.pick(
                 format!("申请：{}", item.name),
                 format!("Apply for: {}", item.translated(lang.tag()).name),

@@ -5,38 +5,52 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::app::{Kiosk, UiEvent};
-use super::services::{CasesReply, StepState};
-use super::{CaseView, CasesAdapter, MainWindow, Page, TimelineStep};
+use super::l10n::{self, Lang};
+use super::shell::{Kiosk, Next, UiEvent};
+use super::{CaseView, CasesAdapter, MainWindow, Page, TimelineState, TimelineStep};
 use crate::on;
 use crate::pii::Masked;
+use crate::station::ports::{
+    CaseProgress, CaseRecord, CaseStep, CasesReply, Collection, StepKind, StepState,
+};
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, CasesAdapter, on_refresh, |k| fetch(k));
+    on!(k, CasesAdapter, on_refresh, |k| {
+        fetch(k);
+        Next::Stay
+    });
 }
 
-/// The card is on the reader: show the page and ask the county.
-pub fn begin(k: &Kiosk) {
+/// Arriving with the card on the reader: ask the county for its holder's cases.
+pub fn enter(k: &Kiosk) -> Next {
+    let applicant = k
+        .shell
+        .borrow()
+        .session
+        .card()
+        .map(|c| Masked::name(&c.name).to_string())
+        .unwrap_or_default();
     {
-        let mut st = k.state.borrow_mut();
-        st.cases_applicant = st
-            .session
-            .card()
-            .map(|c| Masked::name(&c.name).to_string())
-            .unwrap_or_default();
-        st.cases.clear();
-        st.cases_error = None;
+        let mut v = k.visit.borrow_mut();
+        *v.cases.applicant = applicant;
+        v.cases.cases.clear();
+        v.cases.error = None;
     }
-    k.show(Page::Cases, false);
     fetch(k);
+    Next::Stay
 }
 
 fn fetch(k: &Kiosk) {
-    let (visit, who) = {
-        let mut st = k.state.borrow_mut();
-        let who = st.session.card().map(|c| (c.kind, c.id_number.clone()));
-        st.cases_loading = who.is_some();
-        (st.visit, who)
+    let who = k
+        .shell
+        .borrow()
+        .session
+        .card()
+        .map(|c| (c.kind, zeroize::Zeroizing::new(c.id_number.clone())));
+    let visit = {
+        let mut v = k.visit.borrow_mut();
+        v.cases.loading = who.is_some();
+        v.number
     };
     let Some((kind, id_number)) = who else {
         return;
@@ -49,52 +63,28 @@ fn fetch(k: &Kiosk) {
     });
 }
 
-pub fn on_cases(k: &Kiosk, reply: CasesReply) {
+pub fn on_cases(k: &Kiosk, reply: CasesReply) -> Next {
     {
-        let mut st = k.state.borrow_mut();
-        st.cases_loading = false;
+        let mut v = k.visit.borrow_mut();
+        v.cases.loading = false;
         if let Some(e) = &reply.county_error {
             tracing::warn!("county progress not available: {}", e.detail);
         }
-        st.cases = reply.cases;
-        st.cases_error = reply.county_error;
+        v.cases.cases = reply.cases;
+        v.cases.error = reply.county_error;
     }
     if k.page() == Page::Cases {
         render(k);
     }
+    Next::Stay
 }
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let st = k.state.borrow();
+    let v = k.visit.borrow();
     let a = k.window.global::<CasesAdapter>();
-    let views: Vec<CaseView> = st
-        .cases
-        .iter()
-        .map(|c| CaseView {
-            receipt_no: c.receipt_no.clone().into(),
-            item_name: c.item_name.clone().into(),
-            status: c.status.clone().into(),
-            submitted_at: c.submitted_at.clone().into(),
-            collect: c.collect.clone().into(),
-            steps: ModelRc::new(VecModel::from(
-                c.steps
-                    .iter()
-                    .map(|s| TimelineStep {
-                        title: s.title.clone().into(),
-                        detail: s.detail.clone().into(),
-                        time: s.time.clone().into(),
-                        state: match s.state {
-                            StepState::Done => 0,
-                            StepState::Current => 1,
-                            StepState::NotYet => 2,
-                        },
-                    })
-                    .collect::<Vec<_>>(),
-            )),
-        })
-        .collect();
-    let message = match (&st.cases_error, st.cases_loading, views.is_empty()) {
+    let views: Vec<CaseView> = v.cases.cases.iter().map(|c| case_view(c, lang)).collect();
+    let message = match (&v.cases.error, v.cases.loading, views.is_empty()) {
         (Some(e), _, _) => lang.pick(
             format!("{}，暂时查不到县里的最新进度。下面是本机记录的办件。", e.message_zh),
             format!("{}; the county's latest progress is not available. Below are the cases this kiosk knows.", e.message_en),
@@ -102,10 +92,79 @@ pub fn render(k: &Kiosk) {
         (None, false, true) => lang.pick("没有查到您的办件。", "No applications found for you."),
         _ => String::new(),
     };
-    a.set_applicant(st.cases_applicant.clone().into());
-    a.set_loading(st.cases_loading);
+    a.set_applicant(v.cases.applicant.as_str().into());
+    a.set_loading(v.cases.loading);
     a.set_message(message.into());
     a.set_cases(ModelRc::new(VecModel::from(views)));
+}
+
+/// A case's progress in the UI language.
+fn status_text(c: &CaseRecord, lang: Lang) -> String {
+    let status = match c.progress {
+        CaseProgress::WaitingForUpload => lang.pick("待上传", "Waiting to be sent"),
+        CaseProgress::Uploaded => lang.pick("已上传", "Sent to the county"),
+        CaseProgress::County(s) => l10n::case_status(s, lang),
+    };
+    match &c.rejection_reason {
+        Some(r) => lang.pick(format!("{status}（{r}）"), format!("{status} ({r})")),
+        None => status,
+    }
+}
+
+fn collect_text(c: &Collection, lang: Lang) -> String {
+    match c {
+        Collection::Window(w) => lang.pick(format!("结果领取：{w}"), format!("Collect at: {w}")),
+        Collection::NotifiedAt(at) => lang.pick(
+            format!("结果领取：{at}（办好后会通知您）"),
+            format!("Collect at: {at} (you will be told when it is ready)"),
+        ),
+    }
+}
+
+fn step_view(s: &CaseStep, lang: Lang) -> TimelineStep {
+    let title = match s.kind {
+        StepKind::AcceptedInVillage => lang.pick("村里已受理", "Accepted at the village"),
+        StepKind::UploadToCounty => lang.pick("上传到县里", "Sent to the county"),
+        StepKind::County(status) => l10n::case_status(status, lang),
+    };
+    let detail = match (&s.note, s.kind, s.state) {
+        (Some(n), _, _) => n.clone(),
+        (None, StepKind::UploadToCounty, StepState::Current) => lang.pick(
+            "网络恢复后自动上传",
+            "Sent automatically when the network is back",
+        ),
+        _ => String::new(),
+    };
+    TimelineStep {
+        title: title.into(),
+        detail: detail.into(),
+        time: s.at.map(l10n::local_time).unwrap_or_default().into(),
+        state: match s.state {
+            StepState::Done => TimelineState::Done,
+            StepState::Current => TimelineState::Current,
+            StepState::NotYet => TimelineState::NotYet,
+        },
+    }
+}
+
+fn case_view(c: &CaseRecord, lang: Lang) -> CaseView {
+    CaseView {
+        receipt_no: c.receipt_no.clone().into(),
+        item_name: c.item_name.clone().into(),
+        status: status_text(c, lang).into(),
+        submitted_at: c
+            .submitted_at
+            .map(l10n::local_time)
+            .unwrap_or_default()
+            .into(),
+        collect: collect_text(&c.collect, lang).into(),
+        steps: ModelRc::new(VecModel::from(
+            c.steps
+                .iter()
+                .map(|s| step_view(s, lang))
+                .collect::<Vec<_>>(),
+        )),
+    }
 }
 
 pub fn clear(w: &MainWindow) {

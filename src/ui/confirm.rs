@@ -5,17 +5,21 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::app::{Kiosk, PrintState, UiEvent};
-use super::services::{ApplicationDraft, DeviceError, ReceiptInfo, Submission};
+use super::shell::{Kiosk, Next, NoticeText, UiEvent};
+use super::visit::PrintState;
 use super::{ConfirmAdapter, ConfirmRow, MainWindow, NoticeKind, Page};
 use crate::idcard::CardKind;
 use crate::on;
 use crate::pii::Masked;
-use crate::session::Stage;
+use crate::session::{Stage, WipeReason};
+use crate::station::ports::{ApplicationDraft, DeviceError, ReceiptInfo, Submission};
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, ConfirmAdapter, on_edit, |k| k.back());
-    on!(k, ConfirmAdapter, on_submit, |k| submit(k));
+    on!(k, ConfirmAdapter, on_edit, |k| Next::Back);
+    on!(k, ConfirmAdapter, on_submit, |k| {
+        submit(k);
+        Next::Stay
+    });
 }
 
 fn card_kind_label(kind: CardKind) -> (&'static str, &'static str) {
@@ -30,36 +34,26 @@ fn card_kind_label(kind: CardKind) -> (&'static str, &'static str) {
 
 /// The application exactly as it will be sent.
 pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
-    let st = k.state.borrow();
-    let item = st.item.as_ref()?;
-    let card = st.session.card()?;
+    let v = k.visit.borrow();
+    let sh = k.shell.borrow();
+    let item = v.item.as_ref()?;
+    let card = sh.session.card()?;
     Some(ApplicationDraft {
         item_code: item.code.clone(),
         item_name: item.name.clone(),
         card_kind: card.kind,
         applicant_name: card.name.clone(),
         id_number: card.id_number.clone(),
-        answers: item
-            .form
-            .iter()
-            .map(|f| {
-                let v = st.session.answer(&f.key).unwrap_or_default();
-                (
-                    f.key.clone(),
-                    f.label.clone(),
-                    super::form::display_value(f, v),
-                )
-            })
-            .collect(),
+        answers: super::answers::answers(item, &sh.session),
     })
 }
 
 fn submit(k: &Kiosk) {
     let consent = k.window.global::<ConfirmAdapter>().get_consent();
     {
-        let mut st = k.state.borrow_mut();
-        st.consent = consent;
-        if !consent || st.sending {
+        let mut v = k.visit.borrow_mut();
+        v.confirm.consent = consent;
+        if !consent || v.confirm.sending {
             return;
         }
     }
@@ -67,10 +61,10 @@ fn submit(k: &Kiosk) {
         return;
     };
     let visit = {
-        let mut st = k.state.borrow_mut();
-        st.sending = true;
-        st.submit_error = None;
-        st.visit
+        let mut v = k.visit.borrow_mut();
+        v.confirm.sending = true;
+        v.confirm.error = None;
+        v.number
     };
     render(k);
     let county = k.services.county.clone();
@@ -80,71 +74,75 @@ fn submit(k: &Kiosk) {
     });
 }
 
-pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) {
+/// The receipt of an accepted application (nothing personal but the masked name).
+fn receipt(k: &Kiosk, sub: &Submission) -> ReceiptInfo {
+    let v = k.visit.borrow();
+    let item = v.item.as_ref();
+    let name = k
+        .shell
+        .borrow()
+        .session
+        .card()
+        .map(|c| Masked::name(&c.name).to_string())
+        .unwrap_or_default();
+    ReceiptInfo {
+        receipt_no: sub.receipt_no.clone(),
+        item_code: item.map(|i| i.code.clone()).unwrap_or_default(),
+        item_name: item.map(|i| i.name.clone()).unwrap_or_default(),
+        applicant_masked: name,
+        submitted_at: sub.submitted_at,
+        queued: sub.queued,
+        qr_payload: sub.qr_payload.clone(),
+        promised_days: item.map(|i| i.promised_time_limit_days).unwrap_or(0),
+        case_number: sub.case_number.clone(),
+        collect_at: item
+            .and_then(|i| i.locations.first())
+            .map(|l| format!("{}（{}）", l.name, l.address))
+            .unwrap_or_default(),
+        materials_to_bring: item
+            .map(|i| {
+                i.materials
+                    .iter()
+                    .filter(|m| m.required && m.form != crate::catalog::MaterialForm::Electronic)
+                    .map(|m| m.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) -> Next {
     match result {
         Ok(sub) => {
             let now = k.now();
-            let receipt = {
-                let mut st = k.state.borrow_mut();
-                st.sending = false;
-                let item = st.item.clone();
-                let name = st
-                    .session
-                    .card()
-                    .map(|c| Masked::name(&c.name).to_string())
-                    .unwrap_or_default();
-                let receipt = ReceiptInfo {
-                    receipt_no: sub.receipt_no.clone(),
-                    item_code: item.as_ref().map(|i| i.code.clone()).unwrap_or_default(),
-                    item_name: item.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
-                    applicant_masked: name,
-                    submitted_at: sub.submitted_at,
-                    queued: sub.queued,
-                    qr_payload: sub.qr_payload.clone(),
-                    promised_days: item
-                        .as_ref()
-                        .map(|i| i.promised_time_limit_days)
-                        .unwrap_or(0),
-                    case_number: sub.case_number.clone(),
-                    collect_at: item
-                        .as_ref()
-                        .and_then(|i| i.locations.first())
-                        .map(|l| format!("{}（{}）", l.name, l.address))
-                        .unwrap_or_default(),
-                    materials_to_bring: item
-                        .as_ref()
-                        .map(|i| {
-                            i.materials
-                                .iter()
-                                .filter(|m| {
-                                    m.required && m.form != crate::catalog::MaterialForm::Electronic
-                                })
-                                .map(|m| m.name.clone())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                };
-                st.submission = Some((sub, receipt.clone()));
-                st.print = PrintState::Printing;
-                // Only the receipt number is needed from here on.
-                st.session.forget_personal_data();
-                st.session.advance(Stage::Submitted, now);
-                st.history.clear();
-                receipt
-            };
+            let receipt = receipt(k, &sub);
             tracing::info!(receipt = %receipt.receipt_no, queued = receipt.queued, "application accepted");
-            k.forget_personal(crate::session::WipeReason::Finished);
-            k.show(Page::Submitted, false);
-            super::submitted::print_receipt(k, receipt);
+            {
+                let mut v = k.visit.borrow_mut();
+                v.confirm.sending = false;
+                v.submitted.submission = Some((sub, receipt));
+                v.submitted.print = PrintState::Printing;
+            }
+            {
+                // Only the receipt number is needed from here on.
+                let mut sh = k.shell.borrow_mut();
+                sh.session.forget_personal_data();
+                sh.session.advance(Stage::Submitted, now);
+            }
+            Next::Fresh {
+                reason: WipeReason::Finished,
+                page: Page::Submitted,
+                notice: None,
+            }
         }
         Err(e) => {
             tracing::error!("application could not be stored: {}", e.detail);
             {
-                let mut st = k.state.borrow_mut();
-                st.sending = false;
-                st.submit_error = Some(e.clone());
+                let mut v = k.visit.borrow_mut();
+                v.confirm.sending = false;
+                v.confirm.error = Some(e.clone());
             }
-            k.set_notice(
+            k.set_notice(NoticeText::new(
                 NoticeKind::Error,
                 format!(
                     "{}。申请没有提交成功，请稍后再试或请工作人员帮忙。",
@@ -154,8 +152,9 @@ pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) {
                     "{}. The application was not submitted; try again or ask the staff.",
                     e.message_en
                 ),
-            );
+            ));
             render(k);
+            Next::Stay
         }
     }
 }
@@ -165,7 +164,7 @@ pub fn render(k: &Kiosk) {
     let Some(draft) = draft(k) else {
         return;
     };
-    let st = k.state.borrow();
+    let v = k.visit.borrow();
     let (kind_zh, kind_en) = card_kind_label(draft.card_kind);
     let mut rows = vec![
         ConfirmRow {
@@ -182,7 +181,7 @@ pub fn render(k: &Kiosk) {
         },
     ];
     let from_card_identity = |key: &str| {
-        st.item.as_ref().is_some_and(|i| {
+        v.item.as_ref().is_some_and(|i| {
             i.form.iter().any(|f| {
                 f.key == key
                     && matches!(
@@ -193,25 +192,25 @@ pub fn render(k: &Kiosk) {
         })
     };
     // What is sent stays as the county publishes it (Chinese); the screen shows it in `lang`.
-    let shown_item = st.item.as_ref().map(|i| i.translated(lang.tag()));
-    for (key, label, value) in &draft.answers {
-        if from_card_identity(key) {
+    let shown_item = v.item.as_ref().map(|i| i.translated(lang.tag()));
+    for answer in &draft.answers {
+        if from_card_identity(&answer.key) {
             continue;
         }
-        let field = st
+        let field = v
             .item
             .as_ref()
-            .and_then(|i| i.form.iter().position(|f| &f.key == key));
+            .and_then(|i| i.form.iter().position(|f| f.key == answer.key));
         let label = match (field, &shown_item) {
             (Some(i), Some(s)) => s.form[i].label.clone(),
-            _ => label.clone(),
+            _ => answer.label.clone(),
         };
-        let shown = if value.is_empty() {
+        let shown = if answer.value.is_empty() {
             lang.pick("（未填）", "(left empty)")
         } else {
-            match (field, &st.item) {
-                (Some(i), Some(item)) => item.choice_label(i, value, lang.tag()),
-                _ => value.clone(),
+            match (field, &v.item) {
+                (Some(i), Some(item)) => item.choice_label(i, &answer.value, lang.tag()),
+                _ => answer.value.clone(),
             }
         };
         rows.push(ConfirmRow {
@@ -232,7 +231,7 @@ pub fn render(k: &Kiosk) {
     );
     a.set_destination(destination.into());
     a.set_rows(ModelRc::new(VecModel::from(rows)));
-    a.set_sending(st.sending);
+    a.set_sending(v.confirm.sending);
 }
 
 pub fn clear(w: &MainWindow) {

@@ -6,15 +6,19 @@ use std::rc::Rc;
 use slint::ComponentHandle;
 
 use super::EvaluationAdapter;
-use super::app::{Kiosk, UiEvent};
-use super::services::DeviceError;
+use super::shell::{Kiosk, Next, UiEvent};
 use crate::on;
 use crate::session::WipeReason;
+use crate::station::ports::DeviceError;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, EvaluationAdapter, on_rate, |k, level| rate(k, level));
-    on!(k, EvaluationAdapter, on_skip, |k| k
-        .end_visit(WipeReason::Finished));
+    on!(k, EvaluationAdapter, on_rate, |k, level| {
+        rate(k, level);
+        Next::Stay
+    });
+    on!(k, EvaluationAdapter, on_skip, |k| Next::Wipe(
+        WipeReason::Finished
+    ));
 }
 
 fn rate(k: &Kiosk, level: i32) {
@@ -25,19 +29,22 @@ fn rate(k: &Kiosk, level: i32) {
         return;
     }
     let (visit, receipt) = {
-        let st = k.state.borrow();
-        if st.rated {
+        let v = k.visit.borrow();
+        if v.evaluation.rated {
             return;
         }
         (
-            st.visit,
-            st.submission.as_ref().map(|(s, _)| s.receipt_no.clone()),
+            v.number,
+            v.submitted
+                .submission
+                .as_ref()
+                .map(|(s, _)| s.receipt_no.clone()),
         )
     };
     let Some(receipt) = receipt else {
         return;
     };
-    k.state.borrow_mut().rated = true;
+    k.visit.borrow_mut().evaluation.rated = true;
     let county = k.services.county.clone();
     k.spawn_blocking(move || UiEvent::Evaluated {
         visit,
@@ -46,7 +53,7 @@ fn rate(k: &Kiosk, level: i32) {
     render(k);
 }
 
-pub fn on_evaluated(k: &Kiosk, result: Result<(), DeviceError>) {
+pub fn on_evaluated(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
     let msg = match result {
         Ok(()) => (
             true,
@@ -62,26 +69,28 @@ pub fn on_evaluated(k: &Kiosk, result: Result<(), DeviceError>) {
             )
         }
     };
-    k.state.borrow_mut().rating_message = Some(msg);
+    k.visit.borrow_mut().evaluation.message = Some(msg);
     render(k);
+    Next::Stay
 }
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let st = k.state.borrow();
+    let v = k.visit.borrow();
     let a = k.window.global::<EvaluationAdapter>();
     a.set_item_name(
-        st.submission
+        v.submitted
+            .submission
             .as_ref()
             .map(|(_, r)| r.item_name.clone())
             .unwrap_or_default()
             .into(),
     );
-    a.set_done(st.rated);
+    a.set_done(v.evaluation.rated);
     a.set_message(
-        match &st.rating_message {
+        match &v.evaluation.message {
             Some((_, zh, en)) => lang.pick(zh.clone(), en.clone()),
-            None if st.rated => lang.pick("正在发送评价…", "Sending your rating…"),
+            None if v.evaluation.rated => lang.pick("正在发送评价…", "Sending your rating…"),
             None => String::new(),
         }
         .into(),

@@ -5,23 +5,23 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::app::Kiosk;
-use super::{FormAdapter, FormFieldView, MainWindow, Page};
-use crate::catalog::{CardField, FieldKind, FormField};
-use crate::idcard::IdCard;
+use super::answers::{card_value, display_value};
+use super::shell::{Kiosk, Next};
+use super::{FieldInput, FormAdapter, FormFieldView, MainWindow, Page};
+use crate::catalog::{FieldKind, FormField};
 use crate::on;
 use crate::pii::{Masked, PiiKind};
 use crate::session::Stage;
-use crate::session::validate::{self, parse_date};
+use crate::session::validate;
 
-/// How the adapter types a field: 0 text, 1 digits, 2 ID number, 3 choice, 4 date.
-fn input_kind(kind: &FieldKind) -> i32 {
+/// How the adapter types a field.
+fn input_kind(kind: &FieldKind) -> FieldInput {
     match kind {
-        FieldKind::Text { .. } => 0,
-        FieldKind::Phone | FieldKind::Number { .. } | FieldKind::BankAccount => 1,
-        FieldKind::IdNumber => 2,
-        FieldKind::Choice { .. } => 3,
-        FieldKind::Date => 4,
+        FieldKind::Text { .. } => FieldInput::Text,
+        FieldKind::Phone | FieldKind::Number { .. } | FieldKind::BankAccount => FieldInput::Digits,
+        FieldKind::IdNumber => FieldInput::IdNumber,
+        FieldKind::Choice { .. } => FieldInput::Choice,
+        FieldKind::Date => FieldInput::Date,
     }
 }
 
@@ -37,61 +37,36 @@ fn max_len(kind: &FieldKind) -> usize {
     }
 }
 
-/// The value a card puts in a field.
-pub fn card_value(card: &IdCard, field: CardField) -> String {
-    match field {
-        CardField::Name => card.name.clone(),
-        CardField::Sex => card.sex.label_zh().to_owned(),
-        CardField::Nation => card.nation.clone().unwrap_or_default(),
-        CardField::BirthDate => card.birth_date.format("%Y%m%d").to_string(),
-        CardField::Address => card.address.clone().unwrap_or_default(),
-        CardField::IdNumber => card.id_number.clone(),
-    }
-}
-
-/// The value as sent and as shown for checking (dates as YYYY-MM-DD).
-pub fn display_value(field: &FormField, value: &str) -> String {
-    match field.kind {
-        FieldKind::Date => parse_date(value)
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_else(|| value.to_owned()),
-        _ => value.to_owned(),
-    }
-}
-
-/// Starts filling in the current item's form with the card on the reader.
-pub fn begin(k: &Kiosk) {
+/// Entering the form (from the guide with the card on the reader, or from the card page):
+/// fills what the card knows into the current item's form and picks the first field to type.
+pub fn enter(k: &Kiosk) -> Next {
     let now = k.now();
+    let Some(item) = k.visit.borrow().item.clone() else {
+        return Next::Stay;
+    };
     {
-        let mut st = k.state.borrow_mut();
-        let Some(item) = st.item.clone() else {
-            return;
-        };
-        let fills: Vec<(String, String)> = match st.session.card() {
+        let mut sh = k.shell.borrow_mut();
+        let fills: Vec<(String, String)> = match sh.session.card() {
             Some(card) => item
                 .form
                 .iter()
                 .filter_map(|f| f.card_fill.map(|cf| (f.key.clone(), card_value(card, cf))))
                 .collect(),
-            None => return,
+            None => return Next::Stay,
         };
         for (key, value) in fills {
-            if st.session.answer(&key).is_none() {
-                st.session.set_answer(&key, &value);
+            if sh.session.answer(&key).is_none() {
+                sh.session.set_answer(&key, &value);
             }
         }
-        st.session.advance(Stage::Filling, now);
-        st.field_errors = vec![None; item.form.len()];
-        st.form_summary_error = false;
-        st.composing.clear();
-        st.active_field = item
-            .form
-            .iter()
-            .position(|f| f.card_fill.is_none())
-            .map(|i| i as i32)
-            .unwrap_or(-1);
+        sh.session.advance(Stage::Filling, now);
     }
-    k.show(Page::Form, true);
+    let mut v = k.visit.borrow_mut();
+    v.form.errors = vec![None; item.form.len()];
+    v.form.summary_error = false;
+    v.form.composing.clear();
+    v.form.active = item.form.iter().position(|f| f.card_fill.is_none());
+    Next::Stay
 }
 
 /// The buttons of form field `field` if it is a choice: its labels in `lang`, else its values.
@@ -114,58 +89,64 @@ fn shown_choices(
 /// The value behind a choice button's label (labels are shown in the UI language, values are
 /// what the county publishes); anything else (an IME candidate) as it is.
 fn choice_value(k: &Kiosk, label: &str) -> String {
-    let st = k.state.borrow();
-    let tag = st.lang.tag();
-    usize::try_from(st.active_field)
-        .ok()
-        .zip(st.item.as_ref())
+    let tag = k.lang().tag();
+    let v = k.visit.borrow();
+    v.form
+        .active
+        .zip(v.item.as_ref())
         .and_then(|(i, item)| item.choice_value(i, label, tag))
         .unwrap_or_else(|| label.to_owned())
 }
 
-fn with_active(k: &Kiosk, f: impl FnOnce(&FormField, &mut String, &mut String)) {
+/// Edits the answer of the field being typed (and the pinyin being composed).
+fn with_active(k: &Kiosk, f: impl FnOnce(&FormField, &mut String, &mut String)) -> Next {
     {
-        let mut st = k.state.borrow_mut();
-        let Some(item) = st.item.clone() else {
-            return;
+        let mut v = k.visit.borrow_mut();
+        let Some(item) = v.item.clone() else {
+            return Next::Stay;
         };
-        let Ok(i) = usize::try_from(st.active_field) else {
-            return;
+        let Some(i) = v.form.active else {
+            return Next::Stay;
         };
         let Some(field) = item.form.get(i) else {
-            return;
+            return Next::Stay;
         };
-        let mut value = st.session.answer(&field.key).unwrap_or_default().to_owned();
-        let mut composing = std::mem::take(&mut st.composing);
-        f(field, &mut value, &mut composing);
+        let mut sh = k.shell.borrow_mut();
+        let mut value =
+            zeroize::Zeroizing::new(sh.session.answer(&field.key).unwrap_or_default().to_owned());
+        f(field, &mut value, &mut v.form.composing);
         if value.chars().count() > max_len(&field.kind) {
-            value = value.chars().take(max_len(&field.kind)).collect();
+            *value = value.chars().take(max_len(&field.kind)).collect();
         }
-        st.session.set_answer(&field.key, &value);
-        st.composing = composing;
-        if let Some(e) = st.field_errors.get_mut(i) {
+        sh.session.set_answer(&field.key, &value);
+        if let Some(e) = v.form.errors.get_mut(i) {
             *e = None;
         }
     }
     render(k);
+    Next::Stay
 }
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, FormAdapter, on_select_field, |k, i| {
+        let index = usize::try_from(i).ok();
         let from_card = {
-            let st = k.state.borrow();
-            st.item
+            let v = k.visit.borrow();
+            v.item
                 .as_ref()
-                .and_then(|it| it.form.get(usize::try_from(i).unwrap_or(usize::MAX)))
+                .zip(index)
+                .and_then(|(it, i)| it.form.get(i))
                 .map(|f| f.card_fill.is_some())
         };
         if from_card == Some(false) {
-            let mut st = k.state.borrow_mut();
-            st.active_field = i;
-            st.composing.clear();
-            drop(st);
+            {
+                let mut v = k.visit.borrow_mut();
+                v.form.active = index;
+                v.form.composing.clear();
+            }
             render(k);
         }
+        Next::Stay
     });
     on!(k, FormAdapter, on_key, |k, d| with_active(
         k,
@@ -219,45 +200,49 @@ pub fn setup(k: &Rc<Kiosk>) {
     on!(k, FormAdapter, on_next, |k| next(k));
 }
 
-fn next(k: &Kiosk) {
+/// 下一步: checks every field; on to the confirmation page when all are fine.
+fn next(k: &Kiosk) -> Next {
     let now = k.now();
     let ok = {
-        let mut st = k.state.borrow_mut();
-        let Some(item) = st.item.clone() else {
-            return;
+        let mut v = k.visit.borrow_mut();
+        let Some(item) = v.item.clone() else {
+            return Next::Stay;
         };
+        let mut sh = k.shell.borrow_mut();
         let errors: Vec<_> = item
             .form
             .iter()
-            .map(|f| validate::check(f, st.session.answer(&f.key).unwrap_or_default()).err())
+            .map(|f| validate::check(f, sh.session.answer(&f.key).unwrap_or_default()).err())
             .collect();
         let first = errors.iter().position(Option::is_some);
-        st.field_errors = errors;
-        st.form_summary_error = first.is_some();
-        st.composing.clear();
+        v.form.errors = errors;
+        v.form.summary_error = first.is_some();
+        v.form.composing.clear();
         if let Some(i) = first {
             if item.form[i].card_fill.is_none() {
-                st.active_field = i as i32;
+                v.form.active = Some(i);
             }
             false
         } else {
-            st.session.advance(Stage::Confirming, now);
-            st.consent = false;
+            sh.session.advance(Stage::Confirming, now);
+            v.confirm.consent = false;
             true
         }
     };
     if ok {
-        k.show(Page::Confirm, true);
+        Next::Show(Page::Confirm)
     } else {
         render(k);
+        Next::Stay
     }
 }
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let st = k.state.borrow();
+    let v = k.visit.borrow();
+    let sh = k.shell.borrow();
     let a = k.window.global::<FormAdapter>();
-    let (Some(item), Some(card)) = (st.item.as_ref(), st.session.card()) else {
+    let (Some(item), Some(card)) = (v.item.as_ref(), sh.session.card()) else {
         return;
     };
     let tag = lang.tag();
@@ -267,7 +252,7 @@ pub fn render(k: &Kiosk) {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let raw = st.session.answer(&f.key).unwrap_or_default();
+            let raw = sh.session.answer(&f.key).unwrap_or_default();
             let shown = match f.kind {
                 FieldKind::IdNumber if f.card_fill.is_some() => {
                     Masked::new(raw, PiiKind::IdNumber).to_string()
@@ -276,8 +261,9 @@ pub fn render(k: &Kiosk) {
                 _ => display_value(f, raw),
             };
             let text = &shown_item.form[i];
-            let error = st
-                .field_errors
+            let error = v
+                .form
+                .errors
                 .get(i)
                 .and_then(|e| e.as_ref())
                 .map(|e| match lang {
@@ -309,17 +295,17 @@ pub fn render(k: &Kiosk) {
         .collect();
     // Fields to fill first, then what the card filled in.
     fields.sort_by_key(|f| f.from_card);
-    let errors = st.field_errors.iter().filter(|e| e.is_some()).count();
-    let active_index = usize::try_from(st.active_field).ok();
+    let errors = v.form.errors.iter().filter(|e| e.is_some()).count();
+    let active_index = v.form.active;
     let active = active_index.and_then(|i| item.form.get(i));
-    a.set_active_kind(active.map_or(-1, |f| input_kind(&f.kind)));
+    a.set_active_kind(active.map_or(FieldInput::None, |f| input_kind(&f.kind)));
     a.set_active_options(ModelRc::new(VecModel::from(
         active_index.map_or_else(Vec::new, |i| shown_choices(item, i, tag)),
     )));
     a.set_active_value(
         match (active_index, active) {
             (Some(i), Some(f)) => {
-                item.choice_label(i, st.session.answer(&f.key).unwrap_or_default(), tag)
+                item.choice_label(i, sh.session.answer(&f.key).unwrap_or_default(), tag)
             }
             _ => String::new(),
         }
@@ -335,14 +321,18 @@ pub fn render(k: &Kiosk) {
         .into(),
     );
     a.set_fields(ModelRc::new(VecModel::from(fields)));
-    a.set_active(st.active_field);
-    a.set_composing(st.composing.clone().into());
-    let candidates: Vec<SharedString> = super::ime::candidates(&st.composing, 8)
+    a.set_active(
+        active_index
+            .and_then(|i| i32::try_from(i).ok())
+            .unwrap_or(-1),
+    );
+    a.set_composing(v.form.composing.as_str().into());
+    let candidates: Vec<SharedString> = super::ime::candidates(&v.form.composing, 8)
         .into_iter()
         .map(|c| SharedString::from(c.to_string()))
         .collect();
     a.set_candidates(ModelRc::new(VecModel::from(candidates)));
-    a.set_summary_error(if st.form_summary_error && errors > 0 {
+    a.set_summary_error(if v.form.summary_error && errors > 0 {
         lang.pick(
             format!("有 {errors} 处需要修改，请看红色的提示。"),
             format!("{errors} answers need changing; see the red messages."),
@@ -362,7 +352,7 @@ pub fn clear(w: &MainWindow) {
     a.set_candidates(ModelRc::new(VecModel::from(Vec::<SharedString>::new())));
     a.set_summary_error("".into());
     a.set_active(-1);
-    a.set_active_kind(-1);
+    a.set_active_kind(FieldInput::None);
     a.set_active_options(ModelRc::new(VecModel::from(Vec::<SharedString>::new())));
     a.set_active_value("".into());
 }

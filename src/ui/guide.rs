@@ -5,33 +5,34 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::app::{CardPurpose, Kiosk, UiEvent};
-use super::services::DeviceError;
+use super::shell::{Kiosk, Next, NoticeText, UiEvent};
+use super::visit::CardPurpose;
 use super::{GuideAdapter, GuideSection, MaterialRow, NoticeKind, Page};
 use crate::catalog::{CaseKind, ItemType, MaterialForm, ServiceItem};
 use crate::on;
+use crate::station::ports::DeviceError;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, GuideAdapter, on_print_checklist, |k| print_checklist(k));
+    on!(k, GuideAdapter, on_print_checklist, |k| {
+        print_checklist(k);
+        Next::Stay
+    });
     on!(k, GuideAdapter, on_apply, |k| {
-        let has_card = k.state.borrow().session.card().is_some();
-        k.state.borrow_mut().card_purpose = CardPurpose::Apply;
-        if has_card {
-            super::form::begin(k);
-        } else {
-            k.show(Page::Card, true);
-        }
+        let has_card = k.shell.borrow().session.card().is_some();
+        k.visit.borrow_mut().card.purpose = CardPurpose::Apply;
+        // With the card already on the reader, straight to the form.
+        Next::Show(if has_card { Page::Form } else { Page::Card })
     });
 }
 
 fn print_checklist(k: &Kiosk) {
-    let Some(item) = k.state.borrow().item.clone() else {
+    let Some(item) = k.visit.borrow().item.clone() else {
         return;
     };
     let visit = {
-        let mut st = k.state.borrow_mut();
-        st.checklist_printing = true;
-        st.visit
+        let mut v = k.visit.borrow_mut();
+        v.guide.checklist_printing = true;
+        v.number
     };
     render(k);
     let printer = k.services.printer.clone();
@@ -41,26 +42,27 @@ fn print_checklist(k: &Kiosk) {
     });
 }
 
-pub fn on_checklist_printed(k: &Kiosk, result: Result<(), DeviceError>) {
-    k.state.borrow_mut().checklist_printing = false;
+pub fn on_checklist_printed(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
+    k.visit.borrow_mut().guide.checklist_printing = false;
     match result {
-        Ok(()) => k.set_notice(
+        Ok(()) => k.set_notice(NoticeText::new(
             NoticeKind::Success,
             "材料清单已打印，请从出纸口取走。",
             "The checklist is printed; take it from the slot.",
-        ),
+        )),
         Err(e) => {
             tracing::warn!("checklist printing failed: {}", e.detail);
-            k.set_notice(
+            k.set_notice(NoticeText::new(
                 NoticeKind::Error,
                 format!("{}。清单没有打印出来，可以拍照记下本页的材料，或请工作人员帮忙。", e.message_zh),
                 format!("{}. The checklist was not printed; take a photo of this page or ask the staff.", e.message_en),
-            );
+            ));
         }
     }
     if k.page() == Page::Guide {
         render(k);
     }
+    Next::Stay
 }
 
 fn item_type_zh(t: ItemType) -> &'static str {
@@ -128,8 +130,7 @@ fn days(n: u32, lang: super::Lang) -> String {
     match (n, lang) {
         (0, super::Lang::Zh) => "当场办结".to_owned(),
         (0, super::Lang::En) => "decided on the spot".to_owned(),
-        (n, super::Lang::Zh) => format!("{n} 个工作日"),
-        (n, super::Lang::En) => format!("{n} working days"),
+        (n, lang) => super::l10n::working_days(n, lang),
     }
 }
 
@@ -151,8 +152,7 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
                 let limit = match (s.time_limit_days, lang) {
                     (0, super::Lang::Zh) => "当场".to_owned(),
                     (0, super::Lang::En) => "on the spot".to_owned(),
-                    (n, super::Lang::Zh) => format!("{n} 个工作日"),
-                    (n, super::Lang::En) => format!("{n} working days"),
+                    (n, lang) => super::l10n::working_days(n, lang),
                 };
                 match lang {
                     super::Lang::Zh => format!(
@@ -252,8 +252,8 @@ pub fn sections(item: &ServiceItem, lang: super::Lang) -> Vec<(String, Vec<Strin
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
     let (item, printing) = {
-        let st = k.state.borrow();
-        (st.item.clone(), st.checklist_printing)
+        let v = k.visit.borrow();
+        (v.item.clone(), v.guide.checklist_printing)
     };
     let a = k.window.global::<GuideAdapter>();
     a.set_printing(printing);

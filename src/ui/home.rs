@@ -5,8 +5,9 @@ use std::rc::Rc;
 
 use slint::{Color, ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::app::{CardPurpose, Kiosk, ListContext};
 use super::l10n::{Lang, life_event_en};
+use super::shell::{Kiosk, Next};
+use super::visit::{CardPurpose, ListContext};
 use super::{CategoryTile, HomeAdapter, LifeEventChip, Page};
 use crate::catalog::Category;
 use crate::on;
@@ -29,22 +30,25 @@ fn accent(c: Category) -> Color {
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, HomeAdapter, on_open_category, |k, key| {
-        if let Some(c) = Category::parse(&key) {
-            k.state.borrow_mut().list = Some(ListContext::Category(c));
-            k.show(Page::ItemList, true);
+        match Category::parse(&key) {
+            Some(c) => {
+                k.visit.borrow_mut().list = Some(ListContext::Category(c));
+                Next::Show(Page::ItemList)
+            }
+            None => Next::Stay,
         }
     });
     on!(k, HomeAdapter, on_open_life_event, |k, key| {
-        k.state.borrow_mut().list = Some(ListContext::LifeEvent(key.to_string()));
-        k.show(Page::ItemList, true);
+        k.visit.borrow_mut().list = Some(ListContext::LifeEvent(key.to_string()));
+        Next::Show(Page::ItemList)
     });
     on!(k, HomeAdapter, on_open_search, |k| {
-        k.state.borrow_mut().query.clear();
-        k.show(Page::Search, true);
+        k.visit.borrow_mut().search.query.clear();
+        Next::Show(Page::Search)
     });
     on!(k, HomeAdapter, on_my_applications, |k| {
-        k.state.borrow_mut().card_purpose = CardPurpose::Cases;
-        k.show(Page::Card, true);
+        k.visit.borrow_mut().card.purpose = CardPurpose::Cases;
+        Next::Show(Page::Card)
     });
 }
 

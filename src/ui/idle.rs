@@ -4,29 +4,29 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::app::{CardPurpose, Kiosk};
+use super::shell::{Kiosk, Next};
+use super::visit::CardPurpose;
 use super::{Announcement, IdleAdapter, Page};
 use crate::on;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, IdleAdapter, on_start, |k| k.start_visit());
+    on!(k, IdleAdapter, on_start, |k| Next::Start(None));
     on!(k, IdleAdapter, on_my_applications, |k| {
-        k.start_visit();
-        k.state.borrow_mut().card_purpose = CardPurpose::Cases;
-        k.show(Page::Card, true);
+        k.visit.borrow_mut().card.purpose = CardPurpose::Cases;
+        Next::Start(Some(Page::Card))
     });
 }
 
 pub fn render(k: &Kiosk) {
     let rows: Vec<Announcement> = k
-        .state
+        .shell
         .borrow()
         .announcements
         .iter()
         .map(|a| Announcement {
             title: a.title.clone().into(),
             body: a.body.clone().into(),
-            date: a.date.clone().into(),
+            date: super::l10n::local_date(a.published_at).into(),
         })
         .collect();
     k.window

@@ -4,20 +4,24 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::app::{Kiosk, ListContext};
 use super::l10n::{Lang, life_event_en};
+use super::shell::{self, Kiosk};
+use super::visit::ListContext;
 use super::{ItemListAdapter, ItemSummary};
 use crate::on;
 
 pub fn setup(k: &Rc<Kiosk>) {
-    on!(k, ItemListAdapter, on_open_item, |k, code| {
-        super::search::open_item(k, &code)
-    });
+    on!(
+        k,
+        ItemListAdapter,
+        on_open_item,
+        |k, code| shell::open_item(k, &code)
+    );
 }
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let list = k.state.borrow().list.clone();
+    let list = k.visit.borrow().list.clone();
     let (title, items) = match &list {
         Some(ListContext::Category(c)) => (
             lang.pick(c.label_zh(), c.label_en()),
@@ -34,7 +38,10 @@ pub fn render(k: &Kiosk) {
         ),
         None => (String::new(), Vec::new()),
     };
-    let rows: Vec<ItemSummary> = items.iter().map(|i| super::search::summary(k, i)).collect();
+    let rows: Vec<ItemSummary> = items
+        .iter()
+        .map(|i| super::l10n::item_summary(i, lang))
+        .collect();
     let a = k.window.global::<ItemListAdapter>();
     a.set_status(
         lang.pick(

@@ -67,3 +67,60 @@ pub fn life_event_en(zh: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// "N 个工作日" / "N working days": the one place a time limit in working days is worded
+/// (callers word zero, "on the spot", as fits their sentence).
+pub fn working_days(n: u32, lang: Lang) -> String {
+    match lang {
+        Lang::Zh => format!("{n} 个工作日"),
+        Lang::En => format!("{n} working days"),
+    }
+}
+
+/// An instant as the kiosk's local date and time (2026-03-01 09:30).
+pub fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// An instant as the kiosk's local date (2026-03-01).
+pub fn local_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A county case status (办件状态) in the UI language.
+pub fn case_status(s: crate::county::wire::CaseStatus, lang: Lang) -> String {
+    use crate::county::wire::CaseStatus;
+    match lang {
+        Lang::Zh => s.label_zh().to_owned(),
+        Lang::En => match s {
+            CaseStatus::Received => "Received",
+            CaseStatus::Accepted => "Accepted",
+            CaseStatus::InReview => "Under review",
+            CaseStatus::Approved => "Approved",
+            CaseStatus::Rejected => "Not approved",
+            CaseStatus::ReadyForCollection => "Ready for collection",
+            CaseStatus::Collected => "Collected",
+        }
+        .to_owned(),
+    }
+}
+
+/// One row of a result list (search, a category, a life event) in the UI language.
+pub fn item_summary(item: &crate::catalog::ServiceItem, lang: Lang) -> super::ItemSummary {
+    let days = if item.promised_time_limit_days == 0 {
+        lang.pick("即办", "same day")
+    } else {
+        working_days(item.promised_time_limit_days, lang)
+    };
+    let shown = item.translated(lang.tag());
+    super::ItemSummary {
+        code: item.code.clone().into(),
+        name: shown.name.as_str().into(),
+        detail: format!("{} · {}", shown.department, days).into(),
+        online: item.village_online && !item.form.is_empty(),
+    }
+}

@@ -1,23 +1,30 @@
 //! The villager's touchscreen app: Rust controllers, one per Slint adapter global.
 //!
-//! - [`app`]: the [`app::Kiosk`] shell: navigation, session clock, wipes, language, events
-//!   from background tasks.
+//! - [`shell`] (below the pages): [`Kiosk`], [`shell::UiEvent`], [`shell::Next`] (what a
+//!   controller asks for next), the clock; [`visit`]: the [`visit::Visit`], one part per page,
+//!   replaced whole when personal data is forgotten.
 //! - one module per page controller (`idle`, `home`, `search`, `item_list`, `guide`, `card`,
 //!   `form`, `confirm`, `submitted`, `evaluation`, `cases`), each with `setup` (callbacks)
-//!   and `render` (state into its adapter); `clear` where the page can show personal data.
-//! - [`services`]: the ports the app is built with (catalogue, reader, printer, county).
-//! - [`wiring`]: the real implementations of the ports, and demo mode.
+//!   and `render` (its part of the visit into its adapter); `enter` where navigating to the
+//!   page starts something; `clear` where the page can show personal data. Controllers import
+//!   `shell` and `visit` only, never each other or `app`, and return a [`shell::Next`].
+//! - [`app`] (above the pages): builds the window and carries out each [`shell::Next`]
+//!   (navigation, 返回 history, wipes), the session clock, language, dispatch of events.
+//! - [`answers`]: what a card puts in a field and how an answer is sent and shown.
+//! - the ports the app is built with (catalogue, reader, printer, county) are
+//!   [`crate::station::ports`]; [`crate::station`] assembles them, for a terminal and demo mode.
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots.
 //!
 //! Controllers never block the UI thread (devices and network run on tokio) and never touch
-//! SQLite; personal data lives only in [`crate::session::Session`] and in the adapters of the
-//! page on screen, and both are wiped together.
+//! SQLite; personal data lives only in [`crate::session::Session`], the [`visit::Visit`] and the
+//! adapters of the page on screen, and all three are wiped together.
 
 slint::include_modules!();
 
+pub mod answers;
 pub mod app;
 pub mod card;
 pub mod cases;
@@ -33,9 +40,9 @@ pub mod ime;
 pub mod item_list;
 pub mod l10n;
 pub mod search;
-pub mod services;
+pub mod shell;
 pub mod submitted;
-pub mod wiring;
+pub mod visit;
 
-pub use app::{Clock, Kiosk, ManualClock, SystemClock};
 pub use l10n::Lang;
+pub use shell::{Clock, Kiosk, ManualClock, SystemClock};

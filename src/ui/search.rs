@@ -4,9 +4,8 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::app::Kiosk;
-use super::{ItemSummary, Page, SearchAdapter};
-use crate::catalog::ServiceItem;
+use super::shell::{self, Kiosk, Next};
+use super::{ItemSummary, SearchAdapter};
 use crate::on;
 
 /// The most a query box holds (pinyin of a long item name fits).
@@ -16,63 +15,46 @@ const LIMIT: usize = 30;
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, SearchAdapter, on_letter, |k, l| {
         {
-            let mut st = k.state.borrow_mut();
-            if st.query.len() < MAX_QUERY {
-                st.query.push_str(&l);
+            let mut v = k.visit.borrow_mut();
+            if v.search.query.len() < MAX_QUERY {
+                v.search.query.push_str(&l);
             }
         }
         render(k);
+        Next::Stay
     });
     on!(k, SearchAdapter, on_backspace, |k| {
-        k.state.borrow_mut().query.pop();
+        k.visit.borrow_mut().search.query.pop();
         render(k);
+        Next::Stay
     });
     on!(k, SearchAdapter, on_clear, |k| {
-        k.state.borrow_mut().query.clear();
+        k.visit.borrow_mut().search.query.clear();
         render(k);
+        Next::Stay
     });
-    on!(k, SearchAdapter, on_open_item, |k, code| open_item(
+    on!(k, SearchAdapter, on_open_item, |k, code| shell::open_item(
         k, &code
     ));
 }
 
-/// Opens an item's guide (from search, a list, or a tile).
+/// Opens an item's guide, for callers outside the UI (the screenshot tour, the benchmark).
 pub fn open_item(k: &Kiosk, code: &str) {
-    if let Some(item) = k.services.catalogue.item(code) {
-        k.state.borrow_mut().item = Some(item);
-        k.show(Page::Guide, true);
-    }
-}
-
-/// One row of a result list.
-pub fn summary(k: &Kiosk, item: &ServiceItem) -> ItemSummary {
-    let lang = k.lang();
-    let days = if item.promised_time_limit_days == 0 {
-        lang.pick("即办", "same day")
-    } else {
-        lang.pick(
-            format!("{} 个工作日", item.promised_time_limit_days),
-            format!("{} working days", item.promised_time_limit_days),
-        )
-    };
-    let shown = item.translated(lang.tag());
-    ItemSummary {
-        code: item.code.clone().into(),
-        name: shown.name.as_str().into(),
-        detail: format!("{} · {}", shown.department, days).into(),
-        online: item.village_online && !item.form.is_empty(),
-    }
+    k.act(shell::open_item(k, code));
 }
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let query = k.state.borrow().query.clone();
+    let query = k.visit.borrow().search.query.clone();
     let hits = if query.is_empty() {
         Vec::new()
     } else {
         k.services.catalogue.search(&query, LIMIT)
     };
-    let rows: Vec<ItemSummary> = hits.iter().map(|i| summary(k, i)).collect();
+    let rows: Vec<ItemSummary> = hits
+        .iter()
+        .map(|i| super::l10n::item_summary(i, lang))
+        .collect();
     let status = if query.is_empty() {
         lang.pick(
             "请输入拼音或首字母，例如 yl 找养老，db 找低保",

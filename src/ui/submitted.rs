@@ -5,34 +5,55 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 
-use super::app::{Kiosk, PrintState, UiEvent};
-use super::services::{DeviceError, ReceiptInfo};
-use super::{MainWindow, Page, SubmittedAdapter};
+use super::shell::{Kiosk, Next, UiEvent};
+use super::visit::PrintState;
+use super::{MainWindow, Page, ReceiptPrint, SubmittedAdapter};
 use crate::on;
 use crate::session::WipeReason;
+use crate::station::ports::{DeviceError, ReceiptInfo};
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, SubmittedAdapter, on_rate, |k| {
-        k.state
+        let now = k.now();
+        k.shell
             .borrow_mut()
             .session
-            .advance(crate::session::Stage::Rating, k.now());
-        k.show(Page::Evaluation, false);
+            .advance(crate::session::Stage::Rating, now);
+        Next::Replace(Page::Evaluation)
     });
-    on!(k, SubmittedAdapter, on_finish, |k| k
-        .end_visit(WipeReason::Finished));
+    on!(k, SubmittedAdapter, on_finish, |k| Next::Wipe(
+        WipeReason::Finished
+    ));
     on!(k, SubmittedAdapter, on_retry_print, |k| {
-        let receipt = k.state.borrow().submission.as_ref().map(|(_, r)| r.clone());
-        if let Some(r) = receipt {
-            k.state.borrow_mut().print = PrintState::Printing;
+        if start_printing(k) {
             render(k);
-            print_receipt(k, r);
         }
+        Next::Stay
     });
 }
 
-pub fn print_receipt(k: &Kiosk, receipt: ReceiptInfo) {
-    let visit = k.state.borrow().visit;
+/// Arriving after a submission: the receipt goes to the printer.
+pub fn enter(k: &Kiosk) -> Next {
+    start_printing(k);
+    Next::Stay
+}
+
+/// Prints the visit's receipt, if it has one; returns whether it did.
+fn start_printing(k: &Kiosk) -> bool {
+    let receipt = {
+        let mut v = k.visit.borrow_mut();
+        let Some(receipt) = v.submitted.submission.as_ref().map(|(_, r)| r.clone()) else {
+            return false;
+        };
+        v.submitted.print = PrintState::Printing;
+        receipt
+    };
+    print_receipt(k, receipt);
+    true
+}
+
+fn print_receipt(k: &Kiosk, receipt: ReceiptInfo) {
+    let visit = k.visit_number();
     let printer = k.services.printer.clone();
     k.spawn_blocking(move || UiEvent::ReceiptPrinted {
         visit,
@@ -40,7 +61,7 @@ pub fn print_receipt(k: &Kiosk, receipt: ReceiptInfo) {
     });
 }
 
-pub fn on_printed(k: &Kiosk, result: Result<(), DeviceError>) {
+pub fn on_printed(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
     let state = match result {
         Ok(()) => PrintState::Printed,
         Err(e) => {
@@ -48,10 +69,11 @@ pub fn on_printed(k: &Kiosk, result: Result<(), DeviceError>) {
             PrintState::Failed(e)
         }
     };
-    k.state.borrow_mut().print = state;
+    k.visit.borrow_mut().submitted.print = state;
     if k.page() == Page::Submitted {
         render(k);
     }
+    Next::Stay
 }
 
 /// A QR code as an image for the screen (black modules on white, 4-module quiet zone).
@@ -89,12 +111,12 @@ pub fn qr_image(payload: &str) -> Option<Image> {
 
 pub fn render(k: &Kiosk) {
     let lang = k.lang();
-    let st = k.state.borrow();
-    let Some((sub, receipt)) = st.submission.as_ref() else {
+    let v = k.visit.borrow();
+    let Some((sub, receipt)) = v.submitted.submission.as_ref() else {
         return;
     };
     let a = k.window.global::<SubmittedAdapter>();
-    let shown = st.item.as_ref().map(|i| i.translated(lang.tag()));
+    let shown = v.item.as_ref().map(|i| i.translated(lang.tag()));
     let body = shown
         .as_ref()
         .map(|i| i.implementing_body.clone())
@@ -121,11 +143,11 @@ pub fn render(k: &Kiosk) {
         }
         .into(),
     );
-    let (print_state, message) = match &st.print {
-        PrintState::Printing => (0, String::new()),
-        PrintState::Printed => (1, String::new()),
+    let (print_state, message) = match &v.submitted.print {
+        PrintState::Printing => (ReceiptPrint::Printing, String::new()),
+        PrintState::Printed => (ReceiptPrint::Printed, String::new()),
         PrintState::Failed(e) => (
-            2,
+            ReceiptPrint::Failed,
             lang.pick(
                 format!(
                     "{}，回执没有打印出来。申请不受影响，已经受理。",
@@ -140,7 +162,7 @@ pub fn render(k: &Kiosk) {
     };
     a.set_print_state(print_state);
     a.set_print_message(message.into());
-    if print_state == 2
+    if print_state == ReceiptPrint::Failed
         && let Some(img) = qr_image(&sub.qr_payload)
     {
         a.set_qr(img);
@@ -158,8 +180,8 @@ pub fn render(k: &Kiosk) {
             )
         } else {
             lang.pick(
-                format!("承诺 {days} 个工作日内办结。结果领取：{collect}。可凭回执编号或身份证查询进度。"),
-                format!("Decided within {days} working days. Collect at: {collect}. Check progress with the receipt number or your ID card."),
+                format!("承诺 {}内办结。结果领取：{collect}。可凭回执编号或身份证查询进度。", super::l10n::working_days(days, super::Lang::Zh)),
+                format!("Decided within {}. Collect at: {collect}. Check progress with the receipt number or your ID card.", super::l10n::working_days(days, super::Lang::En)),
             )
         }
         .into(),

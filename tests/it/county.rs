@@ -25,15 +25,29 @@ use village_kiosk::store::Store;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// A valid citizen ID number (GB 11643 check character) for test person `i` (0-999).
+fn id(i: u32) -> String {
+    let first17 = format!("41032919800101{:03}", i % 1000);
+    let check = village_kiosk::idcard::card::gb11643_check_char(&first17).unwrap();
+    format!("{first17}{check}")
+}
+
 fn app(i: u32) -> NewApplication {
     NewApplication {
         item_code: "SB-001".into(),
         item_name: "城乡居民基本养老保险参保登记".into(),
         applicant_name: "王小明".into(),
-        id_number: format!("41032919800101{:04}", i % 10_000),
+        id_number: id(i),
         phone: Some("13800138000".into()),
         fields: BTreeMap::from([("contribution_level".into(), "300".into())]),
     }
+}
+
+/// A card on the reader with this ID number (the demo resident's other details).
+pub(crate) fn card(id_number: &str) -> village_kiosk::idcard::IdCard {
+    let mut c = village_kiosk::sim::idcard::SimCard::demo_resident().to_id_card();
+    c.id_number = id_number.into();
+    c
 }
 
 fn fast_worker() -> WorkerConfig {
@@ -154,10 +168,10 @@ async fn end_to_end_demo_mode_submit_advance_poll_evaluate_heartbeat() {
     assert_eq!(view.applicant_name_masked, "王*明");
 
     // A person's cases, asked with the keyed hash only.
-    let mine = client.person_cases("410329198001010000").await.unwrap();
+    let mine = client.person_cases_for_card(&card(&id(0))).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].case_number, case_number);
-    let local = Outbox::cases_for_person(&store, "410329198001010000").unwrap();
+    let local = Outbox::cases_for_person(&store, &id(0)).unwrap();
     assert_eq!(local.len(), 1);
 
     // 好差评 goes through the outbox too.
@@ -195,7 +209,11 @@ async fn end_to_end_demo_mode_submit_advance_poll_evaluate_heartbeat() {
             .any(|s| s.station_id == "ST-E2E" && !s.last_errors.is_empty())
     })
     .await;
-    let page = reqwest::get(format!("{}/ledger", bo.url()))
+    let page = reqwest::Client::new()
+        .get(format!("{}/ledger", bo.url()))
+        .bearer_auth(bo.token())
+        .header(wire::STATION_ID_HEADER, "ST-E2E")
+        .send()
         .await
         .unwrap()
         .text()
@@ -224,11 +242,13 @@ async fn idempotency_key_semantics() {
         item_name: "城乡居民基本养老保险参保登记".into(),
         applicant: wire::Applicant {
             name: "王小明".into(),
-            id_number: "410329198001010010".into(),
+            id_number: id(10),
             phone: None,
         },
         fields: BTreeMap::new(),
         accepted_at: Utc::now(),
+        card_key: None,
+        agent: None,
     })
     .unwrap();
     let a = client.submit_raw("key-1", &body).await.unwrap();
@@ -284,7 +304,7 @@ async fn idempotency_key_semantics() {
         Outbox::stats(&store).unwrap().needs_attention == 1
     })
     .await;
-    let seen = &Outbox::cases_for_person(&store, "410329198001010007").unwrap()[0];
+    let seen = &Outbox::cases_for_person(&store, &id(7)).unwrap()[0];
     assert_eq!(seen.receipt_number, acc.receipt_number);
     assert_eq!(seen.delivery, "needs_attention");
     assert!(
@@ -320,13 +340,13 @@ async fn a_station_sees_only_its_cases_and_those_of_the_card_it_just_read() {
         other => panic!("station B must not see A's case: {other:?}"),
     }
     assert!(
-        b.person_cases("410329198001010099")
+        b.person_cases_for_card(&card(&id(99)))
             .await
             .unwrap()
             .is_empty()
     );
     // After reading this person's card, B sees their cases.
-    let theirs = b.person_cases("410329198001010042").await.unwrap();
+    let theirs = b.person_cases_for_card(&card(&id(42))).await.unwrap();
     assert_eq!(theirs.len(), 1);
     assert!(b.case(&receipt.case_number).await.is_ok());
 
@@ -412,7 +432,7 @@ async fn the_api_document_matches_the_server() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8, "every documented operation was checked");
+    assert_eq!(checked, 9, "every documented operation was checked");
     for s in CaseStatus::ALL {
         assert!(yaml.contains(s.as_str()), "{s} documented");
     }
@@ -480,9 +500,11 @@ fn tls_backoffice(
                 ca_cert: ca.to_path_buf(),
                 cert: server.0.clone(),
                 key: server.1.clone(),
+                crl: None,
             }),
             demo_token: None,
             offline_after: Duration::from_secs(180),
+            max_tls_handshakes: backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
         },
         Bundles::demo().unwrap(),
         "127.0.0.1:0".parse().unwrap(),
@@ -601,6 +623,7 @@ async fn plain_http_is_refused_outside_demo_mode() {
         tls: None,
         demo_token: None,
         offline_after: Duration::from_secs(60),
+        max_tls_handshakes: backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
     };
     let r = backoffice::serve(listener, config, Bundles::demo().unwrap(), async {}).await;
     assert!(matches!(
@@ -1199,4 +1222,353 @@ async fn announcements_are_verified_kept_and_outlive_the_link() {
         noticeboard::fetch(&c, &key, None).await,
         Err(NoticeError::Fetch(_))
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14 defects in the kiosk's outbox and config (each test failed before its fix).
+
+fn at(rfc3339: &str) -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// A delivered answer for `Outbox::record`, as the county gives it.
+fn delivered(
+    outbox_id: i64,
+    receipt: &str,
+    case: &str,
+) -> (
+    i64,
+    village_kiosk::county::retry::ItemDecision,
+    Option<String>,
+) {
+    let answer = wire::SubmissionReceipt {
+        case_number: case.into(),
+        receipt_number: receipt.into(),
+        status: CaseStatus::Received,
+        received_at: at("2026-11-28T08:00:01Z"),
+    };
+    (
+        outbox_id,
+        village_kiosk::county::retry::ItemDecision::Delivered,
+        Some(serde_json::to_string(&answer).unwrap()),
+    )
+}
+
+/// Every byte of the store's files (main file, WAL, journal) and of the salt beside it.
+fn data_dir_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            all.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// #13: receipt numbers carry the station's day (Asia/Shanghai), not the UTC day.
+#[test]
+fn receipt_numbers_use_the_stations_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    // 07:30 in Beijing on 29 November is still 28 November in UTC.
+    let a = Outbox::accept(&mut store, app(1), at("2026-11-28T23:30:00Z")).unwrap();
+    assert_eq!(a.receipt_number, "CG-20261129-0001");
+}
+
+/// #7: once the county confirms, neither the ID number nor the full name is anywhere in the
+/// data directory (freed pages and the WAL included); the masked summary stays.
+#[test]
+fn nothing_personal_stays_on_disk_after_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = dir.path().join("kiosk");
+    let mut store = Store::open_in(&kiosk).unwrap();
+    let mut a = app(4321);
+    a.applicant_name = "欧阳明远".into();
+    let id_number = a.id_number.clone();
+    let acc = Outbox::accept(&mut store, a, at("2026-11-28T08:00:00Z")).unwrap();
+    assert!(contains(&data_dir_bytes(&kiosk), id_number.as_bytes()));
+    Outbox::record(
+        &mut store,
+        &[delivered(
+            acc.outbox_id,
+            &acc.receipt_number,
+            "XQ-20261128-000001",
+        )],
+        at("2026-11-28T08:00:02Z"),
+    )
+    .unwrap();
+    let bytes = data_dir_bytes(&kiosk);
+    assert!(
+        !contains(&bytes, id_number.as_bytes()),
+        "ID number still on disk"
+    );
+    assert!(
+        !contains(&bytes, "欧阳明远".as_bytes()),
+        "full name still on disk"
+    );
+    let case = Outbox::receipt(&store, &acc.receipt_number)
+        .unwrap()
+        .unwrap();
+    assert_eq!(case.applicant_name_masked, "欧**远");
+    assert_eq!(case.case_number.as_deref(), Some("XQ-20261128-000001"));
+    assert_eq!(
+        Outbox::cases_for_person(&store, &id_number).unwrap().len(),
+        1
+    );
+}
+
+/// #8: the person-tag salt is not in the database file with the tags.
+#[test]
+fn the_person_tag_salt_is_not_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    Outbox::accept(&mut store, app(5), at("2026-11-28T08:00:00Z")).unwrap();
+    let in_db: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM outbox_meta", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(in_db, 0, "a salt is kept in the store");
+    // Tags still find the person after a reopen (the salt is read back, not made anew).
+    drop(store);
+    let store = Store::open_in(dir.path()).unwrap();
+    assert_eq!(
+        Outbox::cases_for_person(&store, &app(5).id_number)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// #11: a county that refuses every heartbeat leaves at most one refused heartbeat behind.
+#[test]
+fn refused_heartbeats_do_not_pile_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let hb = wire::Heartbeat {
+        software_version: "t".into(),
+        reader: wire::DeviceHealth::default(),
+        printer: wire::DeviceHealth::default(),
+        paper: wire::PaperState::Ok,
+        queue_length: 0,
+        last_errors: vec![],
+        clock: at("2026-11-28T08:00:00Z"),
+    };
+    for minute in 0..30 {
+        let now = at("2026-11-28T08:00:00Z") + chrono::Duration::minutes(minute);
+        Outbox::enqueue_heartbeat(&mut store, &hb, now).unwrap();
+        let due = Outbox::due(&store, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        let refused = village_kiosk::county::retry::ItemDecision::NeedsAttention {
+            reason: "county rejected it (400): bad heartbeat".into(),
+        };
+        Outbox::record(&mut store, &[(due[0].id, refused, None)], now).unwrap();
+    }
+    assert_eq!(Outbox::stats(&store).unwrap().needs_attention, 1);
+}
+
+/// #11: one outcome the store refuses (here a case number another local case already has)
+/// does not roll back the rest of the batch.
+#[test]
+fn one_failing_outcome_does_not_roll_back_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open_in(dir.path()).unwrap();
+    let now = at("2026-11-28T08:00:00Z");
+    let a = Outbox::accept(&mut store, app(11), now).unwrap();
+    let b = Outbox::accept(&mut store, app(12), now).unwrap();
+    let c = Outbox::accept(&mut store, app(13), now).unwrap();
+    Outbox::record(
+        &mut store,
+        &[delivered(a.outbox_id, &a.receipt_number, "XQ-1")],
+        now,
+    )
+    .unwrap();
+    // b's answer names a's case: the UNIQUE constraint on local_cases.case_number refuses it.
+    let batch = [
+        delivered(b.outbox_id, &b.receipt_number, "XQ-1"),
+        delivered(c.outbox_id, &c.receipt_number, "XQ-3"),
+    ];
+    Outbox::record(&mut store, &batch, now).unwrap();
+    let case_c = Outbox::receipt(&store, &c.receipt_number).unwrap().unwrap();
+    assert_eq!(case_c.case_number.as_deref(), Some("XQ-3"));
+    let case_b = Outbox::receipt(&store, &b.receipt_number).unwrap().unwrap();
+    assert_eq!(case_b.delivery, "needs_attention");
+    assert!(
+        Outbox::due(&store, 10).unwrap().is_empty(),
+        "the queue is stalled"
+    );
+}
+
+/// #11: a kind the kiosk does not know is an error, never sent to `/heartbeats`.
+#[test]
+fn an_unknown_outbox_kind_is_an_error_not_a_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).unwrap();
+    store
+        .conn()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = ON;
+             INSERT INTO outbox (kind, idempotency_key, body, created_at)
+             VALUES ('telegram', 'k-1', '{}', '2026-11-28T08:00:00.000Z');",
+        )
+        .unwrap();
+    let err = Outbox::due(&store, 10).unwrap_err().to_string();
+    assert!(err.contains("telegram"), "{err}");
+}
+
+/// #12: an old-format (15-character) permanent residence card number goes all the way to the
+/// county, whatever its inner layout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_format_permanent_residence_number_reaches_the_county() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let mut a = app(0);
+    a.applicant_name = "SMITH, JOHN".into();
+    a.id_number = "USA110085051501".into();
+    let acc = Outbox::accept(&mut store, a, Utc::now()).unwrap();
+    let worker = spawn_worker(
+        path,
+        demo_client(&bo.url(), bo.token(), "ST-OLD"),
+        fast_worker(),
+    )
+    .unwrap();
+    let mut status = worker.status();
+    wait_until(&mut status, "delivery or refusal", || {
+        let s = Outbox::stats(&store).unwrap();
+        s.pending == 0 || s.needs_attention > 0
+    })
+    .await;
+    let case = Outbox::receipt(&store, &acc.receipt_number)
+        .unwrap()
+        .unwrap();
+    assert!(case.case_number.is_some(), "refused: {:?}", case.last_error);
+    worker.shutdown().await;
+}
+
+/// #3: outside demo mode `config check` refuses plain HTTP and bearer tokens.
+#[test]
+fn config_check_refuses_plain_http_and_tokens_outside_demo_mode() {
+    let mut c = village_kiosk::config::Config::default();
+    c.county.url = Some("http://county.example/kiosk".into());
+    c.county.token = Some("secret".into());
+    c.county.catalog_public_key = Some(hex::encode(bundle::demo_verifying_key().to_bytes()));
+    let fields: Vec<String> = c.check().into_iter().map(|p| p.field).collect();
+    assert!(fields.contains(&"county.url".to_string()), "{fields:?}");
+    assert!(fields.contains(&"county.token".to_string()), "{fields:?}");
+}
+
+/// The worker on a virtual clock: six hours of outage with the shipped backoff (2 s doubling
+/// to 10 min) run in as long as the attempts take; each attempt waits for the clock, and once
+/// the county is back one step of the clock delivers everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_runs_on_a_virtual_clock_through_an_outage() {
+    use village_kiosk::county::outbox::{Clock, ManualClock, spawn_worker_with_clock};
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let county_addr = l.local_addr().unwrap();
+    drop(l);
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let start = at("2026-11-28T08:00:00Z");
+    let accepted: Vec<_> = (0..3)
+        .map(|i| Outbox::accept(&mut store, app(200 + i), start).unwrap())
+        .collect();
+    let clock = Arc::new(ManualClock::new(start));
+    let worker = spawn_worker_with_clock(
+        path.clone(),
+        demo_client(&format!("http://{county_addr}"), "demo-token", "ST-CLOCK"),
+        WorkerConfig {
+            heartbeat_interval: None,
+            poll_interval: Duration::from_secs(3600),
+            ..WorkerConfig::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    let mut status = worker.status();
+    let seen = worker.status();
+    wait_until(&mut status, "the first failure", || {
+        seen.borrow().consecutive_failures >= 1
+    })
+    .await;
+    // Without the clock moving, the worker waits: the next attempt is in the future.
+    let blocked = status.borrow().next_attempt_at.expect("backing off");
+    assert!(blocked > start, "{blocked}");
+    // Six virtual hours, ten minutes at a time (the policy's ceiling).
+    let mut failures = status.borrow().consecutive_failures;
+    for _ in 0..36 {
+        clock.advance(Duration::from_secs(600));
+        wait_until(&mut status, "the next attempt", || {
+            seen.borrow().consecutive_failures > failures
+        })
+        .await;
+        failures = status.borrow().consecutive_failures;
+    }
+    assert!(failures > 36, "{failures}");
+    assert_eq!(Outbox::stats(&store).unwrap().pending, 3);
+    assert!(clock.now() >= start + chrono::Duration::hours(6));
+
+    let _bo = EmbeddedBackoffice::start_with(
+        ServeConfig::demo(dir.path().join("county.sqlite3"), "demo-token".into()),
+        Bundles::demo().unwrap(),
+        county_addr,
+    )
+    .unwrap();
+    clock.advance(Duration::from_secs(600));
+    wait_until(&mut status, "all three delivered", || {
+        Outbox::stats(&store).unwrap().delivered == 3
+    })
+    .await;
+    for a in &accepted {
+        let case = Outbox::receipt(&store, &a.receipt_number).unwrap().unwrap();
+        assert!(case.case_number.is_some());
+        assert_eq!(case.accepted_at, start);
+    }
+    worker.shutdown().await;
+}
+
+/// 帮办代办: an application filed by a helper carries the masked agent and the relationship
+/// from the kiosk's outbox to the county's store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_filed_application_reaches_the_county_with_its_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let agent = wire::Agent::masked(
+        "李建国",
+        "340524197508200021",
+        wire::AgentRelationship::Child,
+    );
+    assert_eq!(agent.name_masked, "李*国");
+    assert_eq!(agent.id_number_masked, "340524********0021");
+    let with_agent =
+        Outbox::accept_with_agent(&mut store, app(1), Some(agent.clone()), Utc::now()).unwrap();
+    let without = Outbox::accept(&mut store, app(2), Utc::now()).unwrap();
+    let client = demo_client(&bo.url(), bo.token(), "ST-AGENT");
+    let worker = spawn_worker(path, client, fast_worker()).unwrap();
+    let mut status = worker.status();
+    let case_of = |receipt: &str| {
+        Outbox::receipt(&store, receipt)
+            .unwrap()
+            .unwrap()
+            .case_number
+    };
+    wait_until(&mut status, "2 deliveries", || {
+        case_of(&with_agent.receipt_number).is_some() && case_of(&without.receipt_number).is_some()
+    })
+    .await;
+    let db = bo.db().unwrap();
+    let case = case_of(&with_agent.receipt_number).unwrap();
+    assert_eq!(db.agent_of(&case).unwrap(), Some(agent));
+    let case = case_of(&without.receipt_number).unwrap();
+    assert_eq!(db.agent_of(&case).unwrap(), None);
 }

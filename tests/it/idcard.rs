@@ -154,6 +154,25 @@ fn expired_card_is_rejected_not_placed() {
 }
 
 #[test]
+fn reads_text_and_photo_only_no_fingerprints() {
+    // Issue 14 #9: the kiosk has no use for fingerprints, so it must not ask the card for them.
+    let sim = IdcardSimulator::start(fast()).unwrap();
+    let requests = sim.watch_requests();
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    wait_requests(&requests, Command::FindCard, 1);
+    sim.place_card(SimCard::demo_resident());
+    expect_placed(&mut rx);
+    let seen: Vec<Command> = std::iter::from_fn(|| requests.try_recv().ok())
+        .flatten()
+        .collect();
+    assert!(seen.contains(&Command::ReadTextPhoto), "{seen:?}");
+    assert!(
+        !seen.contains(&Command::ReadTextPhotoFingerprint),
+        "asked for fingerprints: {seen:?}"
+    );
+}
+
+#[test]
 fn old_sam_falls_back_to_30_01() {
     let sim = IdcardSimulator::start(SimOptions {
         old_sam: true,
@@ -161,7 +180,10 @@ fn old_sam_falls_back_to_30_01() {
     })
     .unwrap();
     let requests = sim.watch_requests();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(ReaderSettings {
+        fingerprint: true,
+        ..settings(sim.path())
+    });
     wait_requests(&requests, Command::FindCard, 1);
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
@@ -189,7 +211,7 @@ fn failed_reads_are_retried() {
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
     let reads = std::iter::from_fn(|| requests.try_recv().ok())
-        .filter(|c| *c == Some(Command::ReadTextPhotoFingerprint))
+        .filter(|c| *c == Some(Command::ReadTextPhoto))
         .count();
     assert_eq!(reads, 3, "two failures and the read that worked");
 }
@@ -314,6 +336,13 @@ fn cli_read_prints_masked_fields_and_exits_0() {
     assert!(!stdout.contains(&id), "{stdout}");
     assert!(!stdout.contains("王小明"));
     assert!(stdout.contains("长期"));
+    // Issue 14 #8: the birth date beside the masked number would rebuild it.
+    assert!(!stdout.contains("1960"), "birth date printed: {stdout}");
+    assert!(stdout.contains("birth date:   ****-**-**"), "{stdout}");
+    let out = card_read(sim.path(), &["--timeout", "10", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["birth_date"], "****-**-**");
+    assert_eq!(json["masked"], true);
 
     let out = card_read(sim.path(), &["--timeout", "10", "--json", "--show-pii"]);
     assert_eq!(out.status.code(), Some(0));
@@ -327,6 +356,30 @@ fn cli_read_prints_masked_fields_and_exits_0() {
     assert_eq!(json["valid_until"], serde_json::Value::Null);
     for field in ["address", "issuer", "valid_from"] {
         assert!(json[field].is_string(), "{field}");
+    }
+}
+
+#[test]
+fn cli_read_masks_the_birth_date_in_an_old_foreigners_number() {
+    // Issue 14 #8: sources disagree where the birth date sits in the 15-character number
+    // (after a 2- or 4-digit place code), so every character it might occupy is masked.
+    let demo = SimCard::demo_foreign_permanent();
+    let sim = IdcardSimulator::start(SimOptions {
+        card: Some(demo.clone()),
+        ..fast()
+    })
+    .unwrap();
+    let out = card_read(sim.path(), &["--timeout", "10", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let masked = json["id_number"].as_str().unwrap();
+    let id = &demo.id_number;
+    assert_eq!(masked, format!("{}********{}", &id[..5], &id[13..]));
+    assert_eq!(json["birth_date"], "****-**-**");
+    let text =
+        String::from_utf8_lossy(&card_read(sim.path(), &["--timeout", "10"]).stdout).into_owned();
+    for leak in ["1985", "850515", "8505"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
     }
 }
 

@@ -563,7 +563,7 @@ fn cli_receipt_preview_renders_the_paper() {
     assert_eq!(rc, 0, "{stdout}{err}");
     assert!(png_to_bitmap(&std::fs::read(&out).unwrap()).height() > 500);
     let (rc, _, _) = run(&["receipt", "preview", "--out", "x.png"], "");
-    assert_eq!(rc, 2, "--sample or --checklist is required");
+    assert_eq!(rc, 64, "--sample or --checklist is required (bad usage)");
 }
 
 #[test]

@@ -13,11 +13,13 @@ use std::time::Duration;
 use slint::{ComponentHandle, Model};
 use village_kiosk::printer::status::PaperState;
 use village_kiosk::sim::idcard::SimCard;
+use village_kiosk::station::{DemoOptions, Station};
+use village_kiosk::ui::app::UiEvent;
 use village_kiosk::ui::app::{KioskOptions, PrintState};
-use village_kiosk::ui::wiring::{self, DemoOptions, DemoStation};
 use village_kiosk::ui::{
     AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
-    IdleAdapter, Kiosk, ManualClock, Page, SearchAdapter, SubmittedAdapter, Theme, headless,
+    IdleAdapter, Kiosk, ManualClock, Page, ReceiptPrint, SearchAdapter, SubmittedAdapter, Theme,
+    headless,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -27,7 +29,7 @@ struct Env {
     kiosk: Rc<Kiosk>,
     clock: Rc<ManualClock>,
     _reader: village_kiosk::idcard::reader::ReaderHandle,
-    station: DemoStation,
+    station: Station,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -38,10 +40,10 @@ fn env(options: DemoOptions) -> Env {
         .enable_all()
         .build()
         .expect("runtime");
-    let station = DemoStation::start(rt.handle(), options).expect("demo station starts");
+    let station = Station::demo(options, rt.handle().clone()).expect("demo station starts");
     let clock = Rc::new(ManualClock::new());
     let kiosk = Kiosk::new(
-        station.services.clone(),
+        station.services().clone(),
         rt.handle().clone(),
         clock.clone(),
         KioskOptions::default(),
@@ -49,12 +51,12 @@ fn env(options: DemoOptions) -> Env {
     )
     .expect("window");
     headless::set_orientation(&kiosk, false);
-    let reader = wiring::forward_reader_events(&station.reader_port, rt.handle(), kiosk.sink());
-    station.county.start_noticeboard(
-        village_kiosk::catalog::bundle::demo_verifying_key(),
-        Duration::from_secs(3600),
-        kiosk.sink(),
-    );
+    let sink = kiosk.sink();
+    let reader = station.start_reader(move |e| sink.send(UiEvent::Card(e)));
+    let sink = kiosk.sink();
+    station.start_noticeboard(Some(Duration::from_secs(3600)), move |a| {
+        sink.send(UiEvent::Announcements(a))
+    });
     Env {
         kiosk,
         clock,
@@ -130,7 +132,7 @@ impl Env {
         self.tap("确认提交");
         self.wait_page(Page::Submitted);
         assert!(self.kiosk.wait_until(WAIT, |k| !matches!(
-            k.state.borrow().print,
+            k.visit.borrow().submitted.print,
             PrintState::Printing
         )));
     }
@@ -139,7 +141,12 @@ impl Env {
     fn assert_nothing_personal(&self) {
         let w = &self.kiosk.window;
         let card = SimCard::demo_resident();
-        assert!(!self.kiosk.state.borrow().session.has_personal_data());
+        assert!(!self.kiosk.shell.borrow().session.has_personal_data());
+        assert!(
+            !self.kiosk.visit.borrow().holds_personal_data(),
+            "{:?}",
+            self.kiosk.visit.borrow()
+        );
         assert_eq!(w.global::<FormAdapter>().get_fields().row_count(), 0);
         assert_eq!(w.global::<FormAdapter>().get_applicant(), "");
         assert_eq!(w.global::<ConfirmAdapter>().get_rows().row_count(), 0);
@@ -153,6 +160,192 @@ impl Env {
             assert!(!text.contains(secret), "{secret:?} is still on screen");
         }
     }
+}
+
+/// Every string every adapter holds (nested models included), for checks that something is
+/// nowhere in the UI's properties, on screen or not.
+fn adapter_strings(k: &Kiosk) -> String {
+    use std::fmt::Debug;
+    use village_kiosk::ui::{GuideAdapter, HomeAdapter, ItemListAdapter};
+    fn rows<T: Clone + Debug + 'static>(m: slint::ModelRc<T>) -> String {
+        m.iter()
+            .map(|r| format!("{r:?}"))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+    let w = &k.window;
+    let app = w.global::<AppAdapter>();
+    let card = w.global::<CardAdapter>();
+    let cases = w.global::<CasesAdapter>();
+    let confirm = w.global::<ConfirmAdapter>();
+    let eval = w.global::<EvaluationAdapter>();
+    let form = w.global::<FormAdapter>();
+    let guide = w.global::<GuideAdapter>();
+    let home = w.global::<HomeAdapter>();
+    let idle = w.global::<IdleAdapter>();
+    let list = w.global::<ItemListAdapter>();
+    let search = w.global::<SearchAdapter>();
+    let sub = w.global::<SubmittedAdapter>();
+    let mut out = vec![
+        app.get_language().to_string(),
+        app.get_station_name().to_string(),
+        app.get_clock().to_string(),
+        app.get_notice().to_string(),
+        card.get_purpose().to_string(),
+        card.get_error().to_string(),
+        cases.get_applicant().to_string(),
+        cases.get_message().to_string(),
+        rows(cases.get_cases()),
+        confirm.get_item_name().to_string(),
+        confirm.get_destination().to_string(),
+        rows(confirm.get_rows()),
+        eval.get_item_name().to_string(),
+        eval.get_message().to_string(),
+        form.get_item_name().to_string(),
+        form.get_applicant().to_string(),
+        rows(form.get_fields()),
+        rows(form.get_active_options()),
+        form.get_active_value().to_string(),
+        form.get_composing().to_string(),
+        rows(form.get_candidates()),
+        form.get_summary_error().to_string(),
+        guide.get_code().to_string(),
+        guide.get_name().to_string(),
+        rows(guide.get_facts()),
+        rows(guide.get_materials()),
+        rows(guide.get_sections()),
+        guide.get_apply_note().to_string(),
+        rows(home.get_categories()),
+        rows(home.get_life_events()),
+        rows(idle.get_announcements()),
+        list.get_title().to_string(),
+        list.get_status().to_string(),
+        rows(list.get_items()),
+        search.get_query().to_string(),
+        rows(search.get_results()),
+        search.get_status().to_string(),
+        sub.get_item_name().to_string(),
+        sub.get_receipt_no().to_string(),
+        sub.get_status_text().to_string(),
+        sub.get_print_message().to_string(),
+        sub.get_next_steps().to_string(),
+    ];
+    for c in cases.get_cases().iter() {
+        out.push(rows(c.steps));
+    }
+    for f in form.get_fields().iter() {
+        out.push(rows(f.options));
+    }
+    for s in guide.get_sections().iter() {
+        out.push(rows(s.lines));
+    }
+    out.join("|")
+}
+
+/// Every page filled in one visit (search, guide, card, form, confirmation, submitted, rating,
+/// cases), then the inactivity wipe: no adapter, no part of the `Visit` and no part of the
+/// session holds anything of the villager, and a new visit starts empty.
+#[test]
+fn after_a_wipe_no_adapter_and_no_part_of_the_visit_holds_anything_personal() {
+    use village_kiosk::pii::Masked;
+    let e = env(DemoOptions::default());
+    let card = SimCard::demo_resident();
+    let address = card.address.clone().expect("the demo card has an address");
+    let masked_name = Masked::name(&card.name).to_string();
+    let masked_id = Masked::id_number(&card.id_number).to_string();
+
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("搜索事项");
+    e.tap("y");
+    e.tap("l");
+    e.tap(ITEM);
+    e.wait_page(Page::Guide);
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    e.fill_and_confirm();
+    e.submit();
+    let receipt = e
+        .kiosk
+        .window
+        .global::<SubmittedAdapter>()
+        .get_receipt_no()
+        .to_string();
+    assert!(receipt.starts_with("CG-"), "{receipt}");
+    e.tap("评价服务");
+    e.wait_page(Page::Evaluation);
+    e.tap("满意");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.visit.borrow().evaluation.message.is_some())
+    );
+    // Still the same visit: 首页, then my applications with the card.
+    e.tap("首页");
+    e.wait_page(Page::Home);
+    e.tap("查询我的办件进度");
+    e.wait_page(Page::Card);
+    e.tap("放演示身份证");
+    e.wait_page(Page::Cases);
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.visit.borrow().cases.loading)
+    );
+    // The test can fail: before the wipe the visit and the adapters do hold the villager.
+    {
+        let v = e.kiosk.visit.borrow();
+        assert!(v.holds_personal_data());
+        assert!(v.cases.cases.iter().any(|c| c.receipt_no == receipt));
+    }
+    let before = adapter_strings(&e.kiosk);
+    assert!(before.contains(&masked_name), "{before}");
+    assert!(before.contains(&receipt), "{before}");
+    assert!(e.kiosk.shell.borrow().session.has_personal_data());
+    let number = e.kiosk.visit_number();
+
+    e.clock.advance(Duration::from_secs(60));
+    e.kiosk.tick();
+    e.wait_page(Page::Idle);
+
+    let v = e.kiosk.visit.borrow();
+    assert!(v.number > number, "a new visit number");
+    assert!(!v.holds_personal_data(), "{v:?}");
+    assert!(v.item.is_none() && v.list.is_none() && v.search.query.is_empty());
+    assert!(v.submitted.submission.is_none() && !v.evaluation.rated);
+    let visit = format!("{v:?}");
+    drop(v);
+    assert!(!e.kiosk.shell.borrow().session.has_personal_data());
+    let after = adapter_strings(&e.kiosk);
+    assert_eq!(
+        e.kiosk
+            .window
+            .global::<SubmittedAdapter>()
+            .get_qr()
+            .size()
+            .width,
+        0,
+        "the receipt's QR code is gone"
+    );
+    for secret in [
+        card.name.as_str(),
+        card.id_number.as_str(),
+        address.as_str(),
+        "13800138000",
+        masked_name.as_str(),
+        masked_id.as_str(),
+        receipt.as_str(),
+    ] {
+        assert!(
+            !after.contains(secret),
+            "{secret:?} is in an adapter: {after}"
+        );
+        assert!(
+            !visit.contains(secret),
+            "{secret:?} is in the visit: {visit}"
+        );
+    }
+    e.assert_nothing_personal();
 }
 
 #[test]
@@ -180,12 +373,16 @@ fn whole_journey_with_a_card() {
     // Print the checklist on the simulated printer.
     e.tap("打印材料清单");
     assert!(
-        e.station.printer_sim.wait_for_cuts(1, WAIT),
+        e.station
+            .demo_parts()
+            .expect("demo")
+            .printer_sim
+            .wait_for_cuts(1, WAIT),
         "checklist printed"
     );
     assert!(
         e.kiosk
-            .wait_until(WAIT, |k| !k.state.borrow().checklist_printing)
+            .wait_until(WAIT, |k| !k.visit.borrow().guide.checklist_printing)
     );
 
     e.tap("我要申请");
@@ -222,14 +419,20 @@ fn whole_journey_with_a_card() {
             .window
             .global::<SubmittedAdapter>()
             .get_print_state(),
-        1
+        ReceiptPrint::Printed
     );
     assert!(
-        e.station.printer_sim.wait_for_cuts(2, WAIT),
+        e.station
+            .demo_parts()
+            .expect("demo")
+            .printer_sim
+            .wait_for_cuts(2, WAIT),
         "receipt printed"
     );
     assert!(
         e.station
+            .demo_parts()
+            .expect("demo")
             .printer_sim
             .texts()
             .iter()
@@ -237,6 +440,8 @@ fn whole_journey_with_a_card() {
     );
     let county = e
         .station
+        .demo_parts()
+        .expect("demo")
         .backoffice
         .as_ref()
         .expect("back office")
@@ -250,7 +455,7 @@ fn whole_journey_with_a_card() {
             .any(|(_, r, n)| *r == receipt && *n == 1)
     );
     // The card's data left memory with the submission.
-    assert!(!e.kiosk.state.borrow().session.has_personal_data());
+    assert!(!e.kiosk.shell.borrow().session.has_personal_data());
 
     // Rate, never steered: five levels, nothing selected.
     e.tap("评价服务");
@@ -268,7 +473,7 @@ fn whole_journey_with_a_card() {
     e.tap("满意");
     assert!(
         e.kiosk
-            .wait_until(WAIT, |k| k.state.borrow().rating_message.is_some())
+            .wait_until(WAIT, |k| k.visit.borrow().evaluation.message.is_some())
     );
     assert!(e.kiosk.window.global::<EvaluationAdapter>().get_done());
     e.tap("完成");
@@ -281,7 +486,7 @@ fn whole_journey_with_a_card() {
     e.wait_page(Page::Cases);
     assert!(
         e.kiosk
-            .wait_until(WAIT, |k| !k.state.borrow().cases_loading)
+            .wait_until(WAIT, |k| !k.visit.borrow().cases.loading)
     );
     let cases = e.kiosk.window.global::<CasesAdapter>().get_cases();
     let case = cases
@@ -304,7 +509,7 @@ fn idle_screen_shows_the_county_announcements() {
     let first = &published.items[0].title;
     assert!(
         e.kiosk.wait_until(WAIT, |k| k
-            .state
+            .shell
             .borrow()
             .announcements
             .iter()
@@ -369,7 +574,7 @@ fn invalid_card_is_refused_in_plain_chinese() {
     let error = e.kiosk.window.global::<CardAdapter>().get_error();
     assert!(error.contains("有效期"), "{error}");
     assert_eq!(e.kiosk.page(), Page::Card);
-    assert!(e.kiosk.state.borrow().session.card().is_none());
+    assert!(e.kiosk.shell.borrow().session.card().is_none());
     // A valid card afterwards works.
     e.tap("放演示身份证");
     e.wait_page(Page::Form);
@@ -400,7 +605,7 @@ fn printer_out_of_paper_shows_number_and_qr() {
     e.fill_and_confirm();
     e.submit();
     let s = e.kiosk.window.global::<SubmittedAdapter>();
-    assert_eq!(s.get_print_state(), 2);
+    assert_eq!(s.get_print_state(), ReceiptPrint::Failed);
     assert!(
         s.get_print_message().contains("缺纸"),
         "{}",
@@ -426,9 +631,17 @@ fn county_unreachable_is_queued_and_says_waiting_to_upload() {
     assert!(s.get_queued());
     assert!(s.get_status_text().contains("待上传"));
     assert!(e.screen_text().contains("待上传"));
-    assert!(e.station.printer_sim.wait_for_cuts(1, WAIT));
     assert!(
         e.station
+            .demo_parts()
+            .expect("demo")
+            .printer_sim
+            .wait_for_cuts(1, WAIT)
+    );
+    assert!(
+        e.station
+            .demo_parts()
+            .expect("demo")
             .printer_sim
             .texts()
             .iter()
@@ -462,7 +675,7 @@ fn inactivity_warns_then_wipes_everything_personal() {
     e.clock.advance(Duration::from_secs(59));
     e.kiosk.tick();
     assert_eq!(e.kiosk.page(), Page::Form);
-    assert!(e.kiosk.state.borrow().session.has_personal_data());
+    assert!(e.kiosk.shell.borrow().session.has_personal_data());
     e.clock.advance(Duration::from_secs(1));
     e.kiosk.tick();
     assert_eq!(e.kiosk.page(), Page::Idle);
@@ -475,7 +688,7 @@ fn card_lift_and_home_wipe_personal_data() {
     e.to_form();
     e.tap("联系电话");
     e.type_digits("139");
-    e.station.idcard_sim.lift_card();
+    e.station.demo_parts().expect("demo").idcard_sim.lift_card();
     e.wait_page(Page::Home);
     e.assert_nothing_personal();
 
@@ -572,12 +785,9 @@ fn english_ui_shows_the_english_guide_and_sends_the_published_values() {
     let draft = village_kiosk::ui::confirm::draft(&e.kiosk).expect("draft");
     assert_eq!(draft.item_name, ITEM);
     assert!(
-        draft
-            .answers
-            .iter()
-            .any(|(key, label, value)| key == "contribution_level"
-                && label == "缴费档次"
-                && value == "每年500元"),
+        draft.answers.iter().any(|a| a.key == "contribution_level"
+            && a.label == "缴费档次"
+            && a.value == "每年500元"),
         "{:?}",
         draft.answers
     );
@@ -650,7 +860,7 @@ fn elements_meet_the_elderly_friendly_minimums() {
 
 /// Renders the home screen on its own thread and platform; returns its pixels as RGB.
 fn home_pixels(
-    services: village_kiosk::ui::services::Services,
+    services: village_kiosk::station::ports::Services,
     rt: tokio::runtime::Handle,
     framebuffer: bool,
 ) -> Vec<(u8, u8, u8)> {
@@ -701,13 +911,194 @@ fn frame_buffer_draws_the_same_home_screen_as_the_screenshots() {
         .enable_all()
         .build()
         .expect("runtime");
-    let station = DemoStation::start(rt.handle(), DemoOptions::default()).expect("demo station");
-    let drawn = home_pixels(station.services.clone(), rt.handle().clone(), true);
-    let shot = home_pixels(station.services.clone(), rt.handle().clone(), false);
+    let station = Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo station");
+    let drawn = home_pixels(station.services().clone(), rt.handle().clone(), true);
+    let shot = home_pixels(station.services().clone(), rt.handle().clone(), false);
     assert_eq!(drawn.len(), shot.len());
     let differing = drawn.iter().zip(&shot).filter(|(a, b)| a != b).count();
     assert_eq!(differing, 0, "{differing} pixels differ");
     // Not a blank frame: the home screen has text and tiles in several colours.
     let distinct: std::collections::HashSet<_> = drawn.iter().collect();
     assert!(distinct.len() > 50, "only {} colours drawn", distinct.len());
+}
+
+/// The station's one shutdown path lets the job on the printer finish (the receipt is cut,
+/// the caller hears it printed) and refuses new jobs afterwards.
+#[test]
+fn shutdown_waits_for_the_receipt_being_printed() {
+    use village_kiosk::station::ports::ReceiptInfo;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut station =
+        Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo station");
+    let sim = station.demo_parts().expect("demo").printer_sim.clone();
+    let printer = station.services().printer.clone();
+    let receipt = ReceiptInfo {
+        receipt_no: "R-20260301-0001".into(),
+        item_code: "demo".into(),
+        item_name: ITEM.into(),
+        applicant_masked: "张*国".into(),
+        submitted_at: chrono::NaiveDate::from_ymd_opt(2026, 3, 1)
+            .and_then(|d| d.and_hms_opt(9, 30, 0))
+            .expect("date"),
+        queued: true,
+        qr_payload: "https://zwfw.example.gov.cn/r/R-20260301-0001".into(),
+        promised_days: 15,
+        case_number: None,
+        collect_at: "村便民服务站".into(),
+        materials_to_bring: vec!["户口簿".into(); 8],
+    };
+    let job = {
+        let receipt = receipt.clone();
+        let printer = printer.clone();
+        std::thread::spawn(move || printer.print_receipt(&receipt))
+    };
+    // The job is on the printer: its first bytes have arrived.
+    let (started, _) = sim.wait_for(WAIT, |t| !t.is_empty());
+    assert!(started, "the receipt never reached the printer");
+    let report = station.shutdown();
+    assert!(report.clean(), "{report:?}");
+    assert!(!station.printing());
+    assert_eq!(job.join().expect("print thread"), Ok(()));
+    assert!(
+        sim.wait_for_cuts(1, Duration::ZERO),
+        "shutdown returned before the receipt was cut"
+    );
+    let after = printer.print_receipt(&receipt);
+    assert!(after.is_err(), "a job after shutdown was accepted");
+}
+
+/// SIGTERM (what systemd sends) ends `kiosk run` through the same shutdown path: exit 0, the
+/// station stopped cleanly (printer idle, outbox worker stopped) and demo mode's data
+/// directory removed.
+#[test]
+fn sigterm_stops_a_running_kiosk_cleanly() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["run", "--headless", "--demo"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("KIOSK_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kiosk starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("first line");
+    assert!(first.starts_with("first frame after"), "{first}");
+    let demo_dirs = || {
+        std::fs::read_dir(tmp.path())
+            .expect("temp dir")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("village-kiosk-demo-")
+            })
+            .count()
+    };
+    assert_eq!(demo_dirs(), 1, "demo mode runs in its own data directory");
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let mut rest = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        rest.push(line);
+    }
+    let status = child.wait().expect("kiosk exits");
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read as _;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(status.success(), "{status:?}: {rest:?} {stderr}");
+    assert!(
+        rest.iter().any(|l| l == "SIGTERM: stopped cleanly"),
+        "{rest:?} {stderr}"
+    );
+    assert_eq!(demo_dirs(), 0, "the demo data directory was left behind");
+}
+
+/// The page controllers sit between `ui::shell` (below) and `ui::app` (above): none imports
+/// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
+#[test]
+fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
+    const PAGES: [&str; 11] = [
+        "idle",
+        "home",
+        "search",
+        "item_list",
+        "guide",
+        "card",
+        "form",
+        "confirm",
+        "submitted",
+        "evaluation",
+        "cases",
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
+    let mut problems = Vec::new();
+    for page in PAGES {
+        let path = dir.join(format!("{page}.rs"));
+        let code = std::fs::read_to_string(&path).expect("page controller source");
+        let mut forbidden: Vec<String> = PAGES
+            .iter()
+            .filter(|p| **p != page)
+            .flat_map(|p| {
+                [
+                    format!("super::{p}::"),
+                    format!("super::{{{p}"),
+                    format!("ui::{p}::"),
+                ]
+            })
+            .collect();
+        forbidden.extend(
+            [
+                "super::app",
+                "ui::app",
+                ".show(",
+                ".back()",
+                ".home()",
+                ".start_visit(",
+                ".end_visit(",
+                ".forget_personal(",
+                ".act(",
+            ]
+            .map(String::from),
+        );
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for f in &forbidden {
+                // `search::open_item` is the one entry for callers outside the UI.
+                if line.contains(f.as_str())
+                    && !(page == "search" && f == ".act(" && line.contains("shell::open_item"))
+                {
+                    problems.push(format!("src/ui/{page}.rs:{}: {f}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

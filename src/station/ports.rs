@@ -1,16 +1,20 @@
 //! The ports the touchscreen app is built with: catalogue, card reader, printer, county link.
 //!
-//! Controllers only see these traits, so the app runs with the real drivers (demo mode: the
-//! simulators on pseudo-terminals and the embedded back office) and tests plug in the same
-//! real parts configured for failure (printer out of paper, county unreachable).
-//! Device and network calls are blocking and are always run on tokio's blocking pool by the
-//! controllers, never on the UI thread. Nothing here touches SQLite directly.
+//! The UI's controllers only see these traits; [`super::Station`] implements them with the real
+//! drivers (demo mode: the simulators on pseudo-terminals and the embedded back office), and
+//! tests use the same real parts configured for failure (printer out of paper, county
+//! unreachable). Ports return typed data (statuses, steps, dates), never text formatted for one
+//! UI language: the UI words it. Device and network calls are blocking and are always run on
+//! tokio's blocking pool by the controllers, never on the UI thread. Nothing here touches SQLite.
 
 use std::sync::Arc;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::catalog::{Category, ServiceItem};
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Category, FieldKind, ServiceItem};
+use crate::county::wire::CaseStatus;
 use crate::idcard::{CardKind, IdCard};
 
 /// The catalogue as the app needs it: items, search by pinyin, categories and life events.
@@ -87,7 +91,7 @@ pub trait ReceiptPrinter: Send + Sync {
 }
 
 /// What the villager sends (exactly what the confirmation page shows).
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Zeroize, ZeroizeOnDrop)]
 pub struct ApplicationDraft {
     pub item_code: String,
     pub item_name: String,
@@ -95,8 +99,45 @@ pub struct ApplicationDraft {
     pub card_kind: CardKind,
     pub applicant_name: String,
     pub id_number: String,
-    /// (key, label, value) in form order.
-    pub answers: Vec<(String, String, String)>,
+    /// In form order.
+    pub answers: Vec<Answer>,
+}
+
+impl ApplicationDraft {
+    /// The applicant's contact phone: the form's first phone field (every form has a required
+    /// one; catalogue validation checks it).
+    pub fn contact_phone(&self) -> Option<&str> {
+        self.answers
+            .iter()
+            .find(|a| a.kind == FieldKind::Phone)
+            .map(|a| a.value.as_str())
+    }
+}
+
+/// One answer of an application form, as sent: dates as YYYY-MM-DD, choices as the county
+/// publishes them, whatever the UI language.
+#[derive(Clone, PartialEq, Zeroize, ZeroizeOnDrop)]
+pub struct Answer {
+    /// The field's stable key, e.g. `bank_account`.
+    pub key: String,
+    /// The published (Chinese) label, e.g. 联系电话.
+    pub label: String,
+    /// The field's kind, as the catalogue defines it.
+    #[zeroize(skip)]
+    pub kind: FieldKind,
+    pub value: String,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("key", &self.key)
+            .field(
+                "value",
+                &format_args!("<{} chars>", self.value.chars().count()),
+            )
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for ApplicationDraft {
@@ -123,15 +164,29 @@ pub struct Submission {
     pub case_number: Option<String>,
 }
 
+/// Which step of a case's progress (办件进度) a timeline entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// 村里已受理: the kiosk's outbox accepted it.
+    AcceptedInVillage,
+    /// 上传到县里: the outbox delivers it to the county.
+    UploadToCounty,
+    /// A status the county reported (or will report).
+    County(CaseStatus),
+}
+
 /// One step of a case's progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseStep {
-    pub title: String,
-    pub detail: String,
-    pub time: String,
+    pub kind: StepKind,
+    /// The county's note on this step, as published.
+    pub note: Option<String>,
+    /// When the step was reached (`None` for steps still to come).
+    pub at: Option<DateTime<Utc>>,
     pub state: StepState,
 }
 
+/// Where a step stands on the timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepState {
     Done,
@@ -139,15 +194,38 @@ pub enum StepState {
     NotYet,
 }
 
-/// 办件: one of the villager's cases as the county reports it.
+/// Where a case stands, as far as this kiosk knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseProgress {
+    /// 待上传: accepted here, not yet confirmed by the county.
+    WaitingForUpload,
+    /// 已上传: confirmed by the county, no status reported yet.
+    Uploaded,
+    /// The county's status.
+    County(CaseStatus),
+}
+
+/// 结果领取: where the result is collected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Collection {
+    /// The window the county named (待领取).
+    Window(String),
+    /// The item's first service location (empty when unknown); the villager is told when the
+    /// result is ready.
+    NotifiedAt(String),
+}
+
+/// 办件: one of the villager's cases as the county (or, without it, the outbox) reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseRecord {
     pub receipt_no: String,
     pub item_name: String,
-    pub status: String,
-    pub submitted_at: String,
-    /// Where and how to collect the result (结果领取).
-    pub collect: String,
+    pub progress: CaseProgress,
+    /// Why the county rejected it, as published.
+    pub rejection_reason: Option<String>,
+    /// When the kiosk accepted it.
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub collect: Collection,
     pub steps: Vec<CaseStep>,
 }
 
@@ -170,8 +248,22 @@ pub trait CountyLink: Send + Sync {
     fn evaluate(&self, receipt_no: &str, level: u8) -> Result<(), DeviceError>;
 }
 
-/// A demo card to place on the (simulated) reader.
-pub use crate::sim::idcard::DemoCard;
+/// The demo cards the simulator can place (居民身份证, 港澳台居民居住证, 外国人永久居留身份证, and an
+/// expired card), to place on the simulated reader: one list for `kiosk sim idcard --demo` and the demo-mode card page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoCard {
+    Resident,
+    HkMacaoTaiwan,
+    ForeignPermanent,
+    Expired,
+}
+
+impl DemoCard {
+    /// Parses the kebab-case name (`resident`, `hk-macao-taiwan`, `foreign-permanent`, `expired`).
+    pub fn parse(s: &str) -> Option<Self> {
+        <Self as clap::ValueEnum>::from_str(s, false).ok()
+    }
+}
 
 /// Demo mode only: the hand that puts the simulator's demo cards on the reader.
 pub trait DemoCardHand: Send + Sync {
@@ -200,7 +292,7 @@ pub enum CardEvent {
 pub struct Announcement {
     pub title: String,
     pub body: String,
-    pub date: String,
+    pub published_at: DateTime<Utc>,
 }
 
 /// Everything the app is built with.

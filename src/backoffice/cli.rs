@@ -1,0 +1,558 @@
+//! The `county-backoffice` command line: clap options, one function per subcommand, typed
+//! errors ([`CliError`]). The only part of the back office that reads files named on the
+//! command line (signing key, catalogue, announcements); the library parts take values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use super::{
+    BackofficeError, Bundles, Db, DbError, ServeConfig, TlsFiles, certs, demo_announcements, serve,
+};
+use crate::catalog::bundle;
+use crate::county::wire::{self, CaseStatus};
+
+/// Why a `county-backoffice` command failed; each message names the file or value and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("certs revoke: {0}")]
+    Revoke(String),
+    #[error(transparent)]
+    Provision(#[from] super::provision::ProvisionCliError),
+    #[error(transparent)]
+    Publish(#[from] super::publish::PublishError),
+    #[error("cannot read the {what} {}: {source}; check the path and its permissions", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("signing key {}: {source}", path.display())]
+    SigningKey {
+        path: PathBuf,
+        source: bundle::KeyError,
+    },
+    #[error("catalogue {}: {detail}", path.display())]
+    Catalogue { path: PathBuf, detail: String },
+    #[error("announcements {}: {source}", path.display())]
+    Announcements {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("station id {0:?}: use letters, digits, '-' and '_' only")]
+    BadStationId(String),
+    #[error(transparent)]
+    Backoffice(#[from] BackofficeError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Certs(#[from] certs::CertError),
+}
+
+/// county-backoffice: the reference county back office (县级政务服务后台) for village kiosks.
+#[derive(Debug, Parser)]
+#[command(name = "county-backoffice", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the county API (HTTPS with client certificates, or plain HTTP in demo mode).
+    Serve(ServeArgs),
+    /// County staff: list, show and advance cases.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// The station ledger: which stations are online, last seen, queue length, faults.
+    Stations {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+        /// Minutes without a heartbeat after which a station counts as offline.
+        #[arg(long, default_value_t = 3)]
+        offline_after_mins: u64,
+    },
+    /// Test PKI: a county CA, the server's certificate, station certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// County staff: publish a signed catalogue, announcements or key rotation bundle, to every
+    /// station or first to some (--stations).
+    Publish(super::publish::PublishArgs),
+    /// Provisioning bundles for stations (kiosk provision).
+    #[command(subcommand)]
+    Provision(super::provision::ProvisionCommand),
+    /// What each station installed from the county and where it stands with what is published.
+    Rollout {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8443.
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+    /// The back office's SQLite file (created if missing).
+    #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+    db: PathBuf,
+    /// County CA certificate (PEM) that issued the stations' client certificates.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_cert", "tls_key"])]
+    tls_ca: Option<PathBuf>,
+    /// The server's certificate chain (PEM).
+    #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long, value_name = "PEM", requires_all = ["tls_ca", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+    /// The county CA's certificate revocation list (PEM, see `certs revoke`): revoked station
+    /// certificates are refused in the handshake.
+    #[arg(long, value_name = "PEM", requires = "tls_ca")]
+    tls_crl: Option<PathBuf>,
+    /// At most this many TLS handshakes in progress; further connections are closed at once.
+    #[arg(long, value_name = "N", default_value_t = super::DEFAULT_MAX_TLS_HANDSHAKES)]
+    max_tls_handshakes: usize,
+    /// Demo mode: plain HTTP with this bearer token. Never in production.
+    #[arg(
+        long,
+        env = "COUNTY_DEMO_TOKEN",
+        value_name = "TOKEN",
+        conflicts_with = "tls_ca"
+    )]
+    demo_token: Option<String>,
+    /// The catalogue to serve (JSON, as data/demo-catalog.json); default: the demo catalogue.
+    #[arg(long, value_name = "JSON")]
+    catalog: Option<PathBuf>,
+    /// Announcements to serve (JSON `{"items": [...]}`); default: the demo announcements.
+    #[arg(long, value_name = "JSON")]
+    announcements: Option<PathBuf>,
+    /// ed25519 signing key file for bundles (see `kiosk catalog keygen`); required with TLS.
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CaseCommand {
+    /// List cases, newest first.
+    List {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+        /// Only cases in this status.
+        #[arg(long)]
+        status: Option<CaseStatus>,
+        /// Only cases from this station.
+        #[arg(long)]
+        station: Option<String>,
+    },
+    /// Show one case with its timeline.
+    Show {
+        case_number: String,
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+    /// Move a case to its next status (accepted, in_review, approved, rejected,
+    /// ready_for_collection, collected).
+    Advance {
+        case_number: String,
+        #[arg(long, value_name = "STATUS")]
+        to: CaseStatus,
+        /// The reason (rejected) or the collection window (ready_for_collection); a note otherwise.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Revoke a station's certificate: adds its serial to <dir>/revoked-serials.txt and writes
+    /// the county CA's revocation list <dir>/crl.pem (serve it with `serve --tls-crl`).
+    Revoke {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, value_name = "ID")]
+        station_id: String,
+        /// Days until the list's next update.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Create a county CA: <dir>/ca.pem and <dir>/ca.key.
+    Ca {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, default_value = "Demo County CA")]
+        name: String,
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Create the server certificate <dir>/server.pem, .key for the given hosts.
+    Server {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// DNS name or IP address; repeat for several.
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Create a station's client certificate <dir>/station-<ID>.pem, .key (CN = station id).
+    Station {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, value_name = "ID")]
+        station_id: String,
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Entry point of the `county-backoffice` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::Serve(args) => run_serve(args),
+        Command::Case(c) => run_case(c),
+        Command::Stations {
+            db,
+            offline_after_mins,
+        } => {
+            let db = Db::open(&db)?;
+            let rows = db.stations()?;
+            let now = Utc::now();
+            println!(
+                "{:<20} {:<8} {:<20} {:<10} {:>5}  FAULTS",
+                "STATION", "STATE", "LAST SEEN (UTC)", "VERSION", "QUEUE"
+            );
+            for r in &rows {
+                let online = r.online(now, Duration::from_secs(offline_after_mins * 60));
+                println!(
+                    "{:<20} {:<8} {:<20} {:<10} {:>5}  {}",
+                    r.station_id,
+                    if online { "online" } else { "offline" },
+                    r.last_seen.format("%Y-%m-%d %H:%M:%S"),
+                    r.software_version,
+                    r.queue_length,
+                    if r.faults().is_empty() {
+                        "-".to_string()
+                    } else {
+                        r.faults()
+                    }
+                );
+            }
+            if rows.is_empty() {
+                println!("(no station has sent a heartbeat yet)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(c) => run_certs(c),
+        Command::Publish(args) => Ok(super::publish::run_publish(args)?),
+        Command::Rollout { db } => Ok(super::publish::run_rollout(db)?),
+        Command::Provision(c) => Ok(super::provision::run(c)?),
+    }
+}
+
+fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let tls = match (args.tls_ca, args.tls_cert, args.tls_key) {
+        (Some(ca_cert), Some(cert), Some(key)) => Some(TlsFiles {
+            ca_cert,
+            cert,
+            key,
+            crl: args.tls_crl.clone(),
+        }),
+        _ => None,
+    };
+    let key = match &args.signing_key {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| CliError::Read {
+                what: "signing key",
+                path: p.clone(),
+                source,
+            })?;
+            bundle::parse_signing_key(&text).map_err(|source| CliError::SigningKey {
+                path: p.clone(),
+                source,
+            })?
+        }
+        None if tls.is_some() => return Err(BackofficeError::DemoKeyInProduction.into()),
+        None => bundle::demo_signing_key(),
+    };
+    let catalog = match &args.catalog {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|source| CliError::Read {
+                what: "catalogue",
+                path: p.clone(),
+                source,
+            })?;
+            bundle::parse_catalog_json(&bytes).map_err(|detail| CliError::Catalogue {
+                path: p.clone(),
+                detail,
+            })?
+        }
+        None => crate::catalog::demo::demo_catalog(),
+    };
+    let announcements = match &args.announcements {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|source| CliError::Read {
+                what: "announcements",
+                path: p.clone(),
+                source,
+            })?;
+            serde_json::from_slice(&bytes).map_err(|source| CliError::Announcements {
+                path: p.clone(),
+                source,
+            })?
+        }
+        None => demo_announcements(),
+    };
+    let bundles = Bundles::new(&catalog, &announcements, &key)?;
+    let config = ServeConfig {
+        db_path: args.db,
+        tls,
+        demo_token: args.demo_token,
+        offline_after: Duration::from_secs(180),
+        max_tls_handshakes: args.max_tls_handshakes,
+    };
+    if config.tls.is_none() && config.demo_token.is_none() {
+        return Err(BackofficeError::PlainHttpRefused.into());
+    }
+    let rt = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|source| CliError::Listen {
+                addr: args.listen,
+                source,
+            })?;
+        let mode = if config.tls.is_some() {
+            "https (mutual TLS)"
+        } else {
+            "http (DEMO mode, bearer token)"
+        };
+        eprintln!(
+            "county-backoffice: serving {mode} on {}",
+            listener.local_addr().unwrap_or(args.listen)
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve(listener, config, bundles, shutdown).await?;
+        Ok::<(), CliError>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_case(v: &wire::CaseView) {
+    println!("case       {}", v.case_number);
+    println!("receipt    {}", v.receipt_number);
+    println!("station    {}", v.station_id);
+    println!("item       {} {}", v.item_code, v.item_name);
+    println!("applicant  {}", v.applicant_name_masked);
+    println!("status     {} ({})", v.status, v.status.label_zh());
+    if let Some(r) = &v.rejection_reason {
+        println!("reason     {r}");
+    }
+    if let Some(w) = &v.collection_window {
+        println!("window     {w}");
+    }
+    println!("timeline");
+    for t in &v.timeline {
+        println!(
+            "  {}  {:<21} {}",
+            t.at.format("%Y-%m-%d %H:%M:%S"),
+            t.status.as_str(),
+            t.note.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn run_case(c: CaseCommand) -> Result<ExitCode, CliError> {
+    match c {
+        CaseCommand::List {
+            db,
+            status,
+            station,
+        } => {
+            let db = Db::open(&db)?;
+            let numbers = db.case_numbers(status, station.as_deref(), None)?;
+            println!(
+                "{:<20} {:<22} {:<16} {:<10} {:<8} ITEM",
+                "CASE", "STATUS", "STATION", "APPLICANT", "RECEIPT"
+            );
+            for n in &numbers {
+                if let Some((v, _, _)) = db.case(n)? {
+                    println!(
+                        "{:<20} {:<22} {:<16} {:<10} {:<8} {} {}",
+                        v.case_number,
+                        v.status.as_str(),
+                        v.station_id,
+                        v.applicant_name_masked,
+                        v.receipt_number,
+                        v.item_code,
+                        v.item_name
+                    );
+                }
+            }
+            eprintln!("{} case(s)", numbers.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        CaseCommand::Show { case_number, db } => {
+            let db = Db::open(&db)?;
+            match db.case(&case_number)? {
+                Some((v, _, _)) => {
+                    print_case(&v);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(DbError::NoCase(case_number).into()),
+            }
+        }
+        CaseCommand::Advance {
+            case_number,
+            to,
+            note,
+            db,
+        } => {
+            let mut db = Db::open(&db)?;
+            let v = db.advance(&case_number, to, note.as_deref(), Utc::now())?;
+            println!(
+                "{} is now {} ({})",
+                v.case_number,
+                v.status,
+                v.status.label_zh()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_certs(c: CertsCommand) -> Result<ExitCode, CliError> {
+    match c {
+        CertsCommand::Revoke {
+            dir,
+            station_id,
+            days,
+        } => {
+            let ca_path = dir.join("ca.pem");
+            let ca = certs::read_pair(&ca_path, &dir.join("ca.key"))?;
+            let station = dir.join(format!("station-{station_id}.pem"));
+            let pem = std::fs::read_to_string(&station).map_err(|source| CliError::Read {
+                what: "station certificate",
+                path: station.clone(),
+                source,
+            })?;
+            let serial = certs::serial_of(&pem).ok_or_else(|| {
+                CliError::Revoke(format!("{} holds no certificate", station.display()))
+            })?;
+            let list = dir.join("revoked-serials.txt");
+            let mut serials: Vec<String> = std::fs::read_to_string(&list)
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            if !serials.contains(&hex::encode(&serial)) {
+                serials.push(hex::encode(&serial));
+            }
+            let raw: Vec<Vec<u8>> = serials.iter().filter_map(|h| hex::decode(h).ok()).collect();
+            let crl = certs::new_crl(&ca, &ca_path, &raw, raw.len() as u64, days)?;
+            std::fs::write(&list, serials.join("\n") + "\n")
+                .map_err(|e| CliError::Revoke(format!("cannot write {}: {e}", list.display())))?;
+            let crl_path = dir.join("crl.pem");
+            std::fs::write(&crl_path, crl).map_err(|e| {
+                CliError::Revoke(format!("cannot write {}: {e}", crl_path.display()))
+            })?;
+            println!(
+                "revoked {station_id}; {} certificate(s) in {}; restart serve to apply",
+                raw.len(),
+                crl_path.display()
+            );
+        }
+        CertsCommand::Ca {
+            dir,
+            name,
+            days,
+            force,
+        } => {
+            let pair = certs::new_ca(&name, days)?;
+            let (cert, key) = certs::write_pair(&dir, "ca", &pair, force)?;
+            println!("county CA: {} (key {})", cert.display(), key.display());
+        }
+        CertsCommand::Server {
+            dir,
+            hosts,
+            days,
+            force,
+        } => {
+            let ca_path = dir.join("ca.pem");
+            let ca = certs::read_pair(&ca_path, &dir.join("ca.key"))?;
+            let pair = certs::new_server(&ca, &ca_path, &hosts, days)?;
+            let (cert, key) = certs::write_pair(&dir, "server", &pair, force)?;
+            println!(
+                "server certificate: {} (key {})",
+                cert.display(),
+                key.display()
+            );
+        }
+        CertsCommand::Station {
+            dir,
+            station_id,
+            days,
+            force,
+        } => {
+            if station_id.is_empty()
+                || !station_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(CliError::BadStationId(station_id));
+            }
+            let ca_path = dir.join("ca.pem");
+            let ca = certs::read_pair(&ca_path, &dir.join("ca.key"))?;
+            let pair = certs::new_station(&ca, &ca_path, &station_id, days)?;
+            let (cert, key) =
+                certs::write_pair(&dir, &format!("station-{station_id}"), &pair, force)?;
+            println!(
+                "station certificate: {} (key {})",
+                cert.display(),
+                key.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

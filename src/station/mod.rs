@@ -1,0 +1,345 @@
+//! 服务站: the one place the kiosk's parts are assembled, for a real terminal and for demo mode,
+//! and the one place they are stopped.
+//!
+//! - [`Station::production`] opens what the config names: the installed catalogue, the reader
+//!   and printer ports, the county link and its outbox worker.
+//! - [`Station::demo`] starts the same adapters on demo parts ([`demo`]): simulators on
+//!   pseudo-terminals, the back office embedded on loopback, a temporary data directory.
+//! - Both give the same [`Services`] (the UI's ports, [`ports`]), one adapter per port in its own
+//!   file: [`catalogue`], [`printer`], [`county`], [`reader`] and [`card_hand`], [`noticeboard`].
+//! - [`Station::shutdown`] (also on drop) is the only shutdown path, and what SIGTERM and SIGINT
+//!   lead to ([`Station::on_signal`]): no new print jobs, the job on the printer finishes, the
+//!   outbox worker finishes its step (a delivery in progress is recorded), the noticeboard stops,
+//!   then demo parts stop and the demo data directory goes.
+//!
+//! Nothing here formats text for the screen; ports return typed data and the UI words it.
+
+#[cfg(feature = "demo")]
+pub mod card_hand;
+pub mod catalogue;
+pub mod county;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod noticeboard;
+pub mod ports;
+pub mod printer;
+pub mod reader;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[cfg(feature = "demo")]
+pub use demo::{DemoOptions, DemoParts};
+pub use ports::Services;
+
+use self::catalogue::IndexedCatalogue;
+use self::county::OutboxCounty;
+use self::ports::{Announcement, CardEvent, Catalogue};
+use self::printer::SerialReceiptPrinter;
+use crate::config::Config;
+use crate::county::CountyClient;
+use crate::idcard::reader::ReaderHandle;
+use crate::printer::device::{Printer, PrinterSettings};
+use crate::printer::profile::PrinterProfile;
+use crate::store::Store;
+
+/// How long shutdown waits for the printer's job and for the outbox worker, each.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
+
+/// Why a station could not be assembled. Precise English for the log and the CLI.
+#[derive(Debug, thiserror::Error)]
+pub enum StationError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the store {path}: {source}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    #[error("cannot load the installed catalogue: {0}")]
+    Catalogue(#[source] crate::catalog::repo::RepoError),
+    #[error("no catalogue is installed in {0}; import one with `kiosk catalog import`")]
+    NoCatalogue(PathBuf),
+    #[error("[{0}] port is not set in the config")]
+    PortNotSet(&'static str),
+    #[error("printer profile {name:?}: {detail}")]
+    PrinterProfile { name: String, detail: String },
+    #[error("county link: {0}")]
+    County(String),
+    #[error("{0}")]
+    Outbox(String),
+    #[cfg(feature = "demo")]
+    #[error("demo mode: {what}: {detail}")]
+    Demo { what: &'static str, detail: String },
+}
+
+/// What shutdown found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// No job was left on the printer.
+    pub printer_idle: bool,
+    /// The outbox worker stopped after its step.
+    pub outbox_stopped: bool,
+}
+
+impl ShutdownReport {
+    pub fn clean(self) -> bool {
+        self.printer_idle && self.outbox_stopped
+    }
+}
+
+/// The kiosk's parts, assembled; owns everything that must be stopped (outbox worker,
+/// noticeboard task, printer, demo parts). Stop it with [`Station::shutdown`] or by dropping it,
+/// outside the tokio runtime and before the runtime is dropped.
+pub struct Station {
+    services: Services,
+    county: Arc<OutboxCounty>,
+    printer: Arc<SerialReceiptPrinter>,
+    reader_port: PathBuf,
+    /// The key announcements are verified against (None: not configured, the reason logged).
+    announcement_key: Option<ed25519_dalek::VerifyingKey>,
+    announcements_every: Duration,
+    rt: tokio::runtime::Handle,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    #[cfg(feature = "demo")]
+    demo: Option<DemoParts>,
+    stopped: Option<ShutdownReport>,
+}
+
+impl Station {
+    /// A real terminal: the installed catalogue, the configured reader, printer and county
+    /// link; the outbox worker starts on `rt`.
+    pub fn production(config: &Config, rt: tokio::runtime::Handle) -> Result<Self, StationError> {
+        let data_dir = crate::config::data_dir(config);
+        std::fs::create_dir_all(&data_dir).map_err(|source| StationError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let store_path = data_dir.join("kiosk.sqlite3");
+        let store = Store::open(&store_path).map_err(|source| StationError::Store {
+            path: store_path.clone(),
+            source,
+        })?;
+        let catalog = match crate::catalog::repo::load(&store).map_err(StationError::Catalogue)? {
+            Some((_, c)) => c,
+            None => return Err(StationError::NoCatalogue(store_path)),
+        };
+        let catalogue: Arc<dyn Catalogue> = Arc::new(IndexedCatalogue::new(catalog));
+        let reader_port = config
+            .reader
+            .port
+            .clone()
+            .ok_or(StationError::PortNotSet("reader"))?;
+        let printer_port = config
+            .printer
+            .port
+            .clone()
+            .ok_or(StationError::PortNotSet("printer"))?;
+        let profile = PrinterProfile::builtin(&config.printer.profile).map_err(|e| {
+            StationError::PrinterProfile {
+                name: config.printer.profile.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        let printer = Printer::new(PrinterSettings {
+            port: printer_port,
+            profile,
+        });
+        let client = CountyClient::from_config(&config.county, &config.station)
+            .map_err(|e| StationError::County(e.to_string()))?;
+        let county = OutboxCounty::start_with_store(
+            store,
+            &store_path,
+            client,
+            rt.clone(),
+            catalogue.clone(),
+            config,
+        )
+        .map_err(|e| StationError::Outbox(e.detail))?;
+        let announcement_key = match crate::catalog::bundle::trusted_key(config) {
+            Ok(k) => Some(*k.key()),
+            Err(e) => {
+                tracing::warn!("no announcements on the idle screen: {e}");
+                None
+            }
+        };
+        Ok(Self::assemble(
+            config,
+            catalogue,
+            printer,
+            county,
+            reader_port,
+            announcement_key,
+            rt,
+        ))
+    }
+
+    fn assemble(
+        config: &Config,
+        catalogue: Arc<dyn Catalogue>,
+        printer: Printer,
+        county: OutboxCounty,
+        reader_port: PathBuf,
+        announcement_key: Option<ed25519_dalek::VerifyingKey>,
+        rt: tokio::runtime::Handle,
+    ) -> Self {
+        let printer = Arc::new(SerialReceiptPrinter::new(
+            printer,
+            config.station.name.clone(),
+            config.station.complaint_phone.clone(),
+        ));
+        let county = Arc::new(county);
+        Self {
+            services: Services {
+                catalogue,
+                printer: printer.clone(),
+                county: county.clone(),
+                demo_hand: None,
+                station_name: config.station.name.clone(),
+            },
+            county,
+            printer,
+            reader_port,
+            announcement_key,
+            announcements_every: Duration::from_secs(
+                config.county.announcements_refresh_secs.max(60),
+            ),
+            rt,
+            tasks: Mutex::new(Vec::new()),
+            #[cfg(feature = "demo")]
+            demo: None,
+            stopped: None,
+        }
+    }
+
+    /// The ports the UI is built with.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Demo mode's simulators and back office (`None` on a real terminal).
+    #[cfg(feature = "demo")]
+    pub fn demo_parts(&self) -> Option<&DemoParts> {
+        self.demo.as_ref()
+    }
+
+    /// The reader's serial port (the simulator's pty in demo mode).
+    pub fn reader_port(&self) -> &Path {
+        &self.reader_port
+    }
+
+    /// Starts the reader driver; `on_event` gets its events on the runtime. One reader per
+    /// port at a time: stop the handle before starting another.
+    pub fn start_reader(&self, on_event: impl Fn(CardEvent) + Send + 'static) -> ReaderHandle {
+        reader::start(&self.reader_port, &self.rt, on_event)
+    }
+
+    /// Keeps the idle screen's announcements up to date ([`noticeboard`]) until shutdown;
+    /// `refresh` overrides `county.announcements_refresh_secs`. Without a trusted key nothing
+    /// is shown.
+    pub fn start_noticeboard(
+        &self,
+        refresh: Option<Duration>,
+        on_change: impl Fn(Vec<Announcement>) + Send + Sync + 'static,
+    ) {
+        let Some(key) = self.announcement_key else {
+            return;
+        };
+        let task = noticeboard::start(
+            &self.rt,
+            self.county.shared_store(),
+            self.county.client().cloned(),
+            key,
+            refresh.unwrap_or(self.announcements_every),
+            on_change,
+        );
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+    }
+
+    /// Calls `on_signal` once when the process receives SIGTERM or SIGINT (from the runtime).
+    /// The caller ends what it runs (the UI's event loop) and then calls [`Station::shutdown`]:
+    /// a signal and a normal exit take the same path.
+    pub fn on_signal(&self, on_signal: impl FnOnce(&'static str) + Send + 'static) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _guard = self.rt.enter();
+        let (term, int) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!("SIGTERM/SIGINT not handled: {e}");
+                return;
+            }
+        };
+        let task = self.rt.spawn(async move {
+            let (mut term, mut int) = (term, int);
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name}: shutting down");
+            on_signal(name);
+        });
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+    }
+
+    /// Whether a print job is on the printer now.
+    pub fn printing(&self) -> bool {
+        self.printer.busy()
+    }
+
+    /// Stops the station: no new print jobs and the one on the printer finishes, the outbox
+    /// worker finishes its step, background tasks stop, then demo parts stop. Call outside the
+    /// runtime, before it is dropped. Idempotent; also run on drop.
+    pub fn shutdown(&mut self) -> ShutdownReport {
+        if let Some(r) = self.stopped {
+            return r;
+        }
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+        let printer_idle = self.printer.finish(SHUTDOWN_LIMIT);
+        if !printer_idle {
+            tracing::error!("shutdown: the printer's job did not finish in time");
+        }
+        let outbox_stopped = self.county.shutdown(SHUTDOWN_LIMIT);
+        if !outbox_stopped {
+            tracing::error!("shutdown: the outbox worker did not stop in time");
+        }
+        #[cfg(feature = "demo")]
+        {
+            self.demo = None;
+        }
+        let report = ShutdownReport {
+            printer_idle,
+            outbox_stopped,
+        };
+        tracing::info!(?report, "station stopped");
+        self.stopped = Some(report);
+        report
+    }
+}
+
+impl Drop for Station {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

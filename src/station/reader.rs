@@ -1,0 +1,37 @@
+//! The card reader port: the reader driver's events (`idcard::reader`) as [`CardEvent`]s.
+
+use std::path::Path;
+
+use super::ports::CardEvent;
+use crate::idcard::reader::{ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
+
+fn card_event(e: ReaderEvent) -> CardEvent {
+    match e {
+        ReaderEvent::CardPlaced(card) => CardEvent::Placed(card),
+        ReaderEvent::CardRejected(r) => CardEvent::Rejected {
+            message_zh: r.message_zh().to_owned(),
+            message_en: format!(
+                "This card cannot be used ({r}). Please use a valid card or ask the staff."
+            ),
+        },
+        ReaderEvent::CardLifted => CardEvent::Lifted,
+        ReaderEvent::ReaderFault(s) => CardEvent::Fault(s),
+        ReaderEvent::ReaderBack => CardEvent::Back,
+    }
+}
+
+/// Starts the reader driver on `port` and hands each of its events to `on_event` (on the
+/// runtime, not the caller's thread). Stop it with [`ReaderHandle::stop`].
+pub fn start(
+    port: &Path,
+    rt: &tokio::runtime::Handle,
+    on_event: impl Fn(CardEvent) + Send + 'static,
+) -> ReaderHandle {
+    let (handle, mut rx) = spawn_reader(ReaderSettings::new(port));
+    rt.spawn(async move {
+        while let Some(e) = rx.recv().await {
+            on_event(card_event(e));
+        }
+    });
+    handle
+}

@@ -1,0 +1,1 @@
+find . -iname *.hpp -o -iname *.cpp | xargs clang-format -i
