@@ -36,9 +36,9 @@ macro_rules! out {
 pub mod card;
 pub mod catalog;
 pub mod config_cmd;
+pub mod county;
 pub mod devices;
 pub mod doctor;
-pub mod county;
 pub mod exit;
 pub mod outbox;
 pub mod print;

@@ -460,6 +460,7 @@ impl RemoteRequestKind {
 pub struct RemoteRequest {
     pub id: i64,
     pub kind: RemoteRequestKind,
+}
 
 /// 同步状态: the versions a station installed from the county and the bundles it refused, for
 /// the station ledger. Carries nothing personal.
