@@ -18,7 +18,7 @@ use super::ports::{
 use crate::config::Config;
 use crate::county::wire::{CaseStatus, CaseView};
 use crate::county::{CountyClient, NewApplication, Outbox};
-use crate::idcard::CardKind;
+use crate::idcard::IdCard;
 use crate::store::Store;
 
 /// Applications through the outbox (durable before the screen says 已受理), progress and
@@ -297,8 +297,8 @@ impl CountyLink for OutboxCounty {
         })
     }
 
-    fn cases(&self, _kind: CardKind, id_number: &str) -> CasesReply {
-        let local = match Outbox::cases_for_person(&self.store(), id_number) {
+    fn cases(&self, card: &IdCard) -> CasesReply {
+        let local = match Outbox::cases_for_person(&self.store(), &card.id_number) {
             Ok(l) => l,
             Err(e) => {
                 return CasesReply {
@@ -310,7 +310,7 @@ impl CountyLink for OutboxCounty {
         let remote: Result<Vec<CaseView>, DeviceError> = match &self.client {
             Some(c) => self
                 .rt
-                .block_on(c.person_cases(id_number))
+                .block_on(c.person_cases_for_card(card))
                 .map_err(county_unreachable),
             None => Err(county_unreachable("no county configured")),
         };

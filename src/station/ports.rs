@@ -243,7 +243,8 @@ pub trait CountyLink: Send + Sync {
     fn submit(&self, draft: &ApplicationDraft) -> Result<Submission, DeviceError>;
     /// The person's cases: those this kiosk accepted, with the county's progress when it can
     /// be reached (`county_error` says why not).
-    fn cases(&self, card_kind: CardKind, id_number: &str) -> CasesReply;
+    /// `card`: the card on the reader now; the county lookup needs it (card-proof lookup).
+    fn cases(&self, card: &IdCard) -> CasesReply;
     /// 好差评: level 1 (非常不满意) to 5 (非常满意).
     fn evaluate(&self, receipt_no: &str, level: u8) -> Result<(), DeviceError>;
 }

@@ -41,25 +41,20 @@ pub fn enter(k: &Kiosk) -> Next {
 }
 
 fn fetch(k: &Kiosk) {
-    let who = k
-        .shell
-        .borrow()
-        .session
-        .card()
-        .map(|c| (c.kind, zeroize::Zeroizing::new(c.id_number.clone())));
+    let who = k.shell.borrow().session.card().cloned();
     let visit = {
         let mut v = k.visit.borrow_mut();
         v.cases.loading = who.is_some();
         v.number
     };
-    let Some((kind, id_number)) = who else {
+    let Some(card) = who else {
         return;
     };
     render(k);
     let county = k.services.county.clone();
     k.spawn_blocking(move || UiEvent::Cases {
         visit,
-        result: county.cases(kind, &id_number),
+        result: county.cases(&card),
     });
 }
 
