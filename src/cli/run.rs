@@ -238,12 +238,15 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         if let Some(kb) = pss_kb() {
             outln!("memory: PSS {kb} kB after the first frame");
         }
+        let watchdog = crate::watchdog::Notifier::from_env();
+        watchdog.ready();
         if !args.exit_after_first_frame {
             // No event loop without a display: the kiosk's own clock and events, until a
             // signal.
             loop {
                 match stop_rx.recv_timeout(Duration::from_millis(500)) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        watchdog.ping();
                         kiosk.drain_events();
                         kiosk.tick();
                         if frame.draw(&window) {
@@ -271,6 +274,19 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 }
             },
         );
+    }
+    // systemd (Type=notify, WatchdogSec=): READY once the event loop has drawn the first frame
+    // (the first timer tick runs after it), then WATCHDOG from the event loop itself, so a hung
+    // UI thread, not only a dead process, gets the app restarted.
+    let watchdog = Rc::new(crate::watchdog::Notifier::from_env());
+    {
+        let n = watchdog.clone();
+        slint::Timer::single_shot(Duration::ZERO, move || n.ready());
+    }
+    let watchdog_timer = slint::Timer::default();
+    if let Some(every) = watchdog.ping_interval() {
+        let n = watchdog.clone();
+        watchdog_timer.start(slint::TimerMode::Repeated, every, move || n.ping());
     }
     if args.exit_after_first_frame {
         let printed = Rc::new(std::cell::Cell::new(false));
