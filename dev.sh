@@ -41,7 +41,14 @@ case "${1:-}" in
         if [ -e /dev/fuse ]; then
             tests/powerloss/install-lazyfs.sh >/dev/null || echo "dev.sh: LazyFS build failed; the power-loss test will skip" >&2
         fi
-        exec cargo test --locked
+        cargo test --locked
+        # Every decoder of outside input, fuzzed for a bounded time (docs/fuzzing.md); needs the
+        # nightly toolchain, cargo-fuzz is installed from crates.io when missing.
+        if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+            fuzz/run-ci.sh 20
+        else
+            echo "dev.sh: no nightly toolchain: fuzzing skipped (rustup toolchain install nightly)" >&2
+        fi
         ;;
     *)
         echo "usage: ./dev.sh demo|test" >&2

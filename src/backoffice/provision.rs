@@ -117,6 +117,18 @@ pub struct StationArgs {
 #[error("{0}")]
 pub struct ProvisionCliError(pub String);
 
+impl From<super::certs::CertError> for ProvisionCliError {
+    fn from(e: super::certs::CertError) -> Self {
+        ProvisionCliError(e.to_string())
+    }
+}
+
+impl From<crate::provision::pin::PinError> for ProvisionCliError {
+    fn from(e: crate::provision::pin::PinError) -> Self {
+        ProvisionCliError(e.to_string())
+    }
+}
+
 pub fn run(c: ProvisionCommand) -> Result<ExitCode, ProvisionCliError> {
     match c {
         ProvisionCommand::Station(a) => station(*a),

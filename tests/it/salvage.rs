@@ -17,7 +17,11 @@ fn app(i: u32) -> NewApplication {
         item_code: "SB-001".into(),
         item_name: "城乡居民基本养老保险参保登记".into(),
         applicant_name: "王小明".into(),
-        id_number: format!("41032919800101{:04}", i % 10_000),
+        id_number: {
+            let first17 = format!("41032919800101{:03}", i % 1000);
+            let check = village_kiosk::idcard::card::gb11643_check_char(&first17).unwrap();
+            format!("{first17}{check}")
+        },
         phone: None,
         // A marker only the body carries, and enough text that a page holds two or three rows.
         fields: BTreeMap::from([
