@@ -309,3 +309,44 @@ fn codecs_do_no_io() {
         }
     }
 }
+
+/// The firmware built for the kiosk image (`--no-default-features --features kms`) links neither
+/// the back office's web framework nor its test PKI: demo mode and the back office are features.
+#[test]
+fn the_firmware_links_neither_axum_nor_rcgen() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--locked",
+            "--no-default-features",
+            "--features",
+            "kms",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.contains("slint "), "not the firmware's tree: {tree}");
+    for forbidden in ["axum ", "rcgen "] {
+        assert!(
+            !tree.lines().any(|l| l.starts_with(forbidden)),
+            "the firmware links {forbidden}"
+        );
+    }
+    // And the default build does (so the check above can fail).
+    let all = std::process::Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["tree", "--locked", "-e", "normal", "--prefix", "none"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(String::from_utf8_lossy(&all.stdout).lines().any(|l| l.starts_with("axum ")));
+}
