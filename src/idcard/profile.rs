@@ -154,7 +154,7 @@ mod tests {
         let s = ReaderSettings::from_config(&c).unwrap().unwrap();
         assert_eq!(s.baud, 9600);
         assert_eq!(s.read_timeout, Duration::from_millis(3000));
-        assert!(!s.read_fingerprint_block);
+        assert!(!s.fingerprint, "text and photo only (30 01)");
         c.baud = Some(19_200);
         assert_eq!(
             ReaderSettings::from_config(&c).unwrap().unwrap().baud,
