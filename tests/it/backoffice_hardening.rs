@@ -35,6 +35,7 @@ fn submission(receipt: &str) -> String {
         fields: BTreeMap::new(),
         accepted_at: Utc::now(),
         card_key: None,
+        agent: None,
     })
     .unwrap()
 }

@@ -24,6 +24,7 @@ fn submission(id_number: &str, card_key: Option<String>) -> String {
         fields: BTreeMap::new(),
         accepted_at: Utc::now(),
         card_key,
+        agent: None,
     })
     .unwrap()
 }

@@ -1359,6 +1359,13 @@ fn refused_heartbeats_do_not_pile_up() {
         queue_length: 0,
         last_errors: vec![],
         clock: at("2026-11-28T08:00:00Z"),
+        sync: None,
+        verdict: None,
+        failing_checks: vec![],
+        catalog_version: None,
+        oldest_pending_at: None,
+        county_link: None,
+        doctor: None,
     };
     for minute in 0..30 {
         let now = at("2026-11-28T08:00:00Z") + chrono::Duration::minutes(minute);

@@ -348,5 +348,9 @@ fn the_firmware_links_neither_axum_nor_rcgen() {
         .args(["tree", "--locked", "-e", "normal", "--prefix", "none"])
         .output()
         .expect("cargo tree runs");
-    assert!(String::from_utf8_lossy(&all.stdout).lines().any(|l| l.starts_with("axum ")));
+    assert!(
+        String::from_utf8_lossy(&all.stdout)
+            .lines()
+            .any(|l| l.starts_with("axum "))
+    );
 }
