@@ -81,7 +81,7 @@ fn refusal_json(r: &Refusal) -> serde_json::Value {
 
 /// Runs `kiosk county sync`.
 pub fn run_sync(args: SyncArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let cfg = config::load(g.config.as_deref())?.config;
+    let cfg = g.loaded()?.config.clone();
     let syncer = syncer(&cfg)?;
     let rt = tokio::runtime::Runtime::new()?;
     let now = Utc::now();
@@ -237,7 +237,7 @@ pub fn run_sync(args: SyncArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 
 /// Runs `kiosk county keys`: the keys trusted now and where they come from.
 pub fn run_keys(g: &Globals) -> anyhow::Result<ExitCode> {
-    let cfg = config::load(g.config.as_deref())?.config;
+    let cfg = g.loaded()?.config.clone();
     let ring = trusted_keyring(&cfg)?;
     let source = match ring.source() {
         KeyringSource::Configured => "county.catalog_public_key / county.trusted_keys".to_string(),

@@ -15,7 +15,7 @@ pub struct DoctorArgs {
 }
 
 pub fn run(args: DoctorArgs, g: &Globals) -> anyhow::Result<ExitCode> {
-    let report = doctor::run(g.config.as_deref());
+    let report = doctor::run(g.loaded_or_error());
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -56,7 +56,7 @@ pub fn printer_error(e: &PrintError) -> u8 {
     match e {
         PrintError::NotReady(f) | PrintError::FailedDuringJob(f) => printer_fault(*f),
         PrintError::NotConnected { .. } | PrintError::Disconnected { .. } => printer::NOT_CONNECTED,
-        PrintError::NoResponse { .. } => printer::NO_RESPONSE,
+        PrintError::NoResponse { .. } | PrintError::UnexpectedAnswer { .. } => printer::NO_RESPONSE,
         _ => FAILURE,
     }
 }

@@ -33,10 +33,10 @@ const TCP_LIMIT: Duration = Duration::from_secs(3);
 const TLS_LIMIT: Duration = Duration::from_secs(3);
 const HTTP_LIMIT: Duration = Duration::from_secs(4);
 
-/// Runs every check under `config_path` (as `--config`) and returns the report.
-pub fn run(config_path: Option<&Path>) -> Report {
+/// Runs every check with the config as `cli::main` loaded it (or why it could not) and returns
+/// the report.
+pub fn run(loaded: Result<&config::LoadedConfig, &config::ConfigError>) -> Report {
     let now = Utc::now();
-    let loaded = config::load(config_path);
     let (cfg, config_check) = match loaded {
         Err(e) => {
             let check = findings::config(&ConfigFacts::Unloadable(e.to_string()));
@@ -66,7 +66,7 @@ pub fn run(config_path: Option<&Path>) -> Report {
                 found: l.found,
                 problems,
             };
-            (l.config, findings::config(&facts))
+            (l.config.clone(), findings::config(&facts))
         }
     };
     let data_dir = config::data_dir(&cfg);

@@ -195,7 +195,11 @@ fn application(i: u32) -> NewApplication {
         item_code: "SB-001".into(),
         item_name: "城乡居民基本养老保险参保登记".into(),
         applicant_name: "王小明".into(),
-        id_number: format!("41032919800101{:04}", i % 10_000),
+        id_number: {
+            let first17 = format!("41032919800101{:03}", i % 1000);
+            let check = village_kiosk::idcard::card::gb11643_check_char(&first17).unwrap();
+            format!("{first17}{check}")
+        },
         phone: None,
         fields: BTreeMap::new(),
     }
@@ -562,7 +566,24 @@ fn a_clock_ten_minutes_off_fails_the_clock_check() {
     )
     .unwrap();
     let (code, report) = doctor_json(&config);
-    let c = only_failing(code, &report, "clock");
+    // The stand-in county with the wrong clock speaks plain HTTP with a token, which the config
+    // check refuses outside demo mode (issue 14 #3): `config` fails beside `clock`, for that only.
+    let mut failed = failing(&report);
+    failed.sort();
+    assert_eq!(
+        failed,
+        vec!["clock".to_string(), "config".to_string()],
+        "{report:#}"
+    );
+    assert_eq!(code, 1);
+    assert!(
+        check(&report, "config")["finding"]
+            .as_str()
+            .unwrap()
+            .contains("plain HTTP"),
+        "{report:#}"
+    );
+    let c = check(&report, "clock");
     assert!(
         c["finding"].as_str().unwrap().contains("behind the county"),
         "{c:#}"
