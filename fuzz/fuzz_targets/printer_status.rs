@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     let mut s = PrinterStatus::default();
     for &(n, b) in &replies {
         let applied = s.apply(n, b);
-        assert_eq!(applied, is_status_reply(b) && (1..=4).contains(&n));
+        // Only a reply with the fixed bits to a request 1-4 is taken; some of those are still
+        // refused (paper sensors that disagree: noise, not a status).
+        if applied {
+            assert!(is_status_reply(b) && (1..=4).contains(&n));
+        }
     }
     if let Ok(text) = std::str::from_utf8(data)
         && let Some(paper) = PaperState::parse(text)

@@ -19,12 +19,14 @@ use anyhow::Context;
 use super::Globals;
 use crate::catalog::ServiceItem;
 use crate::config::Config;
+#[cfg(feature = "demo")]
+use crate::printer::PaperState;
 use crate::printer::paper::{PaperInterpreter, TranscriptEntry};
 #[cfg(feature = "demo")]
 use crate::printer::profile::DEFAULT_PROFILE;
 use crate::printer::{
-    PaperState, PrintError, PrintJob, PrintReport, Printer, PrinterProfile, PrinterSettings,
-    PrinterStatus, escpos, receipt,
+    PrintError, PrintJob, PrintReport, Printer, PrinterProfile, PrinterSettings, PrinterStatus,
+    escpos, receipt,
 };
 #[cfg(feature = "demo")]
 use crate::sim::printer::{PrinterSimulator, SimPrinterOptions};
