@@ -137,7 +137,7 @@ pub fn run(c: ProvisionCommand) -> Result<ExitCode, ProvisionCliError> {
 
 fn read(p: &PathBuf) -> Result<String, ProvisionCliError> {
     std::fs::read_to_string(p)
-        .map_err(|e| ProvisionCliError(format!("{}: {e}", format!("cannot read {}", p.display()))))
+        .map_err(|e| ProvisionCliError(format!("cannot read {}: {e}", p.display())))
 }
 
 fn station(a: StationArgs) -> Result<ExitCode, ProvisionCliError> {
@@ -151,9 +151,9 @@ fn station(a: StationArgs) -> Result<ExitCode, ProvisionCliError> {
         (Some(p), _) => read(p)?,
         (None, Some(dir)) => read(&dir.join("ca.pem"))?,
         (None, None) => {
-            return Err(ProvisionCliError(format!(
-                "name the county CA with --ca-cert or --pki"
-            )));
+            return Err(ProvisionCliError(
+                "name the county CA with --ca-cert or --pki".to_string(),
+            ));
         }
     };
     let (client_cert_pem, client_key_pem) = match (&a.client_cert, &a.client_key, &a.pki) {
@@ -174,9 +174,10 @@ fn station(a: StationArgs) -> Result<ExitCode, ProvisionCliError> {
             (read(&cert)?, read(&key)?)
         }
         _ => {
-            return Err(ProvisionCliError(format!(
+            return Err(ProvisionCliError(
                 "name the station's certificate with --client-cert/--client-key or --pki"
-            )));
+                    .to_string(),
+            ));
         }
     };
     let pin_hash = match (&a.pin, &a.pin_hash) {
@@ -186,9 +187,9 @@ fn station(a: StationArgs) -> Result<ExitCode, ProvisionCliError> {
         }
         (None, Some(h)) => h.clone(),
         (None, None) => {
-            return Err(ProvisionCliError(format!(
-                "set the maintenance PIN with --pin or --pin-hash"
-            )));
+            return Err(ProvisionCliError(
+                "set the maintenance PIN with --pin or --pin-hash".to_string(),
+            ));
         }
     };
     let mut ssh_keys = Vec::new();
@@ -277,18 +278,9 @@ fn station(a: StationArgs) -> Result<ExitCode, ProvisionCliError> {
             .truncate(true)
             .mode(0o600)
             .open(&a.out)
-            .map_err(|e| {
-                ProvisionCliError(format!(
-                    "{}: {e}",
-                    format!("cannot write {}", a.out.display())
-                ))
-            })?;
-        f.write_all(&bytes).map_err(|e| {
-            ProvisionCliError(format!(
-                "{}: {e}",
-                format!("cannot write {}", a.out.display())
-            ))
-        })?;
+            .map_err(|e| ProvisionCliError(format!("cannot write {}: {e}", a.out.display())))?;
+        f.write_all(&bytes)
+            .map_err(|e| ProvisionCliError(format!("cannot write {}: {e}", a.out.display())))?;
     }
     println!(
         "provisioning bundle for station {} written to {} (expires {}); it holds the station's private key: keep it like one",

@@ -520,6 +520,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn facts_come_from_the_card_without_showing_it() {
         let card = crate::sim::idcard::SimCard::demo_resident().to_id_card();

@@ -369,6 +369,8 @@ fn disk_check(data_dir: &Path) -> Check {
         }
     }
     match nix::sys::statvfs::statvfs(&dir) {
+        // fsblkcnt_t and c_ulong are 32 bits wide on some targets the image may be built for.
+        #[allow(clippy::unnecessary_cast)]
         Ok(s) => {
             let block = s.fragment_size() as u64;
             findings::disk(
