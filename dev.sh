@@ -10,8 +10,9 @@ cd "$(dirname "$0")"
 
 # What building needs: a C compiler for SQLite (bundled), pkg-config and fontconfig for Slint.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
-# What the tests need besides the build: the speech engine and the ALSA player (tests/it/voice.rs).
-TEST_PACKAGES=(espeak-ng alsa-utils)
+# What the tests need besides the build: the speech engine and the ALSA player (tests/it/voice.rs);
+# Chromium and a Chinese font for the public progress page's browser test (tests/it/public.rs).
+TEST_PACKAGES=(espeak-ng alsa-utils chromium fonts-wqy-microhei)
 # What a desktop window needs at run time (winit on X11 or Wayland).
 DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
 # What the power-loss test's LazyFS build needs (tests/powerloss/install-lazyfs.sh).

@@ -11,7 +11,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use super::{
-    BackofficeError, Bundles, Db, DbError, ServeConfig, TlsFiles, certs, demo_announcements, serve,
+    BackofficeError, Bundles, Db, DbError, ServeConfig, TlsFiles, certs, demo_announcements,
 };
 use crate::catalog::bundle;
 use crate::county::wire::{self, CaseStatus};
@@ -58,6 +58,10 @@ pub enum CliError {
     Db(#[from] DbError),
     #[error(transparent)]
     Certs(#[from] certs::CertError),
+    #[error(transparent)]
+    Sms(#[from] super::notices::SmsConfigError),
+    #[error("--public-url {0:?}: {1}")]
+    PublicUrl(String, &'static str),
 }
 
 /// county-backoffice: the reference county back office (县级政务服务后台) for village kiosks.
@@ -94,6 +98,27 @@ enum Command {
     Provision(super::provision::ProvisionCommand),
     /// What each station installed from the county and where it stands with what is published.
     Rollout {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+    /// The reference SMS gateway: takes messages like the county's gateway and appends them to
+    /// a file (one JSON line each) instead of sending them.
+    SmsGateway {
+        /// Address to listen on; messages are posted to http://ADDR/send.
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// The file messages are appended to.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// A file holding the bearer token requests must carry.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Answer 503 to the first N new messages after recording them (a lost answer).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        fail_after_receive: u32,
+    },
+    /// Result notices (结果短信) queued for the SMS gateway: state, attempts, last error.
+    Notices {
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
     },
@@ -140,6 +165,29 @@ struct ServeArgs {
     /// ed25519 signing key file for bundles (see `kiosk catalog keygen`); required with TLS.
     #[arg(long, value_name = "FILE")]
     signing_key: Option<PathBuf>,
+    /// The public progress page's own listener (plain HTTPS, no client certificates), e.g.
+    /// 0.0.0.0:443.
+    #[arg(long, value_name = "ADDR", requires = "public_url")]
+    public_listen: Option<SocketAddr>,
+    /// The base URL phones are given for the progress page, e.g. https://jd.example.gov.cn;
+    /// receipts print <URL>/p/<token>.
+    #[arg(long, value_name = "URL", requires = "public_listen")]
+    public_url: Option<String>,
+    /// The public listener's certificate chain (PEM), one phones trust.
+    #[arg(long, value_name = "PEM", requires_all = ["public_listen", "public_tls_key"])]
+    public_tls_cert: Option<PathBuf>,
+    /// The public listener's private key (PEM).
+    #[arg(long, value_name = "PEM", requires_all = ["public_listen", "public_tls_cert"])]
+    public_tls_key: Option<PathBuf>,
+    /// The county's SMS gateway for result notices (POST, JSON; see docs/county.md).
+    #[arg(long, value_name = "URL")]
+    sms_gateway: Option<String>,
+    /// A file holding the gateway's bearer token.
+    #[arg(long, value_name = "FILE", requires = "sms_gateway")]
+    sms_token_file: Option<PathBuf>,
+    /// The message signature (短信签名) the gateway sends the messages under.
+    #[arg(long, value_name = "TEXT", default_value = "县政务服务")]
+    sms_sign: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,7 +332,89 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Publish(args) => Ok(super::publish::run_publish(args)?),
         Command::Rollout { db } => Ok(super::publish::run_rollout(db)?),
         Command::Provision(c) => Ok(super::provision::run(c)?),
+        Command::SmsGateway {
+            listen,
+            out,
+            token_file,
+            fail_after_receive,
+        } => run_sms_gateway(listen, out, token_file, fail_after_receive),
+        Command::Notices { db } => {
+            let db = Db::open(&db)?;
+            let rows = super::notices::notices(&db)?;
+            println!(
+                "{:<20} {:<21} {:<8} {:>8}  {:<13} LAST ERROR",
+                "CASE", "RESULT", "STATE", "ATTEMPTS", "PHONE"
+            );
+            for n in &rows {
+                println!(
+                    "{:<20} {:<21} {:<8} {:>8}  {:<13} {}",
+                    n.case_number,
+                    n.case_status.as_str(),
+                    n.state.as_str(),
+                    n.attempts,
+                    n.phone_masked,
+                    n.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            if rows.is_empty() {
+                println!("(no result notice queued yet)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn read_secret(what: &'static str, path: &std::path::Path) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(text.trim().to_string())
+}
+
+fn run_sms_gateway(
+    listen: SocketAddr,
+    out: PathBuf,
+    token_file: Option<PathBuf>,
+    fail_after_receive: u32,
+) -> Result<ExitCode, CliError> {
+    let token = match &token_file {
+        Some(p) => Some(read_secret("SMS gateway token file", p)?),
+        None => None,
+    };
+    let options = super::sms_gateway::GatewayOptions {
+        out,
+        token,
+        fail_after_receive,
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| CliError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().unwrap_or(listen);
+        eprintln!(
+            "county-backoffice sms-gateway: taking messages at http://{addr}{} into {}",
+            super::sms_gateway::SEND_PATH,
+            options.out.display()
+        );
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        super::sms_gateway::serve_gateway(
+            listener,
+            options,
+            tokio::sync::watch::channel(0).0,
+            shutdown,
+        )
+        .await?;
+        Ok::<(), CliError>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -351,6 +481,49 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     if config.tls.is_none() && config.demo_token.is_none() {
         return Err(BackofficeError::PlainHttpRefused.into());
     }
+    let public_tls = args
+        .public_tls_cert
+        .clone()
+        .zip(args.public_tls_key.clone());
+    let public = match (args.public_listen, &args.public_url) {
+        (Some(addr), Some(url)) => {
+            check_public_url(url, public_tls.is_some())?;
+            if public_tls.is_none() && config.tls.is_some() {
+                return Err(BackofficeError::PublicPlainHttp.into());
+            }
+            let l = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| CliError::Listen { addr, source })?;
+            eprintln!("county-backoffice: public progress page on {addr} as {url}");
+            Some((
+                l,
+                super::public::PublicOptions {
+                    url: url.trim_end_matches('/').to_string(),
+                    tls: public_tls,
+                },
+            ))
+        }
+        _ => None,
+    };
+    let sms = match &args.sms_gateway {
+        Some(url) => {
+            let token = match &args.sms_token_file {
+                Some(p) => Some(read_secret("SMS gateway token file", p)?),
+                None => None,
+            };
+            Some(super::notices::SmsGatewayConfig::new(
+                url,
+                token,
+                &args.sms_sign,
+            )?)
+        }
+        None => None,
+    };
+    let extras = super::ServeExtras {
+        public,
+        sms,
+        ..Default::default()
+    };
     let rt = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -371,10 +544,32 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        serve(listener, config, bundles, shutdown).await?;
+        super::serve_with(listener, config, bundles, extras, shutdown).await?;
         Ok::<(), CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The public URL is an absolute http(s) URL without query or fragment; https unless the
+/// listener is plain (demo).
+fn check_public_url(url: &str, tls: bool) -> Result<(), CliError> {
+    let bad = |why| CliError::PublicUrl(url.to_string(), why);
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|_| bad("not a URL; give e.g. https://jd.example.gov.cn"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if !tls => {}
+        "http" => {
+            return Err(bad(
+                "the listener has a certificate: the URL must be https://",
+            ));
+        }
+        _ => return Err(bad("use an https:// URL")),
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("no query or fragment: receipts append /p/<token>"));
+    }
+    Ok(())
 }
 
 fn print_case(v: &wire::CaseView) {

@@ -247,6 +247,10 @@ impl Db {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::public::SCHEMA)
+            .map_err(open_err)?;
+        conn.execute_batch(super::notices::SCHEMA)
+            .map_err(open_err)?;
         Ok(Db { conn })
     }
 
@@ -395,11 +399,13 @@ impl Db {
                 ],
             )?;
         }
+        let progress_token = super::public::issue_token(&tx, &case_number, now, rand::random())?;
         let receipt = wire::SubmissionReceipt {
             case_number: case_number.clone(),
             receipt_number: sub.receipt_number.clone(),
             status: CaseStatus::Received,
             received_at: now,
+            progress_token: Some(progress_token),
         };
         let response = serde_json::to_string(&receipt).unwrap_or_default();
         tx.execute(
@@ -581,6 +587,7 @@ impl Db {
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, ?2, ?3, ?4)",
             params![case_number, to.as_str(), note, ts(now)],
         )?;
+        super::notices::enqueue(&tx, case_number, to, note, now)?;
         tx.commit()?;
         self.case(case_number)?
             .map(|(v, _, _)| v)

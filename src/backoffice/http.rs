@@ -121,6 +121,8 @@ impl Gate {
 
 #[derive(Clone)]
 pub(crate) struct AppState {
+    /// The public progress page's base URL, told to stations in `GET /v1/station`.
+    pub public_url: Option<String>,
     pub db: Arc<Mutex<Db>>,
     pub inflight: Arc<Mutex<HashSet<String>>>,
     pub config: Arc<ServeConfig>,
@@ -272,6 +274,7 @@ async fn station_hello(
         server_time: Utc::now(),
         person_key_salt: hex::encode(salt),
         bundle_public_key: hex::encode(state.bundles.public_key()),
+        public_url: state.public_url.clone(),
     };
     json_response(
         StatusCode::OK,

@@ -9,6 +9,9 @@
 //! - [`publish`]: county staff publish signed bundles, to every station or staged; the rollout
 //!   view of what each station installed.
 //! - [`provision`]: signed provisioning bundles for stations (`provision station`).
+//! - [`public`]: the public progress page a receipt's QR code opens, on its own listener.
+//! - [`notices`]: result notices by text message through the county's SMS gateway, queued in
+//!   the database; [`sms_gateway`]: the reference gateway that writes messages to a file.
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -31,7 +34,10 @@ mod cli;
 pub mod db;
 mod http;
 pub mod lookup;
+pub mod notices;
+pub mod public;
 pub mod publish;
+pub mod sms_gateway;
 
 pub use cli::{CliError, main};
 pub mod provision;
@@ -59,6 +65,10 @@ pub enum BackofficeError {
     Io(std::io::Error),
     #[error("the back office thread failed: {0}")]
     Thread(String),
+    #[error(
+        "the public listener needs --public-tls-cert and --public-tls-key (a certificate phones trust); plain HTTP there is for demo mode only"
+    )]
+    PublicPlainHttp,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,7 +225,38 @@ pub async fn serve(
     bundles: Bundles,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
-    serve_with_gate(listener, config, bundles, http::Gate::new(), shutdown).await
+    serve_with(listener, config, bundles, ServeExtras::default(), shutdown).await
+}
+
+/// What `serve` runs beside the stations' API: the public progress page and the SMS sender.
+#[derive(Debug, Default)]
+pub struct ServeExtras {
+    /// The public listener (bound, non-blocking) and its options (`--public-listen`,
+    /// `--public-url`, its certificate).
+    pub public: Option<(std::net::TcpListener, public::PublicOptions)>,
+    /// The county's SMS gateway (`--sms-gateway`); without one, notices wait in the queue.
+    pub sms: Option<notices::SmsGatewayConfig>,
+    /// Wakes the sender and counts its attempts.
+    pub notices: notices::SenderHandle,
+}
+
+/// [`serve`] with the public progress page and the SMS sender.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    bundles: Bundles,
+    extras: ServeExtras,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BackofficeError> {
+    serve_with_gate(
+        listener,
+        config,
+        bundles,
+        http::Gate::new(),
+        extras,
+        shutdown,
+    )
+    .await
 }
 
 async fn serve_with_gate(
@@ -223,6 +264,7 @@ async fn serve_with_gate(
     config: ServeConfig,
     bundles: Bundles,
     gate: http::Gate,
+    extras: ServeExtras,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
     let tls = match (&config.tls, &config.demo_token) {
@@ -233,7 +275,47 @@ async fn serve_with_gate(
     };
     let db = Db::open(&config.db_path)?;
     db.person_key_salt()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let public_url = extras.public.as_ref().map(|(_, o)| o.url.clone());
+    if let Some((std_listener, options)) = extras.public {
+        if options.tls.is_none() && config.demo_token.is_none() {
+            return Err(BackofficeError::PublicPlainHttp);
+        }
+        let listener =
+            tokio::net::TcpListener::from_std(std_listener).map_err(BackofficeError::Io)?;
+        let db_path = config.db_path.clone();
+        let stop = stopped(stop_rx.clone());
+        let tls = options
+            .tls
+            .as_ref()
+            .map(|(c, k)| public::public_tls_config(c, k));
+        if let Some(Err(e)) = tls {
+            return Err(e);
+        }
+        tokio::spawn(async move {
+            if let Err(e) = public::serve_public(listener, &options, &db_path, stop).await {
+                tracing::error!(error = %e, "public progress page stopped");
+            }
+        });
+    }
+    if let Some(sms) = extras.sms {
+        notices::spawn_sender(
+            config.db_path.clone(),
+            sms,
+            extras.notices.clone(),
+            stop_rx.clone(),
+        )?;
+    }
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let shutdown = stopped(stop_rx);
     let state = http::AppState {
+        public_url,
         db: Arc::new(Mutex::new(db)),
         inflight: Arc::new(Mutex::new(Default::default())),
         config: Arc::new(config),
@@ -261,22 +343,44 @@ pub struct EmbeddedBackoffice {
     token: Option<String>,
     db_path: PathBuf,
     gate: http::Gate,
+    public_url: Option<String>,
+    notices: notices::SenderHandle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl EmbeddedBackoffice {
-    /// Demo mode: plain HTTP on 127.0.0.1:0 with a fresh bearer token, demo bundles.
+    /// Demo mode: plain HTTP on 127.0.0.1:0 with a fresh bearer token, demo bundles, and the
+    /// public progress page on plain HTTP on another 127.0.0.1 port.
     pub fn start(db_path: &Path) -> Result<EmbeddedBackoffice, BackofficeError> {
         let token = hex::encode(rand::random::<[u8; 16]>());
         let config = ServeConfig::demo(db_path.to_path_buf(), token.clone());
-        Self::start_with(
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let public = Self::public_listener(loopback, None, None)?;
+        Self::start_with_extras(
             config,
             Bundles::demo()?,
-            "127.0.0.1:0"
-                .parse()
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0))),
+            loopback,
+            ServeExtras {
+                public: Some(public),
+                ..ServeExtras::default()
+            },
         )
+    }
+
+    /// A public listener bound on `addr`, with `url` (default: `http(s)://` and the address
+    /// bound) and the certificate `tls`.
+    pub fn public_listener(
+        addr: SocketAddr,
+        url: Option<String>,
+        tls: Option<(PathBuf, PathBuf)>,
+    ) -> Result<(std::net::TcpListener, public::PublicOptions), BackofficeError> {
+        let l = std::net::TcpListener::bind(addr).map_err(BackofficeError::Io)?;
+        l.set_nonblocking(true).map_err(BackofficeError::Io)?;
+        let bound = l.local_addr().map_err(BackofficeError::Io)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = url.unwrap_or_else(|| format!("{scheme}://{bound}"));
+        Ok((l, public::PublicOptions { url, tls }))
     }
 
     /// Any configuration (e.g. mutual TLS in tests) on `addr`.
@@ -285,6 +389,18 @@ impl EmbeddedBackoffice {
         bundles: Bundles,
         addr: SocketAddr,
     ) -> Result<EmbeddedBackoffice, BackofficeError> {
+        Self::start_with_extras(config, bundles, addr, ServeExtras::default())
+    }
+
+    /// [`Self::start_with`] with the public progress page and an SMS gateway.
+    pub fn start_with_extras(
+        config: ServeConfig,
+        bundles: Bundles,
+        addr: SocketAddr,
+        extras: ServeExtras,
+    ) -> Result<EmbeddedBackoffice, BackofficeError> {
+        let public_url = extras.public.as_ref().map(|(_, o)| o.url.clone());
+        let notices = extras.notices.clone();
         let std_listener = std::net::TcpListener::bind(addr).map_err(BackofficeError::Io)?;
         std_listener
             .set_nonblocking(true)
@@ -330,7 +446,8 @@ impl EmbeddedBackoffice {
                         let _ = stop_rx.await;
                     };
                     if let Err(e) =
-                        serve_with_gate(listener, config, bundles, thread_gate, shutdown).await
+                        serve_with_gate(listener, config, bundles, thread_gate, extras, shutdown)
+                            .await
                     {
                         tracing::error!(error = %e, "embedded back office stopped");
                     }
@@ -348,6 +465,8 @@ impl EmbeddedBackoffice {
             token,
             db_path,
             gate,
+            public_url,
+            notices,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -360,6 +479,16 @@ impl EmbeddedBackoffice {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The public progress page's base URL, when it runs.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
+    /// The SMS sender's handle (attempts, wake).
+    pub fn notices(&self) -> &notices::SenderHandle {
+        &self.notices
     }
 
     /// The demo bearer token (empty under mutual TLS).
@@ -394,7 +523,9 @@ impl EmbeddedBackoffice {
         to: CaseStatus,
         note: Option<&str>,
     ) -> Result<wire::CaseView, BackofficeError> {
-        Ok(self.db()?.advance(case_number, to, note, Utc::now())?)
+        let view = self.db()?.advance(case_number, to, note, Utc::now())?;
+        self.notices.wake();
+        Ok(view)
     }
 
     /// Test hook: while held, submissions wait after claiming their idempotency key.

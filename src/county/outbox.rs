@@ -416,6 +416,27 @@ impl Outbox {
         Ok(())
     }
 
+    /// The progress-page token (进度查询码) the county issued with the case of `receipt_number`,
+    /// read from its kept answer; `None` until delivered, or from a county that issues none.
+    pub fn progress_token(
+        store: &Store,
+        receipt_number: &str,
+    ) -> Result<Option<String>, OutboxError> {
+        let response: Option<Option<String>> = store
+            .conn()
+            .query_row(
+                "SELECT o.response FROM local_cases c JOIN outbox o ON o.id = c.outbox_id
+                 WHERE c.receipt_number = ?1",
+                params![receipt_number],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(response
+            .flatten()
+            .and_then(|r| serde_json::from_str::<wire::SubmissionReceipt>(&r).ok())
+            .and_then(|r| r.progress_token))
+    }
+
     /// A receipt's local case: its case number once the county has confirmed, its status.
     pub fn receipt(store: &Store, receipt_number: &str) -> Result<Option<LocalCase>, OutboxError> {
         Ok(store
@@ -1500,6 +1521,7 @@ mod tests {
             receipt_number: a.receipt_number.clone(),
             status: wire::CaseStatus::Received,
             received_at: now(),
+            progress_token: None,
         };
         Outbox::record(
             &mut store,

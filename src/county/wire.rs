@@ -258,6 +258,20 @@ pub struct SubmissionReceipt {
     pub receipt_number: String,
     pub status: CaseStatus,
     pub received_at: DateTime<Utc>,
+    /// 进度查询码: the unguessable token of the case's public progress page
+    /// ([`progress_url`]); absent from back offices without a public listener and in answers
+    /// stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_token: Option<String>,
+}
+
+/// The path of the public progress page under the county's public URL: `/p/<token>`.
+pub const PROGRESS_PATH: &str = "/p/";
+
+/// The address a receipt's QR code carries: `<public_url>/p/<token>` (one rule for the back
+/// office that serves the page and the kiosk that prints it).
+pub fn progress_url(public_url: &str, token: &str) -> String {
+    format!("{}{PROGRESS_PATH}{token}", public_url.trim_end_matches('/'))
 }
 
 /// One step of a case's timeline (办理进度).
@@ -327,6 +341,10 @@ pub struct StationHello {
     pub person_key_salt: String,
     /// The county's ed25519 public key (hex) that signs catalogue and announcement bundles.
     pub bundle_public_key: String,
+    /// The public base URL phones open (`county-backoffice serve --public-url`): receipts print
+    /// [`progress_url`] under it. Absent when the county runs no public progress page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// 好差评: the five levels.

@@ -33,7 +33,8 @@ pub struct ApplicationReceipt {
     pub collect_at: String,
     /// Materials still to bring (须携带材料).
     pub materials_to_bring: Vec<String>,
-    /// Progress page, printed as a QR code.
+    /// Progress page, printed as a QR code; empty while the county has not issued one (the
+    /// application waits for upload): then a line says where to check instead.
     pub progress_url: String,
     /// 监督投诉电话.
     pub complaint_phone: String,
@@ -86,8 +87,12 @@ pub fn application_receipt_with_agent(r: &ApplicationReceipt, agent: Option<&Age
         }
     }
     job.rule();
-    job.qr(r.progress_url.as_str());
-    job.styled("微信扫码查询办理进度", TextStyle::centered());
+    if r.progress_url.is_empty() {
+        job.text("上传到县里后，可在本站自助终端刷身份证「查询我的办件」查看办理进度。");
+    } else {
+        job.qr(r.progress_url.as_str());
+        job.styled("手机扫码查询办理进度", TextStyle::centered());
+    }
     job.rule();
     job.field("监督投诉电话", r.complaint_phone.as_str());
     job.text("请妥善保管本回执，凭回执查询和领取结果。");

@@ -31,7 +31,8 @@ pub struct OutboxCounty {
     catalogue: Arc<dyn Catalogue>,
     /// How long `submit` waits for the county's confirmation before saying 待上传.
     confirm_wait: Duration,
-    progress_base: String,
+    /// The county's public progress-page URL (`GET /v1/station`), once the county told it.
+    public_url: Arc<Mutex<Option<String>>>,
 }
 
 fn store_error(e: impl std::fmt::Display) -> DeviceError {
@@ -87,10 +88,15 @@ impl OutboxCounty {
             }
             None => None,
         };
-        let progress_base = client
-            .as_ref()
-            .map(|c| format!("{}/v1/receipts/", c.base_url()))
-            .unwrap_or_else(|| "https://zwfw.example.gov.cn/r/".to_owned());
+        let public_url = Arc::new(Mutex::new(None));
+        if let Some(c) = &client {
+            let (c, slot) = (c.clone(), public_url.clone());
+            rt.spawn(async move {
+                if let Ok(hello) = c.hello().await {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = hello.public_url;
+                }
+            });
+        }
         Ok(Self {
             store: Arc::new(Mutex::new(store)),
             worker: Mutex::new(worker),
@@ -98,7 +104,7 @@ impl OutboxCounty {
             rt,
             catalogue,
             confirm_wait: Duration::from_secs(5),
-            progress_base,
+            public_url,
         })
     }
 
@@ -143,6 +149,40 @@ impl OutboxCounty {
     /// The county client, when a county is configured.
     pub(super) fn client(&self) -> Option<&CountyClient> {
         self.client.as_ref()
+    }
+
+    /// The county's public URL: as told at start, or asked now (at most 3 s) if not yet known.
+    fn public_url(&self) -> Option<String> {
+        if let Some(u) = self
+            .public_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Some(u);
+        }
+        let client = self.client.as_ref()?;
+        let hello = self
+            .rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(3), client.hello()).await })
+            .ok()?
+            .ok()?;
+        let url = hello.public_url?;
+        *self.public_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
+        Some(url)
+    }
+
+    /// What the receipt's QR code carries: the case's public progress page
+    /// (`<public-url>/p/<token>`) once the county confirmed it and runs the page; empty (no QR
+    /// code) while the application waits for upload.
+    fn progress_url(&self, receipt_number: &str) -> String {
+        let token = Outbox::progress_token(&self.store(), receipt_number)
+            .ok()
+            .flatten();
+        match token.and_then(|t| Some((self.public_url()?, t))) {
+            Some((base, token)) => crate::county::wire::progress_url(&base, &token),
+            None => String::new(),
+        }
     }
 
     /// Waits until the worker delivered `receipt` (Some(case number)) or reported a failure
@@ -288,8 +328,13 @@ impl CountyLink for OutboxCounty {
         let now = Utc::now();
         let accepted = Outbox::accept(&mut self.store(), app, now).map_err(store_error)?;
         let case_number = self.wait_confirmed(&accepted.receipt_number);
+        let qr_payload = if case_number.is_some() {
+            self.progress_url(&accepted.receipt_number)
+        } else {
+            String::new()
+        };
         Ok(Submission {
-            qr_payload: format!("{}{}", self.progress_base, accepted.receipt_number),
+            qr_payload,
             receipt_no: accepted.receipt_number,
             queued: case_number.is_none(),
             submitted_at: now.with_timezone(&Local).naive_local(),

@@ -163,6 +163,7 @@ pub fn render(k: &Kiosk) {
     a.set_print_state(print_state);
     a.set_print_message(message.into());
     if print_state == ReceiptPrint::Failed
+        && !sub.qr_payload.is_empty()
         && let Some(img) = qr_image(&sub.qr_payload)
     {
         a.set_qr(img);

@@ -1259,6 +1259,7 @@ fn delivered(
         receipt_number: receipt.into(),
         status: CaseStatus::Received,
         received_at: at("2026-11-28T08:00:01Z"),
+        progress_token: None,
     };
     (
         outbox_id,

@@ -529,6 +529,7 @@ fn a_clock_ten_minutes_off_fails_the_clock_check() {
                     server_time: Utc::now() + chrono::Duration::minutes(10),
                     person_key_salt: "00".repeat(32),
                     bundle_public_key: bundle::DEMO_PUBLIC_KEY_HEX.into(),
+                    public_url: None,
                 })
             }),
         );

@@ -10,6 +10,7 @@ mod idcard;
 mod powerloss;
 mod printer;
 mod provision;
+mod public;
 mod salvage;
 mod sync;
 mod tidy;

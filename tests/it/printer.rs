@@ -69,7 +69,7 @@ fn read_qr(image: &Bitmap) -> Vec<String> {
 /// Reads the QR codes on a printed paper. rqrr takes corners of Chinese glyphs for finder
 /// patterns on a full page, so like a phone held over the code it looks at one stretch of paper
 /// at a time; each distinct payload is reported once, top to bottom.
-fn read_qr_on_paper(paper: &Bitmap) -> Vec<String> {
+pub(crate) fn read_qr_on_paper(paper: &Bitmap) -> Vec<String> {
     let band = 480.min(paper.height());
     let mut found: Vec<String> = Vec::new();
     let mut y0 = 0;
@@ -92,7 +92,7 @@ fn read_qr_on_paper(paper: &Bitmap) -> Vec<String> {
     }
 }
 
-fn png_to_bitmap(png_bytes: &[u8]) -> Bitmap {
+pub(crate) fn png_to_bitmap(png_bytes: &[u8]) -> Bitmap {
     let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
