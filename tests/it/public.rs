@@ -547,3 +547,52 @@ async fn a_gateway_that_fails_after_receiving_gets_no_second_message() {
     );
     assert_eq!(read_messages(&out).unwrap().len(), 1);
 }
+
+/// Bad input on the command line: a clear message and a non-zero exit, nothing served.
+#[test]
+fn serve_refuses_a_bad_public_url_and_a_plain_http_sms_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("county.sqlite3");
+    let db = db.to_str().unwrap();
+    for (extra, expected) in [
+        (
+            vec![
+                "--public-listen",
+                "127.0.0.1:0",
+                "--public-url",
+                "ftp://jd.example.gov.cn",
+            ],
+            "--public-url \"ftp://jd.example.gov.cn\": use an https:// URL",
+        ),
+        (
+            vec![
+                "--public-listen",
+                "127.0.0.1:0",
+                "--public-url",
+                "https://jd.example.gov.cn/?a=1",
+            ],
+            "no query or fragment",
+        ),
+        (
+            vec!["--sms-gateway", "http://sms.example.gov.cn/send"],
+            "plain http is allowed only on a loopback address; use https",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_county-backoffice"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--db",
+                db,
+                "--demo-token",
+                "t",
+            ])
+            .args(&extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+}
