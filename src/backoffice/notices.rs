@@ -17,12 +17,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use super::db::{Db, DbError};
 use crate::county::retry::BackoffPolicy;
-use crate::county::wire::CaseStatus;
+use crate::county::wire::{CaseStatus, GatewayMessage};
 use crate::pii::{PiiKind, mask};
 
 /// The notice queue (applied when the database opens).
@@ -45,8 +44,7 @@ CREATE INDEX IF NOT EXISTS sms_notices_due ON sms_notices (state, next_attempt_a
 ";
 
 /// Where a notice stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoticeState {
     /// Waiting for (another) attempt.
     Pending,
@@ -144,19 +142,6 @@ impl SmsGatewayConfig {
             poll: Duration::from_secs(5),
         })
     }
-}
-
-/// The JSON body of a gateway request (the gateway also gets the key as `Idempotency-Key`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GatewayMessage {
-    /// The idempotency key: the same message always has the same id.
-    pub id: String,
-    /// The phone number as the applicant gave it.
-    pub to: String,
-    /// 短信签名.
-    pub sign: String,
-    pub text: String,
 }
 
 /// The message for a case that became `to`, or `None` for statuses that send none.

@@ -1,6 +1,6 @@
 //! The reference SMS gateway (`county-backoffice sms-gateway --listen ADDR --out FILE`): it
 //! speaks the gateway interface the back office's notice sender uses (docs/county.md, "Result
-//! notices") and, instead of sending, appends each message as one JSON line to a file.
+//! notices") and, instead of sending, appends each message as one JSON line (`wire::ReceivedMessage`) to a file.
 //!
 //! It keeps the interface's promise that matters: a message is taken at most once per
 //! idempotency key (the keys already in the file are loaded at start), and a repeat is answered
@@ -21,12 +21,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::BackofficeError;
-use super::notices::GatewayMessage;
-use crate::county::wire::IDEMPOTENCY_KEY_HEADER;
+use crate::county::wire::{GatewayMessage, IDEMPOTENCY_KEY_HEADER, ReceivedMessage};
 
 /// The path messages are posted to.
 pub const SEND_PATH: &str = "/send";
@@ -34,22 +32,12 @@ pub const SEND_PATH: &str = "/send";
 /// How the reference gateway runs.
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {
-    /// Messages go here, one JSON line each ([`ReceivedMessage`]).
+    /// Messages go here, one JSON line each (`wire::ReceivedMessage`).
     pub out: PathBuf,
     /// When set, requests must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// Answer 503 to this many new messages after recording them.
     pub fail_after_receive: u32,
-}
-
-/// One line of the output file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceivedMessage {
-    pub id: String,
-    pub to: String,
-    pub sign: String,
-    pub text: String,
-    pub received_at: chrono::DateTime<Utc>,
 }
 
 /// Reads the messages in `path` (an absent file holds none).

@@ -1,5 +1,6 @@
 //! The kiosk–county API's serialised shapes (docs/county-api.yaml), shared by the kiosk's client
-//! and the reference back office.
+//! and the reference back office; also the back office's SMS gateway interface
+//! (docs/sms-gateway-api.yaml), so every serialised shape lives here.
 //!
 //! **This is the only module that derives `Serialize` for the API.** Everything here is plain
 //! data: no I/O, no clock. Field names are the JSON contract; renaming one is a protocol change
@@ -549,6 +550,31 @@ pub struct Announcement {
     pub published_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The SMS gateway interface (docs/sms-gateway-api.yaml): the body the back office's notice
+/// sender posts for one result notice (结果短信); the gateway also gets `id` as the
+/// `Idempotency-Key` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayMessage {
+    /// The idempotency key: the same message always has the same id.
+    pub id: String,
+    /// The phone number as the applicant gave it.
+    pub to: String,
+    /// 短信签名.
+    pub sign: String,
+    pub text: String,
+}
+
+/// One line of the reference SMS gateway's output file (`county-backoffice sms-gateway --out`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub id: String,
+    pub to: String,
+    pub sign: String,
+    pub text: String,
+    pub received_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

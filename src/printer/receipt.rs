@@ -324,6 +324,22 @@ mod tests {
     }
 
     #[test]
+    fn a_receipt_without_a_progress_page_prints_no_qr_code_but_says_where_to_check() {
+        let mut r = sample_receipt();
+        r.progress_url = String::new();
+        let job = application_receipt(&r);
+        let text = job.plain_text();
+        assert!(text.contains("查询我的办件"), "{text}");
+        assert!(!text.contains("扫码"));
+        for profile in ["generic-58mm", "gb2312-58mm-tearbar", "generic-80mm"] {
+            let profile = PrinterProfile::builtin(profile).expect("profile");
+            super::super::escpos::encode_job(&job, &profile).expect("encodes");
+        }
+        let with_page = application_receipt(&sample_receipt()).plain_text();
+        assert!(with_page.contains("手机扫码查询办理进度") && !with_page.contains("查询我的办件"));
+    }
+
+    #[test]
     fn a_helpers_receipt_says_who_applied_for_whom() {
         use crate::county::wire::AgentRelationship;
         let r = sample_receipt();

@@ -288,7 +288,8 @@ fn the_receipt_qr_decodes_to_the_public_page() {
 }
 
 /// The QR code's URL opened in a real browser (headless Chromium) over HTTPS with a server
-/// certificate; the screenshot is kept in docs/screens/public-progress-page.png.
+/// certificate; the screenshot is kept in target/tmp, and in docs/screens/public-progress-page.png
+/// with `UPDATE_SCREENS=1`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_progress_page_opens_in_headless_chromium() {
     let chromium = ["chromium", "chromium-browser"]
@@ -368,9 +369,13 @@ async fn the_progress_page_opens_in_headless_chromium() {
     let (status, page) = get(&url).await;
     assert_eq!(status, 200);
     assert!(page.contains(WINDOW));
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(docs.join("public-progress-page.png"), &bytes).unwrap();
+    // Kept under target/ on every run; `UPDATE_SCREENS=1` refreshes the copy in docs/screens.
+    let kept = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("public-progress-page.png");
+    std::fs::write(&kept, &bytes).unwrap();
+    if std::env::var_os("UPDATE_SCREENS").is_some() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens");
+        std::fs::write(docs.join("public-progress-page.png"), &bytes).unwrap();
+    }
 }
 
 fn sms(url: &str) -> SmsGatewayConfig {

@@ -354,3 +354,33 @@ fn the_firmware_links_neither_axum_nor_rcgen() {
             .any(|l| l.starts_with("axum "))
     );
 }
+
+/// The public progress page reads no personal column and is not routed on the stations'
+/// listener; a result notice is queued by the status change itself (ARCHITECTURE.md,
+/// `src/backoffice`).
+#[test]
+fn the_public_page_reads_nothing_personal_and_notices_ride_the_status_change() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let public = code_of(&read("src/backoffice/public.rs"));
+    for column in ["applicant_name", "id_number", "phone", "person_key", "note"] {
+        assert!(
+            !public.contains(column),
+            "src/backoffice/public.rs mentions {column}"
+        );
+    }
+    assert!(
+        !code_of(&read("src/backoffice/http.rs")).contains("\"/p/"),
+        "the stations' router serves the public page"
+    );
+    let db = code_of(&read("src/backoffice/db.rs"));
+    let advance = db
+        .split("pub fn advance(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n    pub fn ").next())
+        .expect("Db::advance");
+    assert!(
+        advance.contains("notices::enqueue(&tx,"),
+        "Db::advance no longer queues the result notice in its transaction"
+    );
+}
