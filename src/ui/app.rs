@@ -19,6 +19,7 @@ use slint::ComponentHandle;
 pub use super::shell::{Kiosk, KioskOptions, NoticeText, UiEvent};
 pub use super::visit::{CardPurpose, ListContext, PrintState};
 
+use super::results;
 use super::shell::{EventSink, Next, Shell};
 use super::visit::Visit;
 use super::{AppAdapter, MainWindow, Page, Theme};
@@ -71,6 +72,7 @@ impl Kiosk {
         submitted::setup(&kiosk);
         evaluation::setup(&kiosk);
         cases::setup(&kiosk);
+        results::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -201,6 +203,7 @@ impl Kiosk {
             Page::Form => form::enter(self),
             Page::Cases => cases::enter(self),
             Page::Submitted => submitted::enter(self),
+            Page::Results => results::enter(self),
             _ => Next::Stay,
         }
     }
@@ -214,6 +217,11 @@ impl Kiosk {
         };
         if matches!(from, Page::Cases) {
             self.forget_personal(WipeReason::Home);
+        }
+        if from == Page::Results {
+            // 办件提醒 is read once; the card stays identified for applying.
+            drop(std::mem::take(&mut self.visit.borrow_mut().results));
+            results::clear(&self.window);
         }
         if to == Page::Idle {
             self.end_visit(WipeReason::Home);
@@ -279,6 +287,7 @@ impl Kiosk {
         form::clear(&self.window);
         confirm::clear(&self.window);
         cases::clear(&self.window);
+        results::clear(&self.window);
     }
 
     /// Switches the language of every screen at run time.
@@ -321,6 +330,7 @@ impl Kiosk {
             Page::Submitted => submitted::render(self),
             Page::Evaluation => evaluation::render(self),
             Page::Cases => cases::render(self),
+            Page::Results => results::render(self),
         }
     }
 
@@ -379,7 +389,11 @@ impl Kiosk {
             UiEvent::Evaluated { visit, result } if visit == current => {
                 evaluation::on_evaluated(self, result)
             }
+            UiEvent::Results { visit, result } if visit == current => {
+                results::on_results(self, result)
+            }
             UiEvent::ChecklistPrinted { .. }
+            | UiEvent::Results { .. }
             | UiEvent::Submitted { .. }
             | UiEvent::ReceiptPrinted { .. }
             | UiEvent::Cases { .. }

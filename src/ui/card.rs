@@ -80,17 +80,26 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     let page = k.page();
     match event {
         CardEvent::Placed(card) => {
-            if k.stage() == crate::session::Stage::Idle {
-                // A card on the reader does not start a visit by itself; the villager touches
-                // the screen first. Drop it (zeroised).
+            let today = chrono::Local::now().date_naive();
+            let idle = k.stage() == crate::session::Stage::Idle;
+            if idle && (page != Page::Idle || unusable(&card, today).is_some()) {
+                // Only a usable card on the idle screen starts a visit by itself (办件提醒);
+                // anything else is dropped (zeroised).
                 return Next::Stay;
             }
-            let today = chrono::Local::now().date_naive();
             if let Some(msg) = unusable(&card, today) {
                 return reject(k, msg);
             }
             let now = k.now();
-            k.shell.borrow_mut().session.identify(card, now);
+            {
+                let mut sh = k.shell.borrow_mut();
+                sh.session.start(now);
+                sh.session.identify(card, now);
+            }
+            if idle {
+                tracing::info!("card placed on the idle screen: its cases first");
+                return Next::Start(Some(Page::Results));
+            }
             let purpose = {
                 let mut v = k.visit.borrow_mut();
                 v.card.error = None;
@@ -101,6 +110,7 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
             match (page, purpose) {
                 (Page::Card, CardPurpose::Apply) => Next::Show(Page::Form),
                 (Page::Card, CardPurpose::Cases) => Next::Replace(Page::Cases),
+                (Page::Home, _) => Next::Show(Page::Results),
                 _ => Next::Stay,
             }
         }
@@ -111,7 +121,12 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
         CardEvent::Lifted => {
             let had = k.shell.borrow_mut().session.card_lifted();
             k.visit.borrow_mut().card.reading = false;
-            if had && matches!(page, Page::Form | Page::Confirm | Page::Cases | Page::Card) {
+            if had
+                && matches!(
+                    page,
+                    Page::Form | Page::Confirm | Page::Cases | Page::Card | Page::Results
+                )
+            {
                 Next::Fresh {
                     reason: WipeReason::CardLifted,
                     page: Page::Home,

@@ -85,6 +85,11 @@ pub enum UiEvent {
         visit: u64,
         result: Result<(), DeviceError>,
     },
+    /// The cases of a card placed on the idle or home screen (办件提醒).
+    Results {
+        visit: u64,
+        result: CasesReply,
+    },
     DemoHand(Result<(), DeviceError>),
     /// What the idle screen shows now (公告栏; see `county::noticeboard`).
     Announcements(Vec<Announcement>),

@@ -116,6 +116,26 @@ impl Drop for CasesState {
     }
 }
 
+/// 办件提醒: the cases of the card placed on the idle or home screen that need its holder.
+#[derive(Debug, Default)]
+pub struct ResultsState {
+    pub loading: bool,
+    /// Only those ready for collection or rejected.
+    pub cases: Vec<CaseRecord>,
+    /// The masked name of the card's holder.
+    pub applicant: Zeroizing<String>,
+}
+
+impl Drop for ResultsState {
+    fn drop(&mut self) {
+        for c in &mut self.cases {
+            c.receipt_no.zeroize();
+            c.item_name.zeroize();
+            c.rejection_reason.zeroize();
+        }
+    }
+}
+
 /// One villager's visit: each page's own state.
 #[derive(Debug, Default)]
 pub struct Visit {
@@ -133,6 +153,7 @@ pub struct Visit {
     pub submitted: SubmittedState,
     pub evaluation: EvaluationState,
     pub cases: CasesState,
+    pub results: ResultsState,
 }
 
 impl Visit {
@@ -166,6 +187,8 @@ impl Visit {
             || self.card.error.is_some()
             || !self.cases.cases.is_empty()
             || !self.cases.applicant.is_empty()
+            || !self.results.cases.is_empty()
+            || !self.results.applicant.is_empty()
             || self.submitted.submission.is_some()
     }
 }
