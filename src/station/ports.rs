@@ -81,6 +81,8 @@ pub struct ReceiptInfo {
     pub collect_at: String,
     /// Materials still to bring (须携带材料).
     pub materials_to_bring: Vec<String>,
+    /// 帮办代办: who applied for the applicant (masked), printed under 申请人.
+    pub agent: Option<crate::county::wire::Agent>,
 }
 
 /// The receipt printer.
@@ -101,6 +103,9 @@ pub struct ApplicationDraft {
     pub id_number: String,
     /// In form order.
     pub answers: Vec<Answer>,
+    /// 帮办代办: the helper who files for the applicant (masked already), or `None`.
+    #[zeroize(skip)]
+    pub agent: Option<crate::county::wire::Agent>,
 }
 
 impl ApplicationDraft {

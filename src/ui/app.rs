@@ -19,10 +19,10 @@ use slint::ComponentHandle;
 pub use super::shell::{Kiosk, KioskOptions, NoticeText, UiEvent};
 pub use super::visit::{CardPurpose, ListContext, PrintState};
 
-use super::results;
 use super::shell::{EventSink, Next, Shell};
 use super::visit::Visit;
 use super::{AppAdapter, MainWindow, Page, Theme};
+use super::{agent, results};
 use super::{
     card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
 };
@@ -73,6 +73,7 @@ impl Kiosk {
         evaluation::setup(&kiosk);
         cases::setup(&kiosk);
         results::setup(&kiosk);
+        agent::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -204,6 +205,7 @@ impl Kiosk {
             Page::Cases => cases::enter(self),
             Page::Submitted => submitted::enter(self),
             Page::Results => results::enter(self),
+            Page::Agent => agent::enter(self),
             _ => Next::Stay,
         }
     }
@@ -288,6 +290,7 @@ impl Kiosk {
         confirm::clear(&self.window);
         cases::clear(&self.window);
         results::clear(&self.window);
+        agent::clear(&self.window);
     }
 
     /// Switches the language of every screen at run time.
@@ -331,6 +334,7 @@ impl Kiosk {
             Page::Evaluation => evaluation::render(self),
             Page::Cases => cases::render(self),
             Page::Results => results::render(self),
+            Page::Agent => agent::render(self),
         }
     }
 
@@ -369,6 +373,8 @@ impl Kiosk {
     fn handle(&self, event: UiEvent) {
         let current = self.visit_number();
         let next = match event {
+            // The helper's card (帮办代办) never identifies anyone.
+            UiEvent::Card(e) if self.page() == Page::Agent => agent::on_card_event(self, e),
             UiEvent::Card(e) => card::on_card_event(self, e),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {

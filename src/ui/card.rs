@@ -21,6 +21,9 @@ fn message(zh: impl Into<String>, en: impl Into<String>) -> Message {
 }
 
 pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, CardAdapter, on_apply_for_someone, |k| Next::Show(
+        Page::Agent
+    ));
     on!(k, CardAdapter, on_place_demo_card, |k, kind| {
         place_demo(k, &kind);
         Next::Stay
@@ -194,9 +197,23 @@ pub fn render(k: &Kiosk) {
             .unwrap_or_default()
             .into(),
     );
+    a.set_helper_offered(
+        v.card.purpose == CardPurpose::Apply && v.item.is_some() && v.agent.agent().is_none(),
+    );
     a.set_purpose(
-        match (v.card.purpose, &v.item) {
-            (CardPurpose::Apply, Some(item)) => lang.pick(
+        match (v.card.purpose, &v.item, v.agent.agent()) {
+            (CardPurpose::Apply, Some(item), Some(agent)) => lang.pick(
+                format!(
+                    "代办人 {} 为他人申请：{}。请拿走代办人的证件，放申请人本人的身份证。",
+                    agent.name_masked, item.name
+                ),
+                format!(
+                    "{} applies for someone: {}. Take the helper's card away and place the applicant's own card.",
+                    agent.name_masked,
+                    item.translated(lang.tag()).name
+                ),
+            ),
+            (CardPurpose::Apply, Some(item), None) => lang.pick(
                 format!("申请：{}", item.name),
                 format!("Apply for: {}", item.translated(lang.tag()).name),
             ),

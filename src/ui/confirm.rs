@@ -45,6 +45,7 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
         applicant_name: card.name.clone(),
         id_number: card.id_number.clone(),
         answers: super::answers::answers(item, &sh.session),
+        agent: v.agent.agent().cloned(),
     })
 }
 
@@ -108,6 +109,7 @@ fn receipt(k: &Kiosk, sub: &Submission) -> ReceiptInfo {
                     .collect()
             })
             .unwrap_or_default(),
+        agent: v.agent.agent().cloned(),
     }
 }
 
@@ -232,6 +234,24 @@ pub fn render(k: &Kiosk) {
     a.set_destination(destination.into());
     a.set_rows(ModelRc::new(VecModel::from(rows)));
     a.set_sending(v.confirm.sending);
+    a.set_agent_line(
+        draft
+            .agent
+            .as_ref()
+            .map(|agent| match lang {
+                super::Lang::Zh => {
+                    crate::printer::receipt::agent_line(agent, &draft.applicant_name)
+                }
+                super::Lang::En => format!(
+                    "{} ({}) applies for {}",
+                    Masked::name(&agent.name_masked),
+                    agent.relationship.label_en(),
+                    Masked::name(&draft.applicant_name)
+                ),
+            })
+            .unwrap_or_default()
+            .into(),
+    );
 }
 
 pub fn clear(w: &MainWindow) {
@@ -241,4 +261,5 @@ pub fn clear(w: &MainWindow) {
     a.set_destination("".into());
     a.set_consent(false);
     a.set_sending(false);
+    a.set_agent_line("".into());
 }

@@ -11,6 +11,7 @@
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::catalog::{Category, ServiceItem};
+use crate::county::wire::Agent;
 use crate::session::validate::FieldProblem;
 use crate::station::ports::{CaseRecord, DeviceError, ReceiptInfo, Submission};
 
@@ -116,6 +117,24 @@ impl Drop for CasesState {
     }
 }
 
+/// 帮办代办: the helper's card was read (masked at once; the card itself is not kept) and the
+/// relationship chosen.
+#[derive(Debug, Default)]
+pub struct AgentState {
+    /// The helper, masked; `relationship` is meaningful once `chosen`.
+    pub helper: Option<Agent>,
+    pub chosen: bool,
+    /// Why the helper's card cannot be used (Chinese, English).
+    pub error: Option<(String, String)>,
+}
+
+impl AgentState {
+    /// The agent the application carries, once the relationship was chosen.
+    pub fn agent(&self) -> Option<&Agent> {
+        self.helper.as_ref().filter(|_| self.chosen)
+    }
+}
+
 /// 办件提醒: the cases of the card placed on the idle or home screen that need its holder.
 #[derive(Debug, Default)]
 pub struct ResultsState {
@@ -154,6 +173,7 @@ pub struct Visit {
     pub evaluation: EvaluationState,
     pub cases: CasesState,
     pub results: ResultsState,
+    pub agent: AgentState,
 }
 
 impl Visit {
@@ -189,6 +209,7 @@ impl Visit {
             || !self.cases.applicant.is_empty()
             || !self.results.cases.is_empty()
             || !self.results.applicant.is_empty()
+            || self.agent.helper.is_some()
             || self.submitted.submission.is_some()
     }
 }

@@ -950,6 +950,7 @@ fn shutdown_waits_for_the_receipt_being_printed() {
         case_number: None,
         collect_at: "村便民服务站".into(),
         materials_to_bring: vec!["户口簿".into(); 8],
+        agent: None,
     };
     let job = {
         let receipt = receipt.clone();
@@ -1043,8 +1044,9 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
 /// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
 #[test]
 fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
-    const PAGES: [&str; 12] = [
+    const PAGES: [&str; 13] = [
         "results",
+        "agent",
         "idle",
         "home",
         "search",

@@ -1,9 +1,10 @@
 //! UI tests of issue 15's villager parts on the testing backend, driven by accessible label
 //! against demo mode's real parts (reader simulator on a pty, embedded back office):
-//! 办件提醒 when a card is placed on the idle or home screen.
+//! 办件提醒 when a card is placed on the idle or home screen; 帮办代办.
 
-use village_kiosk::county::wire::CaseStatus;
+use village_kiosk::county::wire::{AgentRelationship, CaseStatus};
 use village_kiosk::session::WipeReason;
+use village_kiosk::sim::idcard::SimCard;
 use village_kiosk::station::DemoOptions;
 use village_kiosk::station::ports::DemoCard;
 use village_kiosk::ui::{Page, ResultsAdapter};
@@ -171,4 +172,75 @@ fn a_card_with_nothing_to_collect_goes_straight_on_to_home() {
     e.wait_page(Page::Home);
     assert!(e.kiosk.shell.borrow().session.card().is_some());
     assert!(!e.kiosk.visit.borrow().results.loading);
+}
+
+/// 帮办代办: the helper places their own card, says they are the applicant's child, then the
+/// applicant's card follows; the applicant consents on screen; the confirmation, the printed
+/// receipt and the county's case all say who applied for whom.
+#[test]
+fn a_helper_files_for_the_applicant_and_both_are_on_the_application() {
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.tap("社保");
+    e.tap(crate::ui::ITEM);
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    e.tap("我是帮别人办（帮办代办）");
+    e.wait_page(Page::Agent);
+    assert!(e.on_screen("请代办人先把自己的身份证放在读卡区"));
+    e.tap("放演示证件（代办人）");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.visit.borrow().agent.helper.is_some()),
+        "the helper's card is read"
+    );
+    assert!(
+        e.kiosk.shell.borrow().session.card().is_none(),
+        "the helper's card identifies nobody"
+    );
+    let helper = SimCard::demo_hk_macao_taiwan();
+    let text = e.screen_text();
+    assert!(!text.contains(helper.name.as_str()), "masked: {text}");
+    e.tap("子女");
+    e.wait_page(Page::Card);
+    assert!(e.screen_text().contains("放申请人本人的身份证"));
+    assert!(!e.on_screen("我是帮别人办（帮办代办）"));
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    e.fill_and_confirm();
+    let text = e.screen_text();
+    let agent_line = format!("代办人 {}（子女）为 王*明申请", mask_name(&helper.name));
+    assert!(text.contains(&agent_line), "{agent_line} in {text}");
+    // The applicant consents, not the helper.
+    assert!(!e.on_screen("我同意把以上信息发送给县政务服务部门，只用于办理这件事。"));
+    e.tap("申请人本人确认：我同意由代办人替我申请，并把以上信息发送给县政务服务部门，只用于办理这件事。");
+    e.tap("确认提交");
+    e.wait_page(Page::Submitted);
+    let sim = e.station.demo_parts().expect("demo").printer_sim.clone();
+    assert!(sim.wait_for_cuts(1, WAIT), "receipt printed");
+    assert!(
+        sim.texts().iter().any(|t| t.contains(&agent_line)),
+        "the receipt says who applied for whom: {:?}",
+        sim.texts()
+    );
+    let case = e.newest_case();
+    let agent = e
+        .backoffice()
+        .db()
+        .expect("db")
+        .agent_of(&case)
+        .expect("agent")
+        .expect("the case carries its agent");
+    assert_eq!(agent.relationship, AgentRelationship::Child);
+    assert_eq!(agent.name_masked, mask_name(&helper.name));
+    e.tap("首页");
+    e.wait_page(Page::Home);
+    assert!(
+        e.kiosk.visit.borrow().agent.helper.is_none(),
+        "the helper is forgotten"
+    );
+}
+
+fn mask_name(name: &str) -> String {
+    village_kiosk::pii::Masked::name(name).to_string()
 }
