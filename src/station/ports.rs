@@ -309,5 +309,7 @@ pub struct Services {
     pub county: Arc<dyn CountyLink>,
     /// Present in demo mode: shows the "place demo card" buttons.
     pub demo_hand: Option<Arc<dyn DemoCardHand>>,
+    /// The maintenance PIN's hash that opens 帮办员模式; `None`: no coordinator mode here.
+    pub coordinator_pin: Option<Arc<crate::provision::pin::PinHash>>,
     pub station_name: String,
 }

@@ -22,7 +22,7 @@ pub use super::visit::{CardPurpose, ListContext, PrintState};
 use super::shell::{EventSink, Next, Shell};
 use super::visit::Visit;
 use super::{AppAdapter, MainWindow, Page, Theme};
-use super::{agent, results};
+use super::{agent, coordinator, results};
 use super::{
     card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
 };
@@ -74,6 +74,7 @@ impl Kiosk {
         cases::setup(&kiosk);
         results::setup(&kiosk);
         agent::setup(&kiosk);
+        coordinator::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -206,6 +207,7 @@ impl Kiosk {
             Page::Submitted => submitted::enter(self),
             Page::Results => results::enter(self),
             Page::Agent => agent::enter(self),
+            Page::Coordinator => coordinator::enter(self),
             _ => Next::Stay,
         }
     }
@@ -271,6 +273,10 @@ impl Kiosk {
         {
             let mut sh = self.shell.borrow_mut();
             sh.session.wipe(reason);
+            if reason == WipeReason::Inactivity && sh.coordinator.take().is_some() {
+                // A kiosk left alone does not stay in coordinator mode.
+                tracing::info!("coordinator mode left after inactivity");
+            }
             sh.history.clear();
             sh.notice = None;
         }
@@ -291,6 +297,7 @@ impl Kiosk {
         cases::clear(&self.window);
         results::clear(&self.window);
         agent::clear(&self.window);
+        coordinator::clear(&self.window);
     }
 
     /// Switches the language of every screen at run time.
@@ -335,6 +342,7 @@ impl Kiosk {
             Page::Cases => cases::render(self),
             Page::Results => results::render(self),
             Page::Agent => agent::render(self),
+            Page::Coordinator => coordinator::render(self),
         }
     }
 
@@ -375,6 +383,9 @@ impl Kiosk {
         let next = match event {
             // The helper's card (帮办代办) never identifies anyone.
             UiEvent::Card(e) if self.page() == Page::Agent => agent::on_card_event(self, e),
+            UiEvent::Card(e) if self.page() == Page::Coordinator => {
+                coordinator::on_card_event(self, e)
+            }
             UiEvent::Card(e) => card::on_card_event(self, e),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
@@ -395,11 +406,15 @@ impl Kiosk {
             UiEvent::Evaluated { visit, result } if visit == current => {
                 evaluation::on_evaluated(self, result)
             }
+            UiEvent::CoordinatorPin { visit, ok } if visit == current => {
+                coordinator::on_pin(self, ok)
+            }
             UiEvent::Results { visit, result } if visit == current => {
                 results::on_results(self, result)
             }
             UiEvent::ChecklistPrinted { .. }
             | UiEvent::Results { .. }
+            | UiEvent::CoordinatorPin { .. }
             | UiEvent::Submitted { .. }
             | UiEvent::ReceiptPrinted { .. }
             | UiEvent::Cases { .. }

@@ -197,11 +197,13 @@ pub fn render(k: &Kiosk) {
             .unwrap_or_default()
             .into(),
     );
+    let coordinator = k.shell.borrow().coordinator.clone();
+    let agent = v.agent.agent().or(coordinator.as_ref());
     a.set_helper_offered(
-        v.card.purpose == CardPurpose::Apply && v.item.is_some() && v.agent.agent().is_none(),
+        v.card.purpose == CardPurpose::Apply && v.item.is_some() && agent.is_none(),
     );
     a.set_purpose(
-        match (v.card.purpose, &v.item, v.agent.agent()) {
+        match (v.card.purpose, &v.item, agent) {
             (CardPurpose::Apply, Some(item), Some(agent)) => lang.pick(
                 format!(
                     "代办人 {} 为他人申请：{}。请拿走代办人的证件，放申请人本人的身份证。",

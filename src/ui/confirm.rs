@@ -45,7 +45,7 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
         applicant_name: card.name.clone(),
         id_number: card.id_number.clone(),
         answers: super::answers::answers(item, &sh.session),
-        agent: v.agent.agent().cloned(),
+        agent: v.agent.agent().or(sh.coordinator.as_ref()).cloned(),
     })
 }
 
@@ -109,7 +109,11 @@ fn receipt(k: &Kiosk, sub: &Submission) -> ReceiptInfo {
                     .collect()
             })
             .unwrap_or_default(),
-        agent: v.agent.agent().cloned(),
+        agent: v
+            .agent
+            .agent()
+            .or(k.shell.borrow().coordinator.as_ref())
+            .cloned(),
     }
 }
 

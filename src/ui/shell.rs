@@ -85,6 +85,11 @@ pub enum UiEvent {
         visit: u64,
         result: Result<(), DeviceError>,
     },
+    /// Whether the typed coordinator PIN matched (帮办员模式).
+    CoordinatorPin {
+        visit: u64,
+        ok: bool,
+    },
     /// The cases of a card placed on the idle or home screen (办件提醒).
     Results {
         visit: u64,
@@ -166,6 +171,9 @@ pub struct Shell {
     pub notice: Option<NoticeText>,
     /// The county's announcements on the idle screen (not personal; kept across visits).
     pub announcements: Vec<Announcement>,
+    /// 帮办员模式: the coordinator (masked) every application carries as its agent, kept across
+    /// visits until the coordinator leaves the mode or the inactivity wipe.
+    pub coordinator: Option<crate::county::wire::Agent>,
 }
 
 impl Shell {
@@ -177,6 +185,7 @@ impl Shell {
             history: Vec::new(),
             notice: None,
             announcements: Vec::new(),
+            coordinator: None,
         }
     }
 }

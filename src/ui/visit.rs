@@ -135,6 +135,16 @@ impl AgentState {
     }
 }
 
+/// 帮办员模式's entry: the PIN being typed (zeroised on drop) and whether it matched.
+#[derive(Debug, Default)]
+pub struct CoordinatorState {
+    pub pin: Zeroizing<String>,
+    pub checking: bool,
+    pub pin_ok: bool,
+    /// (Chinese, English).
+    pub error: Option<(String, String)>,
+}
+
 /// 办件提醒: the cases of the card placed on the idle or home screen that need its holder.
 #[derive(Debug, Default)]
 pub struct ResultsState {
@@ -174,6 +184,7 @@ pub struct Visit {
     pub cases: CasesState,
     pub results: ResultsState,
     pub agent: AgentState,
+    pub coordinator: CoordinatorState,
 }
 
 impl Visit {
@@ -210,6 +221,7 @@ impl Visit {
             || !self.results.cases.is_empty()
             || !self.results.applicant.is_empty()
             || self.agent.helper.is_some()
+            || !self.coordinator.pin.is_empty()
             || self.submitted.submission.is_some()
     }
 }

@@ -244,3 +244,113 @@ fn a_helper_files_for_the_applicant_and_both_are_on_the_application() {
 fn mask_name(name: &str) -> String {
     village_kiosk::pii::Masked::name(name).to_string()
 }
+
+/// 帮办员模式: the maintenance PIN (a wrong one is refused), the coordinator's own card, then two
+/// villagers in a row, each visit wiped as usual, both applications carrying the coordinator;
+/// leaving the mode ends it.
+#[test]
+fn a_coordinator_files_for_two_villagers_in_a_row() {
+    use village_kiosk::station::coordinator_pin::DEMO_PIN;
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("村帮办员：连续代办");
+    e.wait_page(Page::Coordinator);
+    e.type_digits("111111");
+    e.tap("确定");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.visit.borrow().coordinator.checking)
+    );
+    assert!(e.on_screen("密码不对，请重新输入。"), "{}", e.screen_text());
+    assert!(
+        !e.screen_text().contains("111111"),
+        "the PIN is never shown"
+    );
+    e.type_digits(DEMO_PIN);
+    e.tap("确定");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.visit.borrow().coordinator.pin_ok)
+    );
+    e.tap("放演示证件（村帮办员）");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.shell.borrow().coordinator.is_some()),
+        "coordinator mode on"
+    );
+    e.wait_page(Page::Home);
+    assert!(e.kiosk.shell.borrow().session.card().is_none());
+    let coordinator = mask_name(&SimCard::demo_foreign_permanent().name);
+
+    let mut cases = Vec::new();
+    for villager in 0..2 {
+        e.tap("社保");
+        e.tap(crate::ui::ITEM);
+        e.tap("我要申请");
+        e.wait_page(Page::Card);
+        assert!(
+            !e.on_screen("我是帮别人办（帮办代办）"),
+            "the coordinator is the helper"
+        );
+        e.tap("放演示身份证");
+        e.wait_page(Page::Form);
+        e.fill_and_confirm();
+        let line = format!("代办人 {coordinator}（村帮办员）为 王*明申请");
+        assert!(
+            e.screen_text().contains(&line),
+            "villager {villager}: {}",
+            e.screen_text()
+        );
+        e.tap("申请人本人确认：我同意由代办人替我申请，并把以上信息发送给县政务服务部门，只用于办理这件事。");
+        e.tap("确认提交");
+        e.wait_page(Page::Submitted);
+        cases.push(e.newest_case());
+        // The visit ends as today; the mode stays.
+        e.kiosk.end_visit(WipeReason::Finished);
+        assert!(!e.kiosk.shell.borrow().session.has_personal_data());
+        assert!(e.kiosk.shell.borrow().coordinator.is_some());
+        e.tap("点击屏幕开始办事");
+        e.wait_page(Page::Home);
+    }
+    assert_ne!(cases[0], cases[1]);
+    let db = e.backoffice().db().expect("db");
+    for case in &cases {
+        let agent = db
+            .agent_of(case)
+            .expect("agent")
+            .expect("filed by the coordinator");
+        assert_eq!(agent.relationship, AgentRelationship::Coordinator);
+        assert_eq!(agent.name_masked, coordinator);
+    }
+
+    e.tap(&format!("退出帮办员模式（{coordinator}）"));
+    e.wait_page(Page::Home);
+    assert!(e.kiosk.shell.borrow().coordinator.is_none());
+    assert!(e.on_screen("村帮办员：连续代办"));
+}
+
+/// A kiosk left alone in coordinator mode leaves it at the inactivity wipe.
+#[test]
+fn the_inactivity_wipe_ends_coordinator_mode() {
+    use village_kiosk::station::coordinator_pin::DEMO_PIN;
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.tap("村帮办员：连续代办");
+    e.wait_page(Page::Coordinator);
+    e.type_digits(DEMO_PIN);
+    e.tap("确定");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.visit.borrow().coordinator.pin_ok)
+    );
+    e.tap("放演示证件（村帮办员）");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.shell.borrow().coordinator.is_some())
+    );
+    e.clock.advance(std::time::Duration::from_secs(61));
+    e.kiosk.tick();
+    e.wait_page(Page::Idle);
+    assert!(e.kiosk.shell.borrow().coordinator.is_none());
+}
