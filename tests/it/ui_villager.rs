@@ -354,3 +354,82 @@ fn the_inactivity_wipe_ends_coordinator_mode() {
     e.wait_page(Page::Idle);
     assert!(e.kiosk.shell.borrow().coordinator.is_none());
 }
+
+/// The touches the 高龄津贴 journey asks of a villager, counted by the test as it taps (a card
+/// placed on the reader is not a touch), from the idle screen to the submitted page. The figure
+/// must be the one docs/ui.md records ("高龄津贴 journey: N touches").
+#[test]
+fn the_old_age_allowance_journey_touches_are_counted_and_documented() {
+    use std::cell::Cell;
+    let e = env(DemoOptions::default());
+    let touches = Cell::new(0usize);
+    let tap = |label: &str| {
+        touches.set(touches.get() + 1);
+        e.tap(label);
+    };
+    // An 80-year-old of the county, so the item's conditions are met.
+    let mut elder = SimCard::demo_resident();
+    elder.birth_date = chrono::NaiveDate::from_ymd_opt(1940, 1, 1).expect("date");
+    let first17 = "34052419400101001";
+    elder.id_number = format!(
+        "{first17}{}",
+        village_kiosk::idcard::card::gb11643_check_char(first17).expect("check")
+    );
+
+    tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    tap("民政");
+    e.wait_page(Page::ItemList);
+    tap("高龄津贴申领");
+    e.wait_page(Page::Guide);
+    tap("我要申请");
+    e.wait_page(Page::Card);
+    e.station
+        .demo_parts()
+        .expect("demo")
+        .idcard_sim
+        .place_card(elder);
+    e.wait_page(Page::Form);
+    tap("联系电话（老人或子女）");
+    for d in "13800138000".chars() {
+        tap(&d.to_string());
+    }
+    tap("老人社会保障卡金融账号");
+    for d in luhn_account("622848001234567890").chars() {
+        tap(&d.to_string());
+    }
+    tap("下一步：核对信息");
+    e.wait_page(Page::Confirm);
+    tap("我同意把以上信息发送给县政务服务部门，只用于办理这件事。");
+    tap("确认提交");
+    e.wait_page(Page::Submitted);
+
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ui.md"),
+    )
+    .expect("docs/ui.md");
+    let documented = format!("高龄津贴 journey: {} touches", touches.get());
+    assert!(
+        docs.contains(&documented),
+        "docs/ui.md must record \"{documented}\" (the count this test made)"
+    );
+}
+
+/// `first18` digits plus the Luhn check digit.
+fn luhn_account(first18: &str) -> String {
+    let sum: u32 = first18
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).expect("digit");
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{first18}{}", (10 - sum % 10) % 10)
+}
