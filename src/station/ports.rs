@@ -106,6 +106,10 @@ pub struct ApplicationDraft {
     /// 帮办代办: the helper who files for the applicant (masked already), or `None`.
     #[zeroize(skip)]
     pub agent: Option<crate::county::wire::Agent>,
+    /// 同意保存联系电话: the applicant agreed on screen that the county keeps the contact phone
+    /// to offer it next time.
+    #[zeroize(skip)]
+    pub keep_phone: bool,
 }
 
 impl ApplicationDraft {
@@ -239,6 +243,9 @@ pub struct CaseRecord {
 pub struct CasesReply {
     pub cases: Vec<CaseRecord>,
     pub county_error: Option<DeviceError>,
+    /// The phone the county kept from the person's last application (they consented), to be
+    /// offered masked on the form.
+    pub kept_phone: Option<String>,
 }
 
 /// The county link: submit through the outbox, query cases, send evaluations.

@@ -406,6 +406,9 @@ impl Kiosk {
             UiEvent::Evaluated { visit, result } if visit == current => {
                 evaluation::on_evaluated(self, result)
             }
+            UiEvent::KeptPhone { visit, phone } if visit == current => {
+                form::on_kept_phone(self, phone)
+            }
             UiEvent::CoordinatorPin { visit, ok } if visit == current => {
                 coordinator::on_pin(self, ok)
             }
@@ -415,6 +418,7 @@ impl Kiosk {
             UiEvent::ChecklistPrinted { .. }
             | UiEvent::Results { .. }
             | UiEvent::CoordinatorPin { .. }
+            | UiEvent::KeptPhone { .. }
             | UiEvent::Submitted { .. }
             | UiEvent::ReceiptPrinted { .. }
             | UiEvent::Cases { .. }

@@ -46,14 +46,17 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
         id_number: card.id_number.clone(),
         answers: super::answers::answers(item, &sh.session),
         agent: v.agent.agent().or(sh.coordinator.as_ref()).cloned(),
+        keep_phone: v.confirm.keep_phone,
     })
 }
 
 fn submit(k: &Kiosk) {
     let consent = k.window.global::<ConfirmAdapter>().get_consent();
+    let keep_phone = k.window.global::<ConfirmAdapter>().get_keep_phone();
     {
         let mut v = k.visit.borrow_mut();
         v.confirm.consent = consent;
+        v.confirm.keep_phone = keep_phone;
         if !consent || v.confirm.sending {
             return;
         }
@@ -266,4 +269,5 @@ pub fn clear(w: &MainWindow) {
     a.set_consent(false);
     a.set_sending(false);
     a.set_agent_line("".into());
+    a.set_keep_phone(false);
 }

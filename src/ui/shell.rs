@@ -85,6 +85,11 @@ pub enum UiEvent {
         visit: u64,
         result: Result<(), DeviceError>,
     },
+    /// The phone the county kept for the card's holder (联系电话留存), for the form.
+    KeptPhone {
+        visit: u64,
+        phone: Option<zeroize::Zeroizing<String>>,
+    },
     /// Whether the typed coordinator PIN matched (帮办员模式).
     CoordinatorPin {
         visit: u64,

@@ -69,12 +69,16 @@ pub struct FormState {
     pub composing: Zeroizing<String>,
     pub errors: Vec<Option<FieldProblem>>,
     pub summary_error: bool,
+    /// 联系电话留存: the phone the county kept from the person's last application.
+    pub offered_phone: Zeroizing<String>,
 }
 
 /// The confirmation page.
 #[derive(Debug, Default)]
 pub struct ConfirmState {
     pub consent: bool,
+    /// 同意保存联系电话.
+    pub keep_phone: bool,
     pub sending: bool,
     pub error: Option<DeviceError>,
 }
@@ -215,6 +219,7 @@ impl Visit {
     /// the cases of a card, a submission's receipt (masked name). False after a wipe.
     pub fn holds_personal_data(&self) -> bool {
         !self.form.composing.is_empty()
+            || !self.form.offered_phone.is_empty()
             || self.card.error.is_some()
             || !self.cases.cases.is_empty()
             || !self.cases.applicant.is_empty()

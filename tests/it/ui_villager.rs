@@ -7,23 +7,24 @@ use village_kiosk::session::WipeReason;
 use village_kiosk::sim::idcard::SimCard;
 use village_kiosk::station::DemoOptions;
 use village_kiosk::station::ports::DemoCard;
-use village_kiosk::ui::{Page, ResultsAdapter};
+use village_kiosk::ui::{Page, ResultsAdapter, SubmittedAdapter};
 
 use slint::{ComponentHandle, Model};
 
 use crate::ui::{Env, WAIT, env};
 
 impl Env {
-    /// Puts a demo card on the simulated reader as a villager's hand would (lifting the one
-    /// there first).
+    /// Puts a demo card on the simulated reader as a villager's hand would: lifts the one
+    /// there first and waits until the reader has polled the empty field three times (so it
+    /// sees the next card as new, however slowly it polls), then places it.
     fn place_card(&self, card: DemoCard) {
-        self.kiosk
-            .services
-            .demo_hand
-            .as_ref()
-            .expect("demo hand")
-            .place(card)
-            .expect("card placed");
+        let sim = &self.station.demo_parts().expect("demo").idcard_sim;
+        let requests = sim.watch_requests();
+        sim.lift_card();
+        for _ in 0..3 {
+            requests.recv_timeout(WAIT).expect("the reader polls");
+        }
+        sim.place_card(card.card());
     }
 
     /// The newest case the embedded back office holds.
@@ -432,4 +433,61 @@ fn luhn_account(first18: &str) -> String {
         })
         .sum();
     format!("{first18}{}", (10 - sum % 10) % 10)
+}
+
+/// 联系电话留存: with the consent ticked, the county keeps the phone; at the next application
+/// the form offers it masked and one touch fills it; an application without the consent
+/// withdraws it, and nothing is offered afterwards.
+#[test]
+fn a_returning_applicant_is_offered_the_phone_they_agreed_to_leave() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    assert!(
+        !e.screen_text().contains("用上次留的电话"),
+        "nothing kept yet"
+    );
+    e.fill_and_confirm();
+    e.tap("（可不选）请县里保存我的联系电话，下次办事不用再输入。");
+    e.submit();
+    assert!(
+        !e.kiosk.window.global::<SubmittedAdapter>().get_queued(),
+        "the county has it"
+    );
+    e.kiosk.end_visit(WipeReason::Finished);
+
+    // The next visit: the phone is offered, masked, and one touch fills it.
+    e.to_form();
+    let offer = "用上次留的电话：138****8000";
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.visit.borrow().form.offered_phone.is_empty()),
+        "the county's kept phone arrives"
+    );
+    assert!(e.on_screen(offer), "{}", e.screen_text());
+    assert!(
+        !e.screen_text().contains("13800138000"),
+        "masked until used"
+    );
+    e.tap(offer);
+    assert_eq!(
+        e.kiosk.shell.borrow().session.answer("phone"),
+        Some("13800138000")
+    );
+    assert!(!e.on_screen(offer));
+    e.tap("缴费档次");
+    e.tap("每年500元");
+    e.tap("参保人身份");
+    e.tap("普通参保人");
+    e.tap("下一步：核对信息");
+    e.wait_page(Page::Confirm);
+    // Submitted without the consent: the county forgets it (it confirmed delivery).
+    e.submit();
+    assert!(!e.kiosk.window.global::<SubmittedAdapter>().get_queued());
+    let bo = e.backoffice();
+    let db = bo.db().expect("db");
+    let kept: Option<String> = db
+        .conn()
+        .query_row("SELECT phone FROM kept_phones", [], |r| r.get(0))
+        .ok();
+    assert_eq!(kept, None, "withdrawn");
 }
