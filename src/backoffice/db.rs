@@ -251,6 +251,8 @@ impl Db {
             .map_err(open_err)?;
         conn.execute_batch(super::notices::SCHEMA)
             .map_err(open_err)?;
+        conn.execute_batch(super::contact::SCHEMA)
+            .map_err(open_err)?;
         Ok(Db { conn })
     }
 
@@ -384,6 +386,13 @@ impl Db {
                 ],
             )?;
         }
+        super::contact::record(
+            &tx,
+            &crate::county::person_key(&salt, &sub.applicant.id_number),
+            sub.applicant.phone.as_deref(),
+            sub.keep_phone,
+            now,
+        )?;
         tx.execute(
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, 'received', NULL, ?2)",
             params![case_number, ts(now)],
@@ -796,6 +805,7 @@ mod tests {
             accepted_at: Utc::now(),
             card_key: None,
             agent: None,
+            keep_phone: false,
         }
     }
 

@@ -532,7 +532,10 @@ async fn person_cases(
             // Not the card on record: nothing, and no grant. The same answer as a person with
             // no cases, so a probing station learns nothing.
             tracing::warn!(%station, "person lookup with a card key not on record");
-            return Ok(Vec::new());
+            return Ok(wire::PersonCases {
+                cases: Vec::new(),
+                kept_phone: None,
+            });
         }
         db.grant(&station, &person_key, until)?;
         let numbers = db.case_numbers(None, None, Some(&person_key))?;
@@ -542,13 +545,14 @@ async fn person_cases(
                 cases.push(v);
             }
         }
-        Ok(cases)
+        let kept_phone = super::contact::kept(db.conn(), &person_key)?;
+        Ok(wire::PersonCases { cases, kept_phone })
     })
     .await;
     match result {
-        Ok(cases) => json_response(
+        Ok(found) => json_response(
             StatusCode::OK,
-            serde_json::to_string(&wire::PersonCases { cases }).unwrap_or_default(),
+            serde_json::to_string(&found).unwrap_or_default(),
         ),
         Err(e) => internal(e),
     }

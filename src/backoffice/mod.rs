@@ -31,6 +31,7 @@ use crate::county::wire::{self, CaseStatus};
 
 pub mod certs;
 mod cli;
+pub mod contact;
 pub mod db;
 mod http;
 pub mod lookup;

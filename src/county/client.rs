@@ -349,6 +349,15 @@ impl CountyClient {
         &self,
         card: &crate::idcard::IdCard,
     ) -> Result<Vec<wire::CaseView>, ClientError> {
+        Ok(self.person_lookup_for_card(card).await?.cases)
+    }
+
+    /// The card-proof person lookup's whole answer: the cases and, when the person consented
+    /// to it being kept, the phone of their last application (联系电话留存).
+    pub async fn person_lookup_for_card(
+        &self,
+        card: &crate::idcard::IdCard,
+    ) -> Result<wire::PersonCases, ClientError> {
         let id_number = card.id_number.as_str();
         let salt = {
             let cached = self.salt.lock().await.clone();
@@ -375,7 +384,7 @@ impl CountyClient {
                     .json(&q),
             )
             .await?;
-        Ok(r.cases)
+        Ok(r)
     }
 
     /// `GET /v1/catalog` (or `/v1/announcements`) with `If-None-Match`: `None` when unchanged,

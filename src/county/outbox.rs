@@ -270,6 +270,18 @@ impl Outbox {
         Outbox::accept_in(store, app, agent, now, DEFAULT_TIME_ZONE)
     }
 
+    /// [`Outbox::accept_with_agent`] that also says whether the applicant consented on screen
+    /// to the county keeping their phone for next time (`keep_phone`, 同意保存联系电话).
+    pub fn accept_with_consent(
+        store: &mut Store,
+        app: NewApplication,
+        agent: Option<wire::Agent>,
+        keep_phone: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_body(store, app, agent, keep_phone, now, DEFAULT_TIME_ZONE)
+    }
+
     /// Accepts an application: writes its exact submission body and idempotency key, and the
     /// local case for lookup, in one transaction. Only after this returns may the screen say
     /// 已受理 and print the receipt. The receipt number carries the day of `now` in the
@@ -279,6 +291,17 @@ impl Outbox {
         store: &mut Store,
         app: NewApplication,
         agent: Option<wire::Agent>,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_body(store, app, agent, false, now, tz)
+    }
+
+    fn accept_body(
+        store: &mut Store,
+        app: NewApplication,
+        agent: Option<wire::Agent>,
+        keep_phone: bool,
         now: DateTime<Utc>,
         tz: chrono_tz::Tz,
     ) -> Result<Accepted, OutboxError> {
@@ -326,6 +349,7 @@ impl Outbox {
             accepted_at: now,
             card_key: None,
             agent,
+            keep_phone,
         };
         let body_json = serde_json::to_string(&body)?;
         tx.execute(

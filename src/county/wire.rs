@@ -60,6 +60,10 @@ pub struct ApplicationSubmission {
     /// 帮办代办: who filed it for the applicant; absent when the applicant filed it themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<Agent>,
+    /// 同意保存联系电话: the applicant agreed on screen that the county keeps `applicant.phone`
+    /// to offer it at their next application; false (absent) withdraws an earlier consent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_phone: bool,
 }
 
 /// 代办人: the village coordinator or relative who filed for the applicant, masked as on the
@@ -330,6 +334,10 @@ pub struct PersonCasesQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonCases {
     pub cases: Vec<CaseView>,
+    /// The phone of the person's last application, only when they consented to it being kept
+    /// (`ApplicationSubmission::keep_phone`); the kiosk shows it masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_phone: Option<String>,
 }
 
 /// `GET /v1/station`: who the county thinks this station is, the county's clock, and the salt

@@ -16,7 +16,7 @@ use super::ports::{
     CountyLink, DeviceError, StepKind, StepState, Submission,
 };
 use crate::config::Config;
-use crate::county::wire::{CaseStatus, CaseView};
+use crate::county::wire::{CaseStatus, CaseView, PersonCases};
 use crate::county::{CountyClient, NewApplication, Outbox};
 use crate::idcard::IdCard;
 use crate::store::Store;
@@ -326,7 +326,14 @@ impl CountyLink for OutboxCounty {
             fields,
         };
         let now = Utc::now();
-        let accepted = Outbox::accept(&mut self.store(), app, now).map_err(store_error)?;
+        let accepted = Outbox::accept_with_consent(
+            &mut self.store(),
+            app,
+            draft.agent.clone(),
+            draft.keep_phone,
+            now,
+        )
+        .map_err(store_error)?;
         let case_number = self.wait_confirmed(&accepted.receipt_number);
         let qr_payload = if case_number.is_some() {
             self.progress_url(&accepted.receipt_number)
@@ -349,19 +356,20 @@ impl CountyLink for OutboxCounty {
                 return CasesReply {
                     cases: Vec::new(),
                     county_error: Some(store_error(e)),
+                    kept_phone: None,
                 };
             }
         };
-        let remote: Result<Vec<CaseView>, DeviceError> = match &self.client {
+        let remote: Result<PersonCases, DeviceError> = match &self.client {
             Some(c) => self
                 .rt
-                .block_on(c.person_cases_for_card(card))
+                .block_on(c.person_lookup_for_card(card))
                 .map_err(county_unreachable),
             None => Err(county_unreachable("no county configured")),
         };
-        let (remote, county_error) = match remote {
-            Ok(r) => (r, None),
-            Err(e) => (Vec::new(), Some(e)),
+        let (remote, kept_phone, county_error) = match remote {
+            Ok(r) => (r.cases, r.kept_phone, None),
+            Err(e) => (Vec::new(), None, Some(e)),
         };
         let location_of = |code: &str| {
             self.catalogue
@@ -413,6 +421,7 @@ impl CountyLink for OutboxCounty {
         CasesReply {
             cases,
             county_error,
+            kept_phone,
         }
     }
 

@@ -150,6 +150,7 @@ impl Station {
         );
         station.demo = Some(parts);
         station.services.demo_hand = Some(Arc::new(SimCardHand::new(idcard_sim)));
+        station.services.coordinator_pin = Some(super::coordinator_pin::demo());
         Ok(station)
     }
 }

@@ -17,6 +17,7 @@
 #[cfg(feature = "demo")]
 pub mod card_hand;
 pub mod catalogue;
+pub mod coordinator_pin;
 pub mod county;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -201,6 +202,7 @@ impl Station {
                 printer: printer.clone(),
                 county: county.clone(),
                 demo_hand: None,
+                coordinator_pin: coordinator_pin::installed(std::path::Path::new("/")),
                 station_name: config.station.name.clone(),
             },
             county,

@@ -81,6 +81,8 @@ pub struct ReceiptInfo {
     pub collect_at: String,
     /// Materials still to bring (须携带材料).
     pub materials_to_bring: Vec<String>,
+    /// 帮办代办: who applied for the applicant (masked), printed under 申请人.
+    pub agent: Option<crate::county::wire::Agent>,
 }
 
 /// The receipt printer.
@@ -101,6 +103,13 @@ pub struct ApplicationDraft {
     pub id_number: String,
     /// In form order.
     pub answers: Vec<Answer>,
+    /// 帮办代办: the helper who files for the applicant (masked already), or `None`.
+    #[zeroize(skip)]
+    pub agent: Option<crate::county::wire::Agent>,
+    /// 同意保存联系电话: the applicant agreed on screen that the county keeps the contact phone
+    /// to offer it next time.
+    #[zeroize(skip)]
+    pub keep_phone: bool,
 }
 
 impl ApplicationDraft {
@@ -234,6 +243,9 @@ pub struct CaseRecord {
 pub struct CasesReply {
     pub cases: Vec<CaseRecord>,
     pub county_error: Option<DeviceError>,
+    /// The phone the county kept from the person's last application (they consented), to be
+    /// offered masked on the form.
+    pub kept_phone: Option<String>,
 }
 
 /// The county link: submit through the outbox, query cases, send evaluations.
@@ -304,5 +316,7 @@ pub struct Services {
     pub county: Arc<dyn CountyLink>,
     /// Present in demo mode: shows the "place demo card" buttons.
     pub demo_hand: Option<Arc<dyn DemoCardHand>>,
+    /// The maintenance PIN's hash that opens 帮办员模式; `None`: no coordinator mode here.
+    pub coordinator_pin: Option<Arc<crate::provision::pin::PinHash>>,
     pub station_name: String,
 }

@@ -13,7 +13,7 @@ use super::ports::{DeviceError, ReceiptInfo, ReceiptPrinter};
 use crate::catalog::ServiceItem;
 use crate::printer::device::{PrintError, Printer};
 use crate::printer::job::PrintJob;
-use crate::printer::receipt::{ApplicationReceipt, application_receipt, checklist};
+use crate::printer::receipt::{ApplicationReceipt, application_receipt_with_agent, checklist};
 
 fn print_error(e: &PrintError) -> DeviceError {
     DeviceError::new(
@@ -117,7 +117,7 @@ impl ReceiptPrinter for SerialReceiptPrinter {
             progress_url: r.qr_payload.clone(),
             complaint_phone: self.complaint_phone.clone(),
         };
-        self.print(application_receipt(&receipt))
+        self.print(application_receipt_with_agent(&receipt, r.agent.as_ref()))
     }
 
     fn print_checklist(&self, item: &ServiceItem) -> Result<(), DeviceError> {

@@ -22,6 +22,7 @@ pub use super::visit::{CardPurpose, ListContext, PrintState};
 use super::shell::{EventSink, Next, Shell};
 use super::visit::Visit;
 use super::{AppAdapter, MainWindow, Page, Theme};
+use super::{agent, coordinator, results};
 use super::{
     card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
 };
@@ -71,6 +72,9 @@ impl Kiosk {
         submitted::setup(&kiosk);
         evaluation::setup(&kiosk);
         cases::setup(&kiosk);
+        results::setup(&kiosk);
+        agent::setup(&kiosk);
+        coordinator::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -201,6 +205,9 @@ impl Kiosk {
             Page::Form => form::enter(self),
             Page::Cases => cases::enter(self),
             Page::Submitted => submitted::enter(self),
+            Page::Results => results::enter(self),
+            Page::Agent => agent::enter(self),
+            Page::Coordinator => coordinator::enter(self),
             _ => Next::Stay,
         }
     }
@@ -214,6 +221,11 @@ impl Kiosk {
         };
         if matches!(from, Page::Cases) {
             self.forget_personal(WipeReason::Home);
+        }
+        if from == Page::Results {
+            // 办件提醒 is read once; the card stays identified for applying.
+            drop(std::mem::take(&mut self.visit.borrow_mut().results));
+            results::clear(&self.window);
         }
         if to == Page::Idle {
             self.end_visit(WipeReason::Home);
@@ -261,6 +273,10 @@ impl Kiosk {
         {
             let mut sh = self.shell.borrow_mut();
             sh.session.wipe(reason);
+            if reason == WipeReason::Inactivity && sh.coordinator.take().is_some() {
+                // A kiosk left alone does not stay in coordinator mode.
+                tracing::info!("coordinator mode left after inactivity");
+            }
             sh.history.clear();
             sh.notice = None;
         }
@@ -279,6 +295,9 @@ impl Kiosk {
         form::clear(&self.window);
         confirm::clear(&self.window);
         cases::clear(&self.window);
+        results::clear(&self.window);
+        agent::clear(&self.window);
+        coordinator::clear(&self.window);
     }
 
     /// Switches the language of every screen at run time.
@@ -321,6 +340,9 @@ impl Kiosk {
             Page::Submitted => submitted::render(self),
             Page::Evaluation => evaluation::render(self),
             Page::Cases => cases::render(self),
+            Page::Results => results::render(self),
+            Page::Agent => agent::render(self),
+            Page::Coordinator => coordinator::render(self),
         }
     }
 
@@ -359,6 +381,11 @@ impl Kiosk {
     fn handle(&self, event: UiEvent) {
         let current = self.visit_number();
         let next = match event {
+            // The helper's card (帮办代办) never identifies anyone.
+            UiEvent::Card(e) if self.page() == Page::Agent => agent::on_card_event(self, e),
+            UiEvent::Card(e) if self.page() == Page::Coordinator => {
+                coordinator::on_card_event(self, e)
+            }
             UiEvent::Card(e) => card::on_card_event(self, e),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
@@ -379,7 +406,19 @@ impl Kiosk {
             UiEvent::Evaluated { visit, result } if visit == current => {
                 evaluation::on_evaluated(self, result)
             }
+            UiEvent::KeptPhone { visit, phone } if visit == current => {
+                form::on_kept_phone(self, phone)
+            }
+            UiEvent::CoordinatorPin { visit, ok } if visit == current => {
+                coordinator::on_pin(self, ok)
+            }
+            UiEvent::Results { visit, result } if visit == current => {
+                results::on_results(self, result)
+            }
             UiEvent::ChecklistPrinted { .. }
+            | UiEvent::Results { .. }
+            | UiEvent::CoordinatorPin { .. }
+            | UiEvent::KeptPhone { .. }
             | UiEvent::Submitted { .. }
             | UiEvent::ReceiptPrinted { .. }
             | UiEvent::Cases { .. }

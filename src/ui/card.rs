@@ -21,6 +21,9 @@ fn message(zh: impl Into<String>, en: impl Into<String>) -> Message {
 }
 
 pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, CardAdapter, on_apply_for_someone, |k| Next::Show(
+        Page::Agent
+    ));
     on!(k, CardAdapter, on_place_demo_card, |k, kind| {
         place_demo(k, &kind);
         Next::Stay
@@ -80,17 +83,26 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     let page = k.page();
     match event {
         CardEvent::Placed(card) => {
-            if k.stage() == crate::session::Stage::Idle {
-                // A card on the reader does not start a visit by itself; the villager touches
-                // the screen first. Drop it (zeroised).
+            let today = chrono::Local::now().date_naive();
+            let idle = k.stage() == crate::session::Stage::Idle;
+            if idle && (page != Page::Idle || unusable(&card, today).is_some()) {
+                // Only a usable card on the idle screen starts a visit by itself (办件提醒);
+                // anything else is dropped (zeroised).
                 return Next::Stay;
             }
-            let today = chrono::Local::now().date_naive();
             if let Some(msg) = unusable(&card, today) {
                 return reject(k, msg);
             }
             let now = k.now();
-            k.shell.borrow_mut().session.identify(card, now);
+            {
+                let mut sh = k.shell.borrow_mut();
+                sh.session.start(now);
+                sh.session.identify(card, now);
+            }
+            if idle {
+                tracing::info!("card placed on the idle screen: its cases first");
+                return Next::Start(Some(Page::Results));
+            }
             let purpose = {
                 let mut v = k.visit.borrow_mut();
                 v.card.error = None;
@@ -101,6 +113,7 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
             match (page, purpose) {
                 (Page::Card, CardPurpose::Apply) => Next::Show(Page::Form),
                 (Page::Card, CardPurpose::Cases) => Next::Replace(Page::Cases),
+                (Page::Home, _) => Next::Show(Page::Results),
                 _ => Next::Stay,
             }
         }
@@ -111,7 +124,12 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
         CardEvent::Lifted => {
             let had = k.shell.borrow_mut().session.card_lifted();
             k.visit.borrow_mut().card.reading = false;
-            if had && matches!(page, Page::Form | Page::Confirm | Page::Cases | Page::Card) {
+            if had
+                && matches!(
+                    page,
+                    Page::Form | Page::Confirm | Page::Cases | Page::Card | Page::Results
+                )
+            {
                 Next::Fresh {
                     reason: WipeReason::CardLifted,
                     page: Page::Home,
@@ -179,9 +197,25 @@ pub fn render(k: &Kiosk) {
             .unwrap_or_default()
             .into(),
     );
+    let coordinator = k.shell.borrow().coordinator.clone();
+    let agent = v.agent.agent().or(coordinator.as_ref());
+    a.set_helper_offered(
+        v.card.purpose == CardPurpose::Apply && v.item.is_some() && agent.is_none(),
+    );
     a.set_purpose(
-        match (v.card.purpose, &v.item) {
-            (CardPurpose::Apply, Some(item)) => lang.pick(
+        match (v.card.purpose, &v.item, agent) {
+            (CardPurpose::Apply, Some(item), Some(agent)) => lang.pick(
+                format!(
+                    "代办人 {} 为他人申请：{}。请拿走代办人的证件，放申请人本人的身份证。",
+                    agent.name_masked, item.name
+                ),
+                format!(
+                    "{} applies for someone: {}. Take the helper's card away and place the applicant's own card.",
+                    agent.name_masked,
+                    item.translated(lang.tag()).name
+                ),
+            ),
+            (CardPurpose::Apply, Some(item), None) => lang.pick(
                 format!("申请：{}", item.name),
                 format!("Apply for: {}", item.translated(lang.tag()).name),
             ),

@@ -45,14 +45,18 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
         applicant_name: card.name.clone(),
         id_number: card.id_number.clone(),
         answers: super::answers::answers(item, &sh.session),
+        agent: v.agent.agent().or(sh.coordinator.as_ref()).cloned(),
+        keep_phone: v.confirm.keep_phone,
     })
 }
 
 fn submit(k: &Kiosk) {
     let consent = k.window.global::<ConfirmAdapter>().get_consent();
+    let keep_phone = k.window.global::<ConfirmAdapter>().get_keep_phone();
     {
         let mut v = k.visit.borrow_mut();
         v.confirm.consent = consent;
+        v.confirm.keep_phone = keep_phone;
         if !consent || v.confirm.sending {
             return;
         }
@@ -108,6 +112,11 @@ fn receipt(k: &Kiosk, sub: &Submission) -> ReceiptInfo {
                     .collect()
             })
             .unwrap_or_default(),
+        agent: v
+            .agent
+            .agent()
+            .or(k.shell.borrow().coordinator.as_ref())
+            .cloned(),
     }
 }
 
@@ -232,6 +241,24 @@ pub fn render(k: &Kiosk) {
     a.set_destination(destination.into());
     a.set_rows(ModelRc::new(VecModel::from(rows)));
     a.set_sending(v.confirm.sending);
+    a.set_agent_line(
+        draft
+            .agent
+            .as_ref()
+            .map(|agent| match lang {
+                super::Lang::Zh => {
+                    crate::printer::receipt::agent_line(agent, &draft.applicant_name)
+                }
+                super::Lang::En => format!(
+                    "{} ({}) applies for {}",
+                    Masked::name(&agent.name_masked),
+                    agent.relationship.label_en(),
+                    Masked::name(&draft.applicant_name)
+                ),
+            })
+            .unwrap_or_default()
+            .into(),
+    );
 }
 
 pub fn clear(w: &MainWindow) {
@@ -241,4 +268,6 @@ pub fn clear(w: &MainWindow) {
     a.set_destination("".into());
     a.set_consent(false);
     a.set_sending(false);
+    a.set_agent_line("".into());
+    a.set_keep_phone(false);
 }

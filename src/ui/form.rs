@@ -6,7 +6,7 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::answers::{card_value, display_value};
-use super::shell::{Kiosk, Next};
+use super::shell::{Kiosk, Next, UiEvent};
 use super::{FieldInput, FormAdapter, FormFieldView, MainWindow, Page};
 use crate::catalog::{FieldKind, FormField};
 use crate::on;
@@ -61,11 +61,95 @@ pub fn enter(k: &Kiosk) -> Next {
         }
         sh.session.advance(Stage::Filling, now);
     }
-    let mut v = k.visit.borrow_mut();
-    v.form.errors = vec![None; item.form.len()];
-    v.form.summary_error = false;
-    v.form.composing.clear();
-    v.form.active = item.form.iter().position(|f| f.card_fill.is_none());
+    let visit = {
+        let mut v = k.visit.borrow_mut();
+        v.form.errors = vec![None; item.form.len()];
+        v.form.summary_error = false;
+        v.form.composing.clear();
+        v.form.offered_phone.clear();
+        v.form.active = item.form.iter().position(|f| f.card_fill.is_none());
+        v.number
+    };
+    // 联系电话留存: ask (card-proof) for the phone the county kept, if the form has one to fill.
+    let card = k.shell.borrow().session.card().cloned();
+    if let (Some(card), true) = (card, phone_field(&item).is_some()) {
+        let county = k.services.county.clone();
+        k.spawn_blocking(move || UiEvent::KeptPhone {
+            visit,
+            phone: county.cases(&card).kept_phone.map(zeroize::Zeroizing::new),
+        });
+    }
+    Next::Stay
+}
+
+/// The form's contact phone field (its first phone field), by index.
+fn phone_field(item: &crate::catalog::ServiceItem) -> Option<usize> {
+    item.form.iter().position(|f| f.kind == FieldKind::Phone)
+}
+
+/// The county's kept phone arrived: offer it (masked) while the phone field is still empty.
+pub fn on_kept_phone(k: &Kiosk, phone: Option<zeroize::Zeroizing<String>>) -> Next {
+    let Some(phone) = phone.filter(|p| validate::is_phone(p)) else {
+        return Next::Stay;
+    };
+    {
+        let Some(key) = k
+            .visit
+            .borrow()
+            .item
+            .as_ref()
+            .and_then(|i| phone_field(i).map(|n| i.form[n].key.clone()))
+        else {
+            return Next::Stay;
+        };
+        if k.shell
+            .borrow()
+            .session
+            .answer(&key)
+            .is_some_and(|a| !a.is_empty())
+        {
+            return Next::Stay;
+        }
+        k.visit.borrow_mut().form.offered_phone = phone;
+    }
+    if k.page() == Page::Form {
+        render(k);
+    }
+    Next::Stay
+}
+
+/// 用上次留的电话: one touch fills the phone field with the offered phone.
+fn use_offered_phone(k: &Kiosk) -> Next {
+    {
+        let mut v = k.visit.borrow_mut();
+        let phone = std::mem::take(&mut v.form.offered_phone);
+        let Some((index, key)) = v
+            .item
+            .as_ref()
+            .and_then(|i| phone_field(i).map(|n| (n, i.form[n].key.clone())))
+        else {
+            return Next::Stay;
+        };
+        if phone.is_empty() {
+            return Next::Stay;
+        }
+        k.shell.borrow_mut().session.set_answer(&key, &phone);
+        if let Some(e) = v.form.errors.get_mut(index) {
+            *e = None;
+        }
+        if v.form.active == Some(index) {
+            let item = v.item.clone();
+            let sh = k.shell.borrow();
+            v.form.active = item.and_then(|i| {
+                i.form.iter().enumerate().position(|(n, f)| {
+                    n != index
+                        && f.card_fill.is_none()
+                        && sh.session.answer(&f.key).is_none_or(str::is_empty)
+                })
+            });
+        }
+    }
+    render(k);
     Next::Stay
 }
 
@@ -128,6 +212,9 @@ fn with_active(k: &Kiosk, f: impl FnOnce(&FormField, &mut String, &mut String)) 
 }
 
 pub fn setup(k: &Rc<Kiosk>) {
+    on!(k, FormAdapter, on_use_offered_phone, |k| use_offered_phone(
+        k
+    ));
     on!(k, FormAdapter, on_select_field, |k, i| {
         let index = usize::try_from(i).ok();
         let from_card = {
@@ -341,10 +428,16 @@ pub fn render(k: &Kiosk) {
     } else {
         "".into()
     });
+    a.set_offered_phone(if v.form.offered_phone.is_empty() {
+        "".into()
+    } else {
+        Masked::phone(&v.form.offered_phone).to_string().into()
+    });
 }
 
 pub fn clear(w: &MainWindow) {
     let a = w.global::<FormAdapter>();
+    a.set_offered_phone("".into());
     a.set_fields(ModelRc::new(VecModel::from(Vec::<FormFieldView>::new())));
     a.set_applicant("".into());
     a.set_item_name("".into());

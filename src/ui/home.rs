@@ -6,11 +6,12 @@ use std::rc::Rc;
 use slint::{Color, ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::l10n::{Lang, life_event_en};
-use super::shell::{Kiosk, Next};
+use super::shell::{Kiosk, Next, NoticeText};
 use super::visit::{CardPurpose, ListContext};
-use super::{CategoryTile, HomeAdapter, LifeEventChip, Page};
+use super::{CategoryTile, HomeAdapter, LifeEventChip, NoticeKind, Page};
 use crate::catalog::Category;
 use crate::on;
+use crate::session::WipeReason;
 
 /// Badge colours: each carries white text at >= 4.5:1, and the tile always has a label.
 fn accent(c: Category) -> Color {
@@ -46,10 +47,32 @@ pub fn setup(k: &Rc<Kiosk>) {
         k.visit.borrow_mut().search.query.clear();
         Next::Show(Page::Search)
     });
+    on!(k, HomeAdapter, on_coordinator_mode, |k| coordinator_mode(k));
     on!(k, HomeAdapter, on_my_applications, |k| {
         k.visit.borrow_mut().card.purpose = CardPurpose::Cases;
         Next::Show(Page::Card)
     });
+}
+
+/// 退出帮办员模式 / 村帮办员：连续代办 on the home page.
+fn coordinator_mode(k: &Kiosk) -> Next {
+    let was = k.shell.borrow_mut().coordinator.take();
+    match was {
+        Some(_) => {
+            tracing::info!("coordinator mode left");
+            Next::Fresh {
+                reason: WipeReason::Home,
+                page: Page::Home,
+                notice: Some(NoticeText::new(
+                    NoticeKind::Info,
+                    "已退出帮办员模式。",
+                    "Coordinator mode is off.",
+                )),
+            }
+        }
+        None if k.services.coordinator_pin.is_some() => Next::Show(Page::Coordinator),
+        None => Next::Stay,
+    }
 }
 
 pub fn render(k: &Kiosk) {
@@ -91,4 +114,14 @@ pub fn render(k: &Kiosk) {
     let a = k.window.global::<HomeAdapter>();
     a.set_categories(ModelRc::new(VecModel::from(tiles)));
     a.set_life_events(ModelRc::new(VecModel::from(events)));
+    a.set_coordinator_available(k.services.coordinator_pin.is_some());
+    a.set_coordinator(
+        k.shell
+            .borrow()
+            .coordinator
+            .as_ref()
+            .map(|c| c.name_masked.clone())
+            .unwrap_or_default()
+            .into(),
+    );
 }

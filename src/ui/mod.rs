@@ -4,7 +4,7 @@
 //!   controller asks for next), the clock; [`visit`]: the [`visit::Visit`], one part per page,
 //!   replaced whole when personal data is forgotten.
 //! - one module per page controller (`idle`, `home`, `search`, `item_list`, `guide`, `card`,
-//!   `form`, `confirm`, `submitted`, `evaluation`, `cases`), each with `setup` (callbacks)
+//!   `form`, `confirm`, `submitted`, `evaluation`, `cases`, `results`, `agent`, `coordinator`), each with `setup` (callbacks)
 //!   and `render` (its part of the visit into its adapter); `enter` where navigating to the
 //!   page starts something; `clear` where the page can show personal data. Controllers import
 //!   `shell` and `visit` only, never each other or `app`, and return a [`shell::Next`].
@@ -24,11 +24,13 @@
 
 slint::include_modules!();
 
+pub mod agent;
 pub mod answers;
 pub mod app;
 pub mod card;
 pub mod cases;
 pub mod confirm;
+pub mod coordinator;
 pub mod evaluation;
 pub mod form;
 pub mod framebuffer;
@@ -39,6 +41,7 @@ pub mod idle;
 pub mod ime;
 pub mod item_list;
 pub mod l10n;
+pub mod results;
 pub mod search;
 pub mod shell;
 pub mod submitted;

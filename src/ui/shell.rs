@@ -85,6 +85,21 @@ pub enum UiEvent {
         visit: u64,
         result: Result<(), DeviceError>,
     },
+    /// The phone the county kept for the card's holder (联系电话留存), for the form.
+    KeptPhone {
+        visit: u64,
+        phone: Option<zeroize::Zeroizing<String>>,
+    },
+    /// Whether the typed coordinator PIN matched (帮办员模式).
+    CoordinatorPin {
+        visit: u64,
+        ok: bool,
+    },
+    /// The cases of a card placed on the idle or home screen (办件提醒).
+    Results {
+        visit: u64,
+        result: CasesReply,
+    },
     DemoHand(Result<(), DeviceError>),
     /// What the idle screen shows now (公告栏; see `county::noticeboard`).
     Announcements(Vec<Announcement>),
@@ -161,6 +176,9 @@ pub struct Shell {
     pub notice: Option<NoticeText>,
     /// The county's announcements on the idle screen (not personal; kept across visits).
     pub announcements: Vec<Announcement>,
+    /// 帮办员模式: the coordinator (masked) every application carries as its agent, kept across
+    /// visits until the coordinator leaves the mode or the inactivity wipe.
+    pub coordinator: Option<crate::county::wire::Agent>,
 }
 
 impl Shell {
@@ -172,6 +190,7 @@ impl Shell {
             history: Vec::new(),
             notice: None,
             announcements: Vec::new(),
+            coordinator: None,
         }
     }
 }

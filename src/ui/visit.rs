@@ -11,6 +11,7 @@
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::catalog::{Category, ServiceItem};
+use crate::county::wire::Agent;
 use crate::session::validate::FieldProblem;
 use crate::station::ports::{CaseRecord, DeviceError, ReceiptInfo, Submission};
 
@@ -68,12 +69,16 @@ pub struct FormState {
     pub composing: Zeroizing<String>,
     pub errors: Vec<Option<FieldProblem>>,
     pub summary_error: bool,
+    /// 联系电话留存: the phone the county kept from the person's last application.
+    pub offered_phone: Zeroizing<String>,
 }
 
 /// The confirmation page.
 #[derive(Debug, Default)]
 pub struct ConfirmState {
     pub consent: bool,
+    /// 同意保存联系电话.
+    pub keep_phone: bool,
     pub sending: bool,
     pub error: Option<DeviceError>,
 }
@@ -116,6 +121,54 @@ impl Drop for CasesState {
     }
 }
 
+/// 帮办代办: the helper's card was read (masked at once; the card itself is not kept) and the
+/// relationship chosen.
+#[derive(Debug, Default)]
+pub struct AgentState {
+    /// The helper, masked; `relationship` is meaningful once `chosen`.
+    pub helper: Option<Agent>,
+    pub chosen: bool,
+    /// Why the helper's card cannot be used (Chinese, English).
+    pub error: Option<(String, String)>,
+}
+
+impl AgentState {
+    /// The agent the application carries, once the relationship was chosen.
+    pub fn agent(&self) -> Option<&Agent> {
+        self.helper.as_ref().filter(|_| self.chosen)
+    }
+}
+
+/// 帮办员模式's entry: the PIN being typed (zeroised on drop) and whether it matched.
+#[derive(Debug, Default)]
+pub struct CoordinatorState {
+    pub pin: Zeroizing<String>,
+    pub checking: bool,
+    pub pin_ok: bool,
+    /// (Chinese, English).
+    pub error: Option<(String, String)>,
+}
+
+/// 办件提醒: the cases of the card placed on the idle or home screen that need its holder.
+#[derive(Debug, Default)]
+pub struct ResultsState {
+    pub loading: bool,
+    /// Only those ready for collection or rejected.
+    pub cases: Vec<CaseRecord>,
+    /// The masked name of the card's holder.
+    pub applicant: Zeroizing<String>,
+}
+
+impl Drop for ResultsState {
+    fn drop(&mut self) {
+        for c in &mut self.cases {
+            c.receipt_no.zeroize();
+            c.item_name.zeroize();
+            c.rejection_reason.zeroize();
+        }
+    }
+}
+
 /// One villager's visit: each page's own state.
 #[derive(Debug, Default)]
 pub struct Visit {
@@ -133,6 +186,9 @@ pub struct Visit {
     pub submitted: SubmittedState,
     pub evaluation: EvaluationState,
     pub cases: CasesState,
+    pub results: ResultsState,
+    pub agent: AgentState,
+    pub coordinator: CoordinatorState,
 }
 
 impl Visit {
@@ -163,9 +219,14 @@ impl Visit {
     /// the cases of a card, a submission's receipt (masked name). False after a wipe.
     pub fn holds_personal_data(&self) -> bool {
         !self.form.composing.is_empty()
+            || !self.form.offered_phone.is_empty()
             || self.card.error.is_some()
             || !self.cases.cases.is_empty()
             || !self.cases.applicant.is_empty()
+            || !self.results.cases.is_empty()
+            || !self.results.applicant.is_empty()
+            || self.agent.helper.is_some()
+            || !self.coordinator.pin.is_empty()
             || self.submitted.submission.is_some()
     }
 }

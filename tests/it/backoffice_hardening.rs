@@ -36,6 +36,7 @@ fn submission(receipt: &str) -> String {
         accepted_at: Utc::now(),
         card_key: None,
         agent: None,
+        keep_phone: false,
     })
     .unwrap()
 }

@@ -25,6 +25,7 @@ fn submission(id_number: &str, card_key: Option<String>) -> String {
         accepted_at: Utc::now(),
         card_key,
         agent: None,
+        keep_phone: false,
     })
     .unwrap()
 }

@@ -249,6 +249,7 @@ async fn idempotency_key_semantics() {
         accepted_at: Utc::now(),
         card_key: None,
         agent: None,
+        keep_phone: false,
     })
     .unwrap();
     let a = client.submit_raw("key-1", &body).await.unwrap();

@@ -16,4 +16,6 @@ mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
+#[cfg(feature = "gui")]
+mod ui_villager;
 mod voice;

@@ -22,18 +22,18 @@ use village_kiosk::ui::{
     headless,
 };
 
-const WAIT: Duration = Duration::from_secs(30);
-const ITEM: &str = "城乡居民基本养老保险参保登记";
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const ITEM: &str = "城乡居民基本养老保险参保登记";
 
-struct Env {
-    kiosk: Rc<Kiosk>,
-    clock: Rc<ManualClock>,
+pub(crate) struct Env {
+    pub(crate) kiosk: Rc<Kiosk>,
+    pub(crate) clock: Rc<ManualClock>,
     _reader: village_kiosk::idcard::reader::ReaderHandle,
-    station: Station,
+    pub(crate) station: Station,
     _rt: tokio::runtime::Runtime,
 }
 
-fn env(options: DemoOptions) -> Env {
+pub(crate) fn env(options: DemoOptions) -> Env {
     headless::init().expect("headless platform");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -67,13 +67,13 @@ fn env(options: DemoOptions) -> Env {
 }
 
 impl Env {
-    fn tap(&self, label: &str) {
+    pub(crate) fn tap(&self, label: &str) {
         if let Err(e) = headless::tap(&self.kiosk, label) {
             panic!("{e} (page {:?})", self.kiosk.page());
         }
     }
 
-    fn wait_page(&self, page: Page) {
+    pub(crate) fn wait_page(&self, page: Page) {
         assert!(
             self.kiosk.wait_until(WAIT, |k| k.page() == page),
             "expected {page:?}, the app shows {:?}",
@@ -81,12 +81,12 @@ impl Env {
         );
     }
 
-    fn on_screen(&self, label: &str) -> bool {
+    pub(crate) fn on_screen(&self, label: &str) -> bool {
         !headless::find(&self.kiosk, label).is_empty()
     }
 
     /// Every accessible label on screen, joined (what a screen reader could read).
-    fn screen_text(&self) -> String {
+    pub(crate) fn screen_text(&self) -> String {
         headless::all_elements(&self.kiosk)
             .iter()
             .filter_map(|e| e.accessible_label())
@@ -95,14 +95,14 @@ impl Env {
             .join("|")
     }
 
-    fn type_digits(&self, digits: &str) {
+    pub(crate) fn type_digits(&self, digits: &str) {
         for d in digits.chars() {
             self.tap(&d.to_string());
         }
     }
 
     /// idle → home → 社保 → the pension item's guide → 我要申请 → place the demo card → form.
-    fn to_form(&self) {
+    pub(crate) fn to_form(&self) {
         self.tap("点击屏幕开始办事");
         self.wait_page(Page::Home);
         self.tap("社保");
@@ -116,7 +116,7 @@ impl Env {
     }
 
     /// Fills the pension form by tapping, then goes to the confirmation page.
-    fn fill_and_confirm(&self) {
+    pub(crate) fn fill_and_confirm(&self) {
         self.tap("联系电话");
         self.type_digits("13800138000");
         self.tap("缴费档次");
@@ -127,7 +127,7 @@ impl Env {
         self.wait_page(Page::Confirm);
     }
 
-    fn submit(&self) {
+    pub(crate) fn submit(&self) {
         self.tap("我同意把以上信息发送给县政务服务部门，只用于办理这件事。");
         self.tap("确认提交");
         self.wait_page(Page::Submitted);
@@ -138,7 +138,7 @@ impl Env {
     }
 
     /// Nothing personal in any adapter, the session, or anything on screen.
-    fn assert_nothing_personal(&self) {
+    pub(crate) fn assert_nothing_personal(&self) {
         let w = &self.kiosk.window;
         let card = SimCard::demo_resident();
         assert!(!self.kiosk.shell.borrow().session.has_personal_data());
@@ -950,6 +950,7 @@ fn shutdown_waits_for_the_receipt_being_printed() {
         case_number: None,
         collect_at: "村便民服务站".into(),
         materials_to_bring: vec!["户口簿".into(); 8],
+        agent: None,
     };
     let job = {
         let receipt = receipt.clone();
@@ -1043,7 +1044,10 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
 /// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
 #[test]
 fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
-    const PAGES: [&str; 11] = [
+    const PAGES: [&str; 14] = [
+        "results",
+        "agent",
+        "coordinator",
         "idle",
         "home",
         "search",
