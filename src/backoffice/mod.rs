@@ -9,6 +9,9 @@
 //! - [`publish`]: county staff publish signed bundles, to every station or staged; the rollout
 //!   view of what each station installed.
 //! - [`provision`]: signed provisioning bundles for stations (`provision station`).
+//! - [`staff`]: county staff: routing to departments, operator logins, audit log, due dates in
+//!   working days, the supervisor's report, follow-ups of bad ratings; the `/staff` pages on
+//!   their own listener.
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -32,6 +35,7 @@ pub mod db;
 mod http;
 pub mod lookup;
 pub mod publish;
+pub mod staff;
 
 pub use cli::{CliError, main};
 pub mod provision;
@@ -59,6 +63,8 @@ pub enum BackofficeError {
     Io(std::io::Error),
     #[error("the back office thread failed: {0}")]
     Thread(String),
+    #[error("staff: {0}")]
+    Staff(String),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -73,6 +79,8 @@ pub struct Bundles {
     announcements_etag: String,
     public_key: [u8; 32],
     items: std::collections::HashSet<String>,
+    /// Each item's department and time limits (cases are routed by them).
+    routes: staff::Routes,
 }
 
 fn etag(bytes: &[u8]) -> String {
@@ -128,6 +136,7 @@ impl Bundles {
                 .filter(|i| i.village_online)
                 .map(|i| i.code.clone())
                 .collect(),
+            routes: staff::Routes::from_catalog(catalog),
         })
     }
 
@@ -154,6 +163,11 @@ impl Bundles {
 
     pub fn public_key(&self) -> [u8; 32] {
         self.public_key
+    }
+
+    /// Each item's department and time limits.
+    pub fn routes(&self) -> &staff::Routes {
+        &self.routes
     }
 
     /// Whether applications for `code` may be accepted from village terminals.
@@ -215,7 +229,28 @@ pub async fn serve(
     bundles: Bundles,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
-    serve_with_gate(listener, config, bundles, http::Gate::new(), shutdown).await
+    serve_with_gate(listener, config, bundles, http::Gate::new(), None, shutdown).await
+}
+
+/// [`serve`], and the staff pages (`/staff/...`) on `staff_listener` with `staff`'s clock,
+/// holiday calendar and TLS.
+pub async fn serve_with_staff(
+    listener: tokio::net::TcpListener,
+    staff_listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    bundles: Bundles,
+    staff: staff::StaffOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BackofficeError> {
+    serve_with_gate(
+        listener,
+        config,
+        bundles,
+        http::Gate::new(),
+        Some((staff_listener, staff)),
+        shutdown,
+    )
+    .await
 }
 
 async fn serve_with_gate(
@@ -223,6 +258,7 @@ async fn serve_with_gate(
     config: ServeConfig,
     bundles: Bundles,
     gate: http::Gate,
+    staff: Option<(tokio::net::TcpListener, staff::StaffOptions)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
     let tls = match (&config.tls, &config.demo_token) {
@@ -233,12 +269,60 @@ async fn serve_with_gate(
     };
     let db = Db::open(&config.db_path)?;
     db.person_key_salt()?;
+    let clock: Arc<dyn staff::Clock> = staff
+        .as_ref()
+        .map(|(_, o)| o.clock.clone())
+        .unwrap_or_else(|| Arc::new(staff::SystemClock));
+    let routed = staff::cases::route_unrouted(&db, bundles.routes(), clock.now())
+        .map_err(|e| BackofficeError::Staff(e.to_string()))?;
+    if routed > 0 {
+        tracing::info!(routed, "cases routed to their departments at start");
+    }
+    let db = Arc::new(Mutex::new(db));
+    let bundles = Arc::new(bundles);
+    let (stop_staff, staff_stopped) = tokio::sync::watch::channel(false);
+    let staff_task = match staff {
+        Some((staff_listener, options)) => {
+            let tls = match &options.tls {
+                Some(files) => Some(Arc::new(staff::staff_tls_config(files)?)),
+                None => None,
+            };
+            let staff_state = staff::pages::StaffState {
+                db: db.clone(),
+                clock: options.clock.clone(),
+                holidays: options.holidays.clone(),
+                routes: Arc::new(bundles.routes().clone()),
+                secure: tls.is_some(),
+            };
+            let listener = http::listen(
+                staff_listener,
+                tls,
+                config.max_tls_handshakes,
+                tokio::sync::watch::channel(0).0,
+            )?;
+            let app = staff::pages::router(staff_state)
+                .into_make_service_with_connect_info::<PeerInfo>();
+            let mut stopped = staff_stopped;
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                axum::serve(listener, app).with_graceful_shutdown(stop).await
+            }))
+        }
+        None => None,
+    };
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_staff.send(true);
+    };
     let state = http::AppState {
-        db: Arc::new(Mutex::new(db)),
+        clock,
+        db,
         inflight: Arc::new(Mutex::new(Default::default())),
         config: Arc::new(config),
         gate,
-        bundles: Arc::new(bundles),
+        bundles,
         lookups: Arc::new(Mutex::new(lookup::LookupGuard::default())),
     };
     let listener = http::listen(
@@ -251,12 +335,21 @@ async fn serve_with_gate(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(BackofficeError::Io)
+        .map_err(BackofficeError::Io)?;
+    if let Some(task) = staff_task {
+        match task.await {
+            Ok(r) => r.map_err(BackofficeError::Io)?,
+            Err(e) => return Err(BackofficeError::Thread(e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 /// A back office on 127.0.0.1 in its own thread, for demo mode and tests. Stops when dropped.
 pub struct EmbeddedBackoffice {
     addr: SocketAddr,
+    /// The staff pages' base URL, when started with them.
+    staff_url: Option<String>,
     scheme: &'static str,
     token: Option<String>,
     db_path: PathBuf,
@@ -285,6 +378,43 @@ impl EmbeddedBackoffice {
         bundles: Bundles,
         addr: SocketAddr,
     ) -> Result<EmbeddedBackoffice, BackofficeError> {
+        Self::start_inner(config, bundles, addr, None)
+    }
+
+    /// Any configuration, and the staff pages on a second listener on 127.0.0.1 (plain HTTP
+    /// unless `staff` has TLS), with `staff`'s clock and holiday calendar.
+    pub fn start_with_staff(
+        config: ServeConfig,
+        bundles: Bundles,
+        addr: SocketAddr,
+        staff: staff::StaffOptions,
+    ) -> Result<EmbeddedBackoffice, BackofficeError> {
+        Self::start_inner(config, bundles, addr, Some(staff))
+    }
+
+    fn start_inner(
+        config: ServeConfig,
+        bundles: Bundles,
+        addr: SocketAddr,
+        staff: Option<staff::StaffOptions>,
+    ) -> Result<EmbeddedBackoffice, BackofficeError> {
+        let staff = match staff {
+            Some(options) => {
+                let l = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .map_err(BackofficeError::Io)?;
+                l.set_nonblocking(true).map_err(BackofficeError::Io)?;
+                Some((l, options))
+            }
+            None => None,
+        };
+        let staff_url = match &staff {
+            Some((l, o)) => Some(format!(
+                "{}://{}",
+                if o.tls.is_some() { "https" } else { "http" },
+                l.local_addr().map_err(BackofficeError::Io)?
+            )),
+            None => None,
+        };
         let std_listener = std::net::TcpListener::bind(addr).map_err(BackofficeError::Io)?;
         std_listener
             .set_nonblocking(true)
@@ -325,12 +455,23 @@ impl EmbeddedBackoffice {
                             return;
                         }
                     };
+                    let staff = match staff {
+                        Some((l, options)) => match tokio::net::TcpListener::from_std(l) {
+                            Ok(l) => Some((l, options)),
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(BackofficeError::Io(e)));
+                                return;
+                            }
+                        },
+                        None => None,
+                    };
                     let _ = ready_tx.send(Ok(()));
                     let shutdown = async move {
                         let _ = stop_rx.await;
                     };
                     if let Err(e) =
-                        serve_with_gate(listener, config, bundles, thread_gate, shutdown).await
+                        serve_with_gate(listener, config, bundles, thread_gate, staff, shutdown)
+                            .await
                     {
                         tracing::error!(error = %e, "embedded back office stopped");
                     }
@@ -344,6 +485,7 @@ impl EmbeddedBackoffice {
         }
         Ok(EmbeddedBackoffice {
             addr,
+            staff_url,
             scheme,
             token,
             db_path,
@@ -360,6 +502,12 @@ impl EmbeddedBackoffice {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The staff pages' base URL (`http://127.0.0.1:PORT`, `https` with staff TLS), when
+    /// started with [`EmbeddedBackoffice::start_with_staff`].
+    pub fn staff_url(&self) -> Option<String> {
+        self.staff_url.clone()
     }
 
     /// The demo bearer token (empty under mutual TLS).
