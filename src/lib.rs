@@ -40,5 +40,5 @@ pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
 pub mod voice;
-pub mod workdays;
 pub mod watchdog;
+pub mod workdays;

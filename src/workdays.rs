@@ -37,7 +37,9 @@ pub enum DayKind {
 pub enum CalendarError {
     #[error("line {line}: {value:?} is not a date; write YYYY-MM-DD (e.g. 2026-10-01)")]
     BadDate { line: usize, value: String },
-    #[error("line {line}: after the date write `off` (holiday) or `work` (working weekend), not {value:?}")]
+    #[error(
+        "line {line}: after the date write `off` (holiday) or `work` (working weekend), not {value:?}"
+    )]
     BadKind { line: usize, value: String },
     #[error("line {line}: {date} is listed twice (first on line {first})")]
     Duplicate {
@@ -163,8 +165,14 @@ mod tests {
         // Friday + 1 working day = Monday.
         assert_eq!(cal.add_working_days(d("2026-11-27"), 1), d("2026-11-30"));
         assert_eq!(cal.add_working_days(d("2026-11-27"), 0), d("2026-11-27"));
-        assert_eq!(cal.working_days_between(d("2026-11-27"), d("2026-11-30")), 1);
-        assert_eq!(cal.working_days_between(d("2026-11-30"), d("2026-11-27")), 0);
+        assert_eq!(
+            cal.working_days_between(d("2026-11-27"), d("2026-11-30")),
+            1
+        );
+        assert_eq!(
+            cal.working_days_between(d("2026-11-30"), d("2026-11-27")),
+            0
+        );
     }
 
     #[test]
@@ -182,7 +190,11 @@ mod tests {
         ));
         assert!(matches!(
             HolidayCalendar::parse("2026-10-01 off\n\n2026-10-01 work"),
-            Err(CalendarError::Duplicate { line: 3, first: 1, .. })
+            Err(CalendarError::Duplicate {
+                line: 3,
+                first: 1,
+                ..
+            })
         ));
     }
 }

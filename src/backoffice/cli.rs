@@ -431,12 +431,13 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         };
         match args.staff_listen {
             Some(staff_addr) => {
-                let staff_listener = tokio::net::TcpListener::bind(staff_addr)
-                    .await
-                    .map_err(|source| CliError::Listen {
-                        addr: staff_addr,
-                        source,
-                    })?;
+                let staff_listener =
+                    tokio::net::TcpListener::bind(staff_addr)
+                        .await
+                        .map_err(|source| CliError::Listen {
+                            addr: staff_addr,
+                            source,
+                        })?;
                 eprintln!(
                     "county-backoffice: staff pages on {}://{}/staff/",
                     if staff_options.tls.is_some() {

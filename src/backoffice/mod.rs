@@ -300,14 +300,16 @@ async fn serve_with_gate(
                 config.max_tls_handshakes,
                 tokio::sync::watch::channel(0).0,
             )?;
-            let app = staff::pages::router(staff_state)
-                .into_make_service_with_connect_info::<PeerInfo>();
+            let app =
+                staff::pages::router(staff_state).into_make_service_with_connect_info::<PeerInfo>();
             let mut stopped = staff_stopped;
             Some(tokio::spawn(async move {
                 let stop = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
-                axum::serve(listener, app).with_graceful_shutdown(stop).await
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
             }))
         }
         None => None,
@@ -350,6 +352,8 @@ pub struct EmbeddedBackoffice {
     addr: SocketAddr,
     /// The staff pages' base URL, when started with them.
     staff_url: Option<String>,
+    /// The clock the back office runs on (the staff options' one, or the wall clock).
+    clock: Arc<dyn staff::Clock>,
     scheme: &'static str,
     token: Option<String>,
     db_path: PathBuf,
@@ -406,6 +410,10 @@ impl EmbeddedBackoffice {
                 Some((l, options))
             }
             None => None,
+        };
+        let clock: Arc<dyn staff::Clock> = match &staff {
+            Some((_, o)) => o.clock.clone(),
+            None => Arc::new(staff::SystemClock),
         };
         let staff_url = match &staff {
             Some((l, o)) => Some(format!(
@@ -486,6 +494,7 @@ impl EmbeddedBackoffice {
         Ok(EmbeddedBackoffice {
             addr,
             staff_url,
+            clock,
             scheme,
             token,
             db_path,
@@ -542,7 +551,9 @@ impl EmbeddedBackoffice {
         to: CaseStatus,
         note: Option<&str>,
     ) -> Result<wire::CaseView, BackofficeError> {
-        Ok(self.db()?.advance(case_number, to, note, Utc::now())?)
+        Ok(self
+            .db()?
+            .advance(case_number, to, note, self.clock.now())?)
     }
 
     /// Test hook: while held, submissions wait after claiming their idempotency key.

@@ -11,6 +11,8 @@ mod powerloss;
 mod printer;
 mod provision;
 mod salvage;
+mod staff;
+mod staff_cli;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]

@@ -337,7 +337,14 @@ pub(crate) fn record_audit(
         "INSERT INTO case_audit (case_number, seq, from_status, to_status, note, actor, at)
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM case_audit WHERE case_number = ?1),
                  ?2, ?3, ?4, ?5, ?6)",
-        params![case_number, from.as_str(), to.as_str(), note, actor, ts(now)],
+        params![
+            case_number,
+            from.as_str(),
+            to.as_str(),
+            note,
+            actor,
+            ts(now)
+        ],
     )?;
     Ok(())
 }

@@ -65,7 +65,9 @@ pub fn load_holidays(path: Option<&Path>) -> Result<HolidayCalendar, StaffCliErr
 /// The routes of the catalogue file, or of the demo catalogue without one (as `serve`).
 pub fn load_routes(path: Option<&Path>) -> Result<Routes, StaffCliError> {
     let Some(path) = path else {
-        return Ok(Routes::from_catalog(crate::catalog::demo::demo_catalog_ref()));
+        return Ok(Routes::from_catalog(
+            crate::catalog::demo::demo_catalog_ref(),
+        ));
     };
     let bytes = std::fs::read(path).map_err(|source| StaffCliError::Read {
         what: "catalogue",
@@ -246,8 +248,9 @@ pub fn run_report(args: ReportArgs) -> Result<ExitCode, StaffCliError> {
         ReportFormat::Html => r.to_html(),
     };
     match args.out {
-        Some(path) => std::fs::write(&path, text)
-            .map_err(|source| StaffCliError::Write { path, source })?,
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|source| StaffCliError::Write { path, source })?
+        }
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)

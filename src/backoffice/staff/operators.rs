@@ -4,8 +4,8 @@
 //! a row an account is locked for [`LOCKOUT`]. A login opens a session: a random token (the
 //! cookie; only its SHA-256 is stored) and a CSRF token every form posts back.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -72,8 +72,7 @@ pub struct Session {
 
 fn check_username(u: &str) -> Result<(), StaffError> {
     let ok = (2..=32).contains(&u.len())
-        && u
-            .chars()
+        && u.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     if ok {
         Ok(())
@@ -365,5 +364,4 @@ pub fn logout(db: &Db, token: &str) -> Result<(), StaffError> {
 }
 
 /// A valid argon2id hash of a random password, verified against for unknown usernames.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c/y7cJHAph8ShfUVA9LpHI";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c/y7cJHAph8ShfUVA9LpHI";

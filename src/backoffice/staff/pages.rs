@@ -19,9 +19,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::operators::{self, Role, Session};
-use super::{
-    Clock, HolidayCalendar, Routes, StaffError, cases, county_day, followup, report,
-};
+use super::{Clock, HolidayCalendar, Routes, StaffError, cases, county_day, followup, report};
 use crate::backoffice::{Db, DbError};
 use crate::county::wire::CaseStatus;
 
@@ -109,7 +107,11 @@ fn page(title: &str, session: Option<&Session>, body: &str) -> String {
 fn error_page(status: StatusCode, session: Option<&Session>, zh: &str) -> Response {
     (
         status,
-        Html(page("出错了", session, &format!("<p class=\"error\">{}</p>", esc(zh)))),
+        Html(page(
+            "出错了",
+            session,
+            &format!("<p class=\"error\">{}</p>", esc(zh)),
+        )),
     )
         .into_response()
 }
@@ -127,10 +129,7 @@ fn explain(e: &StaffError) -> (StatusCode, &'static str) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "请填写说明：不予受理/不予批准要写原因，待领取要写领取窗口。",
         ),
-        StaffError::NoteRequired => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "请填写整改说明后再关闭。",
-        ),
+        StaffError::NoteRequired => (StatusCode::UNPROCESSABLE_ENTITY, "请填写整改说明后再关闭。"),
         StaffError::FollowUpClosed(_) => (StatusCode::CONFLICT, "这条整改任务已经关闭。"),
         StaffError::NoFollowUp(_) => (StatusCode::NOT_FOUND, "没有这条整改任务。"),
         StaffError::UnknownDepartment { .. } => (StatusCode::NOT_FOUND, "没有这个部门。"),
@@ -306,7 +305,9 @@ async fn logout(
     let mut r = Redirect::to("/staff/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("staff_session=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "staff_session=; Path=/staff; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
     );
     r
 }
@@ -588,7 +589,10 @@ async fn followups_page(
 ) -> Response {
     let now = state.now();
     let department = session.operator.role.department().map(str::to_string);
-    let result = with_db(&state, move |db| followup::list(db, department.as_deref(), now)).await;
+    let result = with_db(&state, move |db| {
+        followup::list(db, department.as_deref(), now)
+    })
+    .await;
     let tasks = match result {
         Ok(t) => t,
         Err(e) => return fail(e, Some(&session)),

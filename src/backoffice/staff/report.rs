@@ -79,9 +79,9 @@ pub fn build(
     }
     let mut by_dept: BTreeMap<String, ReportLine> = BTreeMap::new();
     let mut by_station: BTreeMap<String, ReportLine> = BTreeMap::new();
-    let mut ratings = db.conn().prepare(
-        "SELECT level FROM evaluations WHERE case_number = ?1",
-    )?;
+    let mut ratings = db
+        .conn()
+        .prepare("SELECT level FROM evaluations WHERE case_number = ?1")?;
     for row in cases::rows(db, None)? {
         let day = county_day(row.received_at);
         if day < from || day > to {
@@ -127,7 +127,10 @@ impl Report {
         let mut w = csv::Writer::from_writer(Vec::new());
         let err = |e: csv::Error| StaffError::Csv(e.to_string());
         w.write_record(CSV_HEADER).map_err(err)?;
-        for (scope, lines) in [("department", &self.departments), ("station", &self.stations)] {
+        for (scope, lines) in [
+            ("department", &self.departments),
+            ("station", &self.stations),
+        ] {
             for l in lines {
                 w.write_record([
                     scope.to_string(),
