@@ -77,7 +77,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the county API (HTTPS with client certificates, or plain HTTP in demo mode).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// County staff: list, show and advance cases.
     #[command(subcommand)]
     Case(CaseCommand),
@@ -283,7 +283,7 @@ pub fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
-        Command::Serve(args) => run_serve(args),
+        Command::Serve(args) => run_serve(*args),
         Command::Case(c) => run_case(c),
         Command::Stations {
             db,

@@ -45,6 +45,16 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn working_days_skip_holidays_and_count_working_weekends() {
+    // The example calendar the README points at reads, and agrees with the test's excerpt.
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/holidays-2026.txt"),
+    )
+    .unwrap();
+    let shipped = HolidayCalendar::parse(&shipped).unwrap();
+    assert_eq!(
+        shipped.add_working_days(d("2026-09-28"), 5),
+        d("2026-10-10")
+    );
     let cal = HolidayCalendar::parse(NATIONAL_DAY_2026).unwrap();
     assert_eq!(cal.len(), 9);
     // The adjusted Sunday before and Saturday after are working days; the holiday is not.

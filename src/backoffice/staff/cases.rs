@@ -287,6 +287,9 @@ pub fn row(db: &Db, case_number: &str) -> Result<Option<CaseRow>, StaffError> {
     found.map(cook).transpose()
 }
 
+/// A case with its due dates.
+pub type DatedCase = (CaseRow, Deadline);
+
 /// Open cases past their promised due date, and open cases due within two working days (the
 /// 督办 lists), each soonest due first; only `department`'s when given.
 pub fn deadline_lists(
@@ -294,7 +297,7 @@ pub fn deadline_lists(
     cal: &HolidayCalendar,
     department: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(Vec<(CaseRow, Deadline)>, Vec<(CaseRow, Deadline)>), StaffError> {
+) -> Result<(Vec<DatedCase>, Vec<DatedCase>), StaffError> {
     let mut overdue = Vec::new();
     let mut soon = Vec::new();
     for r in rows(db, department)? {
@@ -305,8 +308,8 @@ pub fn deadline_lists(
             _ => {}
         }
     }
-    overdue.sort_by(|a, b| a.1.promised_due.cmp(&b.1.promised_due));
-    soon.sort_by(|a, b| a.1.promised_due.cmp(&b.1.promised_due));
+    overdue.sort_by_key(|a| a.1.promised_due);
+    soon.sort_by_key(|a| a.1.promised_due);
     Ok((overdue, soon))
 }
 
