@@ -624,3 +624,48 @@ impl Staffed {
         self.clock.now()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_session_cookie_is_secure() {
+    use village_kiosk::backoffice::certs;
+    use village_kiosk::county::tls;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::new_ca("Test County CA", 30).unwrap();
+    let (ca_path, _) = certs::write_pair(dir.path(), "ca", &ca, false).unwrap();
+    let server = certs::new_server(&ca, &ca_path, &["127.0.0.1".to_string()], 30).unwrap();
+    let (cert, key) = certs::write_pair(dir.path(), "staff", &server, false).unwrap();
+    let options = StaffOptions {
+        tls: Some(staff::StaffTls { cert, key }),
+        ..StaffOptions::default()
+    };
+    let bo = EmbeddedBackoffice::start_with_staff(
+        ServeConfig::demo(dir.path().join("county.sqlite3"), "tok".into()),
+        Bundles::demo().unwrap(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        options,
+    )
+    .unwrap();
+    add_operators(&bo);
+    let base = bo.staff_url().unwrap();
+    assert!(base.starts_with("https://"), "{base}");
+    let cfg = tls::client_config(&tls::load_certs(&ca_path).unwrap(), None).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(cfg)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/staff/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("username", "boss"), ("password", PASSWORD)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let set = r.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set.contains("; Secure"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+}

@@ -332,3 +332,24 @@ async fn the_command_line_routes_audits_and_reports() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("not a date"));
 }
+
+#[test]
+fn plain_http_staff_pages_are_refused_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("county.sqlite3");
+    let out = backoffice(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            db.to_str().unwrap(),
+            "--staff-listen",
+            "0.0.0.0:0",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("--staff-tls-cert"), "{err}");
+}
