@@ -41,3 +41,4 @@ pub mod store;
 pub mod ui;
 pub mod voice;
 pub mod watchdog;
+pub mod workdays;

@@ -62,6 +62,12 @@ pub enum CliError {
     Sms(#[from] super::notices::SmsConfigError),
     #[error("--public-url {0:?}: {1}")]
     PublicUrl(String, &'static str),
+    #[error(transparent)]
+    Staff(#[from] super::staff::cli::StaffCliError),
+    #[error(
+        "plain HTTP for the staff pages only on a loopback address (behind a TLS proxy) or in demo mode: give --staff-tls-cert and --staff-tls-key"
+    )]
+    PlainStaffRefused,
 }
 
 /// county-backoffice: the reference county back office (县级政务服务后台) for village kiosks.
@@ -122,6 +128,11 @@ enum Command {
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
     },
+    /// Operator accounts for the staff pages: department clerks and county supervisors.
+    #[command(subcommand)]
+    Operator(super::staff::cli::OperatorCommand),
+    /// The supervisor's report per department and per station (CSV or HTML).
+    Report(super::staff::cli::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -188,6 +199,19 @@ struct ServeArgs {
     /// The message signature (短信签名) the gateway sends the messages under.
     #[arg(long, value_name = "TEXT", default_value = "县政务服务")]
     sms_sign: String,
+    /// Serve the staff pages (/staff/...) on this address, apart from the stations' port.
+    #[arg(long, value_name = "ADDR")]
+    staff_listen: Option<SocketAddr>,
+    /// The staff listener's certificate chain (PEM; plain HTTPS, no client certificates).
+    #[arg(long, value_name = "PEM", requires_all = ["staff_tls_key", "staff_listen"])]
+    staff_tls_cert: Option<PathBuf>,
+    /// The staff listener's private key (PEM).
+    #[arg(long, value_name = "PEM", requires_all = ["staff_tls_cert", "staff_listen"])]
+    staff_tls_key: Option<PathBuf>,
+    /// The county's holiday calendar (see README: one `YYYY-MM-DD off|work` per line); default:
+    /// weekends only.
+    #[arg(long, value_name = "FILE")]
+    holidays: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,12 +226,21 @@ enum CaseCommand {
         /// Only cases from this station.
         #[arg(long)]
         station: Option<String>,
+        /// Only cases routed to this department (主管部门, as in the catalogue).
+        #[arg(long)]
+        department: Option<String>,
+        /// The catalogue whose departments are valid (default: the demo catalogue).
+        #[arg(long, value_name = "JSON")]
+        catalog: Option<PathBuf>,
     },
-    /// Show one case with its timeline.
+    /// Show one case with its timeline, due dates and audit log.
     Show {
         case_number: String,
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
+        /// The county's holiday calendar (default: weekends only).
+        #[arg(long, value_name = "FILE")]
+        holidays: Option<PathBuf>,
     },
     /// Move a case to its next status (accepted, in_review, approved, rejected,
     /// ready_for_collection, collected).
@@ -220,6 +253,10 @@ enum CaseCommand {
         note: Option<String>,
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
+        /// The operator acting (recorded in the audit log; a clerk only in their department).
+        /// Without it the change is recorded as done by `cli`.
+        #[arg(long, value_name = "USERNAME")]
+        operator: Option<String>,
     },
 }
 
@@ -361,6 +398,8 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Operator(c) => Ok(super::staff::cli::run_operator(c)?),
+        Command::Report(args) => Ok(super::staff::cli::run_report(args)?),
     }
 }
 
@@ -471,6 +510,25 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         None => demo_announcements(),
     };
     let bundles = Bundles::new(&catalog, &announcements, &key)?;
+    let holidays = super::staff::cli::load_holidays(args.holidays.as_deref())?;
+    let staff_tls = match (args.staff_tls_cert, args.staff_tls_key) {
+        (Some(cert), Some(key)) => Some(super::staff::StaffTls { cert, key }),
+        _ => None,
+    };
+    if let Some(addr) = args.staff_listen
+        && staff_tls.is_none()
+        && !addr.ip().is_loopback()
+        && args.demo_token.is_none()
+    {
+        return Err(CliError::PlainStaffRefused);
+    }
+    let staff_options = super::staff::StaffOptions {
+        tls: staff_tls,
+        ..super::staff::StaffOptions::plain(
+            std::sync::Arc::new(super::staff::SystemClock),
+            holidays,
+        )
+    };
     let config = ServeConfig {
         db_path: args.db,
         tls,
@@ -544,6 +602,31 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
+        let mut extras = extras;
+        if let Some(staff_addr) = args.staff_listen {
+            let staff_listener = tokio::net::TcpListener::bind(staff_addr)
+                .await
+                .map_err(|source| CliError::Listen {
+                    addr: staff_addr,
+                    source,
+                })?;
+            eprintln!(
+                "county-backoffice: staff pages on {}://{}/staff/",
+                if staff_options.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                staff_listener.local_addr().unwrap_or(staff_addr)
+            );
+            let staff_listener = staff_listener
+                .into_std()
+                .map_err(|source| CliError::Listen {
+                    addr: staff_addr,
+                    source,
+                })?;
+            extras.staff = Some((staff_listener, staff_options));
+        }
         super::serve_with(listener, config, bundles, extras, shutdown).await?;
         Ok::<(), CliError>(())
     })?;
@@ -602,9 +685,15 @@ fn run_case(c: CaseCommand) -> Result<ExitCode, CliError> {
             db,
             status,
             station,
+            department,
+            catalog,
         } => {
             let db = Db::open(&db)?;
-            let numbers = db.case_numbers(status, station.as_deref(), None)?;
+            let mut numbers = db.case_numbers(status, station.as_deref(), None)?;
+            if let Some(d) = &department {
+                let routed = super::staff::cli::department_cases(&db, d, catalog.as_deref())?;
+                numbers.retain(|n| routed.contains(n));
+            }
             println!(
                 "{:<20} {:<22} {:<16} {:<10} {:<8} ITEM",
                 "CASE", "STATUS", "STATION", "APPLICANT", "RECEIPT"
@@ -626,11 +715,16 @@ fn run_case(c: CaseCommand) -> Result<ExitCode, CliError> {
             eprintln!("{} case(s)", numbers.len());
             Ok(ExitCode::SUCCESS)
         }
-        CaseCommand::Show { case_number, db } => {
+        CaseCommand::Show {
+            case_number,
+            db,
+            holidays,
+        } => {
             let db = Db::open(&db)?;
             match db.case(&case_number)? {
                 Some((v, _, _)) => {
                     print_case(&v);
+                    super::staff::cli::print_staff_part(&db, &case_number, holidays.as_deref())?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Err(DbError::NoCase(case_number).into()),
@@ -641,9 +735,27 @@ fn run_case(c: CaseCommand) -> Result<ExitCode, CliError> {
             to,
             note,
             db,
+            operator,
         } => {
             let mut db = Db::open(&db)?;
-            let v = db.advance(&case_number, to, note.as_deref(), Utc::now())?;
+            let v = match operator {
+                Some(username) => {
+                    let op = super::staff::operators::get(&db, &username)
+                        .map_err(super::staff::cli::StaffCliError::from)?
+                        .ok_or(super::staff::StaffError::NoOperator(username))
+                        .map_err(super::staff::cli::StaffCliError::from)?;
+                    super::staff::cases::change_status(
+                        &mut db,
+                        &op,
+                        &case_number,
+                        to,
+                        note.as_deref(),
+                        Utc::now(),
+                    )
+                    .map_err(super::staff::cli::StaffCliError::from)?
+                }
+                None => db.advance(&case_number, to, note.as_deref(), Utc::now())?,
+            };
             println!(
                 "{} is now {} ({})",
                 v.case_number,

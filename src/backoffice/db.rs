@@ -253,6 +253,7 @@ impl Db {
             .map_err(open_err)?;
         conn.execute_batch(super::contact::SCHEMA)
             .map_err(open_err)?;
+        super::staff::ensure_schema(&conn).map_err(open_err)?;
         Ok(Db { conn })
     }
 
@@ -541,13 +542,28 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// County staff move a case on. `note` is the reason for `rejected` and the window for
-    /// `ready_for_collection` (both required).
+    /// County staff move a case on, recorded as done by `cli` (the command line without
+    /// `--operator`); see [`Db::advance_as`].
     pub fn advance(
         &mut self,
         case_number: &str,
         to: CaseStatus,
         note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseView, DbError> {
+        self.advance_as(case_number, to, note, "cli", now)
+    }
+
+    /// The one place a case's status changes. `note` is the reason for `rejected` and the
+    /// window for `ready_for_collection` (both required). The audit row (who: `actor`, when:
+    /// `now`) is written in the same transaction; whatever else must happen on a status change
+    /// (a result notice, …) hooks in beside it.
+    pub fn advance_as(
+        &mut self,
+        case_number: &str,
+        to: CaseStatus,
+        note: Option<&str>,
+        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<CaseView, DbError> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());
@@ -596,6 +612,7 @@ impl Db {
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, ?2, ?3, ?4)",
             params![case_number, to.as_str(), note, ts(now)],
         )?;
+        super::staff::cases::record_audit(&tx, case_number, from, to, note, actor, now)?;
         super::notices::enqueue(&tx, case_number, to, note, now)?;
         tx.commit()?;
         self.case(case_number)?

@@ -123,6 +123,8 @@ impl Gate {
 pub(crate) struct AppState {
     /// The public progress page's base URL, told to stations in `GET /v1/station`.
     pub public_url: Option<String>,
+    /// Where "now" comes from (a test clock in tests).
+    pub clock: Arc<dyn super::staff::Clock>,
     pub db: Arc<Mutex<Db>>,
     pub inflight: Arc<Mutex<HashSet<String>>>,
     pub config: Arc<ServeConfig>,
@@ -385,8 +387,25 @@ async fn submit(
     let receipt = sub.receipt_number.clone();
     let outcome = {
         let station = station.clone();
+        let now = state.clock.now();
+        let bundles = state.bundles.clone();
         with_db(&state, move |db| {
-            db.submit(&station, &key, &hash, &sub, Utc::now())
+            let outcome = db.submit(&station, &key, &hash, &sub, now)?;
+            // Routed to the item's department at once (and at start for any case a crash left
+            // unrouted).
+            if let SubmitOutcome::Created { response, .. } = &outcome
+                && let Ok(r) = serde_json::from_str::<wire::SubmissionReceipt>(response)
+                && let Err(e) = super::staff::cases::route_case(
+                    db,
+                    &r.case_number,
+                    &sub.item_code,
+                    bundles.routes(),
+                    now,
+                )
+            {
+                tracing::error!(error = %e, "routing a new case failed; routed at next start");
+            }
+            Ok(outcome)
         })
         .await
     };
@@ -588,11 +607,17 @@ async fn evaluate(
     }
     let hash = hex::encode(Sha256::digest(&body));
     let case_number = e.case_number.clone();
+    let now = state.clock.now();
     let recorded = with_db(&state, move |db| {
         if visible_case(db, &station, &e.case_number)?.is_none() {
             return Ok(None);
         }
-        db.evaluate(&station, &key, &hash, &e, Utc::now()).map(Some)
+        let recorded = db.evaluate(&station, &key, &hash, &e, now)?;
+        // 差评整改: a bad rating opens its follow-up task now (idempotent).
+        if let Err(err) = super::staff::followup::open_for_bad_ratings(db, now) {
+            tracing::error!(error = %err, "opening follow-up tasks failed; opened when next listed");
+        }
+        Ok(Some(recorded))
     })
     .await;
     match recorded {

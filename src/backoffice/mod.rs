@@ -12,6 +12,9 @@
 //! - [`public`]: the public progress page a receipt's QR code opens, on its own listener.
 //! - [`notices`]: result notices by text message through the county's SMS gateway, queued in
 //!   the database; [`sms_gateway`]: the reference gateway that writes messages to a file.
+//! - [`staff`]: county staff: routing to departments, operator logins, audit log, due dates in
+//!   working days, the supervisor's report, follow-ups of bad ratings; the `/staff` pages on
+//!   their own listener.
 //!
 //! It is a reference, not the county's production system, but it keeps the production rules:
 //! plain HTTP only in demo mode (with a bearer token), mutual TLS otherwise; a station sees only
@@ -39,6 +42,7 @@ pub mod notices;
 pub mod public;
 pub mod publish;
 pub mod sms_gateway;
+pub mod staff;
 
 pub use cli::{CliError, main};
 pub mod provision;
@@ -70,6 +74,8 @@ pub enum BackofficeError {
         "the public listener needs --public-tls-cert and --public-tls-key (a certificate phones trust); plain HTTP there is for demo mode only"
     )]
     PublicPlainHttp,
+    #[error("staff: {0}")]
+    Staff(String),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,6 +90,8 @@ pub struct Bundles {
     announcements_etag: String,
     public_key: [u8; 32],
     items: std::collections::HashSet<String>,
+    /// Each item's department and time limits (cases are routed by them).
+    routes: staff::Routes,
 }
 
 fn etag(bytes: &[u8]) -> String {
@@ -139,6 +147,7 @@ impl Bundles {
                 .filter(|i| i.village_online)
                 .map(|i| i.code.clone())
                 .collect(),
+            routes: staff::Routes::from_catalog(catalog),
         })
     }
 
@@ -165,6 +174,11 @@ impl Bundles {
 
     pub fn public_key(&self) -> [u8; 32] {
         self.public_key
+    }
+
+    /// Each item's department and time limits.
+    pub fn routes(&self) -> &staff::Routes {
+        &self.routes
     }
 
     /// Whether applications for `code` may be accepted from village terminals.
@@ -229,7 +243,8 @@ pub async fn serve(
     serve_with(listener, config, bundles, ServeExtras::default(), shutdown).await
 }
 
-/// What `serve` runs beside the stations' API: the public progress page and the SMS sender.
+/// What `serve` runs beside the stations' API: the public progress page, the SMS sender and
+/// the staff pages.
 #[derive(Debug, Default)]
 pub struct ServeExtras {
     /// The public listener (bound, non-blocking) and its options (`--public-listen`,
@@ -239,9 +254,12 @@ pub struct ServeExtras {
     pub sms: Option<notices::SmsGatewayConfig>,
     /// Wakes the sender and counts its attempts.
     pub notices: notices::SenderHandle,
+    /// The staff listener (`--staff-listen`, bound, non-blocking) with the staff side's clock,
+    /// holiday calendar and TLS.
+    pub staff: Option<(std::net::TcpListener, staff::StaffOptions)>,
 }
 
-/// [`serve`] with the public progress page and the SMS sender.
+/// [`serve`] with the public progress page, the SMS sender and the staff pages.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     config: ServeConfig,
@@ -260,6 +278,24 @@ pub async fn serve_with(
     .await
 }
 
+/// [`serve`], and the staff pages (`/staff/...`) on `staff_listener` with `staff`'s clock,
+/// holiday calendar and TLS.
+pub async fn serve_with_staff(
+    listener: tokio::net::TcpListener,
+    staff_listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    bundles: Bundles,
+    staff: staff::StaffOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BackofficeError> {
+    let staff_listener = staff_listener.into_std().map_err(BackofficeError::Io)?;
+    let extras = ServeExtras {
+        staff: Some((staff_listener, staff)),
+        ..ServeExtras::default()
+    };
+    serve_with(listener, config, bundles, extras, shutdown).await
+}
+
 async fn serve_with_gate(
     listener: tokio::net::TcpListener,
     config: ServeConfig,
@@ -276,6 +312,18 @@ async fn serve_with_gate(
     };
     let db = Db::open(&config.db_path)?;
     db.person_key_salt()?;
+    let clock: Arc<dyn staff::Clock> = extras
+        .staff
+        .as_ref()
+        .map(|(_, o)| o.clock.clone())
+        .unwrap_or_else(|| Arc::new(staff::SystemClock));
+    let routed = staff::cases::route_unrouted(&db, bundles.routes(), clock.now())
+        .map_err(|e| BackofficeError::Staff(e.to_string()))?;
+    if routed > 0 {
+        tracing::info!(routed, "cases routed to their departments at start");
+    }
+    let db = Arc::new(Mutex::new(db));
+    let bundles = Arc::new(bundles);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -310,6 +358,38 @@ async fn serve_with_gate(
             stop_rx.clone(),
         )?;
     }
+    let staff_task = match extras.staff {
+        Some((std_listener, options)) => {
+            let staff_listener =
+                tokio::net::TcpListener::from_std(std_listener).map_err(BackofficeError::Io)?;
+            let tls = match &options.tls {
+                Some(files) => Some(Arc::new(staff::staff_tls_config(files)?)),
+                None => None,
+            };
+            let staff_state = staff::pages::StaffState {
+                db: db.clone(),
+                clock: options.clock.clone(),
+                holidays: options.holidays.clone(),
+                routes: Arc::new(bundles.routes().clone()),
+                secure: tls.is_some(),
+            };
+            let listener = http::listen(
+                staff_listener,
+                tls,
+                config.max_tls_handshakes,
+                tokio::sync::watch::channel(0).0,
+            )?;
+            let app =
+                staff::pages::router(staff_state).into_make_service_with_connect_info::<PeerInfo>();
+            let stop = stopped(stop_rx.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }))
+        }
+        None => None,
+    };
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -317,11 +397,12 @@ async fn serve_with_gate(
     let shutdown = stopped(stop_rx);
     let state = http::AppState {
         public_url,
-        db: Arc::new(Mutex::new(db)),
+        clock,
+        db,
         inflight: Arc::new(Mutex::new(Default::default())),
         config: Arc::new(config),
         gate,
-        bundles: Arc::new(bundles),
+        bundles,
         lookups: Arc::new(Mutex::new(lookup::LookupGuard::default())),
     };
     let listener = http::listen(
@@ -334,12 +415,23 @@ async fn serve_with_gate(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(BackofficeError::Io)
+        .map_err(BackofficeError::Io)?;
+    if let Some(task) = staff_task {
+        match task.await {
+            Ok(r) => r.map_err(BackofficeError::Io)?,
+            Err(e) => return Err(BackofficeError::Thread(e.to_string())),
+        }
+    }
+    Ok(())
 }
 
 /// A back office on 127.0.0.1 in its own thread, for demo mode and tests. Stops when dropped.
 pub struct EmbeddedBackoffice {
     addr: SocketAddr,
+    /// The staff pages' base URL, when started with them.
+    staff_url: Option<String>,
+    /// The clock the back office runs on (the staff options' one, or the wall clock).
+    clock: Arc<dyn staff::Clock>,
     scheme: &'static str,
     token: Option<String>,
     db_path: PathBuf,
@@ -393,7 +485,25 @@ impl EmbeddedBackoffice {
         Self::start_with_extras(config, bundles, addr, ServeExtras::default())
     }
 
-    /// [`Self::start_with`] with the public progress page and an SMS gateway.
+    /// Any configuration, and the staff pages on a second listener on 127.0.0.1 (plain HTTP
+    /// unless `staff` has TLS), with `staff`'s clock and holiday calendar.
+    pub fn start_with_staff(
+        config: ServeConfig,
+        bundles: Bundles,
+        addr: SocketAddr,
+        staff: staff::StaffOptions,
+    ) -> Result<EmbeddedBackoffice, BackofficeError> {
+        let l = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .map_err(BackofficeError::Io)?;
+        l.set_nonblocking(true).map_err(BackofficeError::Io)?;
+        let extras = ServeExtras {
+            staff: Some((l, staff)),
+            ..ServeExtras::default()
+        };
+        Self::start_with_extras(config, bundles, addr, extras)
+    }
+
+    /// [`Self::start_with`] with the public progress page, an SMS gateway or the staff pages.
     pub fn start_with_extras(
         config: ServeConfig,
         bundles: Bundles,
@@ -402,6 +512,18 @@ impl EmbeddedBackoffice {
     ) -> Result<EmbeddedBackoffice, BackofficeError> {
         let public_url = extras.public.as_ref().map(|(_, o)| o.url.clone());
         let notices = extras.notices.clone();
+        let clock: Arc<dyn staff::Clock> = match &extras.staff {
+            Some((_, o)) => o.clock.clone(),
+            None => Arc::new(staff::SystemClock),
+        };
+        let staff_url = match &extras.staff {
+            Some((l, o)) => Some(format!(
+                "{}://{}",
+                if o.tls.is_some() { "https" } else { "http" },
+                l.local_addr().map_err(BackofficeError::Io)?
+            )),
+            None => None,
+        };
         let std_listener = std::net::TcpListener::bind(addr).map_err(BackofficeError::Io)?;
         std_listener
             .set_nonblocking(true)
@@ -462,6 +584,8 @@ impl EmbeddedBackoffice {
         }
         Ok(EmbeddedBackoffice {
             addr,
+            staff_url,
+            clock,
             scheme,
             token,
             db_path,
@@ -490,6 +614,12 @@ impl EmbeddedBackoffice {
     /// The SMS sender's handle (attempts, wake).
     pub fn notices(&self) -> &notices::SenderHandle {
         &self.notices
+    }
+
+    /// The staff pages' base URL (`http://127.0.0.1:PORT`, `https` with staff TLS), when
+    /// started with [`EmbeddedBackoffice::start_with_staff`].
+    pub fn staff_url(&self) -> Option<String> {
+        self.staff_url.clone()
     }
 
     /// The demo bearer token (empty under mutual TLS).
@@ -524,7 +654,9 @@ impl EmbeddedBackoffice {
         to: CaseStatus,
         note: Option<&str>,
     ) -> Result<wire::CaseView, BackofficeError> {
-        let view = self.db()?.advance(case_number, to, note, Utc::now())?;
+        let view = self
+            .db()?
+            .advance(case_number, to, note, self.clock.now())?;
         self.notices.wake();
         Ok(view)
     }

@@ -12,6 +12,8 @@ mod printer;
 mod provision;
 mod public;
 mod salvage;
+mod staff;
+mod staff_cli;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]

@@ -38,6 +38,7 @@ fn submission(receipt: &str, phone: Option<&str>) -> String {
         accepted_at: Utc::now(),
         card_key: None,
         agent: None,
+        keep_phone: false,
     })
     .unwrap()
 }
@@ -251,6 +252,8 @@ fn the_receipt_qr_decodes_to_the_public_page() {
             kind: village_kiosk::catalog::FieldKind::Phone,
             value: PHONE.into(),
         }],
+        agent: None,
+        keep_phone: false,
     };
     let services = station.services().clone();
     let sub = services.county.submit(&draft).expect("accepted");
@@ -267,6 +270,7 @@ fn the_receipt_qr_decodes_to_the_public_page() {
             item_code: "SB-001".into(),
             item_name: ITEM.into(),
             applicant_masked: "王*明".into(),
+            agent: None,
             submitted_at: sub.submitted_at,
             queued: sub.queued,
             qr_payload: sub.qr_payload.clone(),

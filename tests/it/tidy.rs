@@ -74,6 +74,7 @@ const SANS_IO: &[&str] = &[
     "src/catalog/keyring.rs",
     "src/provision/bundle.rs",
     "src/provision/pin.rs",
+    "src/workdays.rs",
 ];
 
 /// Every module ARCHITECTURE.md calls pure (sans-IO, no clock) must be in [`SANS_IO`]: the
@@ -163,7 +164,38 @@ const TIME_AS_INPUT: &[&str] = &[
     "src/catalog/repo.rs",
     "src/store/mod.rs",
     "src/backoffice/db.rs",
+    "src/backoffice/staff/operators.rs",
+    "src/backoffice/staff/cases.rs",
+    "src/backoffice/staff/followup.rs",
+    "src/backoffice/staff/report.rs",
+    "src/backoffice/staff/pages.rs",
 ];
+
+/// A case's status changes in one place, `Db::advance_as`, which writes the audit row (who and
+/// when) in the same transaction: no other code updates `cases.status`, and staff pages change a
+/// status only through `staff::cases::change_status`.
+#[test]
+fn every_status_change_goes_through_advance_as() {
+    for (file, text) in sources() {
+        let code = code_of(&text);
+        if file != "src/backoffice/db.rs" {
+            assert!(
+                !code.contains("UPDATE cases SET status"),
+                "{file} changes a case's status itself; call Db::advance_as"
+            );
+        }
+        if file.starts_with("src/backoffice/staff/pages") {
+            assert!(
+                !code.contains(".advance(") && !code.contains(".advance_as("),
+                "{file} advances a case without the department check of change_status"
+            );
+        }
+    }
+    let db =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backoffice/db.rs"))
+            .unwrap();
+    assert!(db.contains("staff::cases::record_audit(&tx,"));
+}
 
 #[test]
 fn modules_that_take_time_as_input_do_not_read_the_clock() {
