@@ -406,13 +406,15 @@ fn the_public_page_reads_nothing_personal_and_notices_ride_the_status_change() {
         "the stations' router serves the public page"
     );
     let db = code_of(&read("src/backoffice/db.rs"));
+    // Every status change goes through `Db::advance_as` (checked by
+    // `every_status_change_goes_through_advance_as`); the notice rides in its transaction.
     let advance = db
-        .split("pub fn advance(")
+        .split("pub fn advance_as(")
         .nth(1)
         .and_then(|rest| rest.split("\n    pub fn ").next())
-        .expect("Db::advance");
+        .expect("Db::advance_as");
     assert!(
         advance.contains("notices::enqueue(&tx,"),
-        "Db::advance no longer queues the result notice in its transaction"
+        "Db::advance_as no longer queues the result notice in its transaction"
     );
 }
