@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 
 use super::ports::{
     ApplicationDraft, CaseProgress, CaseRecord, CaseStep, CasesReply, Catalogue, Collection,
@@ -32,6 +32,8 @@ pub struct OutboxCounty {
     /// How long `submit` waits for the county's confirmation before saying 待上传.
     confirm_wait: Duration,
     progress_base: String,
+    /// `station.time_zone`: the day of a receipt number and the time printed on it.
+    time_zone: chrono_tz::Tz,
 }
 
 fn store_error(e: impl std::fmt::Display) -> DeviceError {
@@ -73,16 +75,27 @@ impl OutboxCounty {
         catalogue: Arc<dyn Catalogue>,
         config: &Config,
     ) -> Result<Self, DeviceError> {
+        let worker = crate::county::outbox::WorkerConfig::from_config(&config.outbox);
+        Self::start_with_worker(store, store_path, client, rt, catalogue, config, worker)
+    }
+
+    /// [`OutboxCounty::start_with_store`] with the worker's settings given (demo mode's
+    /// heartbeat interval).
+    pub fn start_with_worker(
+        store: Store,
+        store_path: &Path,
+        client: Option<CountyClient>,
+        rt: tokio::runtime::Handle,
+        catalogue: Arc<dyn Catalogue>,
+        config: &Config,
+        worker_config: crate::county::outbox::WorkerConfig,
+    ) -> Result<Self, DeviceError> {
         let worker = match &client {
             Some(c) => {
                 let _guard = rt.enter();
                 Some(
-                    crate::county::spawn_worker(
-                        store_path.to_path_buf(),
-                        c.clone(),
-                        crate::county::outbox::WorkerConfig::from_config(&config.outbox),
-                    )
-                    .map_err(store_error)?,
+                    crate::county::spawn_worker(store_path.to_path_buf(), c.clone(), worker_config)
+                        .map_err(store_error)?,
                 )
             }
             None => None,
@@ -99,6 +112,7 @@ impl OutboxCounty {
             catalogue,
             confirm_wait: Duration::from_secs(5),
             progress_base,
+            time_zone: config.station.time_zone,
         })
     }
 
@@ -135,14 +149,16 @@ impl OutboxCounty {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The store connection, shared with the noticeboard.
-    pub(super) fn shared_store(&self) -> Arc<Mutex<Store>> {
-        self.store.clone()
+    /// Where the app's device health goes for the heartbeat (`None` without a worker).
+    pub(super) fn health(&self) -> Option<Arc<Mutex<crate::county::outbox::StationHealth>>> {
+        self.worker().as_ref().map(|w| w.health())
     }
 
-    /// The county client, when a county is configured.
-    pub(super) fn client(&self) -> Option<&CountyClient> {
-        self.client.as_ref()
+    /// The outbox worker's status (`None` without a county link).
+    pub fn worker_status(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<crate::county::outbox::WorkerStatus>> {
+        self.worker().as_ref().map(|w| w.status())
     }
 
     /// Waits until the worker delivered `receipt` (Some(case number)) or reported a failure
@@ -286,13 +302,14 @@ impl CountyLink for OutboxCounty {
             fields,
         };
         let now = Utc::now();
-        let accepted = Outbox::accept(&mut self.store(), app, now).map_err(store_error)?;
+        let accepted = Outbox::accept_in(&mut self.store(), app, None, now, self.time_zone)
+            .map_err(store_error)?;
         let case_number = self.wait_confirmed(&accepted.receipt_number);
         Ok(Submission {
             qr_payload: format!("{}{}", self.progress_base, accepted.receipt_number),
             receipt_no: accepted.receipt_number,
             queued: case_number.is_none(),
-            submitted_at: now.with_timezone(&Local).naive_local(),
+            submitted_at: now.with_timezone(&self.time_zone).naive_local(),
             case_number,
         })
     }

@@ -11,6 +11,7 @@ mod powerloss;
 mod printer;
 mod provision;
 mod salvage;
+mod station;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
