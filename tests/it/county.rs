@@ -997,6 +997,8 @@ fn crash_child() {
         .block_on(async { spawn_worker(path, client, worker_cfg) })
         .unwrap();
     let mut out = std::io::stdout().lock();
+    // The harness has printed `test county::crash_child ... ` without a newline: end its line.
+    writeln!(out).unwrap();
     writeln!(out, "ready").unwrap();
     out.flush().unwrap();
     for i in 0..count {
