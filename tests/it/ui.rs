@@ -1146,8 +1146,12 @@ fn shutdown_waits_for_the_receipt_being_printed() {
         let printer = printer.clone();
         std::thread::spawn(move || printer.print_receipt(&receipt))
     };
-    // The job is on the printer: its first bytes have arrived.
-    let (started, _) = sim.wait_for(WAIT, |t| !t.is_empty());
+    // The job is on the printer: its ESC @ has arrived (the station's idle status checks, DLE
+    // EOT, come before it and are not the job).
+    let (started, _) = sim.wait_for(WAIT, |t| {
+        t.iter()
+            .any(|e| matches!(e, village_kiosk::printer::paper::TranscriptEntry::Init))
+    });
     assert!(started, "the receipt never reached the printer");
     let report = station.shutdown();
     assert!(report.clean(), "{report:?}");
