@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use slint::ComponentHandle;
-use village_kiosk::cli::run;
 use village_kiosk::session::WipeReason;
 use village_kiosk::station::{DemoOptions, Station};
 use village_kiosk::ui::app::KioskOptions;
@@ -221,7 +220,7 @@ fn main() {
     bench_page("idle", &mut frame);
     kiosk.start_visit();
     bench_page("home", &mut frame);
-    if let Some(item) = run::first_online_item(&kiosk.services) {
+    if let Some(item) = village_kiosk::ui::tour::first_online_item(&kiosk.services) {
         village_kiosk::ui::search::open_item(&kiosk, &item.code);
         bench_page("guide", &mut frame);
     }

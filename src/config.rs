@@ -195,19 +195,22 @@ impl Default for OutboxConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UiConfig {
-    /// "zh-CN" or "en"; typed by [`UiConfig::language`].
-    pub language: String,
-    /// "portrait" (1080x1920) or "landscape" (1920x1080); typed by [`UiConfig::orientation`].
-    pub orientation: String,
+    /// `"zh-CN"` or `"en"`; any other value is a config error naming the line.
+    pub language: UiLanguage,
+    /// `"portrait"` (1080x1920) or `"landscape"` (1920x1080); any other value is a config error.
+    pub orientation: Orientation,
     pub large_text: bool,
 }
 
 /// The UI language the screen starts in (`ui.language`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum UiLanguage {
     /// 简体中文, `zh-CN`.
+    #[default]
+    #[serde(rename = "zh-CN")]
     ZhCn,
     /// English, `en`.
+    #[serde(rename = "en")]
     En,
 }
 
@@ -228,9 +231,11 @@ impl UiLanguage {
 }
 
 /// How the screen is mounted (`ui.orientation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Orientation {
     /// 1080x1920.
+    #[default]
     Portrait,
     /// 1920x1080.
     Landscape,
@@ -251,23 +256,11 @@ impl Orientation {
     }
 }
 
-impl UiConfig {
-    /// `ui.language` as a value; `None` for a value [`Config::check`] reports.
-    pub fn language(&self) -> Option<UiLanguage> {
-        UiLanguage::parse(&self.language)
-    }
-
-    /// `ui.orientation` as a value; `None` for a value [`Config::check`] reports.
-    pub fn orientation(&self) -> Option<Orientation> {
-        Orientation::parse(&self.orientation)
-    }
-}
-
 impl Default for UiConfig {
     fn default() -> Self {
         Self {
-            language: "zh-CN".into(),
-            orientation: "portrait".into(),
+            language: UiLanguage::ZhCn,
+            orientation: Orientation::Portrait,
             large_text: false,
         }
     }
@@ -812,25 +805,11 @@ impl Config {
                 "e.g. backoff_base_secs = 2 and backoff_max_secs = 600",
             );
         }
-        if self.ui.language().is_none() {
-            bad(
-                "ui.language",
-                format!("{:?} is not a supported language", self.ui.language),
-                "use \"zh-CN\" or \"en\"",
-            );
-        }
         if self.voice.volume > 100 {
             bad(
                 "voice.volume",
                 format!("{} is above 100", self.voice.volume),
                 "use 0 (silent) to 100 (loudest), e.g. volume = 80",
-            );
-        }
-        if self.ui.orientation().is_none() {
-            bad(
-                "ui.orientation",
-                format!("{:?} is not an orientation", self.ui.orientation),
-                "use \"portrait\" or \"landscape\"",
             );
         }
         p
@@ -923,6 +902,40 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn ui_language_and_orientation_are_typed() {
+        let (c, unknown) = parse("[ui]\nlanguage = \"en\"\norientation = \"landscape\"\n").unwrap();
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(c.ui.language, UiLanguage::En);
+        assert_eq!(c.ui.orientation, Orientation::Landscape);
+        for (text, line, field, expected) in [
+            ("[ui]\nlanguage = \"fr\"\n", 2, "ui.language", "`zh-CN`"),
+            (
+                "[ui]\n\norientation = \"sideways\"\n",
+                3,
+                "ui.orientation",
+                "`landscape`",
+            ),
+        ] {
+            match parse(text).unwrap_err() {
+                ConfigError::Invalid {
+                    line: l,
+                    field: f,
+                    message,
+                    ..
+                } => {
+                    assert_eq!((l, f.as_str()), (line, field), "{text}");
+                    assert!(message.contains(expected), "{text}: {message}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // The values written back are the ones read.
+        let written = toml::to_string(&c).unwrap();
+        assert!(written.contains("language = \"en\""), "{written}");
+        assert!(written.contains("orientation = \"landscape\""), "{written}");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! - `ui` (feature `gui`): Rust controllers, one per Slint adapter global.
 //! - [`voice`]: spoken guidance (语音播报): what is said per page and moment, and the espeak-ng driver.
 //! - [`sim`]: reader and printer simulators on pseudo-terminals.
+//! - [`profile`]: the one loader of device profiles (reader and printer models).
 //! - [`backoffice`]: the reference county back office.
 //! - [`provision`]: a terminal becomes a station from a county-signed bundle (终端开通).
 //! - [`watchdog`]: sd_notify READY and WATCHDOG pings for systemd's service watchdog.
@@ -31,6 +32,7 @@ pub mod doctor;
 pub mod idcard;
 pub mod pii;
 pub mod printer;
+pub mod profile;
 pub mod provision;
 pub mod session;
 #[cfg(feature = "demo")]

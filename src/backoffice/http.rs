@@ -100,10 +100,14 @@ pub struct PeerInfo {
 #[derive(Debug, Clone)]
 pub struct Station(pub String);
 
-/// A test hook: while held, submissions wait after claiming their key (to show 409).
+/// Counters the server keeps: TLS handshakes in progress (the handshake cap); with the
+/// `test-support` feature (tests only) also a hold on submissions after they claimed their key
+/// (to show 409) and a count of claims.
 #[derive(Debug, Clone)]
 pub(crate) struct Gate {
+    #[cfg(feature = "test-support")]
     pub hold: watch::Sender<bool>,
+    #[cfg(feature = "test-support")]
     pub claims: watch::Sender<u64>,
     /// TLS handshakes in progress.
     pub handshakes: watch::Sender<usize>,
@@ -112,7 +116,9 @@ pub(crate) struct Gate {
 impl Gate {
     pub fn new() -> Gate {
         Gate {
+            #[cfg(feature = "test-support")]
             hold: watch::channel(false).0,
+            #[cfg(feature = "test-support")]
             claims: watch::channel(0).0,
             handshakes: watch::channel(0).0,
         }
@@ -381,9 +387,12 @@ async fn submit(
             key: scoped_key,
         }
     };
-    state.gate.claims.send_modify(|n| *n += 1);
-    let mut hold = state.gate.hold.subscribe();
-    let _ = hold.wait_for(|h| !*h).await;
+    #[cfg(feature = "test-support")]
+    {
+        state.gate.claims.send_modify(|n| *n += 1);
+        let mut hold = state.gate.hold.subscribe();
+        let _ = hold.wait_for(|h| !*h).await;
+    }
     let receipt = sub.receipt_number.clone();
     let outcome = {
         let station = station.clone();

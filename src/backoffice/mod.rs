@@ -30,7 +30,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, bundle};
-use crate::county::wire::{self, CaseStatus};
+use crate::county::wire;
 
 pub mod certs;
 mod cli;
@@ -651,7 +651,7 @@ impl EmbeddedBackoffice {
     pub fn advance(
         &self,
         case_number: &str,
-        to: CaseStatus,
+        to: wire::CaseStatus,
         note: Option<&str>,
     ) -> Result<wire::CaseView, BackofficeError> {
         let view = self
@@ -661,23 +661,27 @@ impl EmbeddedBackoffice {
         Ok(view)
     }
 
-    /// Test hook: while held, submissions wait after claiming their idempotency key.
+    /// Test support: while held, submissions wait after claiming their idempotency key.
+    #[cfg(feature = "test-support")]
     pub fn hold_submissions(&self, hold: bool) {
         self.gate.hold.send_replace(hold);
     }
 
-    /// Test hook: how many submissions have claimed their key so far.
+    /// Test support: how many submissions have claimed their key so far.
+    #[cfg(feature = "test-support")]
     pub fn claims(&self) -> u64 {
         *self.gate.claims.borrow()
     }
 
-    /// Test hook: waits until `n` submissions have claimed their key in total.
+    /// Test support: waits until `n` submissions have claimed their key in total.
+    #[cfg(feature = "test-support")]
     pub async fn wait_for_claims(&self, n: u64) {
         let mut rx = self.gate.claims.subscribe();
         let _ = rx.wait_for(|c| *c >= n).await;
     }
 
-    /// Test hook: waits until exactly `n` TLS handshakes are in progress.
+    /// Test support: waits until exactly `n` TLS handshakes are in progress.
+    #[cfg(feature = "test-support")]
     pub async fn wait_for_handshakes(&self, n: usize) {
         let mut rx = self.gate.handshakes.subscribe();
         let _ = rx.wait_for(|c| *c == n).await;
@@ -689,6 +693,7 @@ impl EmbeddedBackoffice {
     }
 
     fn shutdown(&mut self) {
+        #[cfg(feature = "test-support")]
         self.gate.hold.send_replace(false);
         if let Some(s) = self.stop.take() {
             let _ = s.send(());

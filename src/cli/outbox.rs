@@ -4,9 +4,6 @@
 //! and masked names only). Exit codes: 0 all well, 1 failure or something needs attention,
 //! 2 usage error (clap).
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +13,8 @@ use chrono::Utc;
 
 use super::Globals;
 use crate::config::{self, Config};
-use crate::county::outbox::{NewApplication, Outbox, OutboxState, WorkerConfig, spawn_worker};
-use crate::county::{CountyAuth, CountyClient, tls};
+use crate::county::outbox::{Outbox, OutboxState};
+use crate::county::{CountyClient, tls};
 use crate::store::Store;
 
 mod salvage;
@@ -42,24 +39,6 @@ pub enum OutboxCommand {
     /// Copy every readable pending and needs-attention entry of a damaged store into a fresh
     /// store and list what could not be read (exit 0 all copied, 3 some unreadable).
     Salvage(salvage::SalvageArgs),
-    /// Test harness for the crash test: accept applications and forward them.
-    #[command(hide = true)]
-    CrashChild(CrashChildArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct CrashChildArgs {
-    #[arg(long)]
-    pub data_dir: PathBuf,
-    #[arg(long)]
-    pub county_url: String,
-    #[arg(long)]
-    pub token: String,
-    #[arg(long)]
-    pub station_id: String,
-    /// Applications to accept (then wait for the queue to drain).
-    #[arg(long, default_value_t = 0)]
-    pub count: u32,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -168,74 +147,7 @@ pub fn run_outbox(cmd: OutboxCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::Salvage(args) => salvage::run(args, g),
-        OutboxCommand::CrashChild(args) => crash_child(args),
     }
-}
-
-/// The kiosk side of the crash test: prints `ready`, then `accepted RECEIPT KEY` for each
-/// application once it is on disk, then `drained` when the county has everything.
-fn crash_child(args: CrashChildArgs) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open_in(&args.data_dir)?;
-    let path = store.path().to_path_buf();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let client = CountyClient::new(
-        &args.county_url,
-        CountyAuth::DemoToken {
-            token: args.token.clone(),
-            station_id: args.station_id.clone(),
-        },
-        Duration::from_secs(10),
-    )?;
-    let worker_cfg = WorkerConfig {
-        policy: crate::county::retry::BackoffPolicy {
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-        },
-        heartbeat_interval: None,
-        poll_interval: Duration::from_secs(3600),
-        ..WorkerConfig::default()
-    };
-    let worker = rt.block_on(async { spawn_worker(path, client, worker_cfg) })?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "ready")?;
-    out.flush()?;
-    for i in 0..args.count {
-        let app = NewApplication {
-            item_code: "SB-003".into(),
-            item_name: "城乡居民养老保险待遇领取资格认证".into(),
-            applicant_name: "测试员".into(),
-            id_number: {
-                let first17 = format!("410329195001{:05}", i % 100_000);
-                let check = crate::idcard::card::gb11643_check_char(&first17).unwrap_or('0');
-                format!("{first17}{check}")
-            },
-            phone: None,
-            fields: BTreeMap::from([("certification_way".into(), "face".into())]),
-        };
-        let a = Outbox::accept(&mut store, app, Utc::now())?;
-        writeln!(out, "accepted {} {}", a.receipt_number, a.idempotency_key)?;
-        out.flush()?;
-        worker.nudge();
-    }
-    let mut status = worker.status();
-    rt.block_on(async {
-        loop {
-            let stats = Outbox::stats(&store)?;
-            if stats.pending == 0 {
-                break;
-            }
-            worker.nudge();
-            let _ = tokio::time::timeout(Duration::from_millis(200), status.changed()).await;
-        }
-        anyhow::Ok(())
-    })?;
-    writeln!(out, "drained")?;
-    out.flush()?;
-    rt.block_on(worker.shutdown());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// One check's verdict.

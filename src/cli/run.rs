@@ -1,11 +1,13 @@
-//! `kiosk run` and `kiosk screenshot`: the touchscreen app and its screens rendered to PNG.
+//! `kiosk run` and `kiosk screenshot`: the touchscreen app and its screens rendered to PNG (the
+//! tour itself is `ui::tour`, shared with the UI tests).
 //!
 //! Without a config file (or with `--demo`) the app runs in demo mode: simulated reader and
 //! printer on pseudo-terminals, the reference back office embedded on loopback, the demo
 //! catalogue. With a config it opens the configured devices and county link.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "demo")]
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,14 +17,13 @@ use anyhow::{Context, anyhow, bail};
 use slint::ComponentHandle;
 
 use super::Globals;
-use crate::config::{self, Config};
+use crate::config::{Config, Orientation};
 use crate::session::SessionRules;
 #[cfg(feature = "demo")]
 use crate::station::DemoOptions;
 use crate::station::Station;
-use crate::station::ports::Services;
 use crate::ui::app::KioskOptions;
-use crate::ui::{Kiosk, Lang, ManualClock, Page, SystemClock, headless};
+use crate::ui::{Kiosk, Lang, SystemClock, headless};
 
 #[derive(Debug, Default, clap::Args)]
 pub struct RunArgs {
@@ -108,24 +109,19 @@ fn print_first_frame(entered: Instant) {
 }
 
 fn kiosk_options(config: &Config, args: &RunArgs, demo: bool) -> anyhow::Result<KioskOptions> {
-    let lang_tag = args
-        .lang
-        .clone()
-        .unwrap_or_else(|| config.ui.language.clone());
-    let lang = Lang::parse(&lang_tag)
-        .ok_or_else(|| anyhow!("unknown UI language {lang_tag:?}; use zh-CN or en"))?;
-    let landscape = args.landscape
-        || match config.ui.orientation.as_str() {
-            "portrait" => false,
-            "landscape" => true,
-            other => bail!("unknown ui.orientation {other:?}; use portrait or landscape"),
-        };
+    let lang = match args.lang.as_deref() {
+        Some(tag) => Lang::parse(tag)
+            .ok_or_else(|| anyhow!("unknown UI language {tag:?} for --lang; use zh-CN or en"))?,
+        None => Lang::from(config.ui.language),
+    };
+    let landscape = args.landscape || config.ui.orientation == Orientation::Landscape;
     Ok(KioskOptions {
         rules: SessionRules::from(&config.session),
         lang,
         landscape,
         large_text: config.ui.large_text,
         demo_mode: demo,
+        time_zone: config.station.time_zone,
     })
 }
 
@@ -165,13 +161,10 @@ fn demo_station(_args: &RunArgs, _handle: tokio::runtime::Handle) -> anyhow::Res
 pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let entered = Instant::now();
     init_logging();
-    let loaded = config::load(g.config.as_deref()).map_err(|e| anyhow!("{e}"))?;
-    for k in &loaded.unknown_keys {
-        tracing::warn!("unknown config key {k:?} (see `kiosk config check`)");
-    }
+    let loaded = g.loaded()?;
     let demo = args.demo || loaded.is_demo();
-    let config = loaded.config;
-    let options = kiosk_options(&config, &args, demo)?;
+    let config = &loaded.config;
+    let options = kiosk_options(config, &args, demo)?;
     let rt = runtime()?;
     let handle = rt.handle().clone();
 
@@ -188,7 +181,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let station = if demo {
         demo_station(&args, handle.clone())?
     } else {
-        Station::production(&config, handle.clone())?
+        Station::production(config, handle.clone())?
     };
 
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
@@ -318,8 +311,8 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     stopped
 }
 
-/// The reader and the noticeboard into `kiosk`'s events (`refresh` overrides the config's
-/// announcement refresh).
+/// The reader, the announcements and catalogue sync into `kiosk`'s events (`refresh`
+/// overrides the config's announcement refresh).
 fn connect(
     station: &Station,
     kiosk: &Kiosk,
@@ -331,6 +324,8 @@ fn connect(
     station.start_noticeboard(refresh, move |a| {
         sink.send(crate::ui::app::UiEvent::Announcements(a))
     });
+    let sink = kiosk.sink();
+    station.start_catalogue_watch(move || sink.send(crate::ui::app::UiEvent::CataloguePending));
     reader
 }
 
@@ -355,210 +350,6 @@ fn stop(
     Ok(ExitCode::SUCCESS)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Screenshots.
-
-#[cfg(feature = "demo")]
-fn save(k: &Kiosk, dir: &Path, name: &str) -> anyhow::Result<()> {
-    let png = headless::snapshot_png(k).map_err(|e| anyhow!(e))?;
-    let path = dir.join(format!("{name}.png"));
-    std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-#[cfg(feature = "demo")]
-const WAIT: Duration = Duration::from_secs(20);
-
-#[cfg(feature = "demo")]
-fn wait_page(k: &Kiosk, page: Page) -> anyhow::Result<()> {
-    if k.wait_until(WAIT, |k| k.page() == page) {
-        Ok(())
-    } else {
-        bail!("the app did not reach {page:?} (it shows {:?})", k.page())
-    }
-}
-
-#[cfg(feature = "demo")]
-fn tap(k: &Kiosk, label: &str) -> anyhow::Result<()> {
-    headless::tap(k, label).map_err(|e| anyhow!(e))
-}
-
-#[cfg(feature = "demo")]
-/// Fills the current form with valid answers by tapping keys, the way a villager would.
-pub fn fill_form_validly(k: &Kiosk) -> anyhow::Result<()> {
-    use crate::catalog::FieldKind;
-    let item = k
-        .visit
-        .borrow()
-        .item
-        .clone()
-        .ok_or_else(|| anyhow!("no item"))?;
-    let fa = k.window.global::<crate::ui::FormAdapter>();
-    for (i, f) in item.form.iter().enumerate() {
-        if f.card_fill.is_some() {
-            continue;
-        }
-        fa.invoke_select_field(i as i32);
-        fa.invoke_clear();
-        let keys: Vec<String> = match &f.kind {
-            FieldKind::Phone => "13800138000".chars().map(String::from).collect(),
-            FieldKind::Number { min, max, .. } => {
-                let v = (*min).max(1).min(*max);
-                v.to_string().chars().map(String::from).collect()
-            }
-            FieldKind::BankAccount => "6217000010001234569".chars().map(String::from).collect(),
-            FieldKind::Date => "19600501".chars().map(String::from).collect(),
-            FieldKind::IdNumber => "11010519491231002X".chars().map(String::from).collect(),
-            FieldKind::Choice { options } => {
-                if let Some(o) = options.first() {
-                    fa.invoke_choose(o.into());
-                }
-                Vec::new()
-            }
-            FieldKind::Text { .. } => {
-                for l in ["n", "o", "n", "g"] {
-                    fa.invoke_letter(l.into());
-                }
-                let c = crate::ui::ime::candidates("nong", 1);
-                if let Some(c) = c.first() {
-                    fa.invoke_choose(c.to_string().into());
-                }
-                Vec::new()
-            }
-        };
-        for key in keys {
-            fa.invoke_key(key.into());
-        }
-    }
-    Ok(())
-}
-
-#[cfg(feature = "demo")]
-/// The first item the village point can accept online.
-pub fn first_online_item(services: &Services) -> Option<crate::catalog::ServiceItem> {
-    crate::catalog::Category::ALL
-        .into_iter()
-        .flat_map(|c| services.catalogue.by_category(c))
-        .find(|i| i.village_online && !i.form.is_empty())
-}
-
-#[cfg(feature = "demo")]
-fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Result<()> {
-    let shot = |n: &str| save(k, dir, &format!("{prefix}-{n}"));
-    k.end_visit(crate::session::WipeReason::Home);
-    shot("01-idle")?;
-    k.start_visit();
-    shot("02-home")?;
-    k.show(Page::Search, true);
-    let sa = k.window.global::<crate::ui::SearchAdapter>();
-    sa.invoke_clear();
-    sa.invoke_letter("y".into());
-    sa.invoke_letter("l".into());
-    shot("03-search")?;
-    k.home();
-    let item = first_online_item(&k.services).ok_or_else(|| anyhow!("no online item"))?;
-    k.visit.borrow_mut().list = Some(crate::ui::app::ListContext::Category(item.category));
-    k.show(Page::ItemList, true);
-    shot("04-category")?;
-    crate::ui::search::open_item(k, &item.code);
-    shot("05-guide")?;
-    tap(
-        k,
-        if k.lang() == Lang::Zh {
-            "我要申请"
-        } else {
-            "Apply"
-        },
-    )?;
-    wait_page(k, Page::Card)?;
-    shot("06-card")?;
-    k.window
-        .global::<crate::ui::CardAdapter>()
-        .invoke_place_demo_card("resident".into());
-    wait_page(k, Page::Form)?;
-    shot("07-form")?;
-    let fa = k.window.global::<crate::ui::FormAdapter>();
-    fa.invoke_next();
-    shot("08-form-errors")?;
-    fill_form_validly(k)?;
-    fa.invoke_next();
-    wait_page(k, Page::Confirm)?;
-    k.window
-        .global::<crate::ui::ConfirmAdapter>()
-        .set_consent(true);
-    shot("09-confirm")?;
-    k.window
-        .global::<crate::ui::ConfirmAdapter>()
-        .invoke_submit();
-    wait_page(k, Page::Submitted)?;
-    k.wait_until(WAIT, |k| {
-        !matches!(
-            k.visit.borrow().submitted.print,
-            crate::ui::app::PrintState::Printing
-        )
-    });
-    shot("10-submitted")?;
-    k.window
-        .global::<crate::ui::SubmittedAdapter>()
-        .invoke_rate();
-    shot("11-evaluation")?;
-    k.end_visit(crate::session::WipeReason::Finished);
-    k.window
-        .global::<crate::ui::IdleAdapter>()
-        .invoke_my_applications();
-    k.window
-        .global::<crate::ui::CardAdapter>()
-        .invoke_place_demo_card("resident".into());
-    wait_page(k, Page::Cases)?;
-    k.wait_until(WAIT, |k| !k.visit.borrow().cases.loading);
-    shot("12-cases")?;
-    k.home();
-    clock.advance(Duration::from_secs(50));
-    k.tick();
-    shot("13-inactivity-warning")?;
-    k.touched();
-    Ok(())
-}
-
-#[cfg(feature = "demo")]
-/// The printer-failure and county-unreachable screens.
-fn failure_shots(
-    k: &Kiosk,
-    station: &Station,
-    dir: &Path,
-    prefix: &str,
-    name: &str,
-) -> anyhow::Result<()> {
-    let _ = station;
-    k.end_visit(crate::session::WipeReason::Home);
-    k.start_visit();
-    let item = first_online_item(&k.services).ok_or_else(|| anyhow!("no online item"))?;
-    crate::ui::search::open_item(k, &item.code);
-    k.window.global::<crate::ui::GuideAdapter>().invoke_apply();
-    wait_page(k, Page::Card)?;
-    k.window
-        .global::<crate::ui::CardAdapter>()
-        .invoke_place_demo_card("resident".into());
-    wait_page(k, Page::Form)?;
-    fill_form_validly(k)?;
-    k.window.global::<crate::ui::FormAdapter>().invoke_next();
-    wait_page(k, Page::Confirm)?;
-    k.window
-        .global::<crate::ui::ConfirmAdapter>()
-        .set_consent(true);
-    k.window
-        .global::<crate::ui::ConfirmAdapter>()
-        .invoke_submit();
-    wait_page(k, Page::Submitted)?;
-    k.wait_until(WAIT, |k| {
-        !matches!(
-            k.visit.borrow().submitted.print,
-            crate::ui::app::PrintState::Printing
-        )
-    });
-    save(k, dir, &format!("{prefix}-{name}"))
-}
-
 /// The tokio runtime the app's device and network work runs on (two workers: the kiosk has two
 /// cores and the UI thread is separate).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -580,85 +371,16 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
     };
     let orientations: Vec<bool> = match args.orientation.as_deref() {
         None => vec![false, true],
-        Some("portrait") => vec![false],
-        Some("landscape") => vec![true],
-        Some(o) => bail!("unknown orientation {o:?}; use portrait or landscape"),
+        Some(o) => match Orientation::parse(o) {
+            Some(o) => vec![o == Orientation::Landscape],
+            None => bail!("unknown orientation {o:?}; use portrait or landscape"),
+        },
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     headless::init().map_err(|e| anyhow!(e))?;
     let rt = runtime()?;
-    let handle = rt.handle().clone();
-    let station = Station::demo(DemoOptions::default(), handle.clone())?;
-    let dead = Station::demo(
-        DemoOptions {
-            county_reachable: false,
-            printer_state: crate::printer::status::PaperState::PaperEnd,
-            ..DemoOptions::default()
-        },
-        handle.clone(),
-    )?;
-    let mut count = 0;
-    for &lang in &langs {
-        for &landscape in &orientations {
-            let prefix = format!(
-                "{}-{}",
-                lang.tag(),
-                if landscape { "landscape" } else { "portrait" }
-            );
-            let clock = Rc::new(ManualClock::new());
-            let options = KioskOptions {
-                lang,
-                landscape,
-                ..KioskOptions::default()
-            };
-            let k = Kiosk::new(
-                station.services().clone(),
-                handle.clone(),
-                clock.clone(),
-                options.clone(),
-                Arc::new(|| {}),
-            )
-            .map_err(|e| anyhow!("{e}"))?;
-            headless::set_orientation(&k, landscape);
-            let reader = connect(&station, &k, Some(Duration::from_secs(3600)));
-            if !k.wait_until(WAIT, |k| !k.shell.borrow().announcements.is_empty()) {
-                bail!("the demo back office's announcements did not arrive");
-            }
-            let toured = tour(&k, &clock, &args.out, &prefix);
-            // The next tour's reader starts with an empty field, as a kiosk nobody is at.
-            if let Some(hand) = &station.services().demo_hand {
-                let _ = hand.lift();
-            }
-            // One reader thread at a time on the simulator's tty.
-            reader.stop();
-            toured?;
-            let kd = Kiosk::new(
-                dead.services().clone(),
-                handle.clone(),
-                clock.clone(),
-                options,
-                Arc::new(|| {}),
-            )
-            .map_err(|e| anyhow!("{e}"))?;
-            headless::set_orientation(&kd, landscape);
-            let sink = kd.sink();
-            let dead_reader =
-                dead.start_reader(move |e| sink.send(crate::ui::app::UiEvent::Card(e)));
-            failure_shots(
-                &kd,
-                &dead,
-                &args.out,
-                &prefix,
-                "14-printer-failed-and-queued",
-            )?;
-            if let Some(hand) = &dead.services().demo_hand {
-                let _ = hand.lift();
-            }
-            dead_reader.stop();
-            count += 14;
-        }
-    }
+    let count = crate::ui::tour::screenshots(&args.out, &langs, &orientations, rt.handle())?;
     outln!("wrote {count} screenshots to {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }

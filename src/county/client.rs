@@ -413,40 +413,6 @@ impl CountyClient {
     }
 }
 
-impl CountyClient {
-    /// Fetches the catalogue bundle and verifies it against `trusted` (see
-    /// `catalog::bundle::trusted_key`): `None` when unchanged since `if_none_match`.
-    pub async fn catalog(
-        &self,
-        trusted: &ed25519_dalek::VerifyingKey,
-        if_none_match: Option<&str>,
-    ) -> Result<Option<(crate::catalog::Catalog, Option<String>)>, ClientError> {
-        match self.bundle(BundleKind::Catalog, if_none_match).await? {
-            None => Ok(None),
-            Some((bytes, etag)) => crate::catalog::bundle::open_catalog(&bytes, trusted)
-                .map(|c| Some((c, etag)))
-                .map_err(|e| ClientError::Decode(format!("catalogue bundle refused: {e}"))),
-        }
-    }
-
-    /// Fetches the announcements bundle and verifies it against `trusted`.
-    pub async fn announcements(
-        &self,
-        trusted: &ed25519_dalek::VerifyingKey,
-        if_none_match: Option<&str>,
-    ) -> Result<Option<(wire::Announcements, Option<String>)>, ClientError> {
-        match self
-            .bundle(BundleKind::Announcements, if_none_match)
-            .await?
-        {
-            None => Ok(None),
-            Some((bytes, etag)) => super::noticeboard::open(&bytes, trusted)
-                .map(|ann| Some((ann, etag)))
-                .map_err(|e| ClientError::Decode(e.to_string())),
-        }
-    }
-}
-
 /// The card key (卡片密钥摘要) a station sends with a lookup and with an application:
 /// `hex(SHA-256("village-kiosk/card-key/v1" ‖ id number ‖ issuer ‖ valid from ‖ valid until ‖
 /// photo))`, each part length-prefixed. The issuing authority, the validity dates and above all

@@ -278,8 +278,9 @@ impl Outbox {
         agent: Option<wire::Agent>,
         keep_phone: bool,
         now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
     ) -> Result<Accepted, OutboxError> {
-        Outbox::accept_body(store, app, agent, keep_phone, now, DEFAULT_TIME_ZONE)
+        Outbox::accept_body(store, app, agent, keep_phone, now, tz)
     }
 
     /// Accepts an application: writes its exact submission body and idempotency key, and the

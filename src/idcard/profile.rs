@@ -2,9 +2,9 @@
 //! from `hardware/profiles/readers/*.toml` and named by the config's `reader.profile`.
 //!
 //! The shipped profiles are embedded with `include_str!`; a profile can also be a `.toml` file.
-//! Pure data: parsing only, no device I/O.
+//! Loading is the generic [`crate::profile`]; this module says what a reader profile holds and
+//! what values are valid. No device I/O.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -45,74 +45,47 @@ pub struct ReaderProfile {
     pub read_fingerprint_block: bool,
 }
 
-/// A reader profile could not be found or read.
-#[derive(Debug, thiserror::Error)]
-pub enum ReaderProfileError {
-    #[error("unknown reader profile {name:?} (known: {known}); set reader.profile to one of them")]
-    Unknown { name: String, known: String },
-    #[error("cannot read reader profile {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("invalid reader profile {origin}: {message}")]
-    Invalid { origin: String, message: String },
+/// A reader profile could not be found or read (the loader is [`crate::profile`]).
+pub type ReaderProfileError = crate::profile::ProfileError;
+
+impl crate::profile::Profile for ReaderProfile {
+    const KIND: &'static str = "reader";
+    const CONFIG_KEY: &'static str = "reader.profile";
+    const BUILTIN: &'static [(&'static str, &'static str)] = BUILTIN;
+
+    fn check(&self) -> Result<(), String> {
+        if self.protocol != "sam" {
+            return Err(format!(
+                "protocol {:?} is not supported (only \"sam\")",
+                self.protocol
+            ));
+        }
+        if self.baud == 0 || self.find_timeout_ms == 0 || self.read_timeout_ms == 0 {
+            return Err("baud, find_timeout_ms and read_timeout_ms must not be 0".into());
+        }
+        Ok(())
+    }
 }
 
 impl ReaderProfile {
     /// A shipped profile by name.
     pub fn builtin(name: &str) -> Result<ReaderProfile, ReaderProfileError> {
-        let text = BUILTIN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| ReaderProfileError::Unknown {
-                name: name.to_string(),
-                known: Self::builtin_names().join(", "),
-            })?;
-        Self::from_toml(text, name)
+        crate::profile::builtin(name)
     }
 
     /// Names of the shipped profiles.
     pub fn builtin_names() -> Vec<&'static str> {
-        BUILTIN.iter().map(|(n, _)| *n).collect()
+        crate::profile::builtin_names::<ReaderProfile>()
     }
 
-    /// A shipped profile by name, or a `.toml` file when `name_or_path` ends in `.toml` or
-    /// contains a `/`.
+    /// A shipped profile by name, or a `.toml` file (see [`crate::profile::load`]).
     pub fn load(name_or_path: &str) -> Result<ReaderProfile, ReaderProfileError> {
-        if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
-            let path = Path::new(name_or_path);
-            let text =
-                std::fs::read_to_string(path).map_err(|source| ReaderProfileError::Read {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-            Self::from_toml(&text, &path.display().to_string())
-        } else {
-            Self::builtin(name_or_path)
-        }
+        crate::profile::load(name_or_path)
     }
 
     /// Parses and checks a profile; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<ReaderProfile, ReaderProfileError> {
-        let invalid = |message: String| ReaderProfileError::Invalid {
-            origin: origin.to_string(),
-            message,
-        };
-        let p: ReaderProfile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        if p.protocol != "sam" {
-            return Err(invalid(format!(
-                "protocol {:?} is not supported (only \"sam\")",
-                p.protocol
-            )));
-        }
-        if p.baud == 0 || p.find_timeout_ms == 0 || p.read_timeout_ms == 0 {
-            return Err(invalid(
-                "baud, find_timeout_ms and read_timeout_ms must not be 0".into(),
-            ));
-        }
-        Ok(p)
+        crate::profile::from_toml(text, origin)
     }
 
     pub fn find_timeout(&self) -> Duration {

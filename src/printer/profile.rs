@@ -4,8 +4,6 @@
 //! The shipped profiles are embedded with `include_str!`, so the binary knows them without the
 //! repository; a profile can also be loaded from a file. Pure data: parsing only, no device I/O.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 /// The profiles shipped in `hardware/profiles/printers/`, as (name, TOML text).
@@ -138,37 +136,28 @@ impl StatusSupport {
     }
 }
 
-/// A profile could not be found or read.
-#[derive(Debug, thiserror::Error)]
-pub enum ProfileError {
-    #[error("unknown printer profile {name:?} (known: {known})")]
-    Unknown { name: String, known: String },
-    #[error("cannot read printer profile {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("invalid printer profile {origin}: {message}")]
-    Invalid { origin: String, message: String },
+/// A printer profile could not be found or read (the loader is [`crate::profile`]).
+pub type ProfileError = crate::profile::ProfileError;
+
+impl crate::profile::Profile for PrinterProfile {
+    const KIND: &'static str = "printer";
+    const CONFIG_KEY: &'static str = "printer.profile";
+    const BUILTIN: &'static [(&'static str, &'static str)] = BUILTIN;
+
+    fn check(&self) -> Result<(), String> {
+        self.validate()
+    }
 }
 
 impl PrinterProfile {
     /// A shipped profile by name.
     pub fn builtin(name: &str) -> Result<PrinterProfile, ProfileError> {
-        let text = BUILTIN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| ProfileError::Unknown {
-                name: name.to_string(),
-                known: Self::builtin_names().join(", "),
-            })?;
-        Self::from_toml(text, name)
+        crate::profile::builtin(name)
     }
 
     /// Names of the shipped profiles.
     pub fn builtin_names() -> Vec<&'static str> {
-        BUILTIN.iter().map(|(n, _)| *n).collect()
+        crate::profile::builtin_names::<PrinterProfile>()
     }
 
     /// Every shipped profile.
@@ -179,32 +168,14 @@ impl PrinterProfile {
             .collect()
     }
 
-    /// A shipped profile by name, or a `.toml` file when `name_or_path` ends in `.toml` or
-    /// contains a `/`.
+    /// A shipped profile by name, or a `.toml` file (see [`crate::profile::load`]).
     pub fn load(name_or_path: &str) -> Result<PrinterProfile, ProfileError> {
-        if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
-            let path = Path::new(name_or_path);
-            let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            Self::from_toml(&text, &path.display().to_string())
-        } else {
-            Self::builtin(name_or_path)
-        }
+        crate::profile::load(name_or_path)
     }
 
     /// Parses and checks a profile; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<PrinterProfile, ProfileError> {
-        let p: PrinterProfile = toml::from_str(text).map_err(|e| ProfileError::Invalid {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
-        p.validate().map_err(|message| ProfileError::Invalid {
-            origin: origin.to_string(),
-            message,
-        })?;
-        Ok(p)
+        crate::profile::from_toml(text, origin)
     }
 
     fn validate(&self) -> Result<(), String> {

@@ -359,8 +359,7 @@ pub fn validate(p: &Provisioning) -> Result<(), ProvisionError> {
         ));
     }
     if let Some(o) = &p.screen.orientation
-        && o != "portrait"
-        && o != "landscape"
+        && crate::config::Orientation::parse(o).is_none()
     {
         return Err(invalid(
             "screen.orientation",
@@ -804,7 +803,7 @@ mod tests {
         assert_eq!(c.station.id, p.station.id);
         assert_eq!(c.station.name, p.station.name);
         assert_eq!(c.county.url.as_deref(), Some("https://zwfw.example:8443"));
-        assert_eq!(c.ui.orientation, "landscape");
+        assert_eq!(c.ui.orientation, crate::config::Orientation::Landscape);
         assert!(!c.is_demo());
         let secrets: Vec<_> = files
             .iter()

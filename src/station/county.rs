@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Utc};
 
 use super::ports::{
     ApplicationDraft, CaseProgress, CaseRecord, CaseStep, CasesReply, Catalogue, Collection,
@@ -33,6 +33,8 @@ pub struct OutboxCounty {
     confirm_wait: Duration,
     /// The county's public progress-page URL (`GET /v1/station`), once the county told it.
     public_url: Arc<Mutex<Option<String>>>,
+    /// `station.time_zone`: the day of a receipt number and the time printed on it.
+    time_zone: chrono_tz::Tz,
 }
 
 fn store_error(e: impl std::fmt::Display) -> DeviceError {
@@ -74,16 +76,27 @@ impl OutboxCounty {
         catalogue: Arc<dyn Catalogue>,
         config: &Config,
     ) -> Result<Self, DeviceError> {
+        let worker = crate::county::outbox::WorkerConfig::from_config(&config.outbox);
+        Self::start_with_worker(store, store_path, client, rt, catalogue, config, worker)
+    }
+
+    /// [`OutboxCounty::start_with_store`] with the worker's settings given (demo mode's
+    /// heartbeat interval).
+    pub fn start_with_worker(
+        store: Store,
+        store_path: &Path,
+        client: Option<CountyClient>,
+        rt: tokio::runtime::Handle,
+        catalogue: Arc<dyn Catalogue>,
+        config: &Config,
+        worker_config: crate::county::outbox::WorkerConfig,
+    ) -> Result<Self, DeviceError> {
         let worker = match &client {
             Some(c) => {
                 let _guard = rt.enter();
                 Some(
-                    crate::county::spawn_worker(
-                        store_path.to_path_buf(),
-                        c.clone(),
-                        crate::county::outbox::WorkerConfig::from_config(&config.outbox),
-                    )
-                    .map_err(store_error)?,
+                    crate::county::spawn_worker(store_path.to_path_buf(), c.clone(), worker_config)
+                        .map_err(store_error)?,
                 )
             }
             None => None,
@@ -105,6 +118,7 @@ impl OutboxCounty {
             catalogue,
             confirm_wait: Duration::from_secs(5),
             public_url,
+            time_zone: config.station.time_zone,
         })
     }
 
@@ -141,14 +155,16 @@ impl OutboxCounty {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The store connection, shared with the noticeboard.
-    pub(super) fn shared_store(&self) -> Arc<Mutex<Store>> {
-        self.store.clone()
+    /// Where the app's device health goes for the heartbeat (`None` without a worker).
+    pub(super) fn health(&self) -> Option<Arc<Mutex<crate::county::outbox::StationHealth>>> {
+        self.worker().as_ref().map(|w| w.health())
     }
 
-    /// The county client, when a county is configured.
-    pub(super) fn client(&self) -> Option<&CountyClient> {
-        self.client.as_ref()
+    /// The outbox worker's status (`None` without a county link).
+    pub fn worker_status(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<crate::county::outbox::WorkerStatus>> {
+        self.worker().as_ref().map(|w| w.status())
     }
 
     /// The county's public URL: as told at start, or asked now (at most 3 s) if not yet known.
@@ -332,6 +348,7 @@ impl CountyLink for OutboxCounty {
             draft.agent.clone(),
             draft.keep_phone,
             now,
+            self.time_zone,
         )
         .map_err(store_error)?;
         let case_number = self.wait_confirmed(&accepted.receipt_number);
@@ -344,7 +361,7 @@ impl CountyLink for OutboxCounty {
             qr_payload,
             receipt_no: accepted.receipt_number,
             queued: case_number.is_none(),
-            submitted_at: now.with_timezone(&Local).naive_local(),
+            submitted_at: now.with_timezone(&self.time_zone).naive_local(),
             case_number,
         })
     }

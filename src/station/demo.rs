@@ -12,10 +12,13 @@ use super::card_hand::SimCardHand;
 use super::catalogue::IndexedCatalogue;
 use super::county::OutboxCounty;
 use super::ports::Catalogue;
-use super::{Station, StationError};
+use super::{Station, StationError, SyncSetup};
 use crate::backoffice::EmbeddedBackoffice;
 use crate::catalog::Catalog;
+use crate::catalog::keyring::Keyring;
 use crate::config::Config;
+use crate::county::outbox::WorkerConfig;
+use crate::county::sync::SyncSettings;
 use crate::county::{CountyAuth, CountyClient};
 use crate::printer::device::{Printer, PrinterSettings};
 use crate::printer::profile::{DEFAULT_PROFILE, PrinterProfile};
@@ -47,12 +50,14 @@ impl Station {
             path: data_dir.clone(),
             source,
         })?;
-        let catalogue: Arc<dyn Catalogue> = Arc::new(IndexedCatalogue::shared(
-            options
-                .catalog
-                .map(Arc::new)
-                .unwrap_or_else(crate::catalog::demo::demo_catalog_shared),
-        ));
+        // A catalogue of the caller's (a generated one) is not what the embedded back office
+        // serves: no sync then, or the demo catalogue would replace it.
+        let sync_catalogue = options.catalog.is_none();
+        let shown = options
+            .catalog
+            .map(Arc::new)
+            .unwrap_or_else(crate::catalog::demo::demo_catalog_shared);
+        let catalogue = Arc::new(IndexedCatalogue::shared(shown.clone()));
         let idcard_sim = Arc::new(
             IdcardSimulator::start(SimOptions::default())
                 .map_err(|e| demo_error("reader simulator", e))?,
@@ -128,24 +133,37 @@ impl Station {
             Duration::from_secs(config.county.timeout_secs.max(1)),
         )
         .map_err(|e| demo_error("county client", e))?;
-        let county = OutboxCounty::start_with_store(
+        let worker = WorkerConfig {
+            heartbeat_interval: Some(options.heartbeat_every),
+            ..WorkerConfig::from_config(&config.outbox)
+        };
+        let county = OutboxCounty::start_with_worker(
             store,
             &store_path,
-            Some(client),
+            Some(client.clone()),
             rt.clone(),
-            catalogue.clone(),
+            catalogue.clone() as Arc<dyn Catalogue>,
             &config,
+            worker,
         )
         .map_err(|e| demo_error("outbox", e.detail))?
         .with_confirm_wait(options.confirm_wait);
         let reader_port = idcard_sim.path().to_path_buf();
+        let sync = (options.county_reachable && sync_catalogue).then(|| SyncSetup {
+            client,
+            store_path: store_path.clone(),
+            keyring: Keyring::demo(),
+            settings: SyncSettings::from_config(&config),
+            seed: Some(shown),
+        });
         let mut station = Self::assemble(
             &config,
             catalogue,
             printer,
             county,
             reader_port,
-            Some(crate::catalog::bundle::demo_verifying_key()),
+            sync,
+            options.printer_health_every,
             rt,
         );
         station.demo = Some(parts);
@@ -166,6 +184,10 @@ pub struct DemoOptions {
     pub catalog: Option<Catalog>,
     /// How long a submission waits for the county before it says 待上传.
     pub confirm_wait: Duration,
+    /// How often a heartbeat goes to the county (a real terminal: every minute).
+    pub heartbeat_every: Duration,
+    /// How often the idle printer's status is asked for the heartbeat.
+    pub printer_health_every: Duration,
 }
 
 impl Default for DemoOptions {
@@ -175,6 +197,8 @@ impl Default for DemoOptions {
             county_reachable: true,
             catalog: None,
             confirm_wait: Duration::from_secs(5),
+            heartbeat_every: Duration::from_secs(60),
+            printer_health_every: super::PRINTER_HEALTH_EVERY,
         }
     }
 }

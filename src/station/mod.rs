@@ -6,10 +6,12 @@
 //! - [`Station::demo`] starts the same adapters on demo parts ([`demo`]): simulators on
 //!   pseudo-terminals, the back office embedded on loopback, a temporary data directory.
 //! - Both give the same [`Services`] (the UI's ports, [`ports`]), one adapter per port in its own
-//!   file: [`catalogue`], [`printer`], [`county`], [`reader`] and [`card_hand`], [`noticeboard`].
+//!   file: [`catalogue`], [`printer`], [`county`], [`reader`] and [`card_hand`], and [`sync`]
+//!   (catalogue sync and the idle screen's announcements).
+//! - [`health`]: what the drivers report goes into the heartbeat.
 //! - [`Station::shutdown`] (also on drop) is the only shutdown path, and what SIGTERM and SIGINT
 //!   lead to ([`Station::on_signal`]): no new print jobs, the job on the printer finishes, the
-//!   outbox worker finishes its step (a delivery in progress is recorded), the noticeboard stops,
+//!   outbox worker finishes its step (a delivery in progress is recorded), the sync loop stops,
 //!   then demo parts stop and the demo data directory goes.
 //!
 //! Nothing here formats text for the screen; ports return typed data and the UI words it.
@@ -21,10 +23,11 @@ pub mod coordinator_pin;
 pub mod county;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod noticeboard;
+pub mod health;
 pub mod ports;
 pub mod printer;
 pub mod reader;
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -36,10 +39,14 @@ pub use ports::Services;
 
 use self::catalogue::IndexedCatalogue;
 use self::county::OutboxCounty;
-use self::ports::{Announcement, CardEvent, Catalogue};
+use self::ports::{Announcement, CardEvent, CatalogueUpdates};
 use self::printer::SerialReceiptPrinter;
+use self::sync::CatalogueSync;
+use crate::catalog::keyring::Keyring;
 use crate::config::Config;
 use crate::county::CountyClient;
+use crate::county::sync::{SyncSettings, Syncer};
+use crate::doctor::health::HealthReporter;
 use crate::idcard::reader::ReaderHandle;
 use crate::printer::device::{Printer, PrinterSettings};
 use crate::printer::profile::PrinterProfile;
@@ -95,17 +102,32 @@ impl ShutdownReport {
     }
 }
 
-/// The kiosk's parts, assembled; owns everything that must be stopped (outbox worker,
-/// noticeboard task, printer, demo parts). Stop it with [`Station::shutdown`] or by dropping it,
-/// outside the tokio runtime and before the runtime is dropped.
+/// How often the printer's status is asked while it is idle (paper runs out between jobs).
+const PRINTER_HEALTH_EVERY: Duration = Duration::from_secs(30);
+
+/// How the sync loop is set up (see [`Station::assemble`]).
+struct SyncSetup {
+    client: CountyClient,
+    store_path: PathBuf,
+    keyring: Keyring,
+    settings: SyncSettings,
+    /// Demo mode: the catalogue in use, installed in the store when it has none.
+    seed: Option<Arc<crate::catalog::Catalog>>,
+}
+
+/// The kiosk's parts, assembled; owns everything that must be stopped (outbox worker, sync
+/// loop, printer, demo parts). Stop it with [`Station::shutdown`] or by dropping it, outside
+/// the tokio runtime and before the runtime is dropped.
 pub struct Station {
     services: Services,
     county: Arc<OutboxCounty>,
     printer: Arc<SerialReceiptPrinter>,
     reader_port: PathBuf,
-    /// The key announcements are verified against (None: not configured, the reason logged).
-    announcement_key: Option<ed25519_dalek::VerifyingKey>,
+    /// Catalogue sync and announcements (`None`: no county link or no trusted key).
+    sync: Option<Arc<CatalogueSync>>,
     announcements_every: Duration,
+    /// The app's device health, into the heartbeat.
+    health: HealthReporter,
     rt: tokio::runtime::Handle,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     #[cfg(feature = "demo")]
@@ -131,7 +153,7 @@ impl Station {
             Some((_, c)) => c,
             None => return Err(StationError::NoCatalogue(store_path)),
         };
-        let catalogue: Arc<dyn Catalogue> = Arc::new(IndexedCatalogue::new(catalog));
+        let catalogue = Arc::new(IndexedCatalogue::new(catalog));
         let reader_port = config
             .reader
             .port
@@ -157,16 +179,23 @@ impl Station {
         let county = OutboxCounty::start_with_store(
             store,
             &store_path,
-            client,
+            client.clone(),
             rt.clone(),
             catalogue.clone(),
             config,
         )
         .map_err(|e| StationError::Outbox(e.detail))?;
-        let announcement_key = match crate::catalog::bundle::trusted_key(config) {
-            Ok(k) => Some(*k.key()),
-            Err(e) => {
-                tracing::warn!("no announcements on the idle screen: {e}");
+        let sync = match (client, Keyring::from_config(config)) {
+            (Some(client), Ok(keyring)) => Some(SyncSetup {
+                client,
+                store_path,
+                keyring,
+                settings: SyncSettings::from_config(config),
+                seed: None,
+            }),
+            (None, _) => None,
+            (Some(_), Err(e)) => {
+                tracing::warn!("no catalogue sync and no announcements: {e}");
                 None
             }
         };
@@ -176,44 +205,74 @@ impl Station {
             printer,
             county,
             reader_port,
-            announcement_key,
+            sync,
+            PRINTER_HEALTH_EVERY,
             rt,
         ))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         config: &Config,
-        catalogue: Arc<dyn Catalogue>,
+        catalogue: Arc<IndexedCatalogue>,
         printer: Printer,
         county: OutboxCounty,
         reader_port: PathBuf,
-        announcement_key: Option<ed25519_dalek::VerifyingKey>,
+        sync: Option<SyncSetup>,
+        printer_health_every: Duration,
         rt: tokio::runtime::Handle,
     ) -> Self {
-        let printer = Arc::new(SerialReceiptPrinter::new(
-            printer,
-            config.station.name.clone(),
-            config.station.complaint_phone.clone(),
-        ));
+        let health = HealthReporter::new(county.health().unwrap_or_default());
+        health.catalog_version(Some(catalogue.version()));
+        health::refresh_verdict(&health);
+        let receipts = Arc::new(
+            SerialReceiptPrinter::new(
+                printer.clone(),
+                config.station.name.clone(),
+                config.station.complaint_phone.clone(),
+                config.station.time_zone,
+            )
+            .with_health(health.clone()),
+        );
         let county = Arc::new(county);
+        let sync = sync.map(|s| {
+            Arc::new(CatalogueSync::start(
+                &rt,
+                Syncer::new(s.client, s.store_path, s.keyring),
+                s.settings,
+                catalogue.clone(),
+                health.clone(),
+                s.seed,
+            ))
+        });
+        let busy = receipts.clone();
+        let watch = health::watch_printer(
+            &rt,
+            printer,
+            Arc::new(move || busy.busy()),
+            health.clone(),
+            printer_health_every,
+        );
         Self {
             services: Services {
                 catalogue,
-                printer: printer.clone(),
+                printer: receipts.clone(),
                 county: county.clone(),
                 demo_hand: None,
                 coordinator_pin: coordinator_pin::installed(std::path::Path::new("/")),
                 station_name: config.station.name.clone(),
+                updates: sync.clone().map(|s| s as Arc<dyn CatalogueUpdates>),
             },
             county,
-            printer,
+            printer: receipts,
             reader_port,
-            announcement_key,
+            sync,
             announcements_every: Duration::from_secs(
                 config.county.announcements_refresh_secs.max(60),
             ),
+            health,
             rt,
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(vec![watch]),
             #[cfg(feature = "demo")]
             demo: None,
             stopped: None,
@@ -236,35 +295,56 @@ impl Station {
         &self.reader_port
     }
 
-    /// Starts the reader driver; `on_event` gets its events on the runtime. One reader per
-    /// port at a time: stop the handle before starting another.
+    /// Starts the reader driver; `on_event` gets its events on the runtime (after the
+    /// heartbeat's health saw them). One reader per port at a time: stop the handle before
+    /// starting another.
     pub fn start_reader(&self, on_event: impl Fn(CardEvent) + Send + 'static) -> ReaderHandle {
-        reader::start(&self.reader_port, &self.rt, on_event)
+        reader::start(
+            &self.reader_port,
+            &self.rt,
+            Some(self.health.clone()),
+            on_event,
+        )
     }
 
-    /// Keeps the idle screen's announcements up to date ([`noticeboard`]) until shutdown;
-    /// `refresh` overrides `county.announcements_refresh_secs`. Without a trusted key nothing
-    /// is shown.
+    /// Keeps the idle screen's announcements up to date from the sync loop ([`sync`]) until
+    /// shutdown: `on_change` gets what to show at once, when the county's change, and every
+    /// `refresh` (default `county.announcements_refresh_secs`) so expired ones leave the screen.
+    /// Without a county link or a trusted key nothing is shown.
     pub fn start_noticeboard(
         &self,
         refresh: Option<Duration>,
         on_change: impl Fn(Vec<Announcement>) + Send + Sync + 'static,
     ) {
-        let Some(key) = self.announcement_key else {
-            return;
-        };
-        let task = noticeboard::start(
-            &self.rt,
-            self.county.shared_store(),
-            self.county.client().cloned(),
-            key,
-            refresh.unwrap_or(self.announcements_every),
-            on_change,
-        );
-        self.tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(task);
+        if let Some(sync) = &self.sync {
+            sync.watch_announcements(refresh.unwrap_or(self.announcements_every), on_change);
+        }
+    }
+
+    /// Calls `on_pending` (on the runtime) whenever sync holds a newer verified catalogue,
+    /// which the UI installs when the visit has ended ([`ports::CatalogueUpdates`]).
+    pub fn start_catalogue_watch(&self, on_pending: impl Fn() + Send + Sync + 'static) {
+        if let Some(sync) = &self.sync {
+            sync.watch_pending(on_pending);
+        }
+    }
+
+    /// Catalogue sync, when the station has a county link and a trusted key.
+    pub fn sync(&self) -> Option<&CatalogueSync> {
+        self.sync.as_deref()
+    }
+
+    /// Where the app's device health goes; the next heartbeat carries it.
+    pub fn health(&self) -> &HealthReporter {
+        &self.health
+    }
+
+    /// The outbox worker's status (`None` without a county link); it changes after every
+    /// delivery, heartbeats included.
+    pub fn county_status(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<crate::county::outbox::WorkerStatus>> {
+        self.county.worker_status()
     }
 
     /// Calls `on_signal` once when the process receives SIGTERM or SIGINT (from the runtime).
@@ -323,6 +403,11 @@ impl Station {
             tracing::error!("shutdown: the printer's job did not finish in time");
         }
         let outbox_stopped = self.county.shutdown(SHUTDOWN_LIMIT);
+        if let Some(sync) = &self.sync
+            && !sync.shutdown(SHUTDOWN_LIMIT)
+        {
+            tracing::error!("shutdown: the sync loop did not stop in time");
+        }
         if !outbox_stopped {
             tracing::error!("shutdown: the outbox worker did not stop in time");
         }

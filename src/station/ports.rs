@@ -308,6 +308,35 @@ pub struct Announcement {
     pub published_at: DateTime<Utc>,
 }
 
+/// What installing a synchronised catalogue changed (目录更新), for the log and the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueChange {
+    /// The version in use before; `None` when none was installed.
+    pub previous: Option<u64>,
+    pub version: u64,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+}
+
+/// Catalogue sync as the app sees it (`county::sync`): a verified newer catalogue waits until
+/// a visit has ended. Installing it is two steps so the screen never changes in the middle of a
+/// visit: [`CatalogueUpdates::install_pending`] (blocking: one SQLite transaction and the new
+/// search index, run on the blocking pool) and [`CatalogueUpdates::put_in_use`] (a pointer
+/// swap, on the UI thread, only while nobody is at the kiosk).
+pub trait CatalogueUpdates: Send + Sync {
+    /// Whether a verified catalogue waits to be installed.
+    fn pending(&self) -> bool;
+    /// Installs the waiting catalogue in the store and builds its search index; the screen
+    /// keeps the old one until [`CatalogueUpdates::put_in_use`]. `Ok(None)`: nothing waits.
+    fn install_pending(&self) -> Result<Option<CatalogueChange>, DeviceError>;
+    /// Whether an installed catalogue waits to be shown.
+    fn ready(&self) -> bool;
+    /// Shows the installed catalogue from now on (search, lists, guides). Returns its version,
+    /// `None` when nothing was ready.
+    fn put_in_use(&self) -> Option<u64>;
+}
+
 /// Everything the app is built with.
 #[derive(Clone)]
 pub struct Services {
@@ -319,4 +348,6 @@ pub struct Services {
     /// The maintenance PIN's hash that opens 帮办员模式; `None`: no coordinator mode here.
     pub coordinator_pin: Option<Arc<crate::provision::pin::PinHash>>,
     pub station_name: String,
+    /// Catalogue sync; `None` without a county link.
+    pub updates: Option<Arc<dyn CatalogueUpdates>>,
 }

@@ -7,7 +7,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use chrono::Local;
+use chrono::Utc;
 
 use super::ports::{DeviceError, ReceiptInfo, ReceiptPrinter};
 use crate::catalog::ServiceItem;
@@ -38,19 +38,36 @@ pub struct SerialReceiptPrinter {
     printer: Printer,
     station_name: String,
     complaint_phone: String,
+    /// `station.time_zone`: the date printed on a checklist.
+    time_zone: chrono_tz::Tz,
+    /// Where each job's outcome goes for the heartbeat.
+    health: Option<crate::doctor::health::HealthReporter>,
     jobs: Mutex<Jobs>,
     idle: Condvar,
 }
 
 impl SerialReceiptPrinter {
-    pub fn new(printer: Printer, station_name: String, complaint_phone: String) -> Self {
+    pub fn new(
+        printer: Printer,
+        station_name: String,
+        complaint_phone: String,
+        time_zone: chrono_tz::Tz,
+    ) -> Self {
         Self {
             printer,
             station_name,
             complaint_phone,
+            time_zone,
+            health: None,
             jobs: Mutex::new(Jobs::default()),
             idle: Condvar::new(),
         }
+    }
+
+    /// Reports each job's printer status (or error) to `health`.
+    pub fn with_health(mut self, health: crate::doctor::health::HealthReporter) -> Self {
+        self.health = Some(health);
+        self
     }
 
     fn jobs(&self) -> std::sync::MutexGuard<'_, Jobs> {
@@ -71,6 +88,17 @@ impl SerialReceiptPrinter {
             jobs.in_flight += 1;
         }
         let result = self.printer.print_blocking(job);
+        if let Some(h) = &self.health {
+            match &result {
+                Ok(report) => {
+                    if let Some(after) = report.status_after {
+                        h.printer_status(&Ok(after));
+                    }
+                }
+                Err(e) => h.printer_status(&Err(e.clone())),
+            }
+            super::health::refresh_verdict(h);
+        }
         let mut jobs = self.jobs();
         jobs.in_flight -= 1;
         if jobs.in_flight == 0 {
@@ -124,7 +152,7 @@ impl ReceiptPrinter for SerialReceiptPrinter {
         self.print(checklist(
             item,
             &self.station_name,
-            Local::now().naive_local(),
+            Utc::now().with_timezone(&self.time_zone).naive_local(),
         ))
     }
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::ports::CardEvent;
+use crate::doctor::health::HealthReporter;
 use crate::idcard::reader::{ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
 
 fn card_event(e: ReaderEvent) -> CardEvent {
@@ -21,15 +22,21 @@ fn card_event(e: ReaderEvent) -> CardEvent {
 }
 
 /// Starts the reader driver on `port` and hands each of its events to `on_event` (on the
-/// runtime, not the caller's thread). Stop it with [`ReaderHandle::stop`].
+/// runtime, not the caller's thread), after `health` (the heartbeat's view of the reader) saw
+/// it. Stop it with [`ReaderHandle::stop`].
 pub fn start(
     port: &Path,
     rt: &tokio::runtime::Handle,
+    health: Option<HealthReporter>,
     on_event: impl Fn(CardEvent) + Send + 'static,
 ) -> ReaderHandle {
     let (handle, mut rx) = spawn_reader(ReaderSettings::new(port));
     rt.spawn(async move {
         while let Some(e) = rx.recv().await {
+            if let Some(h) = &health {
+                h.reader_event(&e);
+                super::health::refresh_verdict(h);
+            }
             on_event(card_event(e));
         }
     });

@@ -25,6 +25,7 @@ use super::{AppAdapter, MainWindow, Page, Theme};
 use super::{agent, coordinator, results};
 use super::{
     card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
+    updates,
 };
 use crate::session::{Stage, Tick, WipeReason};
 use crate::station::ports::Services;
@@ -51,6 +52,7 @@ impl Kiosk {
             shell: std::cell::RefCell::new(Shell::new(options.rules, options.lang)),
             visit: std::cell::RefCell::new(Visit::new(0)),
             demo_mode: options.demo_mode,
+            time_zone: options.time_zone,
             sink: EventSink { tx, wake },
             events: rx,
         });
@@ -288,6 +290,8 @@ impl Kiosk {
             .global::<AppAdapter>()
             .set_warning_visible(false);
         self.show(Page::Idle, false);
+        // Nobody is at the kiosk now: a synchronised catalogue may be put in use.
+        self.act(updates::between_visits(self));
     }
 
     fn clear_personal_adapters(&self) {
@@ -393,6 +397,8 @@ impl Kiosk {
                 idle::render(self);
                 Next::Stay
             }
+            UiEvent::CataloguePending => updates::between_visits(self),
+            UiEvent::CatalogueInstalled(result) => updates::on_installed(self, result),
             UiEvent::ChecklistPrinted { visit, result } if visit == current => {
                 guide::on_checklist_printed(self, result)
             }

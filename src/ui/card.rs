@@ -10,6 +10,7 @@ use super::shell::{Kiosk, Next, NoticeText, UiEvent};
 use super::visit::CardPurpose;
 use super::{CardAdapter, MainWindow, NoticeKind, Page};
 use crate::idcard::IdCard;
+use crate::idcard::card::CardRejection;
 use crate::on;
 use crate::session::WipeReason;
 use crate::station::ports::{CardEvent, DemoCard, DeviceError};
@@ -64,10 +65,11 @@ pub fn on_demo_hand(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
     Next::Stay
 }
 
-/// A card that cannot be used even though the reader read it.
+/// A card that cannot be used even though the reader read it: the one expiry rule
+/// (`IdCard::check_expiry`) on today in the station's time zone.
 fn unusable(card: &IdCard, today: chrono::NaiveDate) -> Option<Message> {
-    match card.valid_until {
-        Some(until) if until < today => Some(message(
+    match card.check_expiry(today) {
+        Err(CardRejection::Expired { valid_until: until }) => Some(message(
             format!(
                 "这张证件已过期（有效期至 {until}），不能用来办理。请使用有效证件，或请工作人员帮忙。"
             ),
@@ -75,7 +77,13 @@ fn unusable(card: &IdCard, today: chrono::NaiveDate) -> Option<Message> {
                 "This card expired on {until} and cannot be used. Please use a valid card or ask the staff."
             ),
         )),
-        _ => None,
+        Err(other) => Some(message(
+            other.message_zh(),
+            format!(
+                "This card cannot be used ({other}). Please use a valid card or ask the staff."
+            ),
+        )),
+        Ok(()) => None,
     }
 }
 
@@ -83,14 +91,14 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     let page = k.page();
     match event {
         CardEvent::Placed(card) => {
-            let today = chrono::Local::now().date_naive();
+            let today = k.today();
             let idle = k.stage() == crate::session::Stage::Idle;
             if idle && (page != Page::Idle || unusable(&card, today).is_some()) {
                 // Only a usable card on the idle screen starts a visit by itself (办件提醒);
                 // anything else is dropped (zeroised).
                 return Next::Stay;
             }
-            if let Some(msg) = unusable(&card, today) {
+            if let Some(msg) = unusable(&card, k.today()) {
                 return reject(k, msg);
             }
             let now = k.now();

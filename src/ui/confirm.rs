@@ -182,7 +182,7 @@ pub fn render(k: &Kiosk) {
         },
         ConfirmRow {
             label: lang.pick("申请人", "Applicant").into(),
-            value: draft.applicant_name.clone().into(),
+            value: Masked::name(&draft.applicant_name).to_string().into(),
         },
         ConfirmRow {
             label: lang.pick("证件号码", "Card number").into(),

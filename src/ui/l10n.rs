@@ -12,6 +12,15 @@ pub enum Lang {
     En,
 }
 
+impl From<crate::config::UiLanguage> for Lang {
+    fn from(l: crate::config::UiLanguage) -> Lang {
+        match l {
+            crate::config::UiLanguage::ZhCn => Lang::Zh,
+            crate::config::UiLanguage::En => Lang::En,
+        }
+    }
+}
+
 impl Lang {
     /// From the config's `ui.language` ("zh-CN" or "en").
     pub fn parse(s: &str) -> Option<Self> {

@@ -10,13 +10,16 @@
 //!   `shell` and `visit` only, never each other or `app`, and return a [`shell::Next`].
 //! - [`app`] (above the pages): builds the window and carries out each [`shell::Next`]
 //!   (navigation, 返回 history, wipes), the session clock, language, dispatch of events.
+//! - [`updates`]: a synchronised catalogue put in use between visits (no adapter of its own).
 //! - [`answers`]: what a card puts in a field and how an answer is sent and shown.
 //! - the ports the app is built with (catalogue, reader, printer, county) are
 //!   [`crate::station::ports`]; [`crate::station`] assembles them, for a terminal and demo mode.
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
-//! - [`headless`]: the testing backend with the software renderer, for tests and screenshots.
+//! - [`headless`]: the testing backend with the software renderer, for tests and screenshots;
+//!   `tour` (demo mode): driving the app by label, shared by `kiosk screenshot`, the benchmark
+//!   and the UI tests.
 //!
 //! Controllers never block the UI thread (devices and network run on tokio) and never touch
 //! SQLite; personal data lives only in [`crate::session::Session`], the [`visit::Visit`] and the
@@ -45,6 +48,9 @@ pub mod results;
 pub mod search;
 pub mod shell;
 pub mod submitted;
+#[cfg(feature = "demo")]
+pub mod tour;
+pub mod updates;
 pub mod visit;
 
 pub use l10n::Lang;

@@ -13,19 +13,23 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use slint::ComponentHandle;
 
 use super::visit::Visit;
 use super::{AppAdapter, MainWindow, NoticeKind, Page};
 use crate::session::{Session, SessionRules, Stage, WipeReason};
 use crate::station::ports::{
-    Announcement, CardEvent, CasesReply, DeviceError, Services, Submission,
+    Announcement, CardEvent, CasesReply, CatalogueChange, DeviceError, Services, Submission,
 };
 use crate::ui::l10n::Lang;
 
 /// Where time comes from: the system clock in the app, a hand-driven one in tests.
 pub trait Clock {
+    /// For the session's inactivity rules.
     fn now(&self) -> Instant;
+    /// The wall clock, for the days a person sees (card expiry), taken in the station's zone.
+    fn utc_now(&self) -> DateTime<Utc>;
 }
 
 pub struct SystemClock;
@@ -34,17 +38,34 @@ impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
     }
+    fn utc_now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
 }
 
-/// A clock tests move by hand, so the inactivity rules run without sleeping.
-pub struct ManualClock(std::cell::Cell<Instant>);
+/// A clock tests move by hand, so the inactivity rules run without sleeping; both its
+/// instants and its wall clock move together.
+pub struct ManualClock {
+    instant: std::cell::Cell<Instant>,
+    wall: std::cell::Cell<DateTime<Utc>>,
+}
 
 impl ManualClock {
+    /// Starts at the real time.
     pub fn new() -> Self {
-        Self(std::cell::Cell::new(Instant::now()))
+        Self::at(Utc::now())
+    }
+    /// Starts with the wall clock at `wall`.
+    pub fn at(wall: DateTime<Utc>) -> Self {
+        Self {
+            instant: std::cell::Cell::new(Instant::now()),
+            wall: std::cell::Cell::new(wall),
+        }
     }
     pub fn advance(&self, by: Duration) {
-        self.0.set(self.0.get() + by);
+        self.instant.set(self.instant.get() + by);
+        self.wall
+            .set(self.wall.get() + chrono::Duration::from_std(by).unwrap_or_default());
     }
 }
 
@@ -56,7 +77,10 @@ impl Default for ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        self.0.get()
+        self.instant.get()
+    }
+    fn utc_now(&self) -> DateTime<Utc> {
+        self.wall.get()
     }
 }
 
@@ -103,6 +127,11 @@ pub enum UiEvent {
     DemoHand(Result<(), DeviceError>),
     /// What the idle screen shows now (公告栏; see `county::noticeboard`).
     Announcements(Vec<Announcement>),
+    /// Sync holds a newer verified catalogue (installed when nobody is at the kiosk).
+    CataloguePending,
+    /// A synchronised catalogue was installed in the store (or not), to be shown from the
+    /// next idle screen.
+    CatalogueInstalled(Result<Option<CatalogueChange>, DeviceError>),
 }
 
 /// Sends [`UiEvent`]s from any thread to the UI thread.
@@ -203,6 +232,8 @@ pub struct KioskOptions {
     pub landscape: bool,
     pub large_text: bool,
     pub demo_mode: bool,
+    /// `station.time_zone`: the zone of every day a person sees (card expiry).
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for KioskOptions {
@@ -213,6 +244,7 @@ impl Default for KioskOptions {
             landscape: false,
             large_text: false,
             demo_mode: true,
+            time_zone: crate::county::outbox::DEFAULT_TIME_ZONE,
         }
     }
 }
@@ -228,6 +260,8 @@ pub struct Kiosk {
     /// Each page's own state for this visit; replaced whole when personal data is forgotten.
     pub visit: RefCell<Visit>,
     pub demo_mode: bool,
+    /// `station.time_zone`.
+    pub time_zone: chrono_tz::Tz,
     pub(super) sink: EventSink,
     pub(super) events: mpsc::Receiver<UiEvent>,
 }
@@ -240,6 +274,14 @@ impl Kiosk {
 
     pub fn now(&self) -> Instant {
         self.clock.now()
+    }
+
+    /// Today in the station's time zone, from the shell's clock.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.clock
+            .utc_now()
+            .with_timezone(&self.time_zone)
+            .date_naive()
     }
 
     pub fn lang(&self) -> Lang {

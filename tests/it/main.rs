@@ -14,6 +14,7 @@ mod public;
 mod salvage;
 mod staff;
 mod staff_cli;
+mod station;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]

@@ -14,12 +14,12 @@ use slint::{ComponentHandle, Model};
 use village_kiosk::printer::status::PaperState;
 use village_kiosk::sim::idcard::SimCard;
 use village_kiosk::station::{DemoOptions, Station};
+use village_kiosk::ui::app::KioskOptions;
 use village_kiosk::ui::app::UiEvent;
-use village_kiosk::ui::app::{KioskOptions, PrintState};
 use village_kiosk::ui::{
     AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
     IdleAdapter, Kiosk, ManualClock, Page, ReceiptPrint, SearchAdapter, SubmittedAdapter, Theme,
-    headless,
+    headless, tour,
 };
 
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
@@ -34,6 +34,11 @@ pub(crate) struct Env {
 }
 
 pub(crate) fn env(options: DemoOptions) -> Env {
+    env_with(options, KioskOptions::default(), ManualClock::new())
+}
+
+/// [`env`] with the kiosk's options and clock of the test's choice.
+pub(crate) fn env_with(options: DemoOptions, kiosk_options: KioskOptions, clock: ManualClock) -> Env {
     headless::init().expect("headless platform");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -41,12 +46,12 @@ pub(crate) fn env(options: DemoOptions) -> Env {
         .build()
         .expect("runtime");
     let station = Station::demo(options, rt.handle().clone()).expect("demo station starts");
-    let clock = Rc::new(ManualClock::new());
+    let clock = Rc::new(clock);
     let kiosk = Kiosk::new(
         station.services().clone(),
         rt.handle().clone(),
         clock.clone(),
-        KioskOptions::default(),
+        kiosk_options,
         Arc::new(|| {}),
     )
     .expect("window");
@@ -57,6 +62,8 @@ pub(crate) fn env(options: DemoOptions) -> Env {
     station.start_noticeboard(Some(Duration::from_secs(3600)), move |a| {
         sink.send(UiEvent::Announcements(a))
     });
+    let sink = kiosk.sink();
+    station.start_catalogue_watch(move || sink.send(UiEvent::CataloguePending));
     Env {
         kiosk,
         clock,
@@ -68,17 +75,15 @@ pub(crate) fn env(options: DemoOptions) -> Env {
 
 impl Env {
     pub(crate) fn tap(&self, label: &str) {
-        if let Err(e) = headless::tap(&self.kiosk, label) {
-            panic!("{e} (page {:?})", self.kiosk.page());
+        if let Err(e) = tour::tap(&self.kiosk, label) {
+            panic!("{e}");
         }
     }
 
     pub(crate) fn wait_page(&self, page: Page) {
-        assert!(
-            self.kiosk.wait_until(WAIT, |k| k.page() == page),
-            "expected {page:?}, the app shows {:?}",
-            self.kiosk.page()
-        );
+        if let Err(e) = tour::wait_page(&self.kiosk, page) {
+            panic!("{e}");
+        }
     }
 
     pub(crate) fn on_screen(&self, label: &str) -> bool {
@@ -109,10 +114,9 @@ impl Env {
         self.wait_page(Page::ItemList);
         self.tap(ITEM);
         self.wait_page(Page::Guide);
-        self.tap("我要申请");
-        self.wait_page(Page::Card);
-        self.tap("放演示身份证");
-        self.wait_page(Page::Form);
+        if let Err(e) = tour::apply_with_demo_card(&self.kiosk) {
+            panic!("{e}");
+        }
     }
 
     /// Fills the pension form by tapping, then goes to the confirmation page.
@@ -127,14 +131,11 @@ impl Env {
         self.wait_page(Page::Confirm);
     }
 
+    /// Consent, 确认提交, and the receipt printed (the screenshot tour's own steps).
     pub(crate) fn submit(&self) {
-        self.tap("我同意把以上信息发送给县政务服务部门，只用于办理这件事。");
-        self.tap("确认提交");
-        self.wait_page(Page::Submitted);
-        assert!(self.kiosk.wait_until(WAIT, |k| !matches!(
-            k.visit.borrow().submitted.print,
-            PrintState::Printing
-        )));
+        if let Err(e) = tour::submit(&self.kiosk) {
+            panic!("{e}");
+        }
     }
 
     /// Nothing personal in any adapter, the session, or anything on screen.
@@ -532,6 +533,195 @@ fn idle_screen_shows_the_county_announcements() {
             .as_str()
     );
     e.assert_nothing_personal();
+}
+
+/// The confirmation page shows the applicant's name only through `pii::Masked` (王*明), like
+/// the ID number; the full name is nowhere in its rows.
+#[test]
+fn the_confirmation_page_shows_the_applicant_masked() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    e.fill_and_confirm();
+    let card = SimCard::demo_resident();
+    let rows: Vec<(String, String)> = e
+        .kiosk
+        .window
+        .global::<ConfirmAdapter>()
+        .get_rows()
+        .iter()
+        .map(|r| (r.label.to_string(), r.value.to_string()))
+        .collect();
+    let applicant = rows
+        .iter()
+        .find(|(label, _)| label == "申请人")
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        applicant.as_deref(),
+        Some(
+            village_kiosk::pii::Masked::name(&card.name)
+                .to_string()
+                .as_str()
+        ),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|(_, v)| !v.contains(card.name.as_str())),
+        "{rows:?}"
+    );
+    assert!(
+        !e.screen_text().contains(card.name.as_str()),
+        "{}",
+        e.screen_text()
+    );
+}
+
+/// Card expiry is checked by the one rule (`IdCard::check_expiry`) on today in the station's
+/// time zone, from the shell's clock: a permit whose last day is today in Beijing is refused at
+/// 00:30 the next day Beijing time (16:30 UTC, still the same UTC day) and accepted an hour
+/// earlier.
+#[test]
+fn card_expiry_is_checked_on_the_station_day() {
+    let until = SimCard::demo_hk_macao_taiwan()
+        .valid_until
+        .expect("the demo permit has an end date");
+    let at = |h: u32, m: u32| {
+        chrono::TimeZone::from_utc_datetime(
+            &chrono::Utc,
+            &until.and_hms_opt(h, m, 0).expect("time"),
+        )
+    };
+    // One headless platform per thread: each case on its own.
+    for (wall, refused) in [(at(15, 30), false), (at(16, 30), true)] {
+        std::thread::spawn(move || {
+            let e = env_with(
+                DemoOptions::default(),
+                KioskOptions::default(),
+                ManualClock::at(wall),
+            );
+            e.tap("点击屏幕开始办事");
+            e.tap("社保");
+            e.tap(ITEM);
+            e.tap("我要申请");
+            e.wait_page(Page::Card);
+            e.tap("港澳台居住证");
+            if refused {
+                assert!(e.kiosk.wait_until(WAIT, |k| {
+                    !k.window.global::<CardAdapter>().get_error().is_empty()
+                }));
+                let error = e.kiosk.window.global::<CardAdapter>().get_error();
+                assert!(error.contains("已过期"), "{wall}: {error}");
+                assert_eq!(e.kiosk.page(), Page::Card);
+                assert!(e.kiosk.shell.borrow().session.card().is_none());
+            } else {
+                e.wait_page(Page::Form);
+            }
+        })
+        .join()
+        .expect("the case passes");
+    }
+}
+
+/// A catalogue published at the county reaches the running kiosk through the sync loop, but
+/// the screen changes only after the visit: in the middle of a visit the new item is not there,
+/// on the next visit it is.
+#[test]
+fn a_catalogue_published_at_the_county_shows_after_the_visit_not_during_it() {
+    use village_kiosk::backoffice::publish;
+    use village_kiosk::catalog::bundle;
+    let e = env(DemoOptions::default());
+    let updates = e.kiosk.services.updates.clone().expect("demo mode syncs");
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    // The county publishes version + 1 with one item more, in 社保.
+    let mut next = village_kiosk::catalog::demo::demo_catalog();
+    next.version += 1;
+    let template = next
+        .items
+        .iter()
+        .find(|i| i.name == ITEM)
+        .expect("the pension item")
+        .clone();
+    let mut extra = template;
+    extra.code = "SB-NEW-001".into();
+    extra.name = "新增的社保测试事项".into();
+    next.items.push(extra);
+    let signed = bundle::sign_catalog(&next, &bundle::demo_signing_key()).expect("signs");
+    let bo = e
+        .station
+        .demo_parts()
+        .and_then(|d| d.backoffice.as_ref())
+        .expect("the embedded back office");
+    publish::publish(&bo.db().expect("db"), &signed, None, chrono::Utc::now()).expect("published");
+    let sync = e.station.sync().expect("sync runs");
+    sync.nudge();
+    assert!(
+        e.kiosk.wait_until(WAIT, |_| updates.pending()),
+        "the new catalogue is verified and held: {:?}",
+        *sync.status().borrow()
+    );
+    // In the middle of the visit: not installed, not shown.
+    e.tap("社保");
+    e.wait_page(Page::ItemList);
+    assert!(e.on_screen(ITEM));
+    assert!(!e.on_screen("新增的社保测试事项"));
+    assert!(e.kiosk.services.catalogue.item("SB-NEW-001").is_none());
+    assert!(updates.pending(), "nothing is installed during a visit");
+    // The visit ends (inactivity): installed, and shown on the next visit.
+    e.clock.advance(Duration::from_secs(61));
+    e.kiosk.tick();
+    e.wait_page(Page::Idle);
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| k.services.catalogue.item("SB-NEW-001").is_some()),
+        "the new catalogue is put in use on the idle screen"
+    );
+    e.tap("点击屏幕开始办事");
+    e.tap("社保");
+    e.wait_page(Page::ItemList);
+    assert!(e.on_screen("新增的社保测试事项"), "{}", e.screen_text());
+}
+
+/// Announcements the county publishes later reach the idle screen through the sync loop.
+#[test]
+fn an_announcement_published_later_shows_on_the_idle_screen() {
+    use village_kiosk::backoffice::publish;
+    use village_kiosk::catalog::bundle;
+    let e = env(DemoOptions::default());
+    let mut published = village_kiosk::backoffice::demo_announcements();
+    published.version += 1;
+    published.items.insert(
+        0,
+        village_kiosk::county::wire::Announcement {
+            id: "test-new".into(),
+            title: "新发布的测试公告".into(),
+            body: "本周六村便民服务站正常办公。".into(),
+            published_at: chrono::Utc::now() - chrono::Duration::hours(1),
+            expires_at: None,
+        },
+    );
+    let signed = bundle::sign(
+        bundle::KIND_ANNOUNCEMENTS,
+        &serde_json::to_vec(&published).unwrap(),
+        &bundle::demo_signing_key(),
+    );
+    let bo = e
+        .station
+        .demo_parts()
+        .and_then(|d| d.backoffice.as_ref())
+        .expect("the embedded back office");
+    publish::publish(&bo.db().expect("db"), &signed, None, chrono::Utc::now()).expect("published");
+    e.station.sync().expect("sync runs").nudge();
+    assert!(
+        e.kiosk.wait_until(WAIT, |k| k
+            .shell
+            .borrow()
+            .announcements
+            .iter()
+            .any(|a| a.title == "新发布的测试公告")),
+        "the new announcement reaches the kiosk"
+    );
+    assert_eq!(e.kiosk.page(), Page::Idle);
+    assert!(e.on_screen("新发布的测试公告"), "{}", e.screen_text());
 }
 
 #[test]
@@ -957,8 +1147,12 @@ fn shutdown_waits_for_the_receipt_being_printed() {
         let printer = printer.clone();
         std::thread::spawn(move || printer.print_receipt(&receipt))
     };
-    // The job is on the printer: its first bytes have arrived.
-    let (started, _) = sim.wait_for(WAIT, |t| !t.is_empty());
+    // The job is on the printer: its ESC @ has arrived (the station's idle status checks, DLE
+    // EOT, come before it and are not the job).
+    let (started, _) = sim.wait_for(WAIT, |t| {
+        t.iter()
+            .any(|e| matches!(e, village_kiosk::printer::paper::TranscriptEntry::Init))
+    });
     assert!(started, "the receipt never reached the printer");
     let report = station.shutdown();
     assert!(report.clean(), "{report:?}");
@@ -1044,7 +1238,7 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
 /// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
 #[test]
 fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
-    const PAGES: [&str; 14] = [
+    const PAGES: [&str; 15] = [
         "results",
         "agent",
         "coordinator",
@@ -1059,6 +1253,7 @@ fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
         "submitted",
         "evaluation",
         "cases",
+        "updates",
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
     let mut problems = Vec::new();
