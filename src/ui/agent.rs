@@ -70,7 +70,7 @@ fn choose(k: &Kiosk, index: i32) -> Next {
 pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     match event {
         CardEvent::Placed(card) => {
-            let today = chrono::Local::now().date_naive();
+            let today = k.today();
             let mut v = k.visit.borrow_mut();
             match card.check_expiry(today) {
                 Ok(()) => {

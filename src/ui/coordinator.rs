@@ -112,7 +112,7 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     let pin_ok = k.visit.borrow().coordinator.pin_ok;
     match event {
         CardEvent::Placed(card) if pin_ok => {
-            let today = chrono::Local::now().date_naive();
+            let today = k.today();
             if card.check_expiry(today).is_err() {
                 k.visit.borrow_mut().coordinator.error = Some((
                     "这张证件已过期，请换一张有效证件。".into(),
