@@ -217,6 +217,15 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
             )
         })?;
+    // 语音播报: the speech thread (espeak-ng into ALSA) when `[voice] enabled`.
+    if let Some(settings) = crate::voice::EngineSettings::from_config(&config.voice) {
+        let (voice, _events) = crate::voice::Voice::spawn(
+            settings,
+            true,
+            crate::voice::Lang::from_tag(options.lang.tag()),
+        );
+        crate::ui::speech::attach(&kiosk, Rc::new(voice), config.voice.volume);
+    }
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
@@ -521,6 +530,44 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> anyhow::Res
 }
 
 #[cfg(feature = "demo")]
+/// Eligibility before the form (受理条件预检): 高龄津贴 with the reader simulator's cards of a
+/// 26-year-old (ask the coordinator) and a 66-year-old (the items offered instead).
+fn eligibility_shots(k: &Kiosk, station: &Station, dir: &Path, prefix: &str) -> anyhow::Result<()> {
+    use crate::sim::idcard::SimCard;
+    let sim = &station
+        .demo_parts()
+        .ok_or_else(|| anyhow!("no demo parts"))?
+        .idcard_sim;
+    for (age, name) in [(26, "15-not-eligible"), (66, "16-not-eligible-instead")] {
+        k.home();
+        crate::ui::search::open_item(k, "MZ-004");
+        wait_page(k, Page::Guide)?;
+        tap(
+            k,
+            if k.lang() == Lang::Zh {
+                "我要申请"
+            } else {
+                "Apply"
+            },
+        )?;
+        wait_page(k, Page::Card)?;
+        // The card from the tour goes first, and the reader must see the empty field.
+        let requests = sim.watch_requests();
+        sim.lift_card();
+        for _ in 0..2 {
+            requests
+                .recv_timeout(WAIT)
+                .map_err(|_| anyhow!("the reader simulator is not polled"))?;
+        }
+        sim.place_card(SimCard::demo_resident_aged(age));
+        wait_page(k, Page::Eligibility)?;
+        save(k, dir, &format!("{prefix}-{name}"))?;
+    }
+    k.home();
+    Ok(())
+}
+
+#[cfg(feature = "demo")]
 /// The printer-failure and county-unreachable screens.
 fn failure_shots(
     k: &Kiosk,
@@ -625,7 +672,18 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
             if !k.wait_until(WAIT, |k| !k.shell.borrow().announcements.is_empty()) {
                 bail!("the demo back office's announcements did not arrive");
             }
-            let toured = tour(&k, &clock, &args.out, &prefix);
+            // The screens as a kiosk with voice on shows them (「听」 on every page).
+            crate::ui::speech::attach(
+                &k,
+                Rc::new(crate::voice::Recorder::new(
+                    true,
+                    crate::voice::Lang::from_tag(lang.tag()),
+                    80,
+                )),
+                80,
+            );
+            let toured = tour(&k, &clock, &args.out, &prefix)
+                .and_then(|()| eligibility_shots(&k, &station, &args.out, &prefix));
             // The next tour's reader starts with an empty field, as a kiosk nobody is at.
             if let Some(hand) = &station.services().demo_hand {
                 let _ = hand.lift();
@@ -656,7 +714,7 @@ pub fn screenshot(args: ScreenshotArgs, _g: &Globals) -> anyhow::Result<ExitCode
                 let _ = hand.lift();
             }
             dead_reader.stop();
-            count += 14;
+            count += 16;
         }
     }
     outln!("wrote {count} screenshots to {}", args.out.display());

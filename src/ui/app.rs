@@ -23,7 +23,8 @@ use super::shell::{EventSink, Next, Shell};
 use super::visit::Visit;
 use super::{AppAdapter, MainWindow, Page, Theme};
 use super::{
-    card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
+    card, cases, confirm, eligibility, evaluation, form, guide, home, idle, item_list, search,
+    speech, submitted,
 };
 use crate::session::{Stage, Tick, WipeReason};
 use crate::station::ports::Services;
@@ -50,6 +51,7 @@ impl Kiosk {
             shell: std::cell::RefCell::new(Shell::new(options.rules, options.lang)),
             visit: std::cell::RefCell::new(Visit::new(0)),
             demo_mode: options.demo_mode,
+            speech: std::cell::RefCell::new(Default::default()),
             sink: EventSink { tx, wake },
             events: rx,
         });
@@ -71,6 +73,8 @@ impl Kiosk {
         submitted::setup(&kiosk);
         evaluation::setup(&kiosk);
         cases::setup(&kiosk);
+        eligibility::setup(&kiosk);
+        speech::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -157,6 +161,14 @@ impl Kiosk {
         match outcome {
             Tick::Quiet => a.set_warning_visible(false),
             Tick::Warn { seconds_left } => {
+                if !a.get_warning_visible() {
+                    speech::moment(
+                        self,
+                        crate::voice::Moment::InactivityWarning {
+                            seconds_left: u32::try_from(seconds_left).unwrap_or(u32::MAX),
+                        },
+                    );
+                }
                 a.set_warning_seconds_left(i32::try_from(seconds_left).unwrap_or(i32::MAX));
                 a.set_warning_visible(true);
             }
@@ -193,12 +205,14 @@ impl Kiosk {
         self.render_notice();
         self.window.global::<AppAdapter>().set_page(page);
         self.act(next);
+        speech::page_changed(self);
     }
 
     /// What a page does when it is navigated to (not when 返回 comes back to it).
     fn enter(&self, page: Page) -> Next {
         match page {
-            Page::Form => form::enter(self),
+            // Eligibility before the form: a condition clearly not met is told before typing.
+            Page::Form => eligibility::gate(self).unwrap_or_else(|| form::enter(self)),
             Page::Cases => cases::enter(self),
             Page::Submitted => submitted::enter(self),
             _ => Next::Stay,
@@ -225,6 +239,7 @@ impl Kiosk {
             self.render_notice();
             self.window.global::<AppAdapter>().set_page(to);
         }
+        speech::page_changed(self);
     }
 
     /// 首页: wipes personal data from the screens and from memory, shows home.
@@ -254,6 +269,7 @@ impl Kiosk {
         drop(self.visit.replace(next));
         tracing::info!(?reason, "personal data wiped from screens and memory");
         self.clear_personal_adapters();
+        speech::wiped(self);
     }
 
     /// Ends the visit: everything wiped, a new empty visit, idle screen.
@@ -268,6 +284,7 @@ impl Kiosk {
         drop(self.visit.replace(Visit::new(number)));
         self.clear_personal_adapters();
         submitted::clear(&self.window);
+        speech::wiped(self);
         self.window
             .global::<AppAdapter>()
             .set_warning_visible(false);
@@ -286,6 +303,7 @@ impl Kiosk {
         self.shell.borrow_mut().lang = lang;
         self.apply_language();
         self.render_all();
+        speech::language_changed(self);
     }
 
     fn apply_language(&self) {
@@ -321,6 +339,7 @@ impl Kiosk {
             Page::Submitted => submitted::render(self),
             Page::Evaluation => evaluation::render(self),
             Page::Cases => cases::render(self),
+            Page::Eligibility => eligibility::render(self),
         }
     }
 
@@ -359,7 +378,14 @@ impl Kiosk {
     fn handle(&self, event: UiEvent) {
         let current = self.visit_number();
         let next = match event {
-            UiEvent::Card(e) => card::on_card_event(self, e),
+            UiEvent::Card(e) => {
+                let refused_before = self.visit.borrow().card.error.is_some();
+                let next = card::on_card_event(self, e);
+                if !refused_before && self.visit.borrow().card.error.is_some() {
+                    speech::card_refused(self);
+                }
+                next
+            }
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
                 self.shell.borrow_mut().announcements = a;
@@ -373,7 +399,12 @@ impl Kiosk {
                 confirm::on_submitted(self, result)
             }
             UiEvent::ReceiptPrinted { visit, result } if visit == current => {
-                submitted::on_printed(self, result)
+                let printed = result.is_ok();
+                let next = submitted::on_printed(self, result);
+                if printed {
+                    speech::moment(self, crate::voice::Moment::TakeReceipt);
+                }
+                next
             }
             UiEvent::Cases { visit, result } if visit == current => cases::on_cases(self, result),
             UiEvent::Evaluated { visit, result } if visit == current => {

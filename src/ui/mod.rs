@@ -10,6 +10,9 @@
 //!   `shell` and `visit` only, never each other or `app`, and return a [`shell::Next`].
 //! - [`app`] (above the pages): builds the window and carries out each [`shell::Next`]
 //!   (navigation, 返回 history, wipes), the session clock, language, dispatch of events.
+//! - [`eligibility`]: eligibility before the form (受理条件预检), the page that says why an
+//!   item's conditions are not met and what to apply for instead.
+//! - [`speech`]: the 「听」 button and the key moments (语音播报) through [`crate::voice`].
 //! - [`answers`]: what a card puts in a field and how an answer is sent and shown.
 //! - the ports the app is built with (catalogue, reader, printer, county) are
 //!   [`crate::station::ports`]; [`crate::station`] assembles them, for a terminal and demo mode.
@@ -29,6 +32,7 @@ pub mod app;
 pub mod card;
 pub mod cases;
 pub mod confirm;
+pub mod eligibility;
 pub mod evaluation;
 pub mod form;
 pub mod framebuffer;
@@ -41,6 +45,7 @@ pub mod item_list;
 pub mod l10n;
 pub mod search;
 pub mod shell;
+pub mod speech;
 pub mod submitted;
 pub mod visit;
 

@@ -111,6 +111,9 @@ pub struct NoticeText {
     pub kind: NoticeKind,
     pub zh: String,
     pub en: String,
+    /// Shown only on this page: dropped when the villager moves on (e.g. 「材料清单已打印」
+    /// belongs to the guide, not to the form after it). `None`: until dismissed or replaced.
+    pub only_on: Option<Page>,
 }
 
 impl NoticeText {
@@ -119,7 +122,14 @@ impl NoticeText {
             kind,
             zh: zh.into(),
             en: en.into(),
+            only_on: None,
         }
+    }
+
+    /// The notice belongs to `page` only and goes when another page is shown.
+    pub fn only_on(mut self, page: Page) -> Self {
+        self.only_on = Some(page);
+        self
     }
 }
 
@@ -176,6 +186,17 @@ impl Shell {
     }
 }
 
+/// 语音播报 as the shell sees it: the speaker (none: voice off, no 「听」 button) and what it
+/// was last told. Driven by `ui::speech`; the shell only calls its hooks.
+#[derive(Default)]
+pub struct SpeechLink {
+    pub speaker: Option<Rc<dyn crate::voice::Speaker>>,
+    /// The page the speaker was last told about; `None` after a wipe.
+    pub told: Option<Page>,
+    /// 0-100, as last set (config, then the maintenance screen).
+    pub volume: u8,
+}
+
 /// Options the app starts with.
 #[derive(Debug, Clone)]
 pub struct KioskOptions {
@@ -209,6 +230,8 @@ pub struct Kiosk {
     /// Each page's own state for this visit; replaced whole when personal data is forgotten.
     pub visit: RefCell<Visit>,
     pub demo_mode: bool,
+    /// Spoken guidance (`ui::speech`); no speaker until one is attached.
+    pub speech: RefCell<SpeechLink>,
     pub(super) sink: EventSink,
     pub(super) events: mpsc::Receiver<UiEvent>,
 }
@@ -275,7 +298,15 @@ impl Kiosk {
 
     pub(super) fn render_notice(&self) {
         let a = self.window.global::<AppAdapter>();
-        let sh = self.shell.borrow();
+        let mut sh = self.shell.borrow_mut();
+        let page = sh.page;
+        if sh
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.only_on.is_some_and(|p| p != page))
+        {
+            sh.notice = None;
+        }
         match &sh.notice {
             Some(n) => {
                 a.set_notice_kind(n.kind);

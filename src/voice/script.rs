@@ -121,6 +121,8 @@ pub enum PageView {
     },
     /// 请放身份证. `agent` is set while the helper (帮办人) places their own card first.
     Card { item_name: PublicText, agent: bool },
+    /// 请放身份证 to see one's own cases (查询我的办件进度).
+    CasesCard,
     /// 填写申请: the labels still to fill and the problems shown.
     Form {
         item_name: PublicText,
@@ -295,6 +297,10 @@ pub fn listen_text(page: &PageView, lang: Lang, own: Option<&OwnReading>) -> Utt
                 )
             }
         }
+        PageView::CasesCard => lang.pick(
+            "查询我的办件进度。请把身份证放在读卡区。",
+            "Check your cases: place your ID card on the reader.",
+        ),
         PageView::Form {
             item_name,
             to_fill,
@@ -519,6 +525,10 @@ mod tests {
                     receipt_printed: true,
                 },
                 "回执已打印，请从出纸口取走并保管好。",
+            ),
+            (
+                PageView::CasesCard,
+                "查询我的办件进度。请把身份证放在读卡区。",
             ),
             (PageView::Evaluation, "不评价也可以"),
             (PageView::Cases, "您的办件进度显示在屏幕上"),

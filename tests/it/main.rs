@@ -15,4 +15,6 @@ mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
+#[cfg(feature = "gui")]
+mod ui_voice;
 mod voice;
