@@ -210,6 +210,15 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
             )
         })?;
+    // 语音播报: the speech thread (espeak-ng into ALSA) when `[voice] enabled`.
+    if let Some(settings) = crate::voice::EngineSettings::from_config(&config.voice) {
+        let (voice, _events) = crate::voice::Voice::spawn(
+            settings,
+            true,
+            crate::voice::Lang::from_tag(options.lang.tag()),
+        );
+        crate::ui::speech::attach(&kiosk, Rc::new(voice), config.voice.volume);
+    }
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.

@@ -188,6 +188,23 @@ impl SimCard {
         }
     }
 
+    /// The demo villager's card for someone `years` old today (born today `years` years ago,
+    /// 29 February as 28 February): for eligibility by age (e.g. 26 on 高龄津贴, 80 and over).
+    /// A valid ID number from the same county (示范县, 340524).
+    pub fn demo_resident_aged(years: u32) -> SimCard {
+        let today = chrono::Local::now().date_naive();
+        let years = i32::try_from(years).unwrap_or(0);
+        let born = today
+            .with_year(today.year() - years)
+            .or_else(|| (today - chrono::Days::new(1)).with_year(today.year() - years))
+            .unwrap_or(today);
+        let mut card = SimCard::demo_resident();
+        card.name = "李小华".into();
+        card.birth_date = born;
+        card.id_number = with_check(&format!("340524{}011", born.format("%Y%m%d")));
+        card
+    }
+
     /// A Hong Kong/Macao/Taiwan residents' residence permit (港澳台居民居住证, J), valid five
     /// years from a year ago.
     pub fn demo_hk_macao_taiwan() -> SimCard {

@@ -24,8 +24,8 @@ use super::visit::Visit;
 use super::{AppAdapter, MainWindow, Page, Theme};
 use super::{agent, coordinator, results};
 use super::{
-    card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
-    updates,
+    card, cases, confirm, eligibility, evaluation, form, guide, home, idle, item_list, search,
+    speech, submitted, updates,
 };
 use crate::session::{Stage, Tick, WipeReason};
 use crate::station::ports::Services;
@@ -53,6 +53,7 @@ impl Kiosk {
             visit: std::cell::RefCell::new(Visit::new(0)),
             demo_mode: options.demo_mode,
             time_zone: options.time_zone,
+            speech: std::cell::RefCell::new(Default::default()),
             sink: EventSink { tx, wake },
             events: rx,
         });
@@ -77,6 +78,8 @@ impl Kiosk {
         results::setup(&kiosk);
         agent::setup(&kiosk);
         coordinator::setup(&kiosk);
+        eligibility::setup(&kiosk);
+        speech::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -163,6 +166,14 @@ impl Kiosk {
         match outcome {
             Tick::Quiet => a.set_warning_visible(false),
             Tick::Warn { seconds_left } => {
+                if !a.get_warning_visible() {
+                    speech::moment(
+                        self,
+                        crate::voice::Moment::InactivityWarning {
+                            seconds_left: u32::try_from(seconds_left).unwrap_or(u32::MAX),
+                        },
+                    );
+                }
                 a.set_warning_seconds_left(i32::try_from(seconds_left).unwrap_or(i32::MAX));
                 a.set_warning_visible(true);
             }
@@ -199,12 +210,14 @@ impl Kiosk {
         self.render_notice();
         self.window.global::<AppAdapter>().set_page(page);
         self.act(next);
+        speech::page_changed(self);
     }
 
     /// What a page does when it is navigated to (not when 返回 comes back to it).
     fn enter(&self, page: Page) -> Next {
         match page {
-            Page::Form => form::enter(self),
+            // Eligibility before the form: a condition clearly not met is told before typing.
+            Page::Form => eligibility::gate(self).unwrap_or_else(|| form::enter(self)),
             Page::Cases => cases::enter(self),
             Page::Submitted => submitted::enter(self),
             Page::Results => results::enter(self),
@@ -239,6 +252,7 @@ impl Kiosk {
             self.render_notice();
             self.window.global::<AppAdapter>().set_page(to);
         }
+        speech::page_changed(self);
     }
 
     /// 首页: wipes personal data from the screens and from memory, shows home.
@@ -268,6 +282,7 @@ impl Kiosk {
         drop(self.visit.replace(next));
         tracing::info!(?reason, "personal data wiped from screens and memory");
         self.clear_personal_adapters();
+        speech::wiped(self);
     }
 
     /// Ends the visit: everything wiped, a new empty visit, idle screen.
@@ -286,6 +301,7 @@ impl Kiosk {
         drop(self.visit.replace(Visit::new(number)));
         self.clear_personal_adapters();
         submitted::clear(&self.window);
+        speech::wiped(self);
         self.window
             .global::<AppAdapter>()
             .set_warning_visible(false);
@@ -309,6 +325,7 @@ impl Kiosk {
         self.shell.borrow_mut().lang = lang;
         self.apply_language();
         self.render_all();
+        speech::language_changed(self);
     }
 
     fn apply_language(&self) {
@@ -347,6 +364,7 @@ impl Kiosk {
             Page::Results => results::render(self),
             Page::Agent => agent::render(self),
             Page::Coordinator => coordinator::render(self),
+            Page::Eligibility => eligibility::render(self),
         }
     }
 
@@ -390,7 +408,14 @@ impl Kiosk {
             UiEvent::Card(e) if self.page() == Page::Coordinator => {
                 coordinator::on_card_event(self, e)
             }
-            UiEvent::Card(e) => card::on_card_event(self, e),
+            UiEvent::Card(e) => {
+                let refused_before = self.visit.borrow().card.error.is_some();
+                let next = card::on_card_event(self, e);
+                if !refused_before && self.visit.borrow().card.error.is_some() {
+                    speech::card_refused(self);
+                }
+                next
+            }
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
                 self.shell.borrow_mut().announcements = a;
@@ -406,7 +431,12 @@ impl Kiosk {
                 confirm::on_submitted(self, result)
             }
             UiEvent::ReceiptPrinted { visit, result } if visit == current => {
-                submitted::on_printed(self, result)
+                let printed = result.is_ok();
+                let next = submitted::on_printed(self, result);
+                if printed {
+                    speech::moment(self, crate::voice::Moment::TakeReceipt);
+                }
+                next
             }
             UiEvent::Cases { visit, result } if visit == current => cases::on_cases(self, result),
             UiEvent::Evaluated { visit, result } if visit == current => {

@@ -78,7 +78,16 @@ pub fn render(k: &Kiosk) {
     let lang = k.lang();
     let v = k.visit.borrow();
     let a = k.window.global::<CasesAdapter>();
-    let views: Vec<CaseView> = v.cases.cases.iter().map(|c| case_view(c, lang)).collect();
+    let views: Vec<CaseView> = v
+        .cases
+        .cases
+        .iter()
+        .map(|c| {
+            let mut view = case_view(c, lang);
+            view.item_name = shown_item_name(k, &c.item_name, lang).into();
+            view
+        })
+        .collect();
     let message = match (&v.cases.error, v.cases.loading, views.is_empty()) {
         (Some(e), _, _) => lang.pick(
             format!("{}，暂时查不到县里的最新进度。下面是本机记录的办件。", e.message_zh),
@@ -91,6 +100,21 @@ pub fn render(k: &Kiosk) {
     a.set_loading(v.cases.loading);
     a.set_message(message.into());
     a.set_cases(ModelRc::new(VecModel::from(views)));
+}
+
+/// The item's name in the UI language: the county records the Chinese name, the catalogue
+/// knows its translation (an item no longer in the catalogue keeps the recorded name).
+fn shown_item_name(k: &Kiosk, recorded: &str, lang: Lang) -> String {
+    if lang == Lang::Zh {
+        return recorded.to_owned();
+    }
+    k.services
+        .catalogue
+        .search(recorded, 5)
+        .into_iter()
+        .find(|i| i.name == recorded)
+        .map(|i| i.translated(lang.tag()).name.clone())
+        .unwrap_or_else(|| recorded.to_owned())
 }
 
 /// A case's progress in the UI language.

@@ -45,11 +45,14 @@ fn print_checklist(k: &Kiosk) {
 pub fn on_checklist_printed(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
     k.visit.borrow_mut().guide.checklist_printing = false;
     match result {
-        Ok(()) => k.set_notice(NoticeText::new(
-            NoticeKind::Success,
-            "材料清单已打印，请从出纸口取走。",
-            "The checklist is printed; take it from the slot.",
-        )),
+        Ok(()) => k.set_notice(
+            NoticeText::new(
+                NoticeKind::Success,
+                "材料清单已打印，请从出纸口取走。",
+                "The checklist is printed; take it from the slot.",
+            )
+            .only_on(Page::Guide),
+        ),
         Err(e) => {
             tracing::warn!("checklist printing failed: {}", e.detail);
             k.set_notice(NoticeText::new(

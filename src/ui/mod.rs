@@ -11,6 +11,9 @@
 //! - [`app`] (above the pages): builds the window and carries out each [`shell::Next`]
 //!   (navigation, 返回 history, wipes), the session clock, language, dispatch of events.
 //! - [`updates`]: a synchronised catalogue put in use between visits (no adapter of its own).
+//! - [`eligibility`]: eligibility before the form (受理条件预检), the page that says why an
+//!   item's conditions are not met and what to apply for instead.
+//! - [`speech`]: the 「听」 button and the key moments (语音播报) through [`crate::voice`].
 //! - [`answers`]: what a card puts in a field and how an answer is sent and shown.
 //! - the ports the app is built with (catalogue, reader, printer, county) are
 //!   [`crate::station::ports`]; [`crate::station`] assembles them, for a terminal and demo mode.
@@ -34,6 +37,7 @@ pub mod card;
 pub mod cases;
 pub mod confirm;
 pub mod coordinator;
+pub mod eligibility;
 pub mod evaluation;
 pub mod form;
 pub mod framebuffer;
@@ -47,6 +51,7 @@ pub mod l10n;
 pub mod results;
 pub mod search;
 pub mod shell;
+pub mod speech;
 pub mod submitted;
 #[cfg(feature = "demo")]
 pub mod tour;

@@ -155,6 +155,9 @@ pub struct NoticeText {
     pub kind: NoticeKind,
     pub zh: String,
     pub en: String,
+    /// Shown only on this page: dropped when the villager moves on (e.g. 「材料清单已打印」
+    /// belongs to the guide, not to the form after it). `None`: until dismissed or replaced.
+    pub only_on: Option<Page>,
 }
 
 impl NoticeText {
@@ -163,7 +166,14 @@ impl NoticeText {
             kind,
             zh: zh.into(),
             en: en.into(),
+            only_on: None,
         }
+    }
+
+    /// The notice belongs to `page` only and goes when another page is shown.
+    pub fn only_on(mut self, page: Page) -> Self {
+        self.only_on = Some(page);
+        self
     }
 }
 
@@ -224,6 +234,17 @@ impl Shell {
     }
 }
 
+/// 语音播报 as the shell sees it: the speaker (none: voice off, no 「听」 button) and what it
+/// was last told. Driven by `ui::speech`; the shell only calls its hooks.
+#[derive(Default)]
+pub struct SpeechLink {
+    pub speaker: Option<Rc<dyn crate::voice::Speaker>>,
+    /// The page the speaker was last told about; `None` after a wipe.
+    pub told: Option<Page>,
+    /// 0-100, as last set (config, then the maintenance screen).
+    pub volume: u8,
+}
+
 /// Options the app starts with.
 #[derive(Debug, Clone)]
 pub struct KioskOptions {
@@ -262,6 +283,8 @@ pub struct Kiosk {
     pub demo_mode: bool,
     /// `station.time_zone`.
     pub time_zone: chrono_tz::Tz,
+    /// Spoken guidance (`ui::speech`); no speaker until one is attached.
+    pub speech: RefCell<SpeechLink>,
     pub(super) sink: EventSink,
     pub(super) events: mpsc::Receiver<UiEvent>,
 }
@@ -336,7 +359,15 @@ impl Kiosk {
 
     pub(super) fn render_notice(&self) {
         let a = self.window.global::<AppAdapter>();
-        let sh = self.shell.borrow();
+        let mut sh = self.shell.borrow_mut();
+        let page = sh.page;
+        if sh
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.only_on.is_some_and(|p| p != page))
+        {
+            sh.notice = None;
+        }
         match &sh.notice {
             Some(n) => {
                 a.set_notice_kind(n.kind);

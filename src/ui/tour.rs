@@ -240,6 +240,41 @@ fn tour(k: &Kiosk, clock: &ManualClock, dir: &Path, prefix: &str) -> Result<(), 
     Ok(())
 }
 
+/// Eligibility before the form (受理条件预检): 高龄津贴 with the reader simulator's cards of a
+/// 26-year-old (ask the coordinator) and a 66-year-old (the items offered instead).
+fn eligibility_shots(
+    k: &Kiosk,
+    station: &Station,
+    dir: &Path,
+    prefix: &str,
+) -> Result<(), TourError> {
+    use crate::sim::idcard::SimCard;
+    let sim = &station
+        .demo_parts()
+        .ok_or_else(|| step(k, "no demo parts"))?
+        .idcard_sim;
+    for (age, name) in [(26, "15-not-eligible"), (66, "16-not-eligible-instead")] {
+        k.home();
+        super::search::open_item(k, "MZ-004");
+        wait_page(k, Page::Guide)?;
+        tap(k, label(k, "我要申请", "Apply"))?;
+        wait_page(k, Page::Card)?;
+        // The card from the tour goes first, and the reader must see the empty field.
+        let requests = sim.watch_requests();
+        sim.lift_card();
+        for _ in 0..2 {
+            requests
+                .recv_timeout(WAIT)
+                .map_err(|_| step(k, "the reader simulator is not polled"))?;
+        }
+        sim.place_card(SimCard::demo_resident_aged(age));
+        wait_page(k, Page::Eligibility)?;
+        save(k, dir, &format!("{prefix}-{name}"))?;
+    }
+    k.home();
+    Ok(())
+}
+
 /// The screenshot tour (`kiosk screenshot`): every screen of a visit, then the
 /// printer-failed-and-queued screen, for each language and orientation (`landscape`), into
 /// `dir`. Needs the headless platform on this thread. Returns how many files it wrote.
@@ -297,7 +332,18 @@ pub fn screenshots(
                     "the demo back office's announcements did not arrive",
                 ));
             }
-            let toured = tour(&k, &clock, dir, &prefix);
+            // The screens as a kiosk with voice on shows them (「听」 on every page).
+            super::speech::attach(
+                &k,
+                Rc::new(crate::voice::Recorder::new(
+                    true,
+                    crate::voice::Lang::from_tag(lang.tag()),
+                    80,
+                )),
+                80,
+            );
+            let toured = tour(&k, &clock, dir, &prefix)
+                .and_then(|()| eligibility_shots(&k, &station, dir, &prefix));
             // The next tour's reader starts with an empty field, as a kiosk nobody is at.
             if let Some(hand) = &station.services().demo_hand {
                 let _ = hand.lift();
@@ -318,7 +364,7 @@ pub fn screenshots(
             }
             dead_reader.stop();
             shot?;
-            count += 14;
+            count += 16;
         }
     }
     Ok(count)

@@ -60,6 +60,18 @@ pub struct CardState {
     pub reading: bool,
 }
 
+/// The eligibility page (暂不符合条件): why the item's conditions are not met and what to do
+/// instead. Names the rules, never the card's data; starts empty after a wipe all the same.
+#[derive(Debug, Default)]
+pub struct EligibilityState {
+    /// One sentence per unmet condition: (Chinese, English).
+    pub reasons: Vec<(String, String)>,
+    /// What to do instead: (Chinese, English).
+    pub advice: (String, String),
+    /// The items offered instead, nearest first: (code, Chinese name, English name).
+    pub instead: Vec<(String, String, String)>,
+}
+
 /// The form page (the answers themselves are in the session).
 #[derive(Debug, Default)]
 pub struct FormState {
@@ -181,6 +193,7 @@ pub struct Visit {
     pub search: SearchState,
     pub guide: GuideState,
     pub card: CardState,
+    pub eligibility: EligibilityState,
     pub form: FormState,
     pub confirm: ConfirmState,
     pub submitted: SubmittedState,

@@ -8,6 +8,8 @@
 //!   and on a wipe.
 //! - [`engine`]: [`Voice`], the thread that runs the queue and the engine processes, killable
 //!   mid-utterance; the UI only sends to it and never waits.
+//! - [`speaker`]: [`Speaker`], the interface the UI holds ([`Voice`], or [`Recorder`], which
+//!   runs the same queue and records what the engine would be told).
 //!
 //! `script` and `queue` do no I/O and read no clock. Nothing here logs what is spoken.
 //! Details and the choice of engine: `docs/voice.md`.
@@ -15,7 +17,9 @@
 pub mod engine;
 pub mod queue;
 pub mod script;
+pub mod speaker;
 
 pub use engine::{EngineSettings, Output, Voice, VoiceEvent};
 pub use queue::{Command, SpeechQueue, UtteranceId};
 pub use script::{GuideSummary, Lang, Moment, PageView, Personal, PublicText, Utterance};
+pub use speaker::{Heard, Recorder, Speaker};

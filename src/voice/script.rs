@@ -121,6 +121,8 @@ pub enum PageView {
     },
     /// 请放身份证. `agent` is set while the helper (帮办人) places their own card first.
     Card { item_name: PublicText, agent: bool },
+    /// 请放身份证 to see one's own cases (查询我的办件进度).
+    CasesCard,
     /// 填写申请: the labels still to fill and the problems shown.
     Form {
         item_name: PublicText,
@@ -139,8 +141,11 @@ pub enum PageView {
     },
     /// 评价服务.
     Evaluation,
-    /// 我的办件进度. Which cases and their states are personal: not spoken.
+    /// 我的办件进度 (also 办件提醒 when a card is placed). Which cases and their states are
+    /// personal: not spoken.
     Cases,
+    /// 帮办员模式: the maintenance PIN, then the coordinator's own card.
+    Coordinator,
 }
 
 /// What the 「听」 button of a guide reads: public catalogue text only.
@@ -295,6 +300,10 @@ pub fn listen_text(page: &PageView, lang: Lang, own: Option<&OwnReading>) -> Utt
                 )
             }
         }
+        PageView::CasesCard => lang.pick(
+            "查询我的办件进度。请把身份证放在读卡区。",
+            "Check your cases: place your ID card on the reader.",
+        ),
         PageView::Form {
             item_name,
             to_fill,
@@ -382,6 +391,10 @@ pub fn listen_text(page: &PageView, lang: Lang, own: Option<&OwnReading>) -> Utt
         PageView::Cases => lang.pick(
             "您的办件进度显示在屏幕上。看完了，请拿走身份证。",
             "Your cases are shown on the screen. When you are done, take your ID card.",
+        ),
+        PageView::Coordinator => lang.pick(
+            "村帮办员模式。请输入维护密码，然后把您自己的身份证放在读卡区。",
+            "Village coordinator mode. Type the maintenance PIN, then place your own ID card on the reader.",
         ),
     };
     Utterance::public(lang, text)
@@ -520,8 +533,13 @@ mod tests {
                 },
                 "回执已打印，请从出纸口取走并保管好。",
             ),
+            (
+                PageView::CasesCard,
+                "查询我的办件进度。请把身份证放在读卡区。",
+            ),
             (PageView::Evaluation, "不评价也可以"),
             (PageView::Cases, "您的办件进度显示在屏幕上"),
+            (PageView::Coordinator, "请输入维护密码"),
         ];
         for (page, expected) in pages {
             let u = listen_text(&page, Lang::Zh, None);

@@ -21,4 +21,5 @@ mod tidy;
 mod ui;
 #[cfg(feature = "gui")]
 mod ui_villager;
+mod ui_voice;
 mod voice;

@@ -476,3 +476,36 @@ fn the_public_page_reads_nothing_personal_and_notices_ride_the_status_change() {
         "Db::advance_as no longer queues the result notice in its transaction"
     );
 }
+
+/// Spoken guidance and eligibility are the shell's business (ARCHITECTURE.md, `src/ui`): page
+/// controllers never speak by themselves (only `ui::speech`, called by the shell, talks to the
+/// speaker), and the form is entered only through the shell's entry, behind the eligibility gate.
+#[test]
+fn pages_do_not_speak_and_the_form_is_entered_behind_the_eligibility_gate() {
+    let mut problems = Vec::new();
+    for (file, text) in sources() {
+        let Some(name) = file.strip_prefix("src/ui/") else {
+            continue;
+        };
+        let code = code_of(&text);
+        if !["speech.rs", "app.rs", "shell.rs", "mod.rs"].contains(&name)
+            && (code.contains("speech::") || code.contains("voice::"))
+        {
+            problems.push(format!(
+                "{file} talks to the speaker; return a Next instead"
+            ));
+        }
+        if name != "app.rs" && name != "form.rs" && code.contains("form::enter(") {
+            problems.push(format!(
+                "{file} enters the form around the eligibility gate"
+            ));
+        }
+    }
+    let app = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui/app.rs"))
+        .unwrap();
+    assert!(
+        app.contains("eligibility::gate(self).unwrap_or_else(|| form::enter(self))"),
+        "the form's entry runs the eligibility gate first"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

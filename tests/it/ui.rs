@@ -1238,10 +1238,11 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
 /// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
 #[test]
 fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
-    const PAGES: [&str; 15] = [
+    const PAGES: [&str; 16] = [
         "results",
         "agent",
         "coordinator",
+        "eligibility",
         "idle",
         "home",
         "search",
