@@ -25,11 +25,6 @@ pub fn setup(k: &Rc<Kiosk>) {
     });
 }
 
-/// The date conditions are checked on (the kiosk's local date).
-fn today() -> chrono::NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 /// The form's entry, before anything is filled in: when the card clearly does not meet the
 /// item's conditions, the eligibility page instead of the form (返回 leads back to the guide,
 /// not to the card page). `None`: go on to the form.
@@ -39,7 +34,8 @@ pub fn gate(k: &Kiosk) -> Option<Next> {
         return None;
     }
     let facts = CardFacts::from_card(k.shell.borrow().session.card()?);
-    let today = today();
+    // Conditions are checked on the station's day (`station.time_zone`).
+    let today = k.today();
     let verdict = check(&item.eligibility, &facts, today);
     let Verdict::NotMet(findings) = &verdict else {
         if let Verdict::Unclear(findings) = &verdict {
