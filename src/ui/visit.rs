@@ -75,6 +75,9 @@ pub struct FormState {
 pub struct ConfirmState {
     pub consent: bool,
     pub sending: bool,
+    /// The card was lifted while the application was being sent: the visit ends (or goes on
+    /// without personal data) once the result is in, never under it.
+    pub card_lifted: bool,
     pub error: Option<DeviceError>,
 }
 
