@@ -259,6 +259,18 @@ impl Outbox {
         Outbox::accept_in(store, app, None, now, DEFAULT_TIME_ZONE)
     }
 
+    /// [`Outbox::accept`] for an application made with the card on the reader: its card key
+    /// (`client::card_key`, 64 hex digits) travels in the submission body (`card_key`), so the
+    /// county enrols the card for the card-proof lookup (docs/county.md).
+    pub fn accept_read(
+        store: &mut Store,
+        app: NewApplication,
+        card_key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_full(store, app, card_key, None, now, DEFAULT_TIME_ZONE)
+    }
+
     /// [`Outbox::accept_in`] for an application filed by a helper (帮办代办): the masked agent
     /// and their relationship travel in the submission body (`agent`).
     pub fn accept_with_agent(
@@ -282,6 +294,26 @@ impl Outbox {
         now: DateTime<Utc>,
         tz: chrono_tz::Tz,
     ) -> Result<Accepted, OutboxError> {
+        Outbox::accept_full(store, app, None, agent, now, tz)
+    }
+
+    /// [`Outbox::accept_in`] with the card key of the card read (see [`Outbox::accept_read`]).
+    pub fn accept_full(
+        store: &mut Store,
+        app: NewApplication,
+        card_key: Option<String>,
+        agent: Option<wire::Agent>,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Result<Accepted, OutboxError> {
+        let card_key = card_key.map(|k| k.trim().to_ascii_lowercase());
+        if let Some(k) = &card_key
+            && !(k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(OutboxError::Invalid(
+                "the card key is not 64 hex digits (SHA-256)".into(),
+            ));
+        }
         let item_code = app.item_code.trim().to_string();
         let name = app.applicant_name.trim().to_string();
         let id_number = app.id_number.trim().to_ascii_uppercase();
@@ -324,7 +356,7 @@ impl Outbox {
             },
             fields: app.fields,
             accepted_at: now,
-            card_key: None,
+            card_key,
             agent,
         };
         let body_json = serde_json::to_string(&body)?;

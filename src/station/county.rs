@@ -286,7 +286,8 @@ impl CountyLink for OutboxCounty {
             fields,
         };
         let now = Utc::now();
-        let accepted = Outbox::accept(&mut self.store(), app, now).map_err(store_error)?;
+        let accepted = Outbox::accept_read(&mut self.store(), app, Some(draft.card_key.clone()), now)
+            .map_err(store_error)?;
         let case_number = self.wait_confirmed(&accepted.receipt_number);
         Ok(Submission {
             qr_payload: format!("{}{}", self.progress_base, accepted.receipt_number),

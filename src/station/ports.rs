@@ -101,6 +101,9 @@ pub struct ApplicationDraft {
     pub id_number: String,
     /// In form order.
     pub answers: Vec<Answer>,
+    /// The card key (卡片密钥摘要, `county::client::card_key`) of the card read for this
+    /// application: sent with it, so the county enrols the card for later lookups.
+    pub card_key: String,
 }
 
 impl ApplicationDraft {

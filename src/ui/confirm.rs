@@ -45,6 +45,7 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
         applicant_name: card.name.clone(),
         id_number: card.id_number.clone(),
         answers: super::answers::answers(item, &sh.session),
+        card_key: crate::county::client::card_key(card),
     })
 }
 

@@ -1215,3 +1215,32 @@ fn a_queued_application_shows_its_receipt_when_the_card_is_lifted_while_sending(
     assert_eq!(e.kiosk.page(), Page::Submitted);
     assert!(!e.kiosk.shell.borrow().session.has_personal_data());
 }
+
+/// Issue 14 (card-proof lookup, #2): an application made at the kiosk carries the card key of
+/// the card read, so the county has that card on record. Another station that knows only the
+/// ID number (a made-up card with it) gets nothing, even as the first to look the person up;
+/// the card itself still finds the case.
+#[test]
+fn an_application_enrols_its_card_so_an_id_number_alone_finds_nothing() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    e.fill_and_confirm();
+    e.submit();
+    assert!(!e.kiosk.window.global::<SubmittedAdapter>().get_queued());
+    let bo = e
+        .station
+        .demo_parts()
+        .expect("demo")
+        .backoffice
+        .as_ref()
+        .expect("embedded back office");
+    let other = bo.demo_client("ST-ELSEWHERE").unwrap();
+    let real = SimCard::demo_resident().to_id_card();
+    let mut made_up = real.clone();
+    made_up.issuer = "某县公安局".into();
+    made_up.photo = Default::default();
+    let seen = e._rt.block_on(other.person_cases_for_card(&made_up)).unwrap();
+    assert!(seen.is_empty(), "an ID number alone found {} cases", seen.len());
+    let seen = e._rt.block_on(other.person_cases_for_card(&real)).unwrap();
+    assert_eq!(seen.len(), 1);
+}
