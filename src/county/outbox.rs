@@ -86,6 +86,15 @@ pub const RECEIPT_PREFIX: &str = "CG";
 /// The file beside the store that holds the local person-tag salt (see [`person_salt_path`]).
 pub const PERSON_TAG_SALT_EXTENSION: &str = "person-tag-salt";
 
+/// Where a rating went (see [`Outbox::evaluate_receipt`]); `key` is its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuedEvaluation {
+    /// In the outbox: the case exists.
+    Queued { key: String },
+    /// Waiting for the county to confirm the application; sent after it.
+    WaitingForCase { key: String },
+}
+
 /// What an outbox row carries (the `outbox.kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutboxKind {
@@ -420,6 +429,59 @@ impl Outbox {
             params![OutboxKind::Evaluation, key, body, ts(now)],
         )?;
         Ok(key)
+    }
+
+    /// Queues the rating (好差评) of the application with receipt `receipt_number`: at once as
+    /// an evaluation of its case when the county has confirmed it, otherwise it waits (in
+    /// `waiting_evaluations`) until [`Outbox::record`] records the application's delivery, and
+    /// then goes with the case number the county gave, after the application, once. One rating
+    /// per receipt while it waits: a second is refused. Returns when it is queued.
+    pub fn evaluate_receipt(
+        store: &mut Store,
+        receipt_number: &str,
+        level: u8,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<QueuedEvaluation, OutboxError> {
+        if !wire::EVALUATION_LEVELS.contains(&level) {
+            return Err(OutboxError::Invalid(format!(
+                "an evaluation level is 1 to 5, not {level}"
+            )));
+        }
+        let case = Outbox::receipt(store, receipt_number)?.ok_or_else(|| {
+            OutboxError::Invalid(format!("no application with receipt {receipt_number} here"))
+        })?;
+        if let Some(case_number) = case.case_number {
+            let key = Outbox::evaluate(store, &case_number, level, comment, now)?;
+            return Ok(QueuedEvaluation::Queued { key });
+        }
+        let key = uuid::Uuid::new_v4().to_string();
+        let comment = comment
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        let inserted = store.conn().execute(
+            "INSERT INTO waiting_evaluations
+                 (receipt_number, idempotency_key, level, comment, evaluated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (receipt_number) DO NOTHING",
+            params![case.receipt_number, key, level, comment, ts(now)],
+        )?;
+        if inserted == 0 {
+            return Err(OutboxError::Invalid(format!(
+                "receipt {receipt_number} already has a rating waiting for its case"
+            )));
+        }
+        tracing::info!(receipt = %receipt_number, "rating waits until the county confirms the application");
+        Ok(QueuedEvaluation::WaitingForCase { key })
+    }
+
+    /// Ratings waiting for their application's case number (see [`Outbox::evaluate_receipt`]).
+    pub fn waiting_evaluations(store: &Store) -> Result<u64, OutboxError> {
+        let n: i64 =
+            store
+                .conn()
+                .query_row("SELECT COUNT(*) FROM waiting_evaluations", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Queues a heartbeat; an older undelivered heartbeat is replaced (only the newest matters).
@@ -762,6 +824,7 @@ fn record_one(
                      WHERE outbox_id = ?1",
                     params![id, receipt.case_number, receipt.status.as_str(), ts(now)],
                 )?;
+                release_waiting_evaluation(tx, id, &receipt.case_number, now)?;
             }
             match kind {
                 OutboxKind::Application | OutboxKind::Evaluation => {
@@ -799,6 +862,53 @@ fn record_one(
             Ok(false)
         }
     }
+}
+
+/// The rating that waited for the application in outbox row `application_id` (if any) joins the
+/// outbox as an evaluation of `case_number`, with the key it got when the villager rated.
+fn release_waiting_evaluation(
+    tx: &rusqlite::Connection,
+    application_id: i64,
+    case_number: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let waiting = tx
+        .query_row(
+            "SELECT w.receipt_number, w.idempotency_key, w.level, w.comment, w.evaluated_at
+             FROM waiting_evaluations w JOIN local_cases c ON c.receipt_number = w.receipt_number
+             WHERE c.outbox_id = ?1",
+            params![application_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u8>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((receipt, key, level, comment, at)) = waiting else {
+        return Ok(());
+    };
+    let evaluated_at = parse_ts(&at).unwrap_or(now);
+    let body = serde_json::to_string(&wire::Evaluation {
+        case_number: case_number.to_string(),
+        level,
+        comment,
+        evaluated_at,
+    })?;
+    tx.execute(
+        "INSERT INTO outbox (kind, idempotency_key, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![OutboxKind::Evaluation, key, body, ts(now)],
+    )?;
+    tx.execute(
+        "DELETE FROM waiting_evaluations WHERE receipt_number = ?1",
+        params![receipt],
+    )?;
+    tracing::info!(receipt = %receipt, "the waiting rating is queued for its case");
+    Ok(())
 }
 
 /// Moves the WAL into the main file and truncates it, so purged pages (zeroed by

@@ -140,6 +140,14 @@ impl OutboxCounty {
         self.store.clone()
     }
 
+    /// What the outbox worker last saw (None without a county or after shutdown); tests wait
+    /// on its changes.
+    pub fn worker_status(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<crate::county::outbox::WorkerStatus>> {
+        self.worker().as_ref().map(|w| w.status())
+    }
+
     /// The county client, when a county is configured.
     pub(super) fn client(&self) -> Option<&CountyClient> {
         self.client.as_ref()
@@ -286,8 +294,9 @@ impl CountyLink for OutboxCounty {
             fields,
         };
         let now = Utc::now();
-        let accepted = Outbox::accept_read(&mut self.store(), app, Some(draft.card_key.clone()), now)
-            .map_err(store_error)?;
+        let accepted =
+            Outbox::accept_read(&mut self.store(), app, Some(draft.card_key.clone()), now)
+                .map_err(store_error)?;
         let case_number = self.wait_confirmed(&accepted.receipt_number);
         Ok(Submission {
             qr_payload: format!("{}{}", self.progress_base, accepted.receipt_number),
@@ -372,18 +381,11 @@ impl CountyLink for OutboxCounty {
         }
     }
 
+    /// Queues the rating: for the case when the county has it, otherwise waiting in the store
+    /// until the application is delivered (then sent after it, once).
     fn evaluate(&self, receipt_no: &str, level: u8) -> Result<(), DeviceError> {
-        let case = Outbox::receipt(&self.store(), receipt_no)
-            .map_err(store_error)?
-            .and_then(|c| c.case_number)
-            .ok_or_else(|| {
-                DeviceError::new(
-                    "申请还没有上传到县里，暂时不能评价；上传后可以在“查询我的办件”里再评价",
-                    "The application has not reached the county yet; rate it later from \"my applications\"",
-                    format!("receipt {receipt_no} has no case number yet"),
-                )
-            })?;
-        Outbox::evaluate(&mut self.store(), &case, level, None, Utc::now()).map_err(store_error)?;
+        Outbox::evaluate_receipt(&mut self.store(), receipt_no, level, None, Utc::now())
+            .map_err(store_error)?;
         if let Some(w) = self.worker().as_ref() {
             w.nudge();
         }

@@ -1590,3 +1590,92 @@ async fn an_agent_filed_application_reaches_the_county_with_its_agent() {
     let case = case_of(&without.receipt_number).unwrap();
     assert_eq!(db.agent_of(&case).unwrap(), None);
 }
+
+/// Issue 14 #5: a rating given on the receipt page while the application is still queued (the
+/// county holds it, no case number yet) is stored, waits for the case, and reaches the county
+/// exactly once, after the application, through the port the UI uses.
+#[test]
+fn a_rating_of_a_queued_application_reaches_the_county_once_after_it() {
+    use village_kiosk::station::catalogue::IndexedCatalogue;
+    use village_kiosk::station::county::OutboxCounty;
+    use village_kiosk::station::ports::{ApplicationDraft, CountyLink};
+
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let client = demo_client(&bo.url(), bo.token(), "ST-RATE");
+    let store_path = dir.path().join("kiosk.sqlite3");
+    let catalogue = Arc::new(IndexedCatalogue::shared(
+        village_kiosk::catalog::demo::demo_catalog_shared(),
+    ));
+    let county = OutboxCounty::start(
+        &store_path,
+        Some(client),
+        rt.handle().clone(),
+        catalogue,
+        &village_kiosk::config::Config::default(),
+    )
+    .unwrap()
+    .with_confirm_wait(Duration::ZERO);
+    let mut status = county.worker_status().expect("worker");
+
+    bo.hold_submissions(true);
+    let card = card(&id(7));
+    let draft = ApplicationDraft {
+        item_code: "SB-001".into(),
+        item_name: "城乡居民基本养老保险参保登记".into(),
+        card_kind: card.kind,
+        applicant_name: card.name.clone(),
+        id_number: card.id_number.clone(),
+        answers: Vec::new(),
+        card_key: village_kiosk::county::client::card_key(&card),
+    };
+    let sub = county.submit(&draft).unwrap();
+    assert!(sub.queued, "{sub:?}");
+    rt.block_on(bo.wait_for_claims(1));
+    // Rated while the county still holds the application: stored, waiting for the case.
+    county.evaluate(&sub.receipt_no, 4).unwrap();
+    {
+        let store = Store::open(&store_path).unwrap();
+        assert_eq!(Outbox::waiting_evaluations(&store).unwrap(), 1);
+        assert!(
+            Outbox::due(&store, 10)
+                .unwrap()
+                .iter()
+                .all(|d| d.kind != village_kiosk::county::outbox::OutboxKind::Evaluation),
+            "an evaluation is due before its case exists"
+        );
+    }
+    // A second rating of the same receipt is refused, not queued twice.
+    assert!(county.evaluate(&sub.receipt_no, 2).is_err());
+
+    bo.hold_submissions(false);
+    let db = bo.db().unwrap();
+    let case_number = |store: &Store| {
+        Outbox::receipt(store, &sub.receipt_no)
+            .unwrap()
+            .and_then(|c| c.case_number)
+    };
+    rt.block_on(wait_until(&mut status, "the rating at the county", || {
+        let store = Store::open(&store_path).unwrap();
+        case_number(&store).is_some_and(|c| !db.evaluations(&c).unwrap().is_empty())
+    }));
+    let store = Store::open(&store_path).unwrap();
+    let case = case_number(&store).unwrap();
+    assert_eq!(db.evaluations(&case).unwrap(), vec![(4, None)]);
+    assert_eq!(Outbox::waiting_evaluations(&store).unwrap(), 0);
+    // Everything delivered; the rating is not sent again.
+    rt.block_on(wait_until(&mut status, "an empty queue", || {
+        Outbox::stats(&Store::open(&store_path).unwrap())
+            .unwrap()
+            .pending
+            == 0
+    }));
+    assert!(county.shutdown(Duration::from_secs(30)));
+    assert_eq!(db.evaluations(&case).unwrap(), vec![(4, None)]);
+    assert_eq!(bo.db().unwrap().receipts().unwrap().len(), 1);
+}
