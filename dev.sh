@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 # What building needs: a C compiler for SQLite (bundled), pkg-config and fontconfig for Slint.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
 # What the tests need besides the build: the speech engine and the ALSA player (tests/it/voice.rs).
-TEST_PACKAGES=(espeak-ng alsa-utils)
+# The contract test (tests/contract/run.sh) needs a Python venv (schemathesis from PyPI) and curl.
+TEST_PACKAGES=(espeak-ng alsa-utils python3-venv curl)
 # What a desktop window needs at run time (winit on X11 or Wayland).
 DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
 # What the power-loss test's LazyFS build needs (tests/powerloss/install-lazyfs.sh).
@@ -42,6 +43,8 @@ case "${1:-}" in
             tests/powerloss/install-lazyfs.sh >/dev/null || echo "dev.sh: LazyFS build failed; the power-loss test will skip" >&2
         fi
         cargo test --locked
+        # The API contract: schemathesis against the real back office (docs/county.md), bounded.
+        timeout 900 tests/contract/run.sh
         # Every decoder of outside input, fuzzed for a bounded time (docs/fuzzing.md); needs the
         # nightly toolchain, cargo-fuzz is installed from crates.io when missing.
         if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

@@ -626,6 +626,9 @@ async fn heartbeat(
             ),
         );
     }
+    if let Some(problem) = hb.problem() {
+        return api_error(StatusCode::UNPROCESSABLE_ENTITY, "validation", problem);
+    }
     let now = Utc::now();
     match with_db(&state, move |db| {
         super::publish::record_heartbeat(db, &station, &hb, now)?;

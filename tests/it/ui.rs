@@ -1239,8 +1239,15 @@ fn an_application_enrols_its_card_so_an_id_number_alone_finds_nothing() {
     let mut made_up = real.clone();
     made_up.issuer = "某县公安局".into();
     made_up.photo = Default::default();
-    let seen = e._rt.block_on(other.person_cases_for_card(&made_up)).unwrap();
-    assert!(seen.is_empty(), "an ID number alone found {} cases", seen.len());
+    let seen = e
+        ._rt
+        .block_on(other.person_cases_for_card(&made_up))
+        .unwrap();
+    assert!(
+        seen.is_empty(),
+        "an ID number alone found {} cases",
+        seen.len()
+    );
     let seen = e._rt.block_on(other.person_cases_for_card(&real)).unwrap();
     assert_eq!(seen.len(), 1);
 }
