@@ -420,4 +420,7 @@ async fn heartbeat_refusals_use_the_documented_words() {
     assert_eq!(c.heartbeat_raw(&hb.to_string()).await.unwrap().status, 422);
     hb["verdict"] = "warn".into();
     assert_eq!(c.heartbeat_raw(&hb.to_string()).await.unwrap().status, 200);
+    // An object given as an array (serde would read a struct from it) is refused.
+    hb["sync"] = serde_json::json!([null, null]);
+    assert_eq!(c.heartbeat_raw(&hb.to_string()).await.unwrap().status, 422);
 }
