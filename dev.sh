@@ -11,8 +11,9 @@ cd "$(dirname "$0")"
 # What building needs: a C compiler for SQLite (bundled), pkg-config and fontconfig for Slint.
 BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
 # What the tests need besides the build: the speech engine and the ALSA player (tests/it/voice.rs);
-# Chromium and a Chinese font for the public progress page's browser test (tests/it/public.rs).
-TEST_PACKAGES=(espeak-ng alsa-utils chromium fonts-wqy-microhei)
+# Chromium and a Chinese font for the public progress page's browser test (tests/it/public.rs);
+# a Python venv (schemathesis from PyPI) and curl for the contract test (tests/contract/run.sh).
+TEST_PACKAGES=(espeak-ng alsa-utils chromium fonts-wqy-microhei python3-venv curl)
 # What a desktop window needs at run time (winit on X11 or Wayland).
 DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
 # What the power-loss test's LazyFS build needs (tests/powerloss/install-lazyfs.sh).
@@ -43,6 +44,8 @@ case "${1:-}" in
             tests/powerloss/install-lazyfs.sh >/dev/null || echo "dev.sh: LazyFS build failed; the power-loss test will skip" >&2
         fi
         cargo test --locked
+        # The API contract: schemathesis against the real back office (docs/county.md), bounded.
+        timeout 900 tests/contract/run.sh
         # Every decoder of outside input, fuzzed for a bounded time (docs/fuzzing.md); needs the
         # nightly toolchain, cargo-fuzz is installed from crates.io when missing.
         if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

@@ -86,6 +86,15 @@ pub const RECEIPT_PREFIX: &str = "CG";
 /// The file beside the store that holds the local person-tag salt (see [`person_salt_path`]).
 pub const PERSON_TAG_SALT_EXTENSION: &str = "person-tag-salt";
 
+/// Where a rating went (see [`Outbox::evaluate_receipt`]); `key` is its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuedEvaluation {
+    /// In the outbox: the case exists.
+    Queued { key: String },
+    /// Waiting for the county to confirm the application; sent after it.
+    WaitingForCase { key: String },
+}
+
 /// What an outbox row carries (the `outbox.kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutboxKind {
@@ -246,66 +255,56 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 /// (`station.time_zone`).
 pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
+/// What travels with an application besides its answers.
+#[derive(Debug, Clone, Default)]
+pub struct Filing {
+    /// The card key (`client::card_key`, 64 hex digits) of the card read for it: the county
+    /// enrols the card for the card-proof lookup (docs/county.md).
+    pub card_key: Option<String>,
+    /// 帮办代办: the helper who filed it, masked, with their relationship.
+    pub agent: Option<wire::Agent>,
+    /// 同意保存联系电话: the applicant agreed on screen that the county keeps the phone.
+    pub keep_phone: bool,
+}
+
 /// The outbox's operations on the store. Each is one SQLite transaction.
 pub struct Outbox;
 
 impl Outbox {
-    /// [`Outbox::accept_in`] with receipt numbers dated in [`DEFAULT_TIME_ZONE`].
+    /// [`Outbox::accept_filed`] with nothing beside the answers, dated in [`DEFAULT_TIME_ZONE`].
     pub fn accept(
         store: &mut Store,
         app: NewApplication,
         now: DateTime<Utc>,
     ) -> Result<Accepted, OutboxError> {
-        Outbox::accept_in(store, app, None, now, DEFAULT_TIME_ZONE)
-    }
-
-    /// [`Outbox::accept_in`] for an application filed by a helper (帮办代办): the masked agent
-    /// and their relationship travel in the submission body (`agent`).
-    pub fn accept_with_agent(
-        store: &mut Store,
-        app: NewApplication,
-        agent: Option<wire::Agent>,
-        now: DateTime<Utc>,
-    ) -> Result<Accepted, OutboxError> {
-        Outbox::accept_in(store, app, agent, now, DEFAULT_TIME_ZONE)
-    }
-
-    /// [`Outbox::accept_with_agent`] that also says whether the applicant consented on screen
-    /// to the county keeping their phone for next time (`keep_phone`, 同意保存联系电话).
-    pub fn accept_with_consent(
-        store: &mut Store,
-        app: NewApplication,
-        agent: Option<wire::Agent>,
-        keep_phone: bool,
-        now: DateTime<Utc>,
-        tz: chrono_tz::Tz,
-    ) -> Result<Accepted, OutboxError> {
-        Outbox::accept_body(store, app, agent, keep_phone, now, tz)
+        Outbox::accept_filed(store, app, Filing::default(), now, DEFAULT_TIME_ZONE)
     }
 
     /// Accepts an application: writes its exact submission body and idempotency key, and the
     /// local case for lookup, in one transaction. Only after this returns may the screen say
     /// 已受理 and print the receipt. The receipt number carries the day of `now` in the
     /// station's time zone `tz` (an application at 07:30 Beijing time is dated today, not by
-    /// the UTC day). `agent`: the helper who filed it (帮办代办), masked.
-    pub fn accept_in(
+    /// the UTC day). `filing`: what travels with the answers (card key, helper, consent).
+    pub fn accept_filed(
         store: &mut Store,
         app: NewApplication,
-        agent: Option<wire::Agent>,
+        filing: Filing,
         now: DateTime<Utc>,
         tz: chrono_tz::Tz,
     ) -> Result<Accepted, OutboxError> {
-        Outbox::accept_body(store, app, agent, false, now, tz)
-    }
-
-    fn accept_body(
-        store: &mut Store,
-        app: NewApplication,
-        agent: Option<wire::Agent>,
-        keep_phone: bool,
-        now: DateTime<Utc>,
-        tz: chrono_tz::Tz,
-    ) -> Result<Accepted, OutboxError> {
+        let Filing {
+            card_key,
+            agent,
+            keep_phone,
+        } = filing;
+        let card_key = card_key.map(|k| k.trim().to_ascii_lowercase());
+        if let Some(k) = &card_key
+            && !(k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(OutboxError::Invalid(
+                "the card key is not 64 hex digits (SHA-256)".into(),
+            ));
+        }
         let item_code = app.item_code.trim().to_string();
         let name = app.applicant_name.trim().to_string();
         let id_number = app.id_number.trim().to_ascii_uppercase();
@@ -348,7 +347,7 @@ impl Outbox {
             },
             fields: app.fields,
             accepted_at: now,
-            card_key: None,
+            card_key,
             agent,
             keep_phone,
         };
@@ -413,6 +412,59 @@ impl Outbox {
             params![OutboxKind::Evaluation, key, body, ts(now)],
         )?;
         Ok(key)
+    }
+
+    /// Queues the rating (好差评) of the application with receipt `receipt_number`: at once as
+    /// an evaluation of its case when the county has confirmed it, otherwise it waits (in
+    /// `waiting_evaluations`) until [`Outbox::record`] records the application's delivery, and
+    /// then goes with the case number the county gave, after the application, once. One rating
+    /// per receipt while it waits: a second is refused. Returns when it is queued.
+    pub fn evaluate_receipt(
+        store: &mut Store,
+        receipt_number: &str,
+        level: u8,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<QueuedEvaluation, OutboxError> {
+        if !wire::EVALUATION_LEVELS.contains(&level) {
+            return Err(OutboxError::Invalid(format!(
+                "an evaluation level is 1 to 5, not {level}"
+            )));
+        }
+        let case = Outbox::receipt(store, receipt_number)?.ok_or_else(|| {
+            OutboxError::Invalid(format!("no application with receipt {receipt_number} here"))
+        })?;
+        if let Some(case_number) = case.case_number {
+            let key = Outbox::evaluate(store, &case_number, level, comment, now)?;
+            return Ok(QueuedEvaluation::Queued { key });
+        }
+        let key = uuid::Uuid::new_v4().to_string();
+        let comment = comment
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        let inserted = store.conn().execute(
+            "INSERT INTO waiting_evaluations
+                 (receipt_number, idempotency_key, level, comment, evaluated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (receipt_number) DO NOTHING",
+            params![case.receipt_number, key, level, comment, ts(now)],
+        )?;
+        if inserted == 0 {
+            return Err(OutboxError::Invalid(format!(
+                "receipt {receipt_number} already has a rating waiting for its case"
+            )));
+        }
+        tracing::info!(receipt = %receipt_number, "rating waits until the county confirms the application");
+        Ok(QueuedEvaluation::WaitingForCase { key })
+    }
+
+    /// Ratings waiting for their application's case number (see [`Outbox::evaluate_receipt`]).
+    pub fn waiting_evaluations(store: &Store) -> Result<u64, OutboxError> {
+        let n: i64 =
+            store
+                .conn()
+                .query_row("SELECT COUNT(*) FROM waiting_evaluations", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Queues a heartbeat; an older undelivered heartbeat is replaced (only the newest matters).
@@ -776,6 +828,7 @@ fn record_one(
                      WHERE outbox_id = ?1",
                     params![id, receipt.case_number, receipt.status.as_str(), ts(now)],
                 )?;
+                release_waiting_evaluation(tx, id, &receipt.case_number, now)?;
             }
             match kind {
                 OutboxKind::Application | OutboxKind::Evaluation => {
@@ -813,6 +866,53 @@ fn record_one(
             Ok(false)
         }
     }
+}
+
+/// The rating that waited for the application in outbox row `application_id` (if any) joins the
+/// outbox as an evaluation of `case_number`, with the key it got when the villager rated.
+fn release_waiting_evaluation(
+    tx: &rusqlite::Connection,
+    application_id: i64,
+    case_number: &str,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let waiting = tx
+        .query_row(
+            "SELECT w.receipt_number, w.idempotency_key, w.level, w.comment, w.evaluated_at
+             FROM waiting_evaluations w JOIN local_cases c ON c.receipt_number = w.receipt_number
+             WHERE c.outbox_id = ?1",
+            params![application_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u8>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((receipt, key, level, comment, at)) = waiting else {
+        return Ok(());
+    };
+    let evaluated_at = parse_ts(&at).unwrap_or(now);
+    let body = serde_json::to_string(&wire::Evaluation {
+        case_number: case_number.to_string(),
+        level,
+        comment,
+        evaluated_at,
+    })?;
+    tx.execute(
+        "INSERT INTO outbox (kind, idempotency_key, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![OutboxKind::Evaluation, key, body, ts(now)],
+    )?;
+    tx.execute(
+        "DELETE FROM waiting_evaluations WHERE receipt_number = ?1",
+        params![receipt],
+    )?;
+    tracing::info!(receipt = %receipt, "the waiting rating is queued for its case");
+    Ok(())
 }
 
 /// Moves the WAL into the main file and truncates it, so purged pages (zeroed by

@@ -521,6 +521,75 @@ pub struct SyncRefusal {
     pub at: DateTime<Utc>,
 }
 
+/// The bundle kinds a [`SyncRefusal`] names (docs/county-api.yaml `SyncReport`).
+pub const SYNC_REFUSAL_KINDS: [&str; 3] = ["catalog", "announcements", "keyring"];
+/// The reasons a [`SyncRefusal`] gives (docs/county-api.yaml `SyncReport`).
+pub const SYNC_REFUSAL_REASONS: [&str; 5] = [
+    "downgrade",
+    "other_county",
+    "replay",
+    "untrusted",
+    "invalid",
+];
+
+/// The verdicts and check statuses of kiosk doctor (docs/county-api.yaml `Heartbeat`).
+pub const HEALTH_WORDS: [&str; 3] = ["ok", "warn", "fail"];
+
+impl Heartbeat {
+    /// What is wrong with this heartbeat beyond its JSON shape, as the API document defines
+    /// it: at most 10 `last_errors`, verdicts and statuses from [`HEALTH_WORDS`], sync refusals
+    /// with the documented words.
+    pub fn problem(&self) -> Option<String> {
+        if self.last_errors.len() > 10 {
+            return Some(format!(
+                "last_errors holds at most 10 entries, not {}",
+                self.last_errors.len()
+            ));
+        }
+        let word = |field: &str, w: &str| {
+            (!HEALTH_WORDS.contains(&w))
+                .then(|| format!("{field}: {w:?} is not one of {HEALTH_WORDS:?}"))
+        };
+        if let Some(p) = self.verdict.as_deref().and_then(|v| word("verdict", v)) {
+            return Some(p);
+        }
+        if let Some(d) = &self.doctor {
+            if let Some(p) = word("doctor.verdict", &d.verdict) {
+                return Some(p);
+            }
+            if let Some(p) = d
+                .checks
+                .iter()
+                .find_map(|c| word("doctor.checks.status", &c.status))
+            {
+                return Some(p);
+            }
+        }
+        self.sync
+            .as_ref()
+            .and_then(|s| s.refusals.iter().find_map(SyncRefusal::problem))
+    }
+}
+
+impl SyncRefusal {
+    /// What is wrong with this refusal as the API document defines it (kind and reason words).
+    pub fn problem(&self) -> Option<String> {
+        if !SYNC_REFUSAL_KINDS.contains(&self.kind.as_str()) {
+            return Some(format!(
+                "sync.refusals: kind {:?} is not one of {SYNC_REFUSAL_KINDS:?}",
+                self.kind
+            ));
+        }
+        if !SYNC_REFUSAL_REASONS.contains(&self.reason.as_str()) {
+            return Some(format!(
+                "sync.refusals: reason {:?} is not one of {SYNC_REFUSAL_REASONS:?}",
+                self.reason
+            ));
+        }
+        None
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatAck {
     pub server_time: DateTime<Utc>,

@@ -17,6 +17,7 @@ use super::ports::{
 };
 use crate::config::Config;
 use crate::county::wire::{CaseStatus, CaseView, PersonCases};
+use crate::county::outbox::Filing;
 use crate::county::{CountyClient, NewApplication, Outbox};
 use crate::idcard::IdCard;
 use crate::store::Store;
@@ -160,7 +161,8 @@ impl OutboxCounty {
         self.worker().as_ref().map(|w| w.health())
     }
 
-    /// The outbox worker's status (`None` without a county link).
+    /// What the outbox worker last saw (None without a county or after shutdown); tests wait
+    /// on its changes.
     pub fn worker_status(
         &self,
     ) -> Option<tokio::sync::watch::Receiver<crate::county::outbox::WorkerStatus>> {
@@ -342,11 +344,14 @@ impl CountyLink for OutboxCounty {
             fields,
         };
         let now = Utc::now();
-        let accepted = Outbox::accept_with_consent(
+        let accepted = Outbox::accept_filed(
             &mut self.store(),
             app,
-            draft.agent.clone(),
-            draft.keep_phone,
+            Filing {
+                card_key: Some(draft.card_key.clone()),
+                agent: draft.agent.clone(),
+                keep_phone: draft.keep_phone,
+            },
             now,
             self.time_zone,
         )
@@ -442,18 +447,11 @@ impl CountyLink for OutboxCounty {
         }
     }
 
+    /// Queues the rating: for the case when the county has it, otherwise waiting in the store
+    /// until the application is delivered (then sent after it, once).
     fn evaluate(&self, receipt_no: &str, level: u8) -> Result<(), DeviceError> {
-        let case = Outbox::receipt(&self.store(), receipt_no)
-            .map_err(store_error)?
-            .and_then(|c| c.case_number)
-            .ok_or_else(|| {
-                DeviceError::new(
-                    "申请还没有上传到县里，暂时不能评价；上传后可以在“查询我的办件”里再评价",
-                    "The application has not reached the county yet; rate it later from \"my applications\"",
-                    format!("receipt {receipt_no} has no case number yet"),
-                )
-            })?;
-        Outbox::evaluate(&mut self.store(), &case, level, None, Utc::now()).map_err(store_error)?;
+        Outbox::evaluate_receipt(&mut self.store(), receipt_no, level, None, Utc::now())
+            .map_err(store_error)?;
         if let Some(w) = self.worker().as_ref() {
             w.nudge();
         }

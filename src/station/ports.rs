@@ -110,6 +110,9 @@ pub struct ApplicationDraft {
     /// to offer it next time.
     #[zeroize(skip)]
     pub keep_phone: bool,
+    /// The card key (卡片密钥摘要, `county::client::card_key`) of the card read for this
+    /// application: sent with it, so the county enrols the card for later lookups.
+    pub card_key: String,
 }
 
 impl ApplicationDraft {

@@ -31,4 +31,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sync",
         sql: include_str!("migrations/0004_sync.sql"),
     },
+    Migration {
+        version: 5,
+        name: "waiting evaluations",
+        sql: include_str!("migrations/0005_waiting_evaluations.sql"),
+    },
 ];

@@ -127,8 +127,14 @@ impl Kiosk {
         });
     }
 
-    /// Carries out what a controller asked for.
+    /// Carries out what a controller asked for. While an application is being sent nothing
+    /// leaves the confirmation page (返回, 首页, a wipe): the result, a receipt or an error,
+    /// decides what comes next (issue 14 #1).
     pub fn act(&self, next: Next) {
+        if next != Next::Stay && self.visit.borrow().confirm.sending {
+            tracing::info!(?next, "not carried out while the application is being sent");
+            return;
+        }
         match next {
             Next::Stay => {}
             Next::Show(page) => self.show(page, true),
@@ -161,6 +167,10 @@ impl Kiosk {
     /// The session clock: call about once a second (the app uses a Slint timer).
     pub fn tick(&self) {
         let now = self.now();
+        if self.visit.borrow().confirm.sending {
+            // Waiting for the result is not inactivity: the visit never ends under it.
+            self.shell.borrow_mut().session.touch(now);
+        }
         let outcome = self.shell.borrow_mut().session.tick(now);
         let a = self.window.global::<AppAdapter>();
         match outcome {
@@ -450,6 +460,14 @@ impl Kiosk {
             }
             UiEvent::Results { visit, result } if visit == current => {
                 results::on_results(self, result)
+            }
+            UiEvent::Submitted {
+                result: Ok(sub), ..
+            } => {
+                // Cannot happen (a visit does not end while sending); the application is in
+                // the outbox all the same.
+                tracing::error!(receipt = %sub.receipt_no, "an accepted application's result arrived after its visit ended");
+                Next::Stay
             }
             UiEvent::ChecklistPrinted { .. }
             | UiEvent::Results { .. }

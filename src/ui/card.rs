@@ -129,6 +129,13 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
             message_zh,
             message_en,
         } => reject(k, message(message_zh, message_en)),
+        CardEvent::Lifted if k.visit.borrow().confirm.sending => {
+            // The application is being stored and sent: its receipt (masked name included)
+            // comes first; the card's data goes with the result (see `confirm::on_submitted`).
+            tracing::info!("card lifted while the application is being sent");
+            k.visit.borrow_mut().confirm.card_lifted = true;
+            Next::Stay
+        }
         CardEvent::Lifted => {
             let had = k.shell.borrow_mut().session.card_lifted();
             k.visit.borrow_mut().card.reading = false;

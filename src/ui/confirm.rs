@@ -47,6 +47,7 @@ pub fn draft(k: &Kiosk) -> Option<ApplicationDraft> {
         answers: super::answers::answers(item, &sh.session),
         agent: v.agent.agent().or(sh.coordinator.as_ref()).cloned(),
         keep_phone: v.confirm.keep_phone,
+        card_key: crate::county::client::card_key(card),
     })
 }
 
@@ -146,10 +147,31 @@ pub fn on_submitted(k: &Kiosk, result: Result<Submission, DeviceError>) -> Next 
         }
         Err(e) => {
             tracing::error!("application could not be stored: {}", e.detail);
-            {
+            let card_lifted = {
                 let mut v = k.visit.borrow_mut();
                 v.confirm.sending = false;
                 v.confirm.error = Some(e.clone());
+                v.confirm.card_lifted
+            };
+            if card_lifted {
+                // The villager left with the card while it was being sent: nothing personal
+                // stays, and home says why.
+                k.shell.borrow_mut().session.card_lifted();
+                return Next::Fresh {
+                    reason: WipeReason::CardLifted,
+                    page: Page::Home,
+                    notice: Some(NoticeText::new(
+                        NoticeKind::Error,
+                        format!(
+                            "{}。申请没有提交成功；证件已拿走，您的信息已从屏幕和本机清除。",
+                            e.message_zh
+                        ),
+                        format!(
+                            "{}. The application was not submitted; the card was lifted and your details were cleared.",
+                            e.message_en
+                        ),
+                    )),
+                };
             }
             k.set_notice(NoticeText::new(
                 NoticeKind::Error,

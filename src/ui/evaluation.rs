@@ -61,11 +61,16 @@ pub fn on_evaluated(k: &Kiosk, result: Result<(), DeviceError>) -> Next {
             "Thank you for your rating!".to_owned(),
         ),
         Err(e) => {
-            tracing::warn!("evaluation not sent: {}", e.detail);
+            // Only a rating the store refused ends here: a queued application's rating waits
+            // in the store and goes after it.
+            tracing::error!("evaluation not stored: {}", e.detail);
             (
-                true,
-                "谢谢您的评价！已保存，网络恢复后发送。".to_owned(),
-                "Thank you! Your rating is saved and will be sent later.".to_owned(),
+                false,
+                format!("{}，评价没有保存成功。申请不受影响。", e.message_zh),
+                format!(
+                    "{}; your rating was not saved. Your application is not affected.",
+                    e.message_en
+                ),
             )
         }
     };

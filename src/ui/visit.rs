@@ -92,6 +92,9 @@ pub struct ConfirmState {
     /// 同意保存联系电话.
     pub keep_phone: bool,
     pub sending: bool,
+    /// The card was lifted while the application was being sent: the visit ends (or goes on
+    /// without personal data) once the result is in, never under it.
+    pub card_lifted: bool,
     pub error: Option<DeviceError>,
 }
 

@@ -13,7 +13,7 @@ if [[ ! -x "$venv/bin/schemathesis" ]]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet 'schemathesis>=4,<5'
 fi
-cargo build --quiet --no-default-features --bin county-backoffice
+cargo build --quiet --locked --bin county-backoffice
 bin="$root/target/debug/county-backoffice"
 
 work="$(mktemp -d)"
@@ -22,7 +22,8 @@ token="contract-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 "$bin" serve --listen "127.0.0.1:$port" --db "$work/county.sqlite3" --demo-token "$token" \
     2>"$work/server.log" &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$work"' EXIT
+# `|| true`: the server's own exit status (killed) must not replace schemathesis' under `set -e`.
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do
     if curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H "X-Station-Id: ST-CONTRACT" \
         "http://127.0.0.1:$port/healthz" 2>/dev/null; then
@@ -32,7 +33,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-"$venv/bin/schemathesis" run "$root/docs/county-api.yaml" \
+"$venv/bin/schemathesis" --config-file "$root/tests/contract/schemathesis.toml" run "$root/docs/county-api.yaml" \
     --url "http://127.0.0.1:$port/v1" \
     --header "Authorization: Bearer $token" \
     --header "X-Station-Id: ST-CONTRACT" \

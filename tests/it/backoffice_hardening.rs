@@ -372,3 +372,56 @@ async fn database_waits_do_not_block_the_server() {
         assert_eq!(s.await.unwrap().unwrap().status, 201);
     }
 }
+
+/// Contract (found by the schemathesis run): a heartbeat's sync refusals name their bundle kind
+/// and reason with the API document's words; any other word is refused with 422, the words the
+/// kiosk sends are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_refusals_use_the_documented_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let c = bo.demo_client("ST-HB").unwrap();
+    let body = |kind: &str, reason: &str| {
+        serde_json::json!({
+            "software_version": "t",
+            "reader": { "ok": true, "detail": null },
+            "printer": { "ok": true, "detail": null },
+            "paper": "ok",
+            "queue_length": 0,
+            "clock": "2026-12-01T08:00:00Z",
+            "sync": { "refusals": [
+                { "kind": kind, "reason": reason, "detail": "d", "at": "2026-12-01T07:00:00Z" }
+            ] }
+        })
+        .to_string()
+    };
+    for reason in wire::SYNC_REFUSAL_REASONS {
+        for kind in wire::SYNC_REFUSAL_KINDS {
+            let r = c.heartbeat_raw(&body(kind, reason)).await.unwrap();
+            assert_eq!(r.status, 200, "{kind} {reason}");
+        }
+    }
+    assert_eq!(
+        c.heartbeat_raw(&body("catalog", "AAA"))
+            .await
+            .unwrap()
+            .status,
+        422
+    );
+    assert_eq!(
+        c.heartbeat_raw(&body("menu", "replay"))
+            .await
+            .unwrap()
+            .status,
+        422
+    );
+    // The kiosk's verdict words likewise.
+    let mut hb: serde_json::Value = serde_json::from_str(&body("catalog", "replay")).unwrap();
+    hb["verdict"] = "fine".into();
+    assert_eq!(c.heartbeat_raw(&hb.to_string()).await.unwrap().status, 422);
+    hb["verdict"] = "warn".into();
+    assert_eq!(c.heartbeat_raw(&hb.to_string()).await.unwrap().status, 200);
+    // An object given as an array (serde would read a struct from it) is refused.
+    hb["sync"] = serde_json::json!([null, null]);
+    assert_eq!(c.heartbeat_raw(&hb.to_string()).await.unwrap().status, 422);
+}

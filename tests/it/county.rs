@@ -1653,7 +1653,17 @@ async fn an_agent_filed_application_reaches_the_county_with_its_agent() {
     assert_eq!(agent.name_masked, "李*国");
     assert_eq!(agent.id_number_masked, "340524********0021");
     let with_agent =
-        Outbox::accept_with_agent(&mut store, app(1), Some(agent.clone()), Utc::now()).unwrap();
+        Outbox::accept_filed(
+            &mut store,
+            app(1),
+            village_kiosk::county::outbox::Filing {
+                agent: Some(agent.clone()),
+                ..Default::default()
+            },
+            Utc::now(),
+            village_kiosk::county::outbox::DEFAULT_TIME_ZONE,
+        )
+        .unwrap();
     let without = Outbox::accept(&mut store, app(2), Utc::now()).unwrap();
     let client = demo_client(&bo.url(), bo.token(), "ST-AGENT");
     let worker = spawn_worker(path, client, fast_worker()).unwrap();
@@ -1673,4 +1683,451 @@ async fn an_agent_filed_application_reaches_the_county_with_its_agent() {
     assert_eq!(db.agent_of(&case).unwrap(), Some(agent));
     let case = case_of(&without.receipt_number).unwrap();
     assert_eq!(db.agent_of(&case).unwrap(), None);
+}
+
+/// Issue 14 #5: a rating given on the receipt page while the application is still queued (the
+/// county holds it, no case number yet) is stored, waits for the case, and reaches the county
+/// exactly once, after the application, through the port the UI uses.
+#[test]
+fn a_rating_of_a_queued_application_reaches_the_county_once_after_it() {
+    use village_kiosk::station::catalogue::IndexedCatalogue;
+    use village_kiosk::station::county::OutboxCounty;
+    use village_kiosk::station::ports::{ApplicationDraft, CountyLink};
+
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
+    let client = demo_client(&bo.url(), bo.token(), "ST-RATE");
+    let store_path = dir.path().join("kiosk.sqlite3");
+    let catalogue = Arc::new(IndexedCatalogue::shared(
+        village_kiosk::catalog::demo::demo_catalog_shared(),
+    ));
+    let county = OutboxCounty::start(
+        &store_path,
+        Some(client),
+        rt.handle().clone(),
+        catalogue,
+        &village_kiosk::config::Config::default(),
+    )
+    .unwrap()
+    .with_confirm_wait(Duration::ZERO);
+    let mut status = county.worker_status().expect("worker");
+
+    bo.hold_submissions(true);
+    let card = card(&id(7));
+    let draft = ApplicationDraft {
+        item_code: "SB-001".into(),
+        item_name: "城乡居民基本养老保险参保登记".into(),
+        card_kind: card.kind,
+        applicant_name: card.name.clone(),
+        id_number: card.id_number.clone(),
+        answers: Vec::new(),
+        card_key: village_kiosk::county::client::card_key(&card),
+        agent: None,
+        keep_phone: false,
+    };
+    let sub = county.submit(&draft).unwrap();
+    assert!(sub.queued, "{sub:?}");
+    rt.block_on(bo.wait_for_claims(1));
+    // Rated while the county still holds the application: stored, waiting for the case.
+    county.evaluate(&sub.receipt_no, 4).unwrap();
+    {
+        let store = Store::open(&store_path).unwrap();
+        assert_eq!(Outbox::waiting_evaluations(&store).unwrap(), 1);
+        assert!(
+            Outbox::due(&store, 10)
+                .unwrap()
+                .iter()
+                .all(|d| d.kind != village_kiosk::county::outbox::OutboxKind::Evaluation),
+            "an evaluation is due before its case exists"
+        );
+    }
+    // A second rating of the same receipt is refused, not queued twice.
+    assert!(county.evaluate(&sub.receipt_no, 2).is_err());
+
+    bo.hold_submissions(false);
+    let db = bo.db().unwrap();
+    let case_number = |store: &Store| {
+        Outbox::receipt(store, &sub.receipt_no)
+            .unwrap()
+            .and_then(|c| c.case_number)
+    };
+    rt.block_on(wait_until(&mut status, "the rating at the county", || {
+        let store = Store::open(&store_path).unwrap();
+        case_number(&store).is_some_and(|c| !db.evaluations(&c).unwrap().is_empty())
+    }));
+    let store = Store::open(&store_path).unwrap();
+    let case = case_number(&store).unwrap();
+    assert_eq!(db.evaluations(&case).unwrap(), vec![(4, None)]);
+    assert_eq!(Outbox::waiting_evaluations(&store).unwrap(), 0);
+    // Everything delivered; the rating is not sent again.
+    rt.block_on(wait_until(&mut status, "an empty queue", || {
+        Outbox::stats(&Store::open(&store_path).unwrap())
+            .unwrap()
+            .pending
+            == 0
+    }));
+    assert!(county.shutdown(Duration::from_secs(30)));
+    assert_eq!(db.evaluations(&case).unwrap(), vec![(4, None)]);
+    assert_eq!(bo.db().unwrap().receipts().unwrap().len(), 1);
+}
+
+/// A `county-backoffice serve` process (demo token) on `port`; returns once it listens.
+fn spawn_backoffice_process(db: &Path, port: u16, token: &str) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_county-backoffice"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(db)
+        .args(["--demo-token", token])
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("serving") => break,
+            Some(Ok(_)) => {}
+            other => panic!("the back office did not start: {other:?}"),
+        }
+    }
+    // Keep its stderr drained so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+/// Issue 14: the crash test with both sides killed. The kiosk (a stream of submissions) and the
+/// back office (a `county-backoffice serve` process on a fixed port) are killed with SIGKILL at
+/// random points, in a random order, and restarted; every application the kiosk reported
+/// accepted reaches the county exactly once.
+#[test]
+fn crash_test_sigkill_of_kiosk_and_back_office() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    let dir = tempfile::tempdir().unwrap();
+    let county_db = dir.path().join("county.sqlite3");
+    let token = "crash-token";
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let data = dir.path().join("kiosk");
+    let mut rng = Rng(0x5eed_cafe_f00d_0002);
+    let mut accepted: Vec<String> = Vec::new();
+    let rounds = 60;
+    let mut county_kills = 0;
+    let spawn = |count: u32| {
+        Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["outbox", "crash-child", "--data-dir"])
+            .arg(&data)
+            .args(["--county-url", &url, "--token", token])
+            .args(["--station-id", "ST-CRASH2", "--count", &count.to_string()])
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let sigkill = |child: &mut std::process::Child| {
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    };
+    let mut county = spawn_backoffice_process(&county_db, port, token);
+    for _ in 0..rounds {
+        let wait_lines = (rng.next() % 6) as usize;
+        let mut kiosk = spawn(10_000);
+        let mut lines = BufReader::new(kiosk.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        for _ in 0..wait_lines {
+            let line = lines.next().unwrap().unwrap();
+            accepted.push(line.split(' ').nth(1).unwrap().to_string());
+        }
+        match rng.next() % 3 {
+            // The kiosk only.
+            0 => sigkill(&mut kiosk),
+            // The county first (mid-request, as likely as not), then the kiosk.
+            1 => {
+                sigkill(&mut county);
+                county_kills += 1;
+                sigkill(&mut kiosk);
+                county = spawn_backoffice_process(&county_db, port, token);
+            }
+            // The kiosk first, then the county.
+            _ => {
+                sigkill(&mut kiosk);
+                sigkill(&mut county);
+                county_kills += 1;
+                county = spawn_backoffice_process(&county_db, port, token);
+            }
+        }
+    }
+    // A last, peaceful run drains whatever is left.
+    let mut kiosk = spawn(0);
+    let out: Vec<String> = BufReader::new(kiosk.stdout.take().unwrap())
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    assert!(kiosk.wait().unwrap().success());
+    assert_eq!(out, vec!["ready".to_string(), "drained".to_string()]);
+    sigkill(&mut county);
+
+    let in_county: HashMap<String, i64> = village_kiosk::backoffice::Db::open(&county_db)
+        .unwrap()
+        .receipts()
+        .unwrap()
+        .into_iter()
+        .map(|(_, r, n)| (r, n))
+        .collect();
+    let delivered = accepted
+        .iter()
+        .filter(|r| in_county.contains_key(*r))
+        .count();
+    let duplicates: i64 = in_county.values().map(|n| n - 1).sum();
+    let lost = accepted.len() - delivered;
+    let line = format!(
+        "crash-test-both: rounds={rounds} county_kills={county_kills} accepted={} delivered={delivered} duplicates={duplicates} lost={lost}\n",
+        accepted.len()
+    );
+    std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes()).unwrap();
+    assert!(county_kills >= 20, "the county was killed often enough");
+    assert!(accepted.len() >= 60, "the stream was exercised");
+    assert_eq!(duplicates, 0);
+    assert_eq!(lost, 0);
+    let store = Store::open_in(&data).unwrap();
+    assert_eq!(Outbox::stats(&store).unwrap().pending, 0);
+}
+
+/// What the county's side does with one TLS connection in the mutual-TLS fault test.
+#[derive(Debug, Clone, Copy)]
+enum TlsFault {
+    /// Accepts TCP, reads the ClientHello and never answers it.
+    SilentHandshake,
+    /// Answers the ClientHello with bytes that are not TLS.
+    Garbage,
+    /// Completes the mutual-TLS handshake (the station's certificate checked), reads the
+    /// request and answers 500.
+    Status500,
+    /// Completes the handshake and answers 503 with `Retry-After: 1`.
+    Status503,
+    /// Forwards to the county, then resets the connection (RST) after `n` bytes from the
+    /// kiosk: in the middle of the handshake or of the request body.
+    ResetAfter(usize),
+}
+
+/// Reads one HTTP/1.1 message (head + Content-Length body) from any stream.
+async fn read_http<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return Some(buf);
+            }
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A county address that plays `script` (one fault per new TCP connection), then forwards to
+/// `upstream`, the real back office over mutual TLS. Returns its address and how many
+/// connections it faulted.
+async fn tls_fault_server(
+    script: Vec<TlsFault>,
+    upstream: SocketAddr,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let faulted = Arc::new(AtomicUsize::new(0));
+    let counter = faulted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let fault = script.lock().unwrap().pop_front();
+            if fault.is_some() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let answer = |code: &str, extra: &str| {
+                    format!(
+                        "HTTP/1.1 {code}\r\nContent-Type: application/json\r\nConnection: close\r\n{extra}Content-Length: 2\r\n\r\n{{}}"
+                    )
+                };
+                match fault {
+                    None => {
+                        if let Ok(mut up) = TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut sock, &mut up).await;
+                        }
+                    }
+                    Some(TlsFault::SilentHandshake) => {
+                        let mut hello = [0u8; 512];
+                        let _ = sock.read(&mut hello).await;
+                        std::future::pending::<()>().await;
+                    }
+                    Some(TlsFault::Garbage) => {
+                        let mut hello = [0u8; 512];
+                        let _ = sock.read(&mut hello).await;
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nnot tls")
+                            .await;
+                        let _ = sock.shutdown().await;
+                    }
+                    Some(f @ (TlsFault::Status500 | TlsFault::Status503)) => {
+                        let Ok(mut tls) = acceptor.accept(sock).await else {
+                            return;
+                        };
+                        if read_http(&mut tls).await.is_some() {
+                            let text = match f {
+                                TlsFault::Status500 => answer("500 Internal Server Error", ""),
+                                _ => answer("503 Service Unavailable", "Retry-After: 1\r\n"),
+                            };
+                            let _ = tls.write_all(text.as_bytes()).await;
+                        }
+                        let _ = tls.shutdown().await;
+                    }
+                    Some(TlsFault::ResetAfter(limit)) => {
+                        let Ok(up) = TcpStream::connect(upstream).await else {
+                            return;
+                        };
+                        let (mut up_r, mut up_w) = up.into_split();
+                        let (mut r, mut w) = sock.split();
+                        let to_county = async {
+                            let mut sent = 0usize;
+                            let mut chunk = [0u8; 256];
+                            while sent < limit {
+                                let want = chunk.len().min(limit - sent);
+                                match r.read(&mut chunk[..want]).await {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => {
+                                        if up_w.write_all(&chunk[..n]).await.is_err() {
+                                            break;
+                                        }
+                                        sent += n;
+                                    }
+                                }
+                            }
+                        };
+                        let to_kiosk = tokio::io::copy(&mut up_r, &mut w);
+                        tokio::select! {
+                            _ = to_county => {}
+                            _ = to_kiosk => {}
+                        }
+                        // RST, not FIN: the kiosk sees a reset in the middle of the exchange.
+                        // (Deprecated for blocking on drop with a timeout; a zero linger resets
+                        // at once and never blocks.)
+                        #[allow(deprecated)]
+                        let _ = sock.set_linger(Some(Duration::ZERO));
+                        drop(sock);
+                    }
+                }
+            });
+        }
+    });
+    (addr, faulted)
+}
+
+/// Issue 14: the fault-server test over mutual TLS. Applications accepted while the county
+/// misbehaves at the TLS layer and above (a handshake never answered, garbage instead of TLS,
+/// resets in the handshake and in the request body, 500 and 503 after a full handshake) are
+/// all delivered, exactly once, through the real client and outbox worker once it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_over_mutual_tls_lose_and_duplicate_nothing() {
+    use village_kiosk::county::tls;
+    let p = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let bo = tls_backoffice(&dir.path().join("county.sqlite3"), &p.ca, &p.server);
+    let server_cfg = tls::server_config(
+        &tls::load_certs(&p.ca).unwrap(),
+        tls::load_certs(&p.server.0).unwrap(),
+        tls::load_key(&p.server.1).unwrap(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
+    let script = vec![
+        TlsFault::SilentHandshake,
+        TlsFault::Garbage,
+        TlsFault::ResetAfter(200),
+        TlsFault::Status500,
+        TlsFault::ResetAfter(4000),
+        TlsFault::Status503,
+        TlsFault::ResetAfter(2500),
+        TlsFault::Garbage,
+    ];
+    let faults = script.len();
+    let (addr, faulted) = tls_fault_server(script, bo.addr(), acceptor).await;
+    let client = CountyClient::new(
+        &format!("https://127.0.0.1:{}", addr.port()),
+        CountyAuth::MutualTls {
+            ca_cert: p.ca.clone(),
+            client_cert: p.station.0.clone(),
+            client_key: p.station.1.clone(),
+        },
+        Duration::from_millis(800),
+    )
+    .unwrap();
+    let mut store = Store::open_in(dir.path().join("kiosk")).unwrap();
+    let path = store.path().to_path_buf();
+    let accepted: Vec<_> = (0..5)
+        .map(|i| Outbox::accept(&mut store, app(200 + i), Utc::now()).unwrap())
+        .collect();
+    let worker = spawn_worker(
+        path.clone(),
+        client,
+        WorkerConfig {
+            heartbeat_interval: None,
+            concurrency: 1,
+            batch: 1,
+            ..fast_worker()
+        },
+    )
+    .unwrap();
+    let mut status = worker.status();
+    wait_until(&mut status, "all five delivered over mutual TLS", || {
+        Outbox::stats(&Store::open(&path).unwrap())
+            .unwrap()
+            .delivered
+            == 5
+    })
+    .await;
+    worker.shutdown().await;
+    assert_eq!(
+        faulted.load(Ordering::SeqCst),
+        faults,
+        "every fault was played"
+    );
+    let receipts = bo.db().unwrap().receipts().unwrap();
+    assert_eq!(receipts.len(), 5, "{receipts:?}");
+    for a in &accepted {
+        assert!(
+            receipts
+                .iter()
+                .any(|(st, r, n)| st == "ST-TLS" && *r == a.receipt_number && *n == 1),
+            "{} exactly once",
+            a.receipt_number
+        );
+    }
+    let stats = Outbox::stats(&Store::open(&path).unwrap()).unwrap();
+    assert_eq!((stats.pending, stats.needs_attention), (0, 0));
 }

@@ -254,6 +254,7 @@ fn the_receipt_qr_decodes_to_the_public_page() {
         }],
         agent: None,
         keep_phone: false,
+        card_key: village_kiosk::county::client::card_key(&card.to_id_card()),
     };
     let services = station.services().clone();
     let sub = services.county.submit(&draft).expect("accepted");

@@ -16,6 +16,7 @@ use village_kiosk::sim::idcard::SimCard;
 use village_kiosk::station::{DemoOptions, Station};
 use village_kiosk::ui::app::KioskOptions;
 use village_kiosk::ui::app::UiEvent;
+use village_kiosk::ui::visit::PrintState;
 use village_kiosk::ui::{
     AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
     IdleAdapter, Kiosk, ManualClock, Page, ReceiptPrint, SearchAdapter, SubmittedAdapter, Theme,
@@ -1301,4 +1302,153 @@ fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Whether the on-screen control labelled `label` is enabled (as a screen reader sees it).
+fn enabled(e: &Env, label: &str) -> bool {
+    headless::find(&e.kiosk, label)
+        .first()
+        .and_then(|el| el.accessible_enabled())
+        .unwrap_or_else(|| panic!("nothing labelled {label:?} is on screen"))
+}
+
+/// Issue 14 #1: once the application is stored here, its receipt is shown and printed whatever
+/// happens while it travels to the county. The embedded back office holds the submission (it
+/// has claimed the key, so the application left the kiosk's store), and meanwhile the villager
+/// taps 首页, 返回 and 返回修改, lifts the card and lets the session time out. None of it may
+/// drop the result: exactly one case at the county, and its receipt on screen and on paper.
+#[test]
+fn an_accepted_application_shows_its_receipt_whatever_happens_while_it_is_sent() {
+    let e = env(DemoOptions {
+        // The submission waits for the county as long as the back office holds it.
+        confirm_wait: Duration::from_secs(600),
+        ..DemoOptions::default()
+    });
+    let parts = e.station.demo_parts().expect("demo");
+    let bo = parts.backoffice.as_ref().expect("embedded back office");
+    e.to_form();
+    e.fill_and_confirm();
+    bo.hold_submissions(true);
+    e.tap("我同意把以上信息发送给县政务服务部门，只用于办理这件事。");
+    e.tap("确认提交");
+    e._rt.block_on(bo.wait_for_claims(1));
+    assert!(e.kiosk.window.global::<ConfirmAdapter>().get_sending());
+
+    // 返回修改, 返回 and 首页 are disabled while sending, and tapping them changes nothing.
+    for label in ["返回修改", "返回", "首页"] {
+        assert!(!enabled(&e, label), "{label} is enabled while sending");
+        e.tap(label);
+        assert_eq!(e.kiosk.page(), Page::Confirm, "after tapping {label}");
+    }
+    // The card is lifted: the kiosk notes it but keeps the visit until the result is in.
+    parts.idcard_sim.lift_card();
+    assert!(e.kiosk.wait_until(WAIT, |k| k.page() != Page::Confirm
+        || k.visit.borrow().confirm.card_lifted));
+    assert_eq!(
+        e.kiosk.page(),
+        Page::Confirm,
+        "lifting the card left the page"
+    );
+    // The session's time runs out while sending: the visit is not ended under the result.
+    e.clock.advance(Duration::from_secs(3600));
+    e.kiosk.tick();
+    assert_eq!(
+        e.kiosk.page(),
+        Page::Confirm,
+        "the inactivity wipe ended the visit"
+    );
+
+    bo.hold_submissions(false);
+    e.wait_page(Page::Submitted);
+    assert!(e.kiosk.wait_until(WAIT, |k| !matches!(
+        k.visit.borrow().submitted.print,
+        PrintState::Printing
+    )));
+    let w = &e.kiosk.window;
+    let receipt = w.global::<SubmittedAdapter>().get_receipt_no().to_string();
+    assert!(!receipt.is_empty());
+    assert!(!w.global::<SubmittedAdapter>().get_queued());
+    assert!(matches!(
+        e.kiosk.visit.borrow().submitted.print,
+        PrintState::Printed
+    ));
+    assert_eq!(
+        w.global::<SubmittedAdapter>().get_print_state(),
+        ReceiptPrint::Printed
+    );
+    let cases = bo.db().unwrap().receipts().unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!((cases[0].1.as_str(), cases[0].2), (receipt.as_str(), 1));
+    // Only the receipt is kept: the card's data left with the submission.
+    assert!(!e.kiosk.shell.borrow().session.has_personal_data());
+    // Navigation works again once the receipt is shown.
+    assert!(enabled(&e, "首页"));
+}
+
+/// Issue 14 #1, the county down: the application is queued here, the card is lifted at once,
+/// and the receipt (待上传) is shown and printed all the same, in whichever order the kiosk
+/// hears of the lifted card and of the stored application.
+#[test]
+fn a_queued_application_shows_its_receipt_when_the_card_is_lifted_while_sending() {
+    let e = env(DemoOptions {
+        county_reachable: false,
+        ..DemoOptions::default()
+    });
+    e.to_form();
+    e.fill_and_confirm();
+    e.tap("我同意把以上信息发送给县政务服务部门，只用于办理这件事。");
+    e.tap("确认提交");
+    e.station.demo_parts().expect("demo").idcard_sim.lift_card();
+    e.wait_page(Page::Submitted);
+    assert!(e.kiosk.wait_until(WAIT, |k| !matches!(
+        k.visit.borrow().submitted.print,
+        PrintState::Printing
+    )));
+    let w = &e.kiosk.window;
+    assert!(!w.global::<SubmittedAdapter>().get_receipt_no().is_empty());
+    assert!(w.global::<SubmittedAdapter>().get_queued());
+    assert!(matches!(
+        e.kiosk.visit.borrow().submitted.print,
+        PrintState::Printed
+    ));
+    // The lifted card's event, if it came after the receipt, changes nothing.
+    e.kiosk.drain_events();
+    assert_eq!(e.kiosk.page(), Page::Submitted);
+    assert!(!e.kiosk.shell.borrow().session.has_personal_data());
+}
+
+/// Issue 14 (card-proof lookup, #2): an application made at the kiosk carries the card key of
+/// the card read, so the county has that card on record. Another station that knows only the
+/// ID number (a made-up card with it) gets nothing, even as the first to look the person up;
+/// the card itself still finds the case.
+#[test]
+fn an_application_enrols_its_card_so_an_id_number_alone_finds_nothing() {
+    let e = env(DemoOptions::default());
+    e.to_form();
+    e.fill_and_confirm();
+    e.submit();
+    assert!(!e.kiosk.window.global::<SubmittedAdapter>().get_queued());
+    let bo = e
+        .station
+        .demo_parts()
+        .expect("demo")
+        .backoffice
+        .as_ref()
+        .expect("embedded back office");
+    let other = bo.demo_client("ST-ELSEWHERE").unwrap();
+    let real = SimCard::demo_resident().to_id_card();
+    let mut made_up = real.clone();
+    made_up.issuer = "某县公安局".into();
+    made_up.photo = Default::default();
+    let seen = e
+        ._rt
+        .block_on(other.person_cases_for_card(&made_up))
+        .unwrap();
+    assert!(
+        seen.is_empty(),
+        "an ID number alone found {} cases",
+        seen.len()
+    );
+    let seen = e._rt.block_on(other.person_cases_for_card(&real)).unwrap();
+    assert_eq!(seen.len(), 1);
 }
