@@ -604,12 +604,13 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         };
         let mut extras = extras;
         if let Some(staff_addr) = args.staff_listen {
-            let staff_listener = tokio::net::TcpListener::bind(staff_addr)
-                .await
-                .map_err(|source| CliError::Listen {
-                    addr: staff_addr,
-                    source,
-                })?;
+            let staff_listener =
+                tokio::net::TcpListener::bind(staff_addr)
+                    .await
+                    .map_err(|source| CliError::Listen {
+                        addr: staff_addr,
+                        source,
+                    })?;
             eprintln!(
                 "county-backoffice: staff pages on {}://{}/staff/",
                 if staff_options.tls.is_some() {

@@ -16,8 +16,8 @@ use super::ports::{
     CountyLink, DeviceError, StepKind, StepState, Submission,
 };
 use crate::config::Config;
-use crate::county::wire::{CaseStatus, CaseView, PersonCases};
 use crate::county::outbox::Filing;
+use crate::county::wire::{CaseStatus, CaseView, PersonCases};
 use crate::county::{CountyClient, NewApplication, Outbox};
 use crate::idcard::IdCard;
 use crate::store::Store;

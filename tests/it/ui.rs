@@ -39,7 +39,11 @@ pub(crate) fn env(options: DemoOptions) -> Env {
 }
 
 /// [`env`] with the kiosk's options and clock of the test's choice.
-pub(crate) fn env_with(options: DemoOptions, kiosk_options: KioskOptions, clock: ManualClock) -> Env {
+pub(crate) fn env_with(
+    options: DemoOptions,
+    kiosk_options: KioskOptions,
+    clock: ManualClock,
+) -> Env {
     headless::init().expect("headless platform");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
