@@ -39,5 +39,6 @@ pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod update;
 pub mod voice;
 pub mod watchdog;

@@ -25,6 +25,8 @@ pub enum CliError {
     Provision(#[from] super::provision::ProvisionCliError),
     #[error(transparent)]
     Publish(#[from] super::publish::PublishError),
+    #[error(transparent)]
+    Update(#[from] super::update::UpdatePublishError),
     #[error("cannot read the {what} {}: {source}; check the path and its permissions", path.display())]
     Read {
         what: &'static str,
@@ -97,6 +99,10 @@ enum Command {
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
     },
+    /// County staff: software updates (signed manifests), staged to some stations first, and
+    /// each station's update state.
+    #[command(subcommand)]
+    Update(super::update::UpdateCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -284,6 +290,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Publish(args) => Ok(super::publish::run_publish(args)?),
         Command::Rollout { db } => Ok(super::publish::run_rollout(db)?),
         Command::Provision(c) => Ok(super::provision::run(c)?),
+        Command::Update(c) => Ok(super::update::run(c)?),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod db;
 mod http;
 pub mod lookup;
 pub mod publish;
+pub mod update;
 
 pub use cli::{CliError, main};
 pub mod provision;

@@ -43,6 +43,7 @@ pub mod exit;
 pub mod outbox;
 pub mod print;
 pub mod provision;
+pub mod update;
 #[cfg(feature = "gui")]
 pub mod run;
 
@@ -97,6 +98,10 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Install this station's identity from the county's provisioning bundle (终端开通).
     Provision(provision::ProvisionArgs),
+    /// Software updates (软件更新): status, check and download, install, the boot health gate,
+    /// and signing a manifest with the release key.
+    #[command(subcommand)]
+    Update(update::UpdateCommand),
     /// Stand-in for the app's event loop that checks a unit's watchdog (src/watchdog.rs).
     #[command(hide = true)]
     WatchdogProbe {
@@ -211,6 +216,7 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(a)) => doctor::run(a, &globals),
         Some(Command::Devices(a)) => devices::run(a, &globals),
         Some(Command::Provision(a)) => provision::run(a, &globals),
+        Some(Command::Update(c)) => update::run(c, &globals),
         Some(Command::WatchdogProbe { hang_after_secs }) => {
             crate::watchdog::probe(std::time::Duration::from_secs(hang_after_secs))
         }
