@@ -15,4 +15,5 @@ mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
 mod ui;
+mod update;
 mod voice;
