@@ -46,6 +46,8 @@ pub mod provision;
 pub mod update;
 #[cfg(feature = "gui")]
 pub mod run;
+#[cfg(feature = "gui")]
+pub mod standby;
 
 /// village-kiosk: the self-service terminal of a village service point (村便民服务站).
 ///
@@ -109,6 +111,10 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         hang_after_secs: u64,
     },
+    /// The standby screen instead of the app: not provisioned yet, or the fault screen after
+    /// repeated failures (systemd units start it).
+    #[cfg(feature = "gui")]
+    Standby(standby::StandbyArgs),
     /// Run the touchscreen app.
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
@@ -220,6 +226,8 @@ pub fn main() -> ExitCode {
         Some(Command::WatchdogProbe { hang_after_secs }) => {
             crate::watchdog::probe(std::time::Duration::from_secs(hang_after_secs))
         }
+        #[cfg(feature = "gui")]
+        Some(Command::Standby(a)) => standby::run(a, &globals),
         #[cfg(feature = "gui")]
         Some(Command::Run(a)) => {
             refuse_insecure_link(&a, &globals).and_then(|()| run::run(a, &globals))

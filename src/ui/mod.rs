@@ -16,6 +16,8 @@
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
+//! - [`standby`]: the standby window (not provisioned, fault after repeated failures), its own
+//!   window without devices.
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots.
 //!
 //! Controllers never block the UI thread (devices and network run on tokio) and never touch
@@ -41,6 +43,7 @@ pub mod item_list;
 pub mod l10n;
 pub mod search;
 pub mod shell;
+pub mod standby;
 pub mod submitted;
 pub mod visit;
 

@@ -11,6 +11,8 @@ mod powerloss;
 mod printer;
 mod provision;
 mod salvage;
+#[cfg(feature = "gui")]
+mod standby;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
