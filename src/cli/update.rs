@@ -31,7 +31,11 @@ pub enum UpdateCommand {
     Check,
     /// Write a downloaded, verified update into the inactive root slot with a counted boot
     /// entry; reboot afterwards to try it.
-    Install,
+    Install {
+        /// Reboot into the new slot once it is installed (the night maintenance window's unit).
+        #[arg(long)]
+        reboot: bool,
+    },
     /// Boot-time health gate: on a trial boot, wait for the app's first frame
     /// (village-kiosk.service active) and a doctor verdict that does not fail. Exit 1 otherwise.
     Confirm {
@@ -117,15 +121,27 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             outln!("update {}: {}", state.manifest().map_or("-", |m| m.version.as_str()), state.name());
             Ok(ExitCode::SUCCESS)
         }
-        UpdateCommand::Install => {
+        UpdateCommand::Install { reboot } => {
             let (u, _) = updater(g)?;
             let state = u.install(false)?;
             match &state {
-                UpdateState::Installed { manifest, slot, .. } => outln!(
-                    "version {} installed in slot {}; reboot to try it (it rolls back by itself unless healthy)",
-                    manifest.version,
-                    slot.name()
-                ),
+                UpdateState::Installed { manifest, slot, .. } => {
+                    outln!(
+                        "version {} installed in slot {}; reboot to try it (it rolls back by itself unless healthy)",
+                        manifest.version,
+                        slot.name()
+                    );
+                    if reboot {
+                        let ok = std::process::Command::new("systemctl")
+                            .arg("reboot")
+                            .status()
+                            .map(|s| s.success())
+                            .unwrap_or(false);
+                        if !ok {
+                            anyhow::bail!("installed, but systemctl reboot failed; reboot the terminal to try the update");
+                        }
+                    }
+                }
                 other => outln!("nothing to install (update state: {})", other.name()),
             }
             Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ mod cli;
 mod county;
 mod doctor;
 mod idcard;
+mod image_build;
 mod powerloss;
 mod printer;
 mod provision;
