@@ -390,13 +390,13 @@ pub(crate) async fn file_route(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/octet-stream"),
             );
-            if range.is_some() {
-                if let Ok(v) = HeaderValue::from_str(&format!(
+            if range.is_some()
+                && let Ok(v) = HeaderValue::from_str(&format!(
                     "bytes {start}-{}/{size}",
                     start + len.saturating_sub(1)
-                )) {
-                    h.insert(header::CONTENT_RANGE, v);
-                }
+                ))
+            {
+                h.insert(header::CONTENT_RANGE, v);
             }
             resp
         }

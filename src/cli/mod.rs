@@ -43,11 +43,11 @@ pub mod exit;
 pub mod outbox;
 pub mod print;
 pub mod provision;
-pub mod update;
 #[cfg(feature = "gui")]
 pub mod run;
 #[cfg(feature = "gui")]
 pub mod standby;
+pub mod update;
 
 /// village-kiosk: the self-service terminal of a village service point (村便民服务站).
 ///

@@ -52,7 +52,8 @@ pub fn run(args: StandbyArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| config.as_ref().map(|c| c.ui.language.clone()))
         .unwrap_or_else(|| "zh-CN".into());
-    let lang = Lang::parse(&tag).ok_or_else(|| anyhow!("unknown UI language {tag:?}; use zh-CN or en"))?;
+    let lang =
+        Lang::parse(&tag).ok_or_else(|| anyhow!("unknown UI language {tag:?}; use zh-CN or en"))?;
     let landscape = args.landscape
         || config
             .as_ref()
@@ -71,7 +72,11 @@ pub fn run(args: StandbyArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     if let Some(png) = args.png {
         crate::ui::headless::init().map_err(|e| anyhow!(e))?;
         let w = standby::window(&which, &info, lang, landscape)?;
-        let (width, height) = if landscape { (1920, 1080) } else { (1080, 1920) };
+        let (width, height) = if landscape {
+            (1920, 1080)
+        } else {
+            (1080, 1920)
+        };
         w.window().set_size(slint::PhysicalSize::new(width, height));
         w.show()?;
         let buf = w

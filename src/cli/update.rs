@@ -100,25 +100,40 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
         }
         UpdateCommand::Check => {
             let (u, cfg) = updater(g)?;
-            let client = CountyClient::from_config(&cfg.county, &cfg.station)?
-                .ok_or_else(|| anyhow!("no [county] url in the config: there is no county to ask for updates"))?;
+            let client =
+                CountyClient::from_config(&cfg.county, &cfg.station)?.ok_or_else(|| {
+                    anyhow!("no [county] url in the config: there is no county to ask for updates")
+                })?;
             let keys = Keyring::from_config(&cfg)?;
             let rt = runtime()?;
             match rt.block_on(u.check(&client, keys.keys()))? {
                 CheckOutcome::NothingNew => {
-                    outln!("no newer software offered (running {})", env!("CARGO_PKG_VERSION"));
+                    outln!(
+                        "no newer software offered (running {})",
+                        env!("CARGO_PKG_VERSION")
+                    );
                     return Ok(ExitCode::SUCCESS);
                 }
                 CheckOutcome::Declined { version, state } => {
-                    outln!("version {version} offered, not taken while the update state is {state}");
+                    outln!(
+                        "version {version} offered, not taken while the update state is {state}"
+                    );
                     return Ok(ExitCode::SUCCESS);
                 }
                 CheckOutcome::Offered(m) => {
-                    outln!("version {} offered ({} bytes); downloading", m.version, m.total_size());
+                    outln!(
+                        "version {} offered ({} bytes); downloading",
+                        m.version,
+                        m.total_size()
+                    );
                 }
             }
             let state = rt.block_on(u.download(&client))?;
-            outln!("update {}: {}", state.manifest().map_or("-", |m| m.version.as_str()), state.name());
+            outln!(
+                "update {}: {}",
+                state.manifest().map_or("-", |m| m.version.as_str()),
+                state.name()
+            );
             Ok(ExitCode::SUCCESS)
         }
         UpdateCommand::Install { reboot } => {
@@ -138,7 +153,9 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                             .map(|s| s.success())
                             .unwrap_or(false);
                         if !ok {
-                            anyhow::bail!("installed, but systemctl reboot failed; reboot the terminal to try the update");
+                            anyhow::bail!(
+                                "installed, but systemctl reboot failed; reboot the terminal to try the update"
+                            );
                         }
                     }
                 }
@@ -150,7 +167,10 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
             let (u, cfg) = updater(g)?;
             let state = u.on_boot()?;
             let UpdateState::OnTrial { manifest, .. } = &state else {
-                outln!("not a trial boot (update state: {}); nothing to confirm", state.name());
+                outln!(
+                    "not a trial boot (update state: {}); nothing to confirm",
+                    state.name()
+                );
                 return Ok(ExitCode::SUCCESS);
             };
             let limit = Duration::from_secs(within.unwrap_or(cfg.update.health_within_secs));

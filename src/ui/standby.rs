@@ -26,7 +26,9 @@ use crate::provision;
 pub enum Standby {
     NotProvisioned,
     /// `detail`: a short English line for the technician (what failed), may be empty.
-    Fault { detail: String },
+    Fault {
+        detail: String,
+    },
 }
 
 /// What the standby screen knows about the station.
@@ -59,7 +61,8 @@ pub const FAULT_TITLE: &str = "本终端暂时无法使用";
 pub const FAULT_TITLE_EN: &str = "This terminal is out of order";
 /// What the villager does instead.
 pub const FAULT_VILLAGER: &str = "请到服务站窗口办理，给您带来不便，敬请谅解。";
-pub const FAULT_VILLAGER_EN: &str = "Please go to the service counter. Sorry for the inconvenience.";
+pub const FAULT_VILLAGER_EN: &str =
+    "Please go to the service counter. Sorry for the inconvenience.";
 /// What the staff and the technician do.
 pub const FAULT_HOWTO: &str = "工作人员：请联系本站技术员。技术员：通过 SSH 登录后运行 kiosk doctor 查看原因，修复后运行 sudo systemctl restart village-kiosk 恢复服务。";
 pub const FAULT_HOWTO_EN: &str = "Staff: call the station's technician. Technician: log in over SSH, run kiosk doctor to see the cause, fix it, then run sudo systemctl restart village-kiosk.";

@@ -63,7 +63,7 @@ impl Slot {
         cmdline
             .split_whitespace()
             .filter_map(|w| w.strip_prefix("kiosk.slot="))
-            .last()
+            .next_back()
             .and_then(Slot::parse)
     }
 }
@@ -242,10 +242,22 @@ mod tests {
         let e = |n: &str| EntryName::parse(n).unwrap();
         let old = e("village-kiosk-a.conf");
         use TrialOutcome::*;
-        assert_eq!(outcome(Slot::B, Slot::A, &[old, e("village-kiosk-b+2.conf")]), Waiting);
-        assert_eq!(outcome(Slot::B, Slot::B, &[old, e("village-kiosk-b+1-1.conf")]), OnTrial);
-        assert_eq!(outcome(Slot::B, Slot::B, &[old, e("village-kiosk-b.conf")]), Committed);
-        assert_eq!(outcome(Slot::B, Slot::A, &[old, e("village-kiosk-b+0-2.conf")]), RolledBack);
+        assert_eq!(
+            outcome(Slot::B, Slot::A, &[old, e("village-kiosk-b+2.conf")]),
+            Waiting
+        );
+        assert_eq!(
+            outcome(Slot::B, Slot::B, &[old, e("village-kiosk-b+1-1.conf")]),
+            OnTrial
+        );
+        assert_eq!(
+            outcome(Slot::B, Slot::B, &[old, e("village-kiosk-b.conf")]),
+            Committed
+        );
+        assert_eq!(
+            outcome(Slot::B, Slot::A, &[old, e("village-kiosk-b+0-2.conf")]),
+            RolledBack
+        );
         assert_eq!(outcome(Slot::B, Slot::A, &[old]), NoEntry);
     }
 }

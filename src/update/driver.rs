@@ -70,7 +70,10 @@ pub enum CheckOutcome {
     Offered(UpdateManifest),
     /// A newer version is offered but the state does not take it (one already installed, or
     /// this very version rolled back here).
-    Declined { version: String, state: &'static str },
+    Declined {
+        version: String,
+        state: &'static str,
+    },
 }
 
 /// The update driver for one terminal.
@@ -417,9 +420,7 @@ impl Updater {
         }
         sync_dir(&kdir)?;
         // 4. Last, the counted entry: from here on the next boot tries the new slot.
-        let entry = self
-            .entries_dir()
-            .join(EntryName::fresh(slot).file_name());
+        let entry = self.entries_dir().join(EntryName::fresh(slot).file_name());
         write_atomic(
             &entry,
             bootcount::entry_text(slot, &m.version, &self.config.kernel_options).as_bytes(),
@@ -441,7 +442,10 @@ impl Updater {
         let running = self.running_slot()?;
         let outcome = bootcount::outcome(target, running, &self.entries()?);
         let next = self.apply(&state, Event::Booted { running, outcome })?;
-        if let UpdateState::RolledBack { version, reason, .. } = &next {
+        if let UpdateState::RolledBack {
+            version, reason, ..
+        } = &next
+        {
             tracing::warn!(%version, %reason, "update rolled back");
             self.remove_entries_of(target)?;
         }
@@ -585,7 +589,10 @@ mod tests {
         fs::write(esp.join("loader/entries/village-kiosk-a.conf"), "old").unwrap();
         fs::write(
             dir.join("cmdline"),
-            format!("root=PARTLABEL=root-{0} rw kiosk.slot={0}\n", running.name()),
+            format!(
+                "root=PARTLABEL=root-{0} rw kiosk.slot={0}\n",
+                running.name()
+            ),
         )
         .unwrap();
         let config = UpdateConfig {
@@ -612,8 +619,10 @@ mod tests {
             issued_at: Utc::now(),
             files: list,
         };
-        u.save(&UpdateState::Verified { manifest: m.clone() })
-            .unwrap();
+        u.save(&UpdateState::Verified {
+            manifest: m.clone(),
+        })
+        .unwrap();
         m
     }
 
@@ -659,7 +668,11 @@ mod tests {
         assert!(entries.join("village-kiosk-a.conf").exists());
         let r = u.report().unwrap();
         assert_eq!(
-            (r.state.as_str(), r.version.as_deref(), r.running_version.as_str()),
+            (
+                r.state.as_str(),
+                r.version.as_deref(),
+                r.running_version.as_str()
+            ),
             ("rolled_back", Some("0.5.0"), "0.4.0")
         );
         // And the heartbeat reads the same from the data directory.
@@ -699,15 +712,13 @@ mod tests {
         // The kernel file changed on disk after verification (bit rot, tampering).
         fs::write(u.download_path("vmlinuz"), b"kernex").unwrap();
         let err = u.install(false).unwrap_err();
-        assert!(matches!(err, UpdateError::Mismatch { ref file, .. } if file == "vmlinuz"), "{err}");
+        assert!(
+            matches!(err, UpdateError::Mismatch { ref file, .. } if file == "vmlinuz"),
+            "{err}"
+        );
         assert_eq!(u.state().unwrap().name(), "failed");
         // No bootable entry for the half-written slot.
-        assert!(
-            u.entries()
-                .unwrap()
-                .iter()
-                .all(|e| e.slot == Slot::A)
-        );
+        assert!(u.entries().unwrap().iter().all(|e| e.slot == Slot::A));
         assert_eq!(m.version, "0.5.0");
     }
 

@@ -46,10 +46,7 @@ pub enum UpdateState {
         since: DateTime<Utc>,
     },
     /// The new version runs and passed its health gate.
-    Committed {
-        version: String,
-        at: DateTime<Utc>,
-    },
+    Committed { version: String, at: DateTime<Utc> },
     /// The new version did not become healthy; the old one runs again.
     RolledBack {
         version: String,
@@ -177,7 +174,10 @@ impl UpdateState {
             (S::Installing { manifest, .. }, Event::Booted { .. }) => S::Verified {
                 manifest: manifest.clone(),
             },
-            (S::Installed { manifest, slot, .. } | S::OnTrial { manifest, slot, .. }, Event::Booted { running, outcome }) => {
+            (
+                S::Installed { manifest, slot, .. } | S::OnTrial { manifest, slot, .. },
+                Event::Booted { running, outcome },
+            ) => {
                 match outcome {
                     TrialOutcome::Waiting => self.clone(),
                     TrialOutcome::OnTrial if running == *slot => S::OnTrial {
@@ -237,9 +237,9 @@ impl UpdateState {
             UpdateState::Installed { at, manifest, .. } => {
                 (Some(manifest.version.clone()), None, Some(*at))
             }
-            UpdateState::OnTrial { since, manifest, .. } => {
-                (Some(manifest.version.clone()), None, Some(*since))
-            }
+            UpdateState::OnTrial {
+                since, manifest, ..
+            } => (Some(manifest.version.clone()), None, Some(*since)),
             s => (s.manifest().map(|m| m.version.clone()), None, None),
         };
         UpdateReport {
@@ -330,7 +330,10 @@ mod tests {
             }
         );
         let r = s.report("0.5.0", None);
-        assert_eq!((r.state.as_str(), r.version.as_deref()), ("committed", Some("0.5.0")));
+        assert_eq!(
+            (r.state.as_str(), r.version.as_deref()),
+            ("committed", Some("0.5.0"))
+        );
     }
 
     #[test]
@@ -365,7 +368,10 @@ mod tests {
         let s = UpdateState::Downloading {
             manifest: m.clone(),
         }
-        .step(Event::DownloadFailed("rootfs.img: hash mismatch".into()), now())
+        .step(
+            Event::DownloadFailed("rootfs.img: hash mismatch".into()),
+            now(),
+        )
         .unwrap();
         assert_eq!(s.name(), "failed");
         // A power cut while writing: back to verified, to write again.
@@ -381,12 +387,19 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(s, UpdateState::Verified { manifest: m.clone() });
+        assert_eq!(
+            s,
+            UpdateState::Verified {
+                manifest: m.clone()
+            }
+        );
         // Nothing can be installed that was not verified.
         assert!(
-            UpdateState::Downloading { manifest: m.clone() }
-                .step(Event::InstallStarted(Slot::B), now())
-                .is_err()
+            UpdateState::Downloading {
+                manifest: m.clone()
+            }
+            .step(Event::InstallStarted(Slot::B), now())
+            .is_err()
         );
         assert!(UpdateState::Idle.step(Event::InstallDone, now()).is_err());
         // No new offer while one is installed.

@@ -245,7 +245,9 @@ pub(crate) mod tests {
         assert!(matches!(sign(&m, &release), Err(ManifestError::Payload(_))));
         m = sample("0.5.0");
         m.files.pop();
-        assert!(matches!(sign(&m, &release), Err(ManifestError::Payload(e)) if e.contains("initrd.img is missing")));
+        assert!(
+            matches!(sign(&m, &release), Err(ManifestError::Payload(e)) if e.contains("initrd.img is missing"))
+        );
         m = sample("0.5.0");
         m.files[0].sha256 = "AB".repeat(32);
         assert!(sign(&m, &release).is_err());

@@ -13,11 +13,23 @@ fn build_script() -> PathBuf {
 
 /// Why the build cannot run here, if it cannot.
 fn cannot_run() -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().map(|o| o.stdout).unwrap_or_default();
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default();
     if String::from_utf8_lossy(&uid).trim() != "0" {
         return Some("not root".into());
     }
-    for tool in ["mmdebstrap", "mkfs.vfat", "mmd", "mcopy", "mkfs.ext4", "sfdisk", "unshare"] {
+    for tool in [
+        "mmdebstrap",
+        "mkfs.vfat",
+        "mmd",
+        "mcopy",
+        "mkfs.ext4",
+        "sfdisk",
+        "unshare",
+    ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -79,7 +91,10 @@ fn a_full_output_disk_stops_the_build_before_anything_is_written() {
     );
     assert!(stderr.contains("MB free in"), "{stderr}");
     assert!(stderr.contains("the build needs about 6000 MB"), "{stderr}");
-    assert!(stderr.contains("no image was written under the final name"), "{stderr}");
+    assert!(
+        stderr.contains("no image was written under the final name"),
+        "{stderr}"
+    );
     // find printed nothing: no image, no .partial, no cache.
     assert_eq!(stdout.trim(), "", "left behind: {stdout}");
 }

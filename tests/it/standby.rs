@@ -31,11 +31,19 @@ fn info() -> StationInfo {
 #[test]
 fn an_unprovisioned_terminal_says_so_and_how_to_provision() {
     headless::init().unwrap();
-    let w = standby::window(&Standby::NotProvisioned, &StationInfo::default(), Lang::Zh, false)
-        .unwrap();
+    let w = standby::window(
+        &Standby::NotProvisioned,
+        &StationInfo::default(),
+        Lang::Zh,
+        false,
+    )
+    .unwrap();
     w.show().unwrap();
     let l = labels(&w);
-    assert!(l.iter().any(|s| s == provision::NOT_PROVISIONED_TITLE), "{l:?}");
+    assert!(
+        l.iter().any(|s| s == provision::NOT_PROVISIONED_TITLE),
+        "{l:?}"
+    );
     assert!(
         l.iter()
             .any(|s| s.contains(provision::bundle::USB_FILE_NAME) && s.contains("kiosk provision")),
@@ -43,10 +51,19 @@ fn an_unprovisioned_terminal_says_so_and_how_to_provision() {
     );
     // Nothing of the fault screen.
     assert!(!l.iter().any(|s| s.contains(standby::FAULT_TITLE)), "{l:?}");
-    let en = standby::window(&Standby::NotProvisioned, &StationInfo::default(), Lang::En, true)
-        .unwrap();
+    let en = standby::window(
+        &Standby::NotProvisioned,
+        &StationInfo::default(),
+        Lang::En,
+        true,
+    )
+    .unwrap();
     en.show().unwrap();
-    assert!(labels(&en).iter().any(|s| s == provision::NOT_PROVISIONED_TITLE_EN));
+    assert!(
+        labels(&en)
+            .iter()
+            .any(|s| s == provision::NOT_PROVISIONED_TITLE_EN)
+    );
 }
 
 #[test]

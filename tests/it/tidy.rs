@@ -368,7 +368,8 @@ fn every_screen_unit_uses_the_renderer_that_draws_no_cursor() {
     for e in std::fs::read_dir(&dir).unwrap() {
         let path = e.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let shows_screen = text.contains("/usr/bin/kiosk --config /etc/village-kiosk/kiosk.toml run")
+        let shows_screen = text
+            .contains("/usr/bin/kiosk --config /etc/village-kiosk/kiosk.toml run")
             || text.contains(" standby ");
         if !shows_screen {
             continue;

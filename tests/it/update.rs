@@ -79,7 +79,11 @@ fn terminal(dir: &Path) -> Updater {
     let esp = dir.join("esp");
     std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
     std::fs::write(esp.join("loader/entries/village-kiosk-a.conf"), "slot a").unwrap();
-    std::fs::write(dir.join("cmdline"), "root=PARTLABEL=root-a rw kiosk.slot=a quiet").unwrap();
+    std::fs::write(
+        dir.join("cmdline"),
+        "root=PARTLABEL=root-a rw kiosk.slot=a quiet",
+    )
+    .unwrap();
     let config = UpdateConfig {
         release_key: Some(hex::encode(release_key().verifying_key().to_bytes())),
         esp_dir: esp,
@@ -186,7 +190,10 @@ async fn a_staged_update_downloads_resumably_installs_and_its_rollback_is_report
         .download(&client_via(&cut_url, &bo, "ST-PILOT"))
         .await
         .unwrap_err();
-    assert!(matches!(err, UpdateError::Cut { ref file, .. } if file == "rootfs.img"), "{err}");
+    assert!(
+        matches!(err, UpdateError::Cut { ref file, .. } if file == "rootfs.img"),
+        "{err}"
+    );
     let partial = t.downloaded(&m);
     assert!(
         partial > 1 << 20 && partial < 3 << 19,
@@ -306,7 +313,10 @@ async fn a_file_changed_on_the_server_or_a_foreign_manifest_is_refused() {
         CheckOutcome::Offered(_)
     ));
     let err = t.download(&client).await.unwrap_err();
-    assert!(matches!(err, UpdateError::Mismatch { ref file, .. } if file == "rootfs.img"), "{err}");
+    assert!(
+        matches!(err, UpdateError::Mismatch { ref file, .. } if file == "rootfs.img"),
+        "{err}"
+    );
     let r = t.report().unwrap();
     assert_eq!(r.state, "failed");
     assert!(r.detail.unwrap().contains("SHA-256"));
