@@ -212,6 +212,9 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The doctor checks whose failure fails a trial boot: what the software itself reads and writes.
+pub const HEALTH_GATE_CHECKS: [&str; 4] = ["config", "store", "catalog", "outbox"];
+
 /// The health gate of a trial boot: the app reached its first frame (its `Type=notify` unit
 /// is active: READY=1 is sent after the first frame) and doctor does not fail, within `limit`.
 fn confirm(version: &str, limit: Duration, g: &Globals) -> anyhow::Result<ExitCode> {
@@ -235,10 +238,25 @@ fn confirm(version: &str, limit: Duration, g: &Globals) -> anyhow::Result<ExitCo
         std::thread::sleep(Duration::from_secs(2));
     }
     let report = crate::doctor::run(g.loaded_or_error());
-    if report.verdict == crate::doctor::Status::Fail {
+    // Only what a new software version can break decides; a dead extranet link, a wrong clock, an
+    // unplugged reader or an empty printer are not the update's fault and must not roll it back
+    // (they are logged, and doctor reports them in the heartbeat as always).
+    let (gate, other): (Vec<_>, Vec<_>) = report
+        .checks
+        .iter()
+        .filter(|c| c.status == crate::doctor::Status::Fail)
+        .partition(|c| HEALTH_GATE_CHECKS.contains(&c.id.as_str()));
+    for c in &other {
+        tracing::warn!(check = %c.id, finding = %c.finding, "failing, but not part of the update's health gate");
+    }
+    if !gate.is_empty() {
+        let failing: Vec<String> = gate
+            .iter()
+            .map(|c| format!("{}: {}", c.id, c.finding))
+            .collect();
         eprintln!(
             "update confirm: version {version}: doctor fails ({}); not blessed, the next boot falls back",
-            report.failing().join(", ")
+            failing.join("; ")
         );
         return Ok(ExitCode::FAILURE);
     }

@@ -333,3 +333,117 @@ async fn a_file_changed_on_the_server_or_a_foreign_manifest_is_refused() {
     assert!(matches!(err, UpdateError::Manifest(_)), "{err}");
     assert_eq!(other.state().unwrap().name(), "idle");
 }
+
+fn run(bin: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let o = Command::new(bin).args(args).output().unwrap();
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// The commands as county staff and a technician type them: `kiosk update sign`,
+/// `county-backoffice update publish --stations`, `kiosk update check`, `kiosk update install`,
+/// `kiosk update status --json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_update_commands_sign_publish_download_and_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bo = backoffice(d);
+    let (files, _, m) = release(d);
+    let key_file = d.join("release.key");
+    std::fs::write(
+        &key_file,
+        bundle::format_signing_key(&release_key(), "release").as_bytes(),
+    )
+    .unwrap();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let kiosk = env!("CARGO_BIN_EXE_kiosk");
+    let county = env!("CARGO_BIN_EXE_county-backoffice");
+    let signed = d.join("update.bundle");
+    let (ok, out) = run(
+        kiosk,
+        &[
+            &os("update"),
+            &os("sign"),
+            &os("--version"),
+            &os("0.9.0"),
+            &os("--files"),
+            files.as_os_str(),
+            &os("--key"),
+            key_file.as_os_str(),
+            &os("--out"),
+            signed.as_os_str(),
+        ],
+    );
+    assert!(ok && out.contains("signed update 0.9.0"), "{out}");
+    drop(bo.db().unwrap());
+    let (ok, out) = run(
+        county,
+        &[
+            &os("update"),
+            &os("publish"),
+            signed.as_os_str(),
+            &os("--files"),
+            files.as_os_str(),
+            &os("--stations"),
+            &os("ST-CLI"),
+            &os("--db"),
+            d.join("county.sqlite3").as_os_str(),
+        ],
+    );
+    assert!(
+        ok && out.contains("published update 0.9.0 to stations ST-CLI first"),
+        "{out}"
+    );
+
+    // The terminal: slot a running, its ESP and slots as files.
+    let t = d.join("terminal");
+    let u = terminal(&t);
+    let config = t.join("kiosk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[station]\nid = \"ST-CLI\"\n[data]\ndir = \"{data}\"\n[county]\nurl = \"{url}\"\ntoken = \"{token}\"\ncatalog_public_key = \"{catalogue}\"\n[update]\nrelease_key = \"{key}\"\nesp_dir = \"{esp}\"\nslot_device = \"{slot}\"\ncmdline = \"{cmdline}\"\nmax_bytes_per_sec = 0\n",
+            data = t.join("data").display(),
+            url = bo.url(),
+            token = bo.token(),
+            catalogue = hex::encode(bundle::demo_verifying_key().to_bytes()),
+            key = hex::encode(release_key().verifying_key().to_bytes()),
+            esp = u.config().esp_dir.display(),
+            slot = u.config().slot_device,
+            cmdline = u.config().cmdline.display(),
+        ),
+    )
+    .unwrap();
+    let cfg = |args: &[&str]| {
+        let mut v = vec![os("--config"), config.clone().into_os_string()];
+        v.extend(args.iter().map(|a| os(a)));
+        v
+    };
+    let call = |args: &[&str]| {
+        let v = cfg(args);
+        let refs: Vec<&std::ffi::OsStr> = v.iter().map(|s| s.as_os_str()).collect();
+        run(kiosk, &refs)
+    };
+    let (ok, out) = call(&["update", "check"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("version 0.9.0 offered"), "{out}");
+    assert!(out.contains("update 0.9.0: verified"), "{out}");
+    let (ok, out) = call(&["update", "install"]);
+    assert!(ok && out.contains("installed in slot b"), "{out}");
+    let (ok, out) = call(&["update", "status", "--json"]);
+    assert!(ok, "{out}");
+    let r: wire::UpdateReport = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r.state.as_str(), r.version.as_deref(), r.total),
+        ("installed", Some("0.9.0"), Some(m.total_size()))
+    );
+    // Not a trial boot yet (slot a runs): confirm has nothing to do and succeeds.
+    let (ok, out) = call(&["update", "confirm"]);
+    assert!(ok && out.contains("not a trial boot"), "{out}");
+}
