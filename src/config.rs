@@ -27,6 +27,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub ui: UiConfig,
     pub voice: VoiceConfig,
+    /// Software updates (软件更新): release key, slots, ESP, download pace.
+    pub update: crate::update::UpdateConfig,
 }
 
 /// 便民服务站: who this terminal is.

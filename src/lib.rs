@@ -41,6 +41,7 @@ pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]
 pub mod ui;
+pub mod update;
 pub mod voice;
 pub mod watchdog;
 pub mod workdays;

@@ -7,6 +7,11 @@
   qmp.py compare SCREEN.ppm REF.ppm [OTHER.ppm ...]
       prints the share of pixels of SCREEN that match REF (each channel within 32), and the same
       for every OTHER; exits 0 when SCREEN matches REF best and at least --min (default 0.90).
+  qmp.py pointer SOCKET FX FY             moves the absolute pointer (usb-tablet) to the screen
+                                          fraction FX, FY (0..1), as a hand on a touch screen would
+  qmp.py patch SCREEN.ppm REF.ppm FX FY R exits 0 when every pixel within R pixels of (FX, FY)
+                                          matches REF (each channel within 32): no cursor drawn
+  qmp.py rotate IN.ppm OUT.ppm DEG        IN turned DEG (90, 180, 270) degrees clockwise
 """
 import json
 import socket
@@ -130,6 +135,49 @@ def main(argv):
         with open(argv[2], "wb") as f:
             f.write(b"P6\n%d %d\n255\n" % (w, h))
             f.write(rgb)
+    elif len(argv) >= 4 and argv[0] == "pointer":
+        x, y = (max(0, min(0x7FFF, int(float(v) * 0x7FFF))) for v in argv[2:4])
+        qmp(argv[1], "input-send-event", {"events": [
+            {"type": "abs", "data": {"axis": "x", "value": x}},
+            {"type": "abs", "data": {"axis": "y", "value": y}},
+        ]})
+    elif len(argv) >= 6 and argv[0] == "patch":
+        (w, h, a, abpp), (rw, rh, b, bbpp) = read_ppm(argv[1]), read_ppm(argv[2])
+        if (w, h) != (rw, rh):
+            print("sizes differ: %dx%d and %dx%d" % (w, h, rw, rh))
+            return 1
+        cx, cy, r = int(float(argv[3]) * w), int(float(argv[4]) * h), int(argv[5])
+        bad = 0
+        for y in range(max(0, cy - r), min(h, cy + r + 1)):
+            for x in range(max(0, cx - r), min(w, cx + r + 1)):
+                i, j = (y * w + x) * abpp, (y * w + x) * bbpp
+                if any(abs(a[i + k] - b[j + k]) > 32 for k in range(3)):
+                    bad += 1
+        print("patch at %d,%d radius %d: %d pixels differ" % (cx, cy, r, bad))
+        return 0 if bad == 0 else 1
+    elif len(argv) >= 4 and argv[0] == "rotate":
+        w, h, px, bpp = read_ppm(argv[1])
+        deg = int(argv[3]) % 360
+        if deg == 0:
+            ow, oh, src = w, h, lambda x, y: (x, y)
+        elif deg == 90:
+            ow, oh, src = h, w, lambda x, y: (y, h - 1 - x)
+        elif deg == 180:
+            ow, oh, src = w, h, lambda x, y: (w - 1 - x, h - 1 - y)
+        elif deg == 270:
+            ow, oh, src = h, w, lambda x, y: (w - 1 - y, x)
+        else:
+            raise SystemExit("rotate: 0, 90, 180 or 270 degrees")
+        out = bytearray(ow * oh * 3)
+        for y in range(oh):
+            for x in range(ow):
+                sx, sy = src(x, y)
+                i = (sy * w + sx) * bpp
+                o = (y * ow + x) * 3
+                out[o:o + 3] = px[i:i + 3]
+        with open(argv[2], "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (ow, oh))
+            f.write(bytes(out))
     elif len(argv) >= 3 and argv[0] == "compare":
         minimum = 0.90
         args = argv[1:]

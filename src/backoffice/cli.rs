@@ -25,6 +25,8 @@ pub enum CliError {
     Provision(#[from] super::provision::ProvisionCliError),
     #[error(transparent)]
     Publish(#[from] super::publish::PublishError),
+    #[error(transparent)]
+    Update(#[from] super::update::UpdatePublishError),
     #[error("cannot read the {what} {}: {source}; check the path and its permissions", path.display())]
     Read {
         what: &'static str,
@@ -133,6 +135,10 @@ enum Command {
     Operator(super::staff::cli::OperatorCommand),
     /// The supervisor's report per department and per station (CSV or HTML).
     Report(super::staff::cli::ReportArgs),
+    /// County staff: software updates (signed manifests), staged to some stations first, and
+    /// each station's update state.
+    #[command(subcommand)]
+    Update(super::update::UpdateCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -400,6 +406,7 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         }
         Command::Operator(c) => Ok(super::staff::cli::run_operator(c)?),
         Command::Report(args) => Ok(super::staff::cli::run_report(args)?),
+        Command::Update(c) => Ok(super::update::run(c)?),
     }
 }
 

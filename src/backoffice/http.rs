@@ -216,6 +216,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/catalog", get(catalog_bundle))
         .route("/v1/announcements", get(announcements_bundle))
         .route("/v1/keyring", get(keyring_bundle))
+        .route("/v1/update", get(super::update::manifest_route))
+        .route("/v1/update/files/{name}", get(super::update::file_route))
         // The ledger names stations and their faults, and even `/healthz` tells a scanner a
         // back office lives here: both answer authenticated callers only.
         .route("/ledger", get(ledger_page))
@@ -676,6 +678,7 @@ async fn heartbeat(
     let now = Utc::now();
     match with_db(&state, move |db| {
         super::publish::record_heartbeat(db, &station, &hb, now)?;
+        super::update::record_heartbeat(db, &station, &hb, now)?;
         db.heartbeat(&station, &hb, now)
     })
     .await

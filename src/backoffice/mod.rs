@@ -43,6 +43,7 @@ pub mod public;
 pub mod publish;
 pub mod sms_gateway;
 pub mod staff;
+pub mod update;
 
 pub use cli::{CliError, main};
 pub mod provision;

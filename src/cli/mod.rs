@@ -45,6 +45,9 @@ pub mod print;
 pub mod provision;
 #[cfg(feature = "gui")]
 pub mod run;
+#[cfg(feature = "gui")]
+pub mod standby;
+pub mod update;
 
 /// village-kiosk: the self-service terminal of a village service point (村便民服务站).
 ///
@@ -97,6 +100,10 @@ pub enum Command {
     Devices(devices::DevicesArgs),
     /// Install this station's identity from the county's provisioning bundle (终端开通).
     Provision(provision::ProvisionArgs),
+    /// Software updates (软件更新): status, check and download, install, the boot health gate,
+    /// and signing a manifest with the release key.
+    #[command(subcommand)]
+    Update(update::UpdateCommand),
     /// Stand-in for the app's event loop that checks a unit's watchdog (src/watchdog.rs).
     #[command(hide = true)]
     WatchdogProbe {
@@ -104,6 +111,10 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         hang_after_secs: u64,
     },
+    /// The standby screen instead of the app: not provisioned yet, or the fault screen after
+    /// repeated failures (systemd units start it).
+    #[cfg(feature = "gui")]
+    Standby(standby::StandbyArgs),
     /// Run the touchscreen app.
     #[cfg(feature = "gui")]
     Run(run::RunArgs),
@@ -211,9 +222,12 @@ pub fn main() -> ExitCode {
         Some(Command::Doctor(a)) => doctor::run(a, &globals),
         Some(Command::Devices(a)) => devices::run(a, &globals),
         Some(Command::Provision(a)) => provision::run(a, &globals),
+        Some(Command::Update(c)) => update::run(c, &globals),
         Some(Command::WatchdogProbe { hang_after_secs }) => {
             crate::watchdog::probe(std::time::Duration::from_secs(hang_after_secs))
         }
+        #[cfg(feature = "gui")]
+        Some(Command::Standby(a)) => standby::run(a, &globals),
         #[cfg(feature = "gui")]
         Some(Command::Run(a)) => {
             refuse_insecure_link(&a, &globals).and_then(|()| run::run(a, &globals))

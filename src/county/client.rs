@@ -413,6 +413,25 @@ impl CountyClient {
     }
 }
 
+impl CountyClient {
+    /// `GET /v1/update/files/{name}` from byte `from` on (`Range: bytes=from-`), for the
+    /// update driver to stream: the caller checks 200/206 and reads the body in chunks. The
+    /// whole transfer may take long, so only the connection and each chunk are timed
+    /// (by the caller), not the request.
+    pub async fn update_file(
+        &self,
+        name: &str,
+        from: u64,
+    ) -> Result<reqwest::Response, ClientError> {
+        self.request(reqwest::Method::GET, &format!("/update/files/{name}"))
+            .timeout(Duration::from_secs(24 * 3600))
+            .header(reqwest::header::RANGE, format!("bytes={from}-"))
+            .send()
+            .await
+            .map_err(map_reqwest)
+    }
+}
+
 /// The card key (卡片密钥摘要) a station sends with a lookup and with an application:
 /// `hex(SHA-256("village-kiosk/card-key/v1" ‖ id number ‖ issuer ‖ valid from ‖ valid until ‖
 /// photo))`, each part length-prefixed. The issuing authority, the validity dates and above all
@@ -448,6 +467,8 @@ pub enum BundleKind {
     Announcements,
     /// The county's latest key rotation (`catalog::keyring`); 404 when it never rotated.
     Keyring,
+    /// The software update offered to this station (`update::manifest`); 404 when none.
+    Update,
 }
 
 impl BundleKind {
@@ -456,6 +477,7 @@ impl BundleKind {
             BundleKind::Catalog => "/catalog",
             BundleKind::Announcements => "/announcements",
             BundleKind::Keyring => "/keyring",
+            BundleKind::Update => "/update",
         }
     }
 }

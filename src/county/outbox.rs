@@ -1434,6 +1434,7 @@ impl Worker {
                 county_link: health.county_link.or(county_link),
                 doctor: health.doctor,
                 sync: crate::county::sync::report(s).ok(),
+                update: s.path().parent().and_then(crate::update::heartbeat_report),
             };
             Outbox::enqueue_heartbeat(s, &hb, now)
         })

@@ -441,6 +441,32 @@ pub struct Heartbeat {
     /// The answer to a remote doctor request ([`HeartbeatAck::requests`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doctor: Option<RemoteDoctorResult>,
+    /// Where the station stands with software updates (软件更新), see `update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateReport>,
+}
+
+/// A station's software-update state, as its heartbeat reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UpdateReport {
+    /// The version running now.
+    pub running_version: String,
+    /// `idle`, `downloading`, `verified`, `installing`, `installed`, `on_trial`, `committed`,
+    /// `rolled_back` or `failed`.
+    pub state: String,
+    /// The version the state is about (the offered, installed or failed one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Bytes downloaded so far, and the update's total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloaded: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Why it failed or rolled back (English, for the technician).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// One check of a doctor run, as `kiosk doctor --json` prints it.

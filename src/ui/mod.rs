@@ -20,6 +20,8 @@
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
+//! - [`standby`]: the standby window (not provisioned, fault after repeated failures), its own
+//!   window without devices.
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots;
 //!   `tour` (demo mode): driving the app by label, shared by `kiosk screenshot`, the benchmark
 //!   and the UI tests.
@@ -52,6 +54,7 @@ pub mod results;
 pub mod search;
 pub mod shell;
 pub mod speech;
+pub mod standby;
 pub mod submitted;
 #[cfg(feature = "demo")]
 pub mod tour;

@@ -7,6 +7,7 @@ mod cli;
 mod county;
 mod doctor;
 mod idcard;
+mod image_build;
 mod powerloss;
 mod printer;
 mod provision;
@@ -15,6 +16,8 @@ mod salvage;
 mod staff;
 mod staff_cli;
 mod station;
+#[cfg(feature = "gui")]
+mod standby;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
@@ -22,4 +25,5 @@ mod ui;
 #[cfg(feature = "gui")]
 mod ui_villager;
 mod ui_voice;
+mod update;
 mod voice;

@@ -75,6 +75,9 @@ const SANS_IO: &[&str] = &[
     "src/provision/bundle.rs",
     "src/provision/pin.rs",
     "src/workdays.rs",
+    "src/update/manifest.rs",
+    "src/update/bootcount.rs",
+    "src/update/machine.rs",
 ];
 
 /// Every module ARCHITECTURE.md calls pure (sans-IO, no clock) must be in [`SANS_IO`]: the
@@ -508,4 +511,30 @@ fn pages_do_not_speak_and_the_form_is_entered_behind_the_eligibility_gate() {
         "the form's entry runs the eligibility gate first"
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The screen's units draw with Slint's linuxkms software renderer, which never draws a mouse
+/// cursor (its render path ignores the cursor callback): the kiosk shows no cursor. The image
+/// test checks the same on the guest's screen.
+#[test]
+fn every_screen_unit_uses_the_renderer_that_draws_no_cursor() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware/systemd");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shows_screen = text
+            .contains("/usr/bin/kiosk --config /etc/village-kiosk/kiosk.toml run")
+            || text.contains(" standby ");
+        if !shows_screen {
+            continue;
+        }
+        seen += 1;
+        assert!(
+            text.contains("Environment=SLINT_BACKEND=linuxkms-software"),
+            "{} shows the screen but does not use linuxkms-software",
+            path.display()
+        );
+    }
+    assert_eq!(seen, 3, "the app, the not-provisioned and the fault screen");
 }
