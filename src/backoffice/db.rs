@@ -247,6 +247,8 @@ impl Db {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::ledger::SCHEMA)
+            .map_err(open_err)?;
         Ok(Db { conn })
     }
 

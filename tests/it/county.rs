@@ -1377,6 +1377,7 @@ fn refused_heartbeats_do_not_pile_up() {
         oldest_pending_at: None,
         county_link: None,
         doctor: None,
+        screenshot: None,
     };
     for minute in 0..30 {
         let now = at("2026-11-28T08:00:00Z") + chrono::Duration::minutes(minute);
