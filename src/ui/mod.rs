@@ -16,6 +16,7 @@
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
+//! - [`remote`]: answers county staff's remote doctor and idle-screen screenshot requests.
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots.
 //!
 //! Controllers never block the UI thread (devices and network run on tokio) and never touch
@@ -39,6 +40,7 @@ pub mod idle;
 pub mod ime;
 pub mod item_list;
 pub mod l10n;
+pub mod remote;
 pub mod search;
 pub mod shell;
 pub mod submitted;

@@ -6,6 +6,7 @@ mod catalog;
 mod cli;
 mod county;
 mod doctor;
+mod fleet;
 mod idcard;
 mod powerloss;
 mod printer;
