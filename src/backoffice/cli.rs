@@ -91,7 +91,12 @@ enum Command {
     Stations {
         #[command(subcommand)]
         action: Option<StationsCommand>,
-        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH", required = true)]
+        #[arg(
+            long,
+            env = "COUNTY_BACKOFFICE_DB",
+            value_name = "PATH",
+            required = true
+        )]
         db: Option<PathBuf>,
         /// Minutes without a heartbeat after which a station counts as offline (silent).
         #[arg(long, default_value_t = 3)]
@@ -325,7 +330,10 @@ fn run_stations(
                 source: e,
             })?;
             let (added, updated) = ledger::import(&Db::open(&db)?, &list, now)?;
-            println!("imported {} station(s): {added} new, {updated} updated", list.len());
+            println!(
+                "imported {} station(s): {added} new, {updated} updated",
+                list.len()
+            );
         }
         Some(StationsCommand::Request { station, kind, db }) => {
             let kind = match kind {
@@ -357,7 +365,14 @@ fn print_ledger(rows: &[super::ledger::LedgerRow], now: chrono::DateTime<Utc>) {
     let dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
     println!(
         "{:<20} {:<8} {:<20} {:<7} {:<10} {:>5}  {:<16} {:<8}  FAILING / FAULTS / REMOTE",
-        "STATION", "STATE", "LAST SEEN (UTC)", "VERDICT", "VERSION", "QUEUE", "OLDEST PENDING", "CATALOG"
+        "STATION",
+        "STATE",
+        "LAST SEEN (UTC)",
+        "VERDICT",
+        "VERSION",
+        "QUEUE",
+        "OLDEST PENDING",
+        "CATALOG"
     );
     for r in rows {
         let seen = r.seen.as_ref();
@@ -374,11 +389,18 @@ fn print_ledger(rows: &[super::ledger::LedgerRow], now: chrono::DateTime<Utc>) {
             "{:<20} {:<8} {:<20} {:<7} {:<10} {:>5}  {:<16} {:<8}  {}",
             r.station_id,
             r.presence.as_str(),
-            dash(seen.map(|s| s.last_seen.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()),
+            dash(
+                seen.map(|s| s.last_seen.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default()
+            ),
             r.verdict.as_deref().unwrap_or("-"),
             dash(seen.map(|s| s.software_version.clone()).unwrap_or_default()),
             dash(seen.map(|s| s.queue_length.to_string()).unwrap_or_default()),
-            dash(r.oldest_pending_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()),
+            dash(
+                r.oldest_pending_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default()
+            ),
             dash(r.catalog_version.map(|v| v.to_string()).unwrap_or_default()),
             dash(notes.join("; ")),
         );

@@ -261,11 +261,25 @@ pub fn record_heartbeat(
     )?;
     if let Some(d) = &hb.doctor {
         let body = serde_json::to_string(d).unwrap_or_default();
-        answer(db, station, d.request_id, RemoteRequestKind::Doctor, &body, now)?;
+        answer(
+            db,
+            station,
+            d.request_id,
+            RemoteRequestKind::Doctor,
+            &body,
+            now,
+        )?;
     }
     if let Some(s) = &hb.screenshot {
         let body = serde_json::to_string(s).unwrap_or_default();
-        answer(db, station, s.request_id, RemoteRequestKind::Screenshot, &body, now)?;
+        answer(
+            db,
+            station,
+            s.request_id,
+            RemoteRequestKind::Screenshot,
+            &body,
+            now,
+        )?;
     }
     let mut stmt = c.prepare(
         "SELECT id, kind FROM remote_requests WHERE station_id = ?1 AND answered_at IS NULL
@@ -617,9 +631,7 @@ pub(crate) async fn interim_guard(
 
 /// The interim staff token, created on first use.
 pub fn staff_token(db: &Db) -> Result<String, DbError> {
-    db.secret(STAFF_TOKEN_KEY, || {
-        hex::encode(rand::random::<[u8; 32]>())
-    })
+    db.secret(STAFF_TOKEN_KEY, || hex::encode(rand::random::<[u8; 32]>()))
 }
 
 async fn ledger_page(State(state): State<AppState>) -> Response {
@@ -782,12 +794,16 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[1].township, "城关镇");
         assert_eq!(list[1].name, "");
-        let bad = "ST-1,城关镇,东关村,a\nST 2,城关镇,西关村,b\nST-3,城关镇,,c\nST-1,x,y,z\nST-4,only\n";
+        let bad =
+            "ST-1,城关镇,东关村,a\nST 2,城关镇,西关村,b\nST-3,城关镇,,c\nST-1,x,y,z\nST-4,only\n";
         let LedgerError::BadRows(errors) = parse_station_list(bad).unwrap_err() else {
             panic!("not BadRows")
         };
         assert_eq!(errors.len(), 4, "{errors:?}");
-        for (e, line) in errors.iter().zip(["line 2:", "line 3:", "line 4:", "line 5:"]) {
+        for (e, line) in errors
+            .iter()
+            .zip(["line 2:", "line 3:", "line 4:", "line 5:"])
+        {
             assert!(e.starts_with(line), "{e}");
         }
         assert!(errors[2].contains("listed twice (first on line 1)"));

@@ -1319,7 +1319,10 @@ impl Worker {
                 .as_deref()
                 .and_then(|r| serde_json::from_str(r).ok());
             let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
-            let delivered = sent.as_ref().and_then(|h| h.doctor.as_ref()).map(|d| d.request_id);
+            let delivered = sent
+                .as_ref()
+                .and_then(|h| h.doctor.as_ref())
+                .map(|d| d.request_id);
             if delivered.is_some() && health.doctor.as_ref().map(|d| d.request_id) == delivered {
                 health.doctor = None;
             }

@@ -51,9 +51,13 @@ impl TapCounter {
 pub enum PinVerdict {
     Accepted,
     /// Wrong; this many tries are left before the lock.
-    Wrong { left: u32 },
+    Wrong {
+        left: u32,
+    },
     /// Locked until then (the PIN was not even compared).
-    Locked { until: DateTime<Utc> },
+    Locked {
+        until: DateTime<Utc>,
+    },
 }
 
 /// The PIN lockout state, as kept on disk.

@@ -136,7 +136,11 @@ impl MaintenanceGate {
     }
 
     /// Checks `pin` at `now`; the new lockout state is on disk before this returns.
-    pub fn verify(&mut self, pin: &str, now: DateTime<Utc>) -> Result<PinVerdict, MaintenanceError> {
+    pub fn verify(
+        &mut self,
+        pin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PinVerdict, MaintenanceError> {
         if let Some(until) = self.state.locked(now) {
             return Ok(PinVerdict::Locked { until });
         }
@@ -246,7 +250,10 @@ mod tests {
             PinVerdict::Locked { until }
         );
         let gate = MaintenanceGate::open(p.clone()).unwrap();
-        assert_eq!(gate.locked(now + chrono::Duration::minutes(10)), Some(until));
+        assert_eq!(
+            gate.locked(now + chrono::Duration::minutes(10)),
+            Some(until)
+        );
         assert_eq!(
             verify_maintenance_pin(&p, "246810", now + chrono::Duration::minutes(10)).unwrap(),
             PinVerdict::Locked { until }

@@ -45,7 +45,11 @@ pub fn answer_requests(k: &Kiosk, reporter: &HealthReporter, doctor: &DoctorRun)
                 k.rt.spawn_blocking(move || {
                     let report = doctor();
                     reporter.doctor_result(request.id, &report, Utc::now());
-                    tracing::info!(id = request.id, verdict = report.verdict.as_str(), "remote doctor run answered");
+                    tracing::info!(
+                        id = request.id,
+                        verdict = report.verdict.as_str(),
+                        "remote doctor run answered"
+                    );
                 });
                 done.doctor_runs_started += 1;
             }

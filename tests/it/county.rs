@@ -209,10 +209,10 @@ async fn end_to_end_demo_mode_submit_advance_poll_evaluate_heartbeat() {
             .any(|s| s.station_id == "ST-E2E" && !s.last_errors.is_empty())
     })
     .await;
+    let staff = backoffice::ledger::staff_token(&bo.db().unwrap()).unwrap();
     let page = reqwest::Client::new()
-        .get(format!("{}/ledger", bo.url()))
-        .bearer_auth(bo.token())
-        .header(wire::STATION_ID_HEADER, "ST-E2E")
+        .get(format!("{}/staff/ledger", bo.url()))
+        .bearer_auth(staff)
         .send()
         .await
         .unwrap()

@@ -50,7 +50,10 @@ fn the_station_list_imports_whole_or_not_at_all() {
     let err = stderr(&out);
     assert!(err.contains("2 bad row(s), nothing imported"), "{err}");
     assert!(err.contains("line 2: station id \"ST B\""), "{err}");
-    assert!(err.contains("line 3: station ST-C: the village is empty"), "{err}");
+    assert!(
+        err.contains("line 3: station ST-C: the village is empty"),
+        "{err}"
+    );
     let out = bo_cli(&["stations"], &db);
     assert!(out.status.success());
     assert!(!stdout(&out).contains("ST-A"), "{}", stdout(&out));
@@ -96,7 +99,11 @@ async fn the_ledger_page_is_for_staff_not_for_stations() {
         .send()
         .await
         .unwrap();
-    assert_eq!(station.status().as_u16(), 401, "a station's token is not staff");
+    assert_eq!(
+        station.status().as_u16(),
+        401,
+        "a station's token is not staff"
+    );
     let old = http
         .get(format!("{}/ledger", bo.url()))
         .bearer_auth(bo.token())
@@ -104,8 +111,14 @@ async fn the_ledger_page_is_for_staff_not_for_stations() {
         .send()
         .await
         .unwrap();
-    assert_eq!(old.status().as_u16(), 404, "the ledger left the station API");
-    let token = stdout(&bo_cli(&["stations", "token"], &db)).trim().to_string();
+    assert_eq!(
+        old.status().as_u16(),
+        404,
+        "the ledger left the station API"
+    );
+    let token = stdout(&bo_cli(&["stations", "token"], &db))
+        .trim()
+        .to_string();
     assert_eq!(token.len(), 64);
     let page = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
@@ -157,11 +170,23 @@ mod remote {
         let bo = EmbeddedBackoffice::start(&db).unwrap();
         let list = dir.path().join("stations.csv");
         std::fs::write(&list, LIST).unwrap();
-        assert!(bo_cli(&["stations", "import", list.to_str().unwrap()], &db).status.success());
+        assert!(
+            bo_cli(&["stations", "import", list.to_str().unwrap()], &db)
+                .status
+                .success()
+        );
         let out = bo_cli(&["stations", "request", "ST-A", "doctor"], &db);
-        assert!(stdout(&out).starts_with("request #1 (doctor) queued for ST-A"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).starts_with("request #1 (doctor) queued for ST-A"),
+            "{}",
+            stdout(&out)
+        );
         let out = bo_cli(&["stations", "request", "ST-A", "screenshot"], &db);
-        assert!(stdout(&out).starts_with("request #2 (screenshot)"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).starts_with("request #2 (screenshot)"),
+            "{}",
+            stdout(&out)
+        );
 
         let store = Store::open_in(dir.path().join("kiosk")).unwrap();
         let start: DateTime<Utc> = "2026-12-02T05:00:00Z".parse().unwrap();
@@ -216,19 +241,32 @@ mod remote {
         });
         let done = answer_requests(&kiosk, &reporter, &doctor);
         assert_eq!(
-            (done.doctor_runs_started, done.screenshots_taken, done.deferred),
+            (
+                done.doctor_runs_started,
+                done.screenshots_taken,
+                done.deferred
+            ),
             (1, 0, 1)
         );
         ran_rx.recv_timeout(WAIT).expect("the doctor ran");
         beat("the doctor result in the ledger", &|| {
             let table = stdout(&bo_cli(&["stations"], &db));
-            table.lines().any(|l| l.starts_with("ST-A") && l.contains("doctor #1 fail"))
+            table
+                .lines()
+                .any(|l| l.starts_with("ST-A") && l.contains("doctor #1 fail"))
         });
-        assert!(bo.db().unwrap().conn().query_row(
-            "SELECT answered_at IS NULL FROM remote_requests WHERE id = 2",
-            [],
-            |r| r.get::<_, bool>(0)
-        ).unwrap(), "no screenshot during a visit");
+        assert!(
+            bo.db()
+                .unwrap()
+                .conn()
+                .query_row(
+                    "SELECT answered_at IS NULL FROM remote_requests WHERE id = 2",
+                    [],
+                    |r| r.get::<_, bool>(0)
+                )
+                .unwrap(),
+            "no screenshot during a visit"
+        );
 
         // Back on the idle screen, the waiting request is answered.
         kiosk.act(village_kiosk::ui::shell::Next::Wipe(
@@ -251,11 +289,16 @@ mod remote {
         let once = std::cell::Cell::new(false);
         beat("one more heartbeat", &|| once.replace(true));
         assert!(reporter.snapshot().requests.is_empty());
-        assert_eq!(answer_requests(&kiosk, &reporter, &doctor), Default::default());
+        assert_eq!(
+            answer_requests(&kiosk, &reporter, &doctor),
+            Default::default()
+        );
         assert!(ran_rx.try_recv().is_err(), "the doctor ran once");
 
         // The page shows the result to staff.
-        let token = stdout(&bo_cli(&["stations", "token"], &db)).trim().to_string();
+        let token = stdout(&bo_cli(&["stations", "token"], &db))
+            .trim()
+            .to_string();
         let page = rt.block_on(async {
             reqwest::Client::new()
                 .get(format!("{}/staff/ledger", bo.url()))
