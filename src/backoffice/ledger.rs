@@ -171,7 +171,7 @@ pub fn import(
     list: &[ListedStation],
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), LedgerError> {
-    let tx = db.conn().unchecked_transaction()?;
+    let tx = write_transaction(db)?;
     let (mut added, mut updated) = (0, 0);
     for s in list {
         let existed: Option<String> = tx
@@ -207,7 +207,7 @@ pub fn request(
     kind: RemoteRequestKind,
     now: DateTime<Utc>,
 ) -> Result<i64, LedgerError> {
-    let tx = db.conn().unchecked_transaction()?;
+    let tx = write_transaction(db)?;
     let known: Option<String> = tx
         .query_row(
             "SELECT station_id FROM station_registry WHERE station_id = ?1
@@ -329,6 +329,12 @@ fn answer(
         tracing::info!(%station, id, kind = kind.as_str(), "an answer to no open request of this station: ignored");
     }
     Ok(())
+}
+
+/// Writers take the lock up front (`BEGIN IMMEDIATE`), so the busy timeout applies instead
+/// of a read lock failing to upgrade while the server writes.
+fn write_transaction(db: &Db) -> Result<rusqlite::Transaction<'_>, rusqlite::Error> {
+    rusqlite::Transaction::new_unchecked(db.conn(), rusqlite::TransactionBehavior::Immediate)
 }
 
 fn parse_kind(s: &str) -> Option<RemoteRequestKind> {
@@ -784,6 +790,67 @@ fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_escapes_and_counts_coverage() {
+        let now = Utc::now();
+        let seen = StationRow {
+            station_id: "<script>".into(),
+            last_seen: now,
+            software_version: "0.1.0".into(),
+            reader_ok: true,
+            reader_detail: None,
+            printer_ok: false,
+            printer_detail: Some("cover open".into()),
+            paper: "out".into(),
+            queue_length: 3,
+            last_errors: vec![],
+            clock_skew_ms: 0,
+        };
+        let listed = |id: &str, village: &str| ListedStation {
+            station_id: id.into(),
+            township: "城关镇".into(),
+            village: village.into(),
+            name: String::new(),
+        };
+        let row = |id: &str, seen: Option<StationRow>, village: &str| LedgerRow {
+            station_id: id.into(),
+            listed: Some(listed(id, village)),
+            presence: if seen.is_some() {
+                Presence::Online
+            } else {
+                Presence::NeverSeen
+            },
+            seen,
+            verdict: Some("ok".into()),
+            failing_checks: vec!["printer: cover open & paper out".into()],
+            oldest_pending_at: None,
+            catalog_version: Some(7),
+            last_doctor: None,
+            last_screenshot: None,
+        };
+        let mut healthy = seen.clone();
+        (healthy.printer_ok, healthy.paper) = (true, "ok".into());
+        let rows = vec![
+            row("<script>", Some(seen), "东关村"),
+            row("ST-2", Some(healthy), "东关村"),
+            row("ST-3", None, "西关村"),
+        ];
+        let html = ledger_html(&rows, now);
+        assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
+        assert!(html.contains("printer: cover open; paper out"));
+        assert!(html.contains("cover open &amp; paper out"));
+        assert!(html.contains("never 从未上线"));
+        // 东关村 has one working terminal, 西关村 none.
+        assert_eq!(
+            coverage(&rows),
+            Coverage {
+                villages: 2,
+                covered: 1,
+                unlisted: 0
+            }
+        );
+    }
 
     #[test]
     fn a_station_list_parses_and_bad_rows_are_named_by_line() {

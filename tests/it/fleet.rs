@@ -170,11 +170,8 @@ mod remote {
         let bo = EmbeddedBackoffice::start(&db).unwrap();
         let list = dir.path().join("stations.csv");
         std::fs::write(&list, LIST).unwrap();
-        assert!(
-            bo_cli(&["stations", "import", list.to_str().unwrap()], &db)
-                .status
-                .success()
-        );
+        let out = bo_cli(&["stations", "import", list.to_str().unwrap()], &db);
+        assert!(out.status.success(), "{}", stderr(&out));
         let out = bo_cli(&["stations", "request", "ST-A", "doctor"], &db);
         assert!(
             stdout(&out).starts_with("request #1 (doctor) queued for ST-A"),
