@@ -170,7 +170,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         tracing::warn!("unknown config key {k:?} (see `kiosk config check`)");
     }
     let demo = args.demo || loaded.is_demo();
-    let config = loaded.config;
+    let config = loaded.config.clone();
     let options = kiosk_options(&config, &args, demo)?;
     let rt = runtime()?;
     let handle = rt.handle().clone();
@@ -217,6 +217,8 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
             )
         })?;
+    let restart = Rc::new(std::cell::Cell::new(false));
+    kiosk.set_maintenance(maintenance_setup(&loaded, restart.clone()));
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
@@ -315,7 +317,41 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     APP.with(|a| a.borrow_mut().take());
     let stopped = stop(station, reader, rt, stop_rx.try_recv().ok());
     result.map_err(|e| anyhow!("the window failed: {e}"))?;
+    if restart.get() {
+        stopped?;
+        outln!(
+            "restart asked on the maintenance screen: exit {}",
+            crate::maintenance::RESTART_EXIT_CODE
+        );
+        return Ok(ExitCode::from(crate::maintenance::RESTART_EXIT_CODE));
+    }
     stopped
+}
+
+/// The maintenance screen's setup: the PIN hash beside the config file, the lockout in the data
+/// directory, the doctor with this config, the details lines, and a restart that ends the event
+/// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
+fn maintenance_setup(
+    loaded: &config::LoadedConfig,
+    restart: Rc<std::cell::Cell<bool>>,
+) -> crate::ui::desk::DeskSetup {
+    let data_dir = config::data_dir(&loaded.config);
+    let for_doctor = Arc::new(loaded.clone());
+    let for_details = Arc::new(loaded.config.clone());
+    crate::ui::desk::DeskSetup {
+        paths: crate::maintenance::MaintenancePaths::new(&loaded.path, &data_dir),
+        doctor: Arc::new(move || crate::doctor::run(Ok(&for_doctor))),
+        health: None,
+        details: Some(Arc::new(move || {
+            crate::doctor::probe::details_zh(&for_details, chrono::Utc::now())
+        })),
+        volume: crate::maintenance::Volume::new(loaded.config.voice.volume),
+        orientation: loaded.config.ui.orientation.clone(),
+        restart: Arc::new(move || {
+            restart.set(true);
+            let _ = slint::quit_event_loop();
+        }),
+    }
 }
 
 /// The reader and the noticeboard into `kiosk`'s events (`refresh` overrides the config's

@@ -28,6 +28,9 @@ use crate::provision::pin::{PinError, PinHash};
 pub const PIN_HASH_FILE: &str = "maintenance-pin.hash";
 /// The lockout file's name, in the data directory.
 pub const LOCKOUT_FILE: &str = "maintenance-lockout.json";
+/// The exit code of `kiosk run` when the maintenance screen restarts the app (EX_TEMPFAIL);
+/// the unit's `Restart=always` starts it again.
+pub const RESTART_EXIT_CODE: u8 = 75;
 
 /// Why the gate could not be used.
 #[derive(Debug, thiserror::Error)]

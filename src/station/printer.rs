@@ -13,7 +13,7 @@ use super::ports::{DeviceError, ReceiptInfo, ReceiptPrinter};
 use crate::catalog::ServiceItem;
 use crate::printer::device::{PrintError, Printer};
 use crate::printer::job::PrintJob;
-use crate::printer::receipt::{ApplicationReceipt, application_receipt, checklist};
+use crate::printer::receipt::{ApplicationReceipt, application_receipt, checklist, test_page};
 
 fn print_error(e: &PrintError) -> DeviceError {
     DeviceError::new(
@@ -126,5 +126,9 @@ impl ReceiptPrinter for SerialReceiptPrinter {
             &self.station_name,
             Local::now().naive_local(),
         ))
+    }
+
+    fn print_test_page(&self) -> Result<(), DeviceError> {
+        self.print(test_page(self.printer.profile(), Local::now().naive_local()))
     }
 }

@@ -25,6 +25,7 @@ use super::{AppAdapter, MainWindow, Page, Theme};
 use super::{
     card, cases, confirm, evaluation, form, guide, home, idle, item_list, search, submitted,
 };
+use super::{maintenance, pin};
 use crate::session::{Stage, Tick, WipeReason};
 use crate::station::ports::Services;
 use crate::ui::l10n::Lang;
@@ -50,6 +51,7 @@ impl Kiosk {
             shell: std::cell::RefCell::new(Shell::new(options.rules, options.lang)),
             visit: std::cell::RefCell::new(Visit::new(0)),
             demo_mode: options.demo_mode,
+            desk: Default::default(),
             sink: EventSink { tx, wake },
             events: rx,
         });
@@ -71,6 +73,8 @@ impl Kiosk {
         submitted::setup(&kiosk);
         evaluation::setup(&kiosk);
         cases::setup(&kiosk);
+        pin::setup(&kiosk);
+        maintenance::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -201,6 +205,7 @@ impl Kiosk {
             Page::Form => form::enter(self),
             Page::Cases => cases::enter(self),
             Page::Submitted => submitted::enter(self),
+            Page::Maintenance => maintenance::enter(self),
             _ => Next::Stay,
         }
     }
@@ -266,6 +271,8 @@ impl Kiosk {
         }
         let number = self.visit.borrow().number + 1;
         drop(self.visit.replace(Visit::new(number)));
+        // The technician's visit to the maintenance screen ends like a villager's.
+        drop(std::mem::take(&mut self.desk.borrow_mut().visit));
         self.clear_personal_adapters();
         submitted::clear(&self.window);
         self.window
@@ -321,6 +328,8 @@ impl Kiosk {
             Page::Submitted => submitted::render(self),
             Page::Evaluation => evaluation::render(self),
             Page::Cases => cases::render(self),
+            Page::Pin => pin::render(self),
+            Page::Maintenance => maintenance::render(self),
         }
     }
 
@@ -359,7 +368,15 @@ impl Kiosk {
     fn handle(&self, event: UiEvent) {
         let current = self.visit_number();
         let next = match event {
+            UiEvent::Card(e) if matches!(self.page(), Page::Pin | Page::Maintenance) => {
+                maintenance::on_card_event(self, e)
+            }
             UiEvent::Card(e) => card::on_card_event(self, e),
+            UiEvent::PinChecked(verdict) => pin::on_checked(self, verdict),
+            UiEvent::DoctorDone(report, details) => {
+                maintenance::on_doctor_done(self, *report, details)
+            }
+            UiEvent::TestPagePrinted(result) => maintenance::on_test_page(self, result),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
                 self.shell.borrow_mut().announcements = a;

@@ -16,6 +16,8 @@
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
+//! - [`pin`], [`maintenance`]: the technicians' maintenance screen (维护界面) behind the idle
+//!   screen's hidden gesture and the PIN; [`desk`]: its state, wiped with the visit.
 //! - [`remote`]: answers county staff's remote doctor and idle-screen screenshot requests.
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots.
 //!
@@ -30,6 +32,7 @@ pub mod app;
 pub mod card;
 pub mod cases;
 pub mod confirm;
+pub mod desk;
 pub mod evaluation;
 pub mod form;
 pub mod framebuffer;
@@ -40,6 +43,8 @@ pub mod idle;
 pub mod ime;
 pub mod item_list;
 pub mod l10n;
+pub mod maintenance;
+pub mod pin;
 pub mod remote;
 pub mod search;
 pub mod shell;

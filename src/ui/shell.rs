@@ -26,6 +26,10 @@ use crate::ui::l10n::Lang;
 /// Where time comes from: the system clock in the app, a hand-driven one in tests.
 pub trait Clock {
     fn now(&self) -> Instant;
+    /// Wall-clock time for rules kept across restarts (the maintenance PIN lockout).
+    fn utc(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
 }
 
 pub struct SystemClock;
@@ -36,12 +40,18 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock tests move by hand, so the inactivity rules run without sleeping.
-pub struct ManualClock(std::cell::Cell<Instant>);
+/// A clock tests move by hand, so the inactivity rules run without sleeping. Its wall-clock
+/// time moves with it.
+pub struct ManualClock(
+    std::cell::Cell<Instant>,
+    Instant,
+    chrono::DateTime<chrono::Utc>,
+);
 
 impl ManualClock {
     pub fn new() -> Self {
-        Self(std::cell::Cell::new(Instant::now()))
+        let now = Instant::now();
+        Self(std::cell::Cell::new(now), now, chrono::Utc::now())
     }
     pub fn advance(&self, by: Duration) {
         self.0.set(self.0.get() + by);
@@ -57,6 +67,10 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         self.0.get()
+    }
+    fn utc(&self) -> chrono::DateTime<chrono::Utc> {
+        let since = self.0.get().saturating_duration_since(self.1);
+        self.2 + chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX)
     }
 }
 
@@ -88,6 +102,12 @@ pub enum UiEvent {
     DemoHand(Result<(), DeviceError>),
     /// What the idle screen shows now (公告栏; see `county::noticeboard`).
     Announcements(Vec<Announcement>),
+    /// The maintenance PIN was checked (off the UI thread); `Err` is plain Chinese.
+    PinChecked(Result<crate::maintenance::PinVerdict, String>),
+    /// A doctor run for the maintenance screen finished, with the details lines.
+    DoctorDone(Box<crate::doctor::Report>, Vec<String>),
+    /// The maintenance screen's test page.
+    TestPagePrinted(Result<(), DeviceError>),
 }
 
 /// Sends [`UiEvent`]s from any thread to the UI thread.
@@ -209,11 +229,18 @@ pub struct Kiosk {
     /// Each page's own state for this visit; replaced whole when personal data is forgotten.
     pub visit: RefCell<Visit>,
     pub demo_mode: bool,
+    /// The maintenance screen (维护界面): its setup and the technician's visit.
+    pub desk: RefCell<super::desk::Desk>,
     pub(super) sink: EventSink,
     pub(super) events: mpsc::Receiver<UiEvent>,
 }
 
 impl Kiosk {
+    /// Gives the maintenance screen what it needs (without it the screen stays closed).
+    pub fn set_maintenance(&self, setup: super::desk::DeskSetup) {
+        self.desk.borrow_mut().setup = Some(setup);
+    }
+
     /// Where background tasks send their results.
     pub fn sink(&self) -> EventSink {
         self.sink.clone()
