@@ -129,6 +129,9 @@ impl ReceiptPrinter for SerialReceiptPrinter {
     }
 
     fn print_test_page(&self) -> Result<(), DeviceError> {
-        self.print(test_page(self.printer.profile(), Local::now().naive_local()))
+        self.print(test_page(
+            self.printer.profile(),
+            Local::now().naive_local(),
+        ))
     }
 }

@@ -273,6 +273,8 @@ impl Kiosk {
         drop(self.visit.replace(Visit::new(number)));
         // The technician's visit to the maintenance screen ends like a villager's.
         drop(std::mem::take(&mut self.desk.borrow_mut().visit));
+        pin::render(self);
+        maintenance::render(self);
         self.clear_personal_adapters();
         submitted::clear(&self.window);
         self.window

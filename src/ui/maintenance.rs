@@ -47,19 +47,27 @@ pub fn setup(k: &Rc<Kiosk>) {
         let t = k.window.global::<Theme>();
         let landscape = !t.get_landscape();
         t.set_landscape(landscape);
-        let (w, h) = if landscape { (1920, 1080) } else { (1080, 1920) };
+        let (w, h) = if landscape {
+            (1920, 1080)
+        } else {
+            (1080, 1920)
+        };
         k.window.window().set_size(slint::PhysicalSize::new(w, h));
-        tracing::info!(landscape, "maintenance: screen rotated until the next start");
+        tracing::info!(
+            landscape,
+            "maintenance: screen rotated until the next start"
+        );
         render(k);
         Next::Stay
     });
     on!(k, MaintenanceAdapter, on_touch_target, |k, name, x, y| {
-        k.desk.borrow_mut().visit.touch_result =
-            format!("{name}：触点位置 x={x:.0}, y={y:.0}");
+        k.desk.borrow_mut().visit.touch_result = format!("{name}：触点位置 x={x:.0}, y={y:.0}");
         render(k);
         Next::Stay
     });
-    on!(k, MaintenanceAdapter, on_volume_down, |k| volume_step(k, -10));
+    on!(k, MaintenanceAdapter, on_volume_down, |k| volume_step(
+        k, -10
+    ));
     on!(k, MaintenanceAdapter, on_volume_up, |k| volume_step(k, 10));
     on!(k, MaintenanceAdapter, on_restart, |k| {
         let restart = k.desk.borrow().setup.as_ref().map(|s| s.restart.clone());
@@ -72,7 +80,9 @@ pub fn setup(k: &Rc<Kiosk>) {
         }
         Next::Stay
     });
-    on!(k, MaintenanceAdapter, on_leave, |k| Next::Wipe(WipeReason::Home));
+    on!(k, MaintenanceAdapter, on_leave, |k| Next::Wipe(
+        WipeReason::Home
+    ));
 }
 
 /// Whether the PIN was accepted in this visit (every action checks it, not only the page).
@@ -153,7 +163,10 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
                 .valid_until
                 .map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_else(|| "长期".into());
-            let line = format!("读卡正常：{}，有效期至 {until}", crate::catalog::eligibility::card_kind_zh(card.kind));
+            let line = format!(
+                "读卡正常：{}，有效期至 {until}",
+                crate::catalog::eligibility::card_kind_zh(card.kind)
+            );
             drop(card);
             line
         }
@@ -200,12 +213,20 @@ pub fn render(k: &Kiosk) {
         .map(|c| CheckRow {
             id: c.id.clone().into(),
             status: c.status.label_zh().into(),
-            finding: if c.finding_zh.is_empty() { &c.finding } else { &c.finding_zh }
-                .clone()
-                .into(),
-            fix: if c.fix_zh.is_empty() { &c.fix } else { &c.fix_zh }
-                .clone()
-                .into(),
+            finding: if c.finding_zh.is_empty() {
+                &c.finding
+            } else {
+                &c.finding_zh
+            }
+            .clone()
+            .into(),
+            fix: if c.fix_zh.is_empty() {
+                &c.fix
+            } else {
+                &c.fix_zh
+            }
+            .clone()
+            .into(),
         })
         .collect();
     a.set_checks(ModelRc::new(VecModel::from(rows)));

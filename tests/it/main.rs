@@ -8,6 +8,8 @@ mod county;
 mod doctor;
 mod fleet;
 mod idcard;
+#[cfg(feature = "gui")]
+mod maintenance_ui;
 mod powerloss;
 mod printer;
 mod provision;
