@@ -4,14 +4,17 @@
 //! the card read check that shows nothing personal, the test page on the demo printer, leave.
 
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{Local, Utc};
 use slint::{ComponentHandle, Model};
+use village_kiosk::county::outbox::StationHealth;
 use village_kiosk::doctor::Report;
 use village_kiosk::doctor::findings::{self, OutboxFacts};
+use village_kiosk::doctor::health::HealthReporter;
+use village_kiosk::idcard::reader::ReaderEvent;
 use village_kiosk::maintenance::{MaintenancePaths, Volume};
 use village_kiosk::provision::pin::hash_with_salt;
 use village_kiosk::sim::idcard::SimCard;
@@ -32,6 +35,7 @@ struct Env {
     clock: Rc<ManualClock>,
     station: Station,
     restarted: Arc<AtomicBool>,
+    health: HealthReporter,
     _dir: tempfile::TempDir,
     _reader: village_kiosk::idcard::reader::ReaderHandle,
     _rt: tokio::runtime::Runtime,
@@ -82,10 +86,11 @@ fn env() -> Env {
     .unwrap();
     let restarted = Arc::new(AtomicBool::new(false));
     let r = restarted.clone();
+    let health = HealthReporter::new(Arc::new(Mutex::new(StationHealth::default())));
     kiosk.set_maintenance(DeskSetup {
         paths,
         doctor: Arc::new(report),
-        health: None,
+        health: Some(health.clone()),
         details: Some(Arc::new(|| {
             vec!["县平台地址：https://county.example/".into()]
         })),
@@ -100,6 +105,7 @@ fn env() -> Env {
         clock,
         station,
         restarted,
+        health,
         _dir: dir,
         _reader: reader,
         _rt: rt,
@@ -243,6 +249,16 @@ fn gesture_pin_lockout_and_the_maintenance_page() {
     }
     assert!(e.on_screen(&format!("自检结论：{}", expected.verdict.label_zh())));
     assert!(e.on_screen("县平台地址：https://county.example/"));
+    // The drivers' live status (the app holds the ports), as the heartbeat reads it.
+    e.health.reader_event(&ReaderEvent::ReaderFault(
+        "no answer on /dev/kiosk-idcard".into(),
+    ));
+    e.tap("运行自检");
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.desk.borrow().visit.doctor_running)
+    );
+    assert!(e.on_screen("读卡器：故障（no answer on /dev/kiosk-idcard）"));
 
     // Read a card: only "read OK, kind, valid until"; nothing personal anywhere.
     e.tap("读卡测试");
