@@ -347,7 +347,7 @@ fn maintenance_setup(
         })),
         volume: crate::maintenance::Volume::new(loaded.config.voice.volume),
         orientation: loaded.config.ui.orientation.clone(),
-        restart: Arc::new(move || {
+        restart: Rc::new(move || {
             restart.set(true);
             let _ = slint::quit_event_loop();
         }),

@@ -33,7 +33,7 @@ pub struct DeskSetup {
     /// `ui.orientation` from the config.
     pub orientation: String,
     /// Ends the app with [`crate::maintenance::RESTART_EXIT_CODE`] (systemd starts it again).
-    pub restart: Arc<dyn Fn()>,
+    pub restart: std::rc::Rc<dyn Fn()>,
 }
 
 /// One technician's visit to the maintenance screen.

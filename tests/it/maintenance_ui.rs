@@ -96,7 +96,7 @@ fn env() -> Env {
         })),
         volume: Volume::new(70),
         orientation: "portrait".into(),
-        restart: Arc::new(move || r.store(true, Ordering::SeqCst)),
+        restart: Rc::new(move || r.store(true, Ordering::SeqCst)),
     });
     let sink = kiosk.sink();
     let reader = station.start_reader(move |e| sink.send(UiEvent::Card(e)));
