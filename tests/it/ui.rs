@@ -1043,7 +1043,7 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
 /// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
 #[test]
 fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
-    const PAGES: [&str; 11] = [
+    const PAGES: [&str; 13] = [
         "idle",
         "home",
         "search",
@@ -1055,6 +1055,8 @@ fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
         "submitted",
         "evaluation",
         "cases",
+        "pin",
+        "maintenance",
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
     let mut problems = Vec::new();
