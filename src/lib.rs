@@ -9,6 +9,8 @@
 //! - [`printer`]: the receipt printer: sans-IO ESC/POS encoder, status, receipt layouts, driver.
 //! - [`county`]: the kiosk-county protocol, HTTP client and the store-and-forward outbox.
 //! - [`doctor`]: `kiosk doctor`'s checks (pure findings, probes with time limits) and station health.
+//! - [`maintenance`]: the way into the maintenance screen (hidden gesture, PIN lockout) and the
+//!   settings it changes.
 //! - [`station`]: the one place the parts are assembled (terminal or demo mode) and stopped,
 //!   and the ports the UI sees.
 //! - [`session`]: a villager's visit as a state machine, with the inactivity and card-lift wipes.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod county;
 pub mod doctor;
 pub mod idcard;
+pub mod maintenance;
 pub mod pii;
 pub mod printer;
 pub mod profile;

@@ -54,6 +54,15 @@ pub enum CliError {
     },
     #[error("station id {0:?}: use letters, digits, '-' and '_' only")]
     BadStationId(String),
+    #[error("station list {}: {source}", path.display())]
+    Ledger {
+        path: PathBuf,
+        source: super::ledger::LedgerError,
+    },
+    #[error(transparent)]
+    Request(#[from] super::ledger::LedgerError),
+    #[error("give the database with --db PATH (or COUNTY_BACKOFFICE_DB)")]
+    NoDb,
     #[error(transparent)]
     Backoffice(#[from] BackofficeError),
     #[error(transparent)]
@@ -87,11 +96,21 @@ enum Command {
     /// County staff: list, show and advance cases.
     #[command(subcommand)]
     Case(CaseCommand),
-    /// The station ledger: which stations are online, last seen, queue length, faults.
+    /// The station ledger (站点台账): every station, online or silent, verdict, failing checks,
+    /// queue, versions, remote requests, and village coverage; import the station list; ask a
+    /// station for a doctor run or a screenshot.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Stations {
-        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
-        db: PathBuf,
-        /// Minutes without a heartbeat after which a station counts as offline.
+        #[command(subcommand)]
+        action: Option<StationsCommand>,
+        #[arg(
+            long,
+            env = "COUNTY_BACKOFFICE_DB",
+            value_name = "PATH",
+            required = true
+        )]
+        db: Option<PathBuf>,
+        /// Minutes without a heartbeat after which a station counts as offline (silent).
         #[arg(long, default_value_t = 3)]
         offline_after_mins: u64,
     },
@@ -139,6 +158,38 @@ enum Command {
     /// each station's update state.
     #[command(subcommand)]
     Update(super::update::UpdateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StationsCommand {
+    /// Import the county's station list (CSV: station_id,township,village,name; see
+    /// docs/county.md), so stations never heard from show in the ledger. Any bad row refuses
+    /// the whole file.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+    /// Ask one station for a doctor run or a screenshot of its idle screen; the request goes
+    /// out with the answer to its next heartbeat, the result comes with a later one.
+    Request {
+        station: String,
+        #[arg(value_enum)]
+        kind: RemoteKindArg,
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+    /// Print the staff token the ledger page (/staff/ledger) asks for, until operator login.
+    Token {
+        #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RemoteKindArg {
+    Doctor,
+    Screenshot,
 }
 
 #[derive(Debug, clap::Args)]
@@ -340,37 +391,10 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Serve(args) => run_serve(*args),
         Command::Case(c) => run_case(c),
         Command::Stations {
+            action,
             db,
             offline_after_mins,
-        } => {
-            let db = Db::open(&db)?;
-            let rows = db.stations()?;
-            let now = Utc::now();
-            println!(
-                "{:<20} {:<8} {:<20} {:<10} {:>5}  FAULTS",
-                "STATION", "STATE", "LAST SEEN (UTC)", "VERSION", "QUEUE"
-            );
-            for r in &rows {
-                let online = r.online(now, Duration::from_secs(offline_after_mins * 60));
-                println!(
-                    "{:<20} {:<8} {:<20} {:<10} {:>5}  {}",
-                    r.station_id,
-                    if online { "online" } else { "offline" },
-                    r.last_seen.format("%Y-%m-%d %H:%M:%S"),
-                    r.software_version,
-                    r.queue_length,
-                    if r.faults().is_empty() {
-                        "-".to_string()
-                    } else {
-                        r.faults()
-                    }
-                );
-            }
-            if rows.is_empty() {
-                println!("(no station has sent a heartbeat yet)");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => run_stations(action, db, offline_after_mins),
         Command::Certs(c) => run_certs(c),
         Command::Publish(args) => Ok(super::publish::run_publish(args)?),
         Command::Rollout { db } => Ok(super::publish::run_rollout(db)?),
@@ -461,6 +485,113 @@ fn run_sms_gateway(
         Ok::<(), CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_stations(
+    action: Option<StationsCommand>,
+    db: Option<PathBuf>,
+    offline_after_mins: u64,
+) -> Result<ExitCode, CliError> {
+    use super::ledger;
+    let now = Utc::now();
+    match action {
+        Some(StationsCommand::Import { file, db }) => {
+            let text = std::fs::read_to_string(&file).map_err(|source| CliError::Read {
+                what: "station list",
+                path: file.clone(),
+                source,
+            })?;
+            let list = ledger::parse_station_list(&text).map_err(|e| CliError::Ledger {
+                path: file.clone(),
+                source: e,
+            })?;
+            let (added, updated) = ledger::import(&Db::open(&db)?, &list, now)?;
+            println!(
+                "imported {} station(s): {added} new, {updated} updated",
+                list.len()
+            );
+        }
+        Some(StationsCommand::Request { station, kind, db }) => {
+            let kind = match kind {
+                RemoteKindArg::Doctor => wire::RemoteRequestKind::Doctor,
+                RemoteKindArg::Screenshot => wire::RemoteRequestKind::Screenshot,
+            };
+            let id = ledger::request(&Db::open(&db)?, &station, kind, now)?;
+            println!(
+                "request #{id} ({}) queued for {station}: it goes out with the answer to its next heartbeat",
+                kind.as_str()
+            );
+        }
+        Some(StationsCommand::Token { db }) => {
+            println!("{}", ledger::staff_token(&Db::open(&db)?)?);
+        }
+        None => {
+            let Some(db) = db else {
+                return Err(CliError::NoDb);
+            };
+            let db = Db::open(&db)?;
+            let rows = ledger::ledger(&db, now, Duration::from_secs(offline_after_mins * 60))?;
+            print_ledger(&rows, now);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_ledger(rows: &[super::ledger::LedgerRow], now: chrono::DateTime<Utc>) {
+    let dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
+    println!(
+        "{:<20} {:<8} {:<20} {:<7} {:<10} {:>5}  {:<16} {:<8}  FAILING / FAULTS / REMOTE",
+        "STATION",
+        "STATE",
+        "LAST SEEN (UTC)",
+        "VERDICT",
+        "VERSION",
+        "QUEUE",
+        "OLDEST PENDING",
+        "CATALOG"
+    );
+    for r in rows {
+        let seen = r.seen.as_ref();
+        let mut notes = r.failing_checks.clone();
+        if let Some(s) = seen
+            && !s.faults().is_empty()
+        {
+            notes.push(s.faults());
+        }
+        for e in [&r.last_doctor, &r.last_screenshot].into_iter().flatten() {
+            notes.push(super::ledger::remote_summary(e));
+        }
+        println!(
+            "{:<20} {:<8} {:<20} {:<7} {:<10} {:>5}  {:<16} {:<8}  {}",
+            r.station_id,
+            r.presence.as_str(),
+            dash(
+                seen.map(|s| s.last_seen.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default()
+            ),
+            r.verdict.as_deref().unwrap_or("-"),
+            dash(seen.map(|s| s.software_version.clone()).unwrap_or_default()),
+            dash(seen.map(|s| s.queue_length.to_string()).unwrap_or_default()),
+            dash(
+                r.oldest_pending_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default()
+            ),
+            dash(r.catalog_version.map(|v| v.to_string()).unwrap_or_default()),
+            dash(notes.join("; ")),
+        );
+    }
+    if rows.is_empty() {
+        println!("(no station has sent a heartbeat yet)");
+    }
+    let c = super::ledger::coverage(rows);
+    println!(
+        "coverage: {}/{} villages have a working terminal ({} UTC); {} station(s) not on the list",
+        c.covered,
+        c.villages,
+        now.format("%Y-%m-%d %H:%M"),
+        c.unlisted
+    );
 }
 
 fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {

@@ -240,11 +240,13 @@ impl Db {
         };
         create_private(path)?;
         let conn = Connection::open(path).map_err(open_err)?;
+        // The busy timeout first: switching to WAL takes a lock, and a second process (a
+        // staff command beside a starting server) must wait for it, not fail.
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::public::SCHEMA)
@@ -254,6 +256,8 @@ impl Db {
         conn.execute_batch(super::contact::SCHEMA)
             .map_err(open_err)?;
         super::staff::ensure_schema(&conn).map_err(open_err)?;
+        conn.execute_batch(super::ledger::SCHEMA)
+            .map_err(open_err)?;
         Ok(Db { conn })
     }
 

@@ -18,7 +18,7 @@ use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -218,12 +218,18 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/keyring", get(keyring_bundle))
         .route("/v1/update", get(super::update::manifest_route))
         .route("/v1/update/files/{name}", get(super::update::file_route))
-        // The ledger names stations and their faults, and even `/healthz` tells a scanner a
-        // back office lives here: both answer authenticated callers only.
-        .route("/ledger", get(ledger_page))
+        // Even `/healthz` tells a scanner a back office lives here: authenticated callers only.
         .route("/healthz", get(|| async { "ok" }))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new().merge(api).with_state(state)
+    // County staff pages, never open to a station's certificate. Until operator login guards
+    // the whole `/staff` router, the ledger has its own interim check (a staff token).
+    let staff = Router::new().merge(super::ledger::router().route_layer(
+        middleware::from_fn_with_state(state.clone(), super::ledger::interim_guard),
+    ));
+    Router::new()
+        .merge(api)
+        .nest("/staff", staff)
+        .with_state(state)
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -675,19 +681,23 @@ async fn heartbeat(
     if let Some(problem) = hb.problem() {
         return api_error(StatusCode::UNPROCESSABLE_ENTITY, "validation", problem);
     }
+    if let Err(why) = super::ledger::check_answers(&hb) {
+        return api_error(StatusCode::UNPROCESSABLE_ENTITY, "validation", why);
+    }
     let now = Utc::now();
     match with_db(&state, move |db| {
         super::publish::record_heartbeat(db, &station, &hb, now)?;
         super::update::record_heartbeat(db, &station, &hb, now)?;
-        db.heartbeat(&station, &hb, now)
+        db.heartbeat(&station, &hb, now)?;
+        super::ledger::record_heartbeat(db, &station, &hb, now)
     })
     .await
     {
-        Ok(()) => json_response(
+        Ok(requests) => json_response(
             StatusCode::OK,
             serde_json::to_string(&wire::HeartbeatAck {
                 server_time: now,
-                requests: Vec::new(),
+                requests,
             })
             .unwrap_or_default(),
         ),
@@ -799,48 +809,6 @@ async fn keyring_bundle(
                 "the county has published no key rotation",
             )
         })
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn ledger_page(State(state): State<AppState>) -> Response {
-    let rows = match with_db(&state, |db| db.stations()).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    Html(ledger_html(&rows, state.config.offline_after)).into_response()
-}
-
-/// The station ledger (站点台账) as a plain HTML page.
-pub fn ledger_html(rows: &[super::db::StationRow], offline_after: Duration) -> String {
-    let now = Utc::now();
-    let mut html = String::from(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <title>站点台账 Station ledger</title></head><body><h1>站点台账 Station ledger</h1>\
-         <table border=\"1\" cellpadding=\"4\"><thead><tr><th>Station</th><th>State</th>\
-         <th>Last seen (UTC)</th><th>Version</th><th>Queue</th><th>Faults</th><th>Last errors</th>\
-         </tr></thead><tbody>",
-    );
-    for r in rows {
-        let online = r.online(now, offline_after);
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&r.station_id),
-            if online { "online 在线" } else { "offline 离线" },
-            r.last_seen.format("%Y-%m-%d %H:%M:%S"),
-            html_escape(&r.software_version),
-            r.queue_length,
-            html_escape(&r.faults()),
-            html_escape(&r.last_errors.join(" | ")),
-        ));
-    }
-    html.push_str("</tbody></table></body></html>\n");
-    html
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1063,32 +1031,4 @@ pub(crate) fn listen(
         }
     });
     Ok(CountyListener { rx, local })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ledger_page_escapes_and_flags_faults() {
-        let row = super::super::db::StationRow {
-            station_id: "<script>".into(),
-            last_seen: Utc::now(),
-            software_version: "0.1.0".into(),
-            reader_ok: true,
-            reader_detail: None,
-            printer_ok: false,
-            printer_detail: Some("cover open".into()),
-            paper: "out".into(),
-            queue_length: 3,
-            last_errors: vec!["a & b".into()],
-            clock_skew_ms: 0,
-        };
-        let html = ledger_html(&[row], Duration::from_secs(180));
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("printer: cover open; paper out"));
-        assert!(html.contains("a &amp; b"));
-        assert!(html.contains("online"));
-    }
 }

@@ -2,7 +2,9 @@
 //! assigns case numbers, lets county staff move cases through their statuses, serves signed
 //! catalogue and announcement bundles, and keeps the station ledger.
 //!
-//! - `http`: the API on axum, authentication, the TLS listener, the ledger page.
+//! - `http`: the API on axum, authentication, the TLS listener.
+//! - [`ledger`]: the station ledger (站点台账): the imported station list, coverage, remote
+//!   requests, the `/staff/ledger` page.
 //! - [`db`]: its SQLite file.
 //! - [`certs`]: a test county CA, server and station certificates (rcgen).
 //! - `cli`: the `county-backoffice` command line; the only part that reads files given on it.
@@ -37,6 +39,7 @@ mod cli;
 pub mod contact;
 pub mod db;
 mod http;
+pub mod ledger;
 pub mod lookup;
 pub mod notices;
 pub mod public;
@@ -49,7 +52,8 @@ pub use cli::{CliError, main};
 pub mod provision;
 
 pub use db::{Db, DbError, StationRow};
-pub use http::{DEFAULT_MAX_TLS_HANDSHAKES, PeerInfo, ServeConfig, TlsFiles, ledger_html};
+pub use http::{DEFAULT_MAX_TLS_HANDSHAKES, PeerInfo, ServeConfig, TlsFiles};
+pub use ledger::ledger_html;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackofficeError {

@@ -118,6 +118,11 @@ pub const TABLE: &[(&str, u8, &str)] = &[
         printer::OFFLINE,
         "offline for another reason",
     ),
+    (
+        "run",
+        crate::maintenance::RESTART_EXIT_CODE,
+        "restart asked on the maintenance screen (`EX_TEMPFAIL`; the unit's `Restart=always` starts the app again)",
+    ),
 ];
 
 #[cfg(test)]

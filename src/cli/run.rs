@@ -163,8 +163,8 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     init_logging();
     let loaded = g.loaded()?;
     let demo = args.demo || loaded.is_demo();
-    let config = &loaded.config;
-    let options = kiosk_options(config, &args, demo)?;
+    let config = loaded.config.clone();
+    let options = kiosk_options(&config, &args, demo)?;
     let rt = runtime()?;
     let handle = rt.handle().clone();
 
@@ -181,7 +181,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let station = if demo {
         demo_station(&args, handle.clone())?
     } else {
-        Station::production(config, handle.clone())?
+        Station::production(&config, handle.clone())?
     };
 
     let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
@@ -219,6 +219,8 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         );
         crate::ui::speech::attach(&kiosk, Rc::new(voice), config.voice.volume);
     }
+    let restart = Rc::new(std::cell::Cell::new(false));
+    kiosk.set_maintenance(maintenance_setup(&loaded, restart.clone()));
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
@@ -317,7 +319,41 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     APP.with(|a| a.borrow_mut().take());
     let stopped = stop(station, reader, rt, stop_rx.try_recv().ok());
     result.map_err(|e| anyhow!("the window failed: {e}"))?;
+    if restart.get() {
+        stopped?;
+        outln!(
+            "restart asked on the maintenance screen: exit {}",
+            crate::maintenance::RESTART_EXIT_CODE
+        );
+        return Ok(ExitCode::from(crate::maintenance::RESTART_EXIT_CODE));
+    }
     stopped
+}
+
+/// The maintenance screen's setup: the PIN hash beside the config file, the lockout in the data
+/// directory, the doctor with this config, the details lines, and a restart that ends the event
+/// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
+fn maintenance_setup(
+    loaded: &crate::config::LoadedConfig,
+    restart: Rc<std::cell::Cell<bool>>,
+) -> crate::ui::desk::DeskSetup {
+    let data_dir = crate::config::data_dir(&loaded.config);
+    let for_doctor = Arc::new(loaded.clone());
+    let for_details = Arc::new(loaded.config.clone());
+    crate::ui::desk::DeskSetup {
+        paths: crate::maintenance::MaintenancePaths::new(&loaded.path, &data_dir),
+        doctor: Arc::new(move || crate::doctor::run(Ok(&for_doctor))),
+        health: None,
+        details: Some(Arc::new(move || {
+            crate::doctor::probe::details_zh(&for_details, chrono::Utc::now())
+        })),
+        volume: crate::maintenance::Volume::new(loaded.config.voice.volume),
+        orientation: loaded.config.ui.orientation.name().to_string(),
+        restart: Rc::new(move || {
+            restart.set(true);
+            let _ = slint::quit_event_loop();
+        }),
+    }
 }
 
 /// The reader, the announcements and catalogue sync into `kiosk`'s events (`refresh`

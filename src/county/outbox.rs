@@ -1159,9 +1159,14 @@ pub struct StationHealth {
     pub county_link: Option<wire::DeviceHealth>,
     /// A remote doctor result, sent with every heartbeat until one carrying it is delivered.
     pub doctor: Option<wire::RemoteDoctorResult>,
+    /// A remote screenshot of the idle screen, sent like `doctor`.
+    pub screenshot: Option<wire::RemoteScreenshot>,
     /// Requests from county staff that arrived in heartbeat answers, oldest first, for the
     /// app to act on (taken with `std::mem::take`).
     pub requests: Vec<wire::RemoteRequest>,
+    /// Ids of requests the app already took: the county repeats a request in every answer
+    /// until a heartbeat carries its result, and it is acted on once.
+    pub taken_requests: Vec<i64>,
 }
 
 impl StationHealth {
@@ -1433,6 +1438,7 @@ impl Worker {
                 oldest_pending_at: stats.oldest_pending_at.as_deref().and_then(parse_ts),
                 county_link: health.county_link.or(county_link),
                 doctor: health.doctor,
+                screenshot: health.screenshot,
                 sync: crate::county::sync::report(s).ok(),
                 update: s.path().parent().and_then(crate::update::heartbeat_report),
             };
@@ -1460,12 +1466,19 @@ impl Worker {
                 .as_deref()
                 .and_then(|r| serde_json::from_str(r).ok());
             let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
-            let delivered = sent.and_then(|h| h.doctor).map(|d| d.request_id);
+            let delivered = sent
+                .as_ref()
+                .and_then(|h| h.doctor.as_ref())
+                .map(|d| d.request_id);
             if delivered.is_some() && health.doctor.as_ref().map(|d| d.request_id) == delivered {
                 health.doctor = None;
             }
+            let shot = sent.and_then(|h| h.screenshot).map(|s| s.request_id);
+            if shot.is_some() && health.screenshot.as_ref().map(|s| s.request_id) == shot {
+                health.screenshot = None;
+            }
             for r in ack.map(|a| a.requests).unwrap_or_default() {
-                if !health.requests.contains(&r) {
+                if !health.requests.contains(&r) && !health.taken_requests.contains(&r.id) {
                     health.requests.push(r);
                 }
             }

@@ -441,6 +441,9 @@ pub struct Heartbeat {
     /// The answer to a remote doctor request ([`HeartbeatAck::requests`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doctor: Option<RemoteDoctorResult>,
+    /// The answer to a remote screenshot request: the idle screen only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<RemoteScreenshot>,
     /// Where the station stands with software updates (软件更新), see `update`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<UpdateReport>,
@@ -487,6 +490,16 @@ pub struct RemoteDoctorResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran_at: Option<DateTime<Utc>>,
     pub checks: Vec<DoctorCheck>,
+}
+
+/// 远程截图: the idle screen as PNG, taken for a request of county staff; never a villager's
+/// visit (the kiosk takes it only while the idle screen is showing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteScreenshot {
+    pub request_id: i64,
+    pub taken_at: DateTime<Utc>,
+    /// The PNG file, standard base64.
+    pub png_base64: String,
 }
 
 /// What county staff can ask of one station through the heartbeat answer.

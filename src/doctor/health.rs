@@ -145,9 +145,40 @@ impl HealthReporter {
         self.lock().doctor = Some(to_wire(request_id, report, ran_at));
     }
 
+    /// Answers remote screenshot request `request_id` with `png` (the idle screen): it rides
+    /// with every heartbeat until one carrying it is delivered.
+    pub fn screenshot_result(&self, request_id: i64, png: &[u8], taken_at: DateTime<Utc>) {
+        use base64::Engine as _;
+        self.lock().screenshot = Some(wire::RemoteScreenshot {
+            request_id,
+            taken_at,
+            png_base64: base64::engine::general_purpose::STANDARD.encode(png),
+        });
+    }
+
+    /// Puts back requests that cannot be answered yet (a screenshot while a visit is on), so
+    /// they are tried again later; a request that came again meanwhile is not doubled.
+    pub fn defer_requests(&self, requests: Vec<wire::RemoteRequest>) {
+        let mut h = self.lock();
+        for r in requests.into_iter().rev() {
+            if !h.requests.contains(&r) {
+                h.requests.insert(0, r);
+            }
+        }
+    }
+
     /// Requests from county staff that arrived since the last call, oldest first.
     pub fn take_requests(&self) -> Vec<wire::RemoteRequest> {
-        std::mem::take(&mut self.lock().requests)
+        let mut h = self.lock();
+        let taken = std::mem::take(&mut h.requests);
+        for r in &taken {
+            if !h.taken_requests.contains(&r.id) {
+                h.taken_requests.push(r.id);
+            }
+        }
+        let excess = h.taken_requests.len().saturating_sub(64);
+        h.taken_requests.drain(..excess);
+        taken
     }
 }
 

@@ -765,3 +765,50 @@ async fn county_async(c: &Config, url: &str) -> (CountyFacts, Result<i64, String
         ),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The maintenance screen's details.
+
+/// The maintenance screen's details lines, in Chinese: the county URL, the station
+/// certificate's subject and expiry, the outbox counts and the oldest pending application's
+/// age. Read-only; no names, no error texts from the queue. Blocking: call it off the UI thread.
+pub fn details_zh(c: &Config, now: DateTime<Utc>) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(match &c.county.url {
+        Some(url) => format!("县平台地址：{url}"),
+        None => "县平台地址：未配置".into(),
+    });
+    lines.push(match certificate_facts(c) {
+        CertificateFacts::Parsed {
+            common_name,
+            not_after,
+            ..
+        } => format!(
+            "站点证书：CN={}，有效期至 {}",
+            common_name.as_deref().unwrap_or("（无）"),
+            not_after.format("%Y-%m-%d %H:%M UTC")
+        ),
+        CertificateFacts::NotConfigured { .. } => "站点证书：未配置".into(),
+        CertificateFacts::Unreadable { path, .. } => format!("站点证书：{path} 读不出来"),
+    });
+    let store = config::data_dir(c).join(crate::store::STORE_FILE);
+    lines.push(match outbox_facts(&store) {
+        OutboxFacts::Read {
+            pending,
+            needs_attention,
+            oldest_pending,
+            ..
+        } => {
+            let age = oldest_pending
+                .map(|t| {
+                    let m = (now - t).num_minutes().max(0);
+                    format!("，最早一件已等 {} 小时 {} 分", m / 60, m % 60)
+                })
+                .unwrap_or_default();
+            format!("待上传：{pending} 件，需处理：{needs_attention} 件{age}")
+        }
+        OutboxFacts::NoStore => "待上传：本机还没有数据库".into(),
+        OutboxFacts::Unreadable(_) => "待上传：数据库读不出来".into(),
+    });
+    lines
+}

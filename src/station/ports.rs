@@ -90,6 +90,14 @@ pub trait ReceiptPrinter: Send + Sync {
     fn print_receipt(&self, receipt: &ReceiptInfo) -> Result<(), DeviceError>;
     /// 一次告知 checklist: what to bring for `item`.
     fn print_checklist(&self, item: &ServiceItem) -> Result<(), DeviceError>;
+    /// The maintenance screen's test page (打印机测试页).
+    fn print_test_page(&self) -> Result<(), DeviceError> {
+        Err(DeviceError::new(
+            "这台打印机不能打印测试页",
+            "This printer cannot print a test page",
+            "printer: no test page on this port",
+        ))
+    }
 }
 
 /// What the villager sends (exactly what the confirmation page shows).

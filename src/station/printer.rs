@@ -13,7 +13,9 @@ use super::ports::{DeviceError, ReceiptInfo, ReceiptPrinter};
 use crate::catalog::ServiceItem;
 use crate::printer::device::{PrintError, Printer};
 use crate::printer::job::PrintJob;
-use crate::printer::receipt::{ApplicationReceipt, application_receipt_with_agent, checklist};
+use crate::printer::receipt::{
+    ApplicationReceipt, application_receipt_with_agent, checklist, test_page,
+};
 
 fn print_error(e: &PrintError) -> DeviceError {
     DeviceError::new(
@@ -152,6 +154,13 @@ impl ReceiptPrinter for SerialReceiptPrinter {
         self.print(checklist(
             item,
             &self.station_name,
+            Utc::now().with_timezone(&self.time_zone).naive_local(),
+        ))
+    }
+
+    fn print_test_page(&self) -> Result<(), DeviceError> {
+        self.print(test_page(
+            self.printer.profile(),
             Utc::now().with_timezone(&self.time_zone).naive_local(),
         ))
     }

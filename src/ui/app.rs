@@ -27,6 +27,7 @@ use super::{
     card, cases, confirm, eligibility, evaluation, form, guide, home, idle, item_list, search,
     speech, submitted, updates,
 };
+use super::{maintenance, pin};
 use crate::session::{Stage, Tick, WipeReason};
 use crate::station::ports::Services;
 use crate::ui::l10n::Lang;
@@ -54,6 +55,7 @@ impl Kiosk {
             demo_mode: options.demo_mode,
             time_zone: options.time_zone,
             speech: std::cell::RefCell::new(Default::default()),
+            desk: Default::default(),
             sink: EventSink { tx, wake },
             events: rx,
         });
@@ -80,6 +82,8 @@ impl Kiosk {
         coordinator::setup(&kiosk);
         eligibility::setup(&kiosk);
         speech::setup(&kiosk);
+        pin::setup(&kiosk);
+        maintenance::setup(&kiosk);
         // The adapters' placeholder values (for the Slint preview) never reach the screen.
         kiosk.clear_personal_adapters();
         submitted::clear(&kiosk.window);
@@ -233,6 +237,7 @@ impl Kiosk {
             Page::Results => results::enter(self),
             Page::Agent => agent::enter(self),
             Page::Coordinator => coordinator::enter(self),
+            Page::Maintenance => maintenance::enter(self),
             _ => Next::Stay,
         }
     }
@@ -309,6 +314,10 @@ impl Kiosk {
         }
         let number = self.visit.borrow().number + 1;
         drop(self.visit.replace(Visit::new(number)));
+        // The technician's visit to the maintenance screen ends like a villager's.
+        drop(std::mem::take(&mut self.desk.borrow_mut().visit));
+        pin::render(self);
+        maintenance::render(self);
         self.clear_personal_adapters();
         submitted::clear(&self.window);
         speech::wiped(self);
@@ -375,6 +384,8 @@ impl Kiosk {
             Page::Agent => agent::render(self),
             Page::Coordinator => coordinator::render(self),
             Page::Eligibility => eligibility::render(self),
+            Page::Pin => pin::render(self),
+            Page::Maintenance => maintenance::render(self),
         }
     }
 
@@ -414,6 +425,9 @@ impl Kiosk {
         let current = self.visit_number();
         let next = match event {
             // The helper's card (帮办代办) never identifies anyone.
+            UiEvent::Card(e) if matches!(self.page(), Page::Pin | Page::Maintenance) => {
+                maintenance::on_card_event(self, e)
+            }
             UiEvent::Card(e) if self.page() == Page::Agent => agent::on_card_event(self, e),
             UiEvent::Card(e) if self.page() == Page::Coordinator => {
                 coordinator::on_card_event(self, e)
@@ -426,6 +440,11 @@ impl Kiosk {
                 }
                 next
             }
+            UiEvent::PinChecked(verdict) => pin::on_checked(self, verdict),
+            UiEvent::DoctorDone(report, details) => {
+                maintenance::on_doctor_done(self, *report, details)
+            }
+            UiEvent::TestPagePrinted(result) => maintenance::on_test_page(self, result),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
                 self.shell.borrow_mut().announcements = a;

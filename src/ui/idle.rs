@@ -15,6 +15,19 @@ pub fn setup(k: &Rc<Kiosk>) {
         k.visit.borrow_mut().card.purpose = CardPurpose::Cases;
         Next::Start(Some(Page::Card))
     });
+    on!(k, IdleAdapter, on_corner_tap, |k| corner_tap(k));
+}
+
+/// A tap on the hidden corner (隐藏手势): the fifth within four seconds, on the shell's clock,
+/// opens the maintenance PIN entry as a visit (so inactivity ends it).
+fn corner_tap(k: &Kiosk) -> Next {
+    let now = k.now();
+    if k.desk.borrow_mut().taps.tap(now) {
+        tracing::info!("maintenance gesture: PIN entry opened");
+        Next::Start(Some(Page::Pin))
+    } else {
+        Next::Stay
+    }
 }
 
 pub fn render(k: &Kiosk) {

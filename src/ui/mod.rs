@@ -20,6 +20,9 @@
 //! - [`ime`]: pinyin to Chinese characters for text fields; [`l10n`]: the two UI languages.
 //! - [`framebuffer`]: the software renderer into an in-memory XRGB8888 frame buffer, as on
 //!   the kiosk's display (start-up and render measurements).
+//! - [`pin`], [`maintenance`]: the technicians' maintenance screen (维护界面) behind the idle
+//!   screen's hidden gesture and the PIN; [`desk`]: its state, wiped with the visit.
+//! - [`remote`]: answers county staff's remote doctor and idle-screen screenshot requests.
 //! - [`standby`]: the standby window (not provisioned, fault after repeated failures), its own
 //!   window without devices.
 //! - [`headless`]: the testing backend with the software renderer, for tests and screenshots;
@@ -40,6 +43,7 @@ pub mod cases;
 pub mod confirm;
 pub mod coordinator;
 pub mod eligibility;
+pub mod desk;
 pub mod evaluation;
 pub mod form;
 pub mod framebuffer;
@@ -51,6 +55,9 @@ pub mod ime;
 pub mod item_list;
 pub mod l10n;
 pub mod results;
+pub mod maintenance;
+pub mod pin;
+pub mod remote;
 pub mod search;
 pub mod shell;
 pub mod speech;

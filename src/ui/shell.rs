@@ -132,6 +132,12 @@ pub enum UiEvent {
     /// A synchronised catalogue was installed in the store (or not), to be shown from the
     /// next idle screen.
     CatalogueInstalled(Result<Option<CatalogueChange>, DeviceError>),
+    /// The maintenance PIN was checked (off the UI thread); `Err` is plain Chinese.
+    PinChecked(Result<crate::maintenance::PinVerdict, String>),
+    /// A doctor run for the maintenance screen finished, with the details lines.
+    DoctorDone(Box<crate::doctor::Report>, Vec<String>),
+    /// The maintenance screen's test page.
+    TestPagePrinted(Result<(), DeviceError>),
 }
 
 /// Sends [`UiEvent`]s from any thread to the UI thread.
@@ -285,11 +291,18 @@ pub struct Kiosk {
     pub time_zone: chrono_tz::Tz,
     /// Spoken guidance (`ui::speech`); no speaker until one is attached.
     pub speech: RefCell<SpeechLink>,
+    /// The maintenance screen (维护界面): its setup and the technician's visit.
+    pub desk: RefCell<super::desk::Desk>,
     pub(super) sink: EventSink,
     pub(super) events: mpsc::Receiver<UiEvent>,
 }
 
 impl Kiosk {
+    /// Gives the maintenance screen what it needs (without it the screen stays closed).
+    pub fn set_maintenance(&self, setup: super::desk::DeskSetup) {
+        self.desk.borrow_mut().setup = Some(setup);
+    }
+
     /// Where background tasks send their results.
     pub fn sink(&self) -> EventSink {
         self.sink.clone()

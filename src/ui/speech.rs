@@ -262,6 +262,7 @@ pub fn page_view(k: &Kiosk) -> PageView {
             agent: true,
         },
         Page::Coordinator => PageView::Coordinator,
+        Page::Pin | Page::Maintenance => PageView::Maintenance,
     }
 }
 

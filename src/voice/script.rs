@@ -146,6 +146,8 @@ pub enum PageView {
     Cases,
     /// 帮办员模式: the maintenance PIN, then the coordinator's own card.
     Coordinator,
+    /// 维护界面 and its PIN page: for technicians.
+    Maintenance,
 }
 
 /// What the 「听」 button of a guide reads: public catalogue text only.
@@ -391,6 +393,10 @@ pub fn listen_text(page: &PageView, lang: Lang, own: Option<&OwnReading>) -> Utt
         PageView::Cases => lang.pick(
             "您的办件进度显示在屏幕上。看完了，请拿走身份证。",
             "Your cases are shown on the screen. When you are done, take your ID card.",
+        ),
+        PageView::Maintenance => lang.pick(
+            "这是维护界面，只供技术人员使用。",
+            "This is the maintenance screen, for technicians only.",
         ),
         PageView::Coordinator => lang.pick(
             "村帮办员模式。请输入维护密码，然后把您自己的身份证放在读卡区。",

@@ -120,7 +120,21 @@ async fn the_ledger_and_healthz_need_authentication() {
     let dir = tempfile::tempdir().unwrap();
     let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
     let http = reqwest::Client::new();
-    for path in ["/ledger", "/healthz"] {
+    // The ledger is a staff page now (`/staff/ledger`, tests/it/fleet.rs): not even a
+    // station's credentials open it.
+    let staff = http
+        .get(format!("{}/staff/ledger", bo.url()))
+        .bearer_auth(bo.token())
+        .header(wire::STATION_ID_HEADER, "ST-L")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        staff.status().as_u16(),
+        401,
+        "/staff/ledger with a station's token"
+    );
+    for path in ["/healthz"] {
         let anon = http
             .get(format!("{}{path}", bo.url()))
             .send()

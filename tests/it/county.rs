@@ -206,10 +206,10 @@ async fn end_to_end_demo_mode_submit_advance_poll_evaluate_heartbeat() {
             .any(|s| s.station_id == "ST-E2E" && !s.last_errors.is_empty())
     })
     .await;
+    let staff = backoffice::ledger::staff_token(&bo.db().unwrap()).unwrap();
     let page = reqwest::Client::new()
-        .get(format!("{}/ledger", bo.url()))
-        .bearer_auth(bo.token())
-        .header(wire::STATION_ID_HEADER, "ST-E2E")
+        .get(format!("{}/staff/ledger", bo.url()))
+        .bearer_auth(staff)
         .send()
         .await
         .unwrap()
@@ -1462,6 +1462,7 @@ fn refused_heartbeats_do_not_pile_up() {
         county_link: None,
         doctor: None,
         update: None,
+        screenshot: None,
     };
     for minute in 0..30 {
         let now = at("2026-11-28T08:00:00Z") + chrono::Duration::minutes(minute);

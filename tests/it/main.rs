@@ -6,8 +6,11 @@ mod catalog;
 mod cli;
 mod county;
 mod doctor;
+mod fleet;
 mod idcard;
 mod image_build;
+#[cfg(feature = "gui")]
+mod maintenance_ui;
 mod powerloss;
 mod printer;
 mod provision;

@@ -72,6 +72,7 @@ const SANS_IO: &[&str] = &[
     "src/voice/queue.rs",
     "src/county/sync.rs",
     "src/catalog/keyring.rs",
+    "src/maintenance/gate.rs",
     "src/provision/bundle.rs",
     "src/provision/pin.rs",
     "src/workdays.rs",
@@ -172,6 +173,7 @@ const TIME_AS_INPUT: &[&str] = &[
     "src/backoffice/staff/followup.rs",
     "src/backoffice/staff/report.rs",
     "src/backoffice/staff/pages.rs",
+    "src/maintenance/mod.rs",
 ];
 
 /// A case's status changes in one place, `Db::advance_as`, which writes the audit row (who and

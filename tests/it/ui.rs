@@ -1243,7 +1243,7 @@ fn sigterm_stops_a_running_kiosk_cleanly() {
 /// another page or `app`, and none navigates or wipes by itself (they return a `Next`).
 #[test]
 fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
-    const PAGES: [&str; 16] = [
+    const PAGES: [&str; 18] = [
         "results",
         "agent",
         "coordinator",
@@ -1260,6 +1260,8 @@ fn page_controllers_import_only_the_shell_and_return_what_happens_next() {
         "evaluation",
         "cases",
         "updates",
+        "pin",
+        "maintenance",
     ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui");
     let mut problems = Vec::new();

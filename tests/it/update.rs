@@ -256,6 +256,7 @@ async fn a_staged_update_downloads_resumably_installs_and_its_rollback_is_report
         county_link: None,
         doctor: None,
         update: Some(t.report().unwrap()),
+        screenshot: None,
     };
     // What the outbox worker puts in its heartbeats, from the data directory.
     let from_data = village_kiosk::update::heartbeat_report(&pilot.join("data")).unwrap();

@@ -1,0 +1,316 @@
+//! The county's station ledger and remote requests (issue 16 parts 5 and 6), end to end: the
+//! `county-backoffice stations` commands on the reference back office's database, the
+//! `/staff/ledger` page over HTTP, and requests that travel in the heartbeat answer of a real
+//! outbox worker (on a virtual clock) and are answered by the kiosk's screen side.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use village_kiosk::backoffice::EmbeddedBackoffice;
+use village_kiosk::county::wire;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn bo_cli(args: &[&str], db: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_county-backoffice"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const LIST: &str = "station_id,township,village,name\n\
+                    ST-A,城关镇,东关村,东关村便民服务站\n\
+                    ST-B,城关镇,西关村,西关村便民服务站\n";
+
+/// A station list with bad rows is refused whole, each row named by its line; a good one makes
+/// never-seen stations show in the ledger; a request for a station nobody knows is refused.
+#[test]
+fn the_station_list_imports_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("county.sqlite3");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "ST-A,城关镇,东关村,a\nST B,城关镇,西关村,b\nST-C,城关镇,,c\n",
+    )
+    .unwrap();
+    let out = bo_cli(&["stations", "import", bad.to_str().unwrap()], &db);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("2 bad row(s), nothing imported"), "{err}");
+    assert!(err.contains("line 2: station id \"ST B\""), "{err}");
+    assert!(
+        err.contains("line 3: station ST-C: the village is empty"),
+        "{err}"
+    );
+    let out = bo_cli(&["stations"], &db);
+    assert!(out.status.success());
+    assert!(!stdout(&out).contains("ST-A"), "{}", stdout(&out));
+
+    let good = dir.path().join("stations.csv");
+    std::fs::write(&good, LIST).unwrap();
+    let out = bo_cli(&["stations", "import", good.to_str().unwrap()], &db);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("imported 2 station(s): 2 new, 0 updated"));
+    let out = bo_cli(&["stations"], &db);
+    let table = stdout(&out);
+    for id in ["ST-A", "ST-B"] {
+        let line = table.lines().find(|l| l.starts_with(id)).expect(id);
+        assert!(line.contains("never"), "{line}");
+    }
+    assert!(
+        table.contains("coverage: 0/2 villages have a working terminal"),
+        "{table}"
+    );
+
+    let out = bo_cli(&["stations", "request", "ST-Z", "doctor"], &db);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("station \"ST-Z\" is not in the ledger"));
+    let out = bo_cli(&["stations", "request", "ST-B", "reboot"], &db);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown kind");
+}
+
+/// The ledger page lives under `/staff`: a station's credentials do not open it, the staff
+/// token does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_page_is_for_staff_not_for_stations() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("county.sqlite3");
+    let bo = EmbeddedBackoffice::start(&db).unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/staff/ledger", bo.url());
+    let anon = http.get(&url).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 401);
+    let station = http
+        .get(&url)
+        .bearer_auth(bo.token())
+        .header(wire::STATION_ID_HEADER, "ST-A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        station.status().as_u16(),
+        401,
+        "a station's token is not staff"
+    );
+    let old = http
+        .get(format!("{}/ledger", bo.url()))
+        .bearer_auth(bo.token())
+        .header(wire::STATION_ID_HEADER, "ST-A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        old.status().as_u16(),
+        404,
+        "the ledger left the station API"
+    );
+    let token = stdout(&bo_cli(&["stations", "token"], &db))
+        .trim()
+        .to_string();
+    assert_eq!(token.len(), 64);
+    let page = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("站点台账"));
+}
+
+#[cfg(feature = "gui")]
+mod remote {
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Utc};
+    use village_kiosk::county::outbox::{ManualClock, WorkerConfig, spawn_worker_with_clock};
+    use village_kiosk::doctor::health::HealthReporter;
+    use village_kiosk::doctor::{Check, Report};
+    use village_kiosk::station::{DemoOptions, Station};
+    use village_kiosk::store::Store;
+    use village_kiosk::ui::app::KioskOptions;
+    use village_kiosk::ui::remote::{DoctorRun, answer_requests};
+    use village_kiosk::ui::{Kiosk, Page, headless};
+
+    use super::*;
+
+    /// A doctor run and an idle-screen screenshot asked by county staff: the requests arrive in
+    /// a heartbeat answer of the real worker, the doctor runs at once, the screenshot waits
+    /// while a villager is at the kiosk and is taken once the idle screen is back; both
+    /// results reach the ledger with later heartbeats, and each request is acted on once.
+    #[test]
+    fn remote_doctor_and_screenshot_travel_through_the_heartbeat() {
+        headless::init().expect("headless platform");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let station = Station::demo(DemoOptions::default(), rt.handle().clone()).unwrap();
+        let clock = Rc::new(village_kiosk::ui::ManualClock::new());
+        let kiosk = Kiosk::new(
+            station.services().clone(),
+            rt.handle().clone(),
+            clock,
+            KioskOptions::default(),
+            Arc::new(|| {}),
+        )
+        .unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("county.sqlite3");
+        let bo = EmbeddedBackoffice::start(&db).unwrap();
+        let list = dir.path().join("stations.csv");
+        std::fs::write(&list, LIST).unwrap();
+        let out = bo_cli(&["stations", "import", list.to_str().unwrap()], &db);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = bo_cli(&["stations", "request", "ST-A", "doctor"], &db);
+        assert!(
+            stdout(&out).starts_with("request #1 (doctor) queued for ST-A"),
+            "{}",
+            stdout(&out)
+        );
+        let out = bo_cli(&["stations", "request", "ST-A", "screenshot"], &db);
+        assert!(
+            stdout(&out).starts_with("request #2 (screenshot)"),
+            "{}",
+            stdout(&out)
+        );
+
+        let store = Store::open_in(dir.path().join("kiosk")).unwrap();
+        let start: DateTime<Utc> = "2026-12-02T05:00:00Z".parse().unwrap();
+        let vclock = Arc::new(ManualClock::new(start));
+        let worker = {
+            let _g = rt.enter();
+            spawn_worker_with_clock(
+                store.path().to_path_buf(),
+                bo.demo_client("ST-A").unwrap(),
+                WorkerConfig {
+                    heartbeat_interval: Some(Duration::from_secs(60)),
+                    poll_interval: Duration::from_secs(3600),
+                    ..WorkerConfig::default()
+                },
+                vclock.clone(),
+            )
+            .unwrap()
+        };
+        let reporter = HealthReporter::new(worker.health());
+        let mut status = worker.status();
+        // One heartbeat per step of the virtual clock; waits on the worker's status, never
+        // on a timer.
+        let mut beat = |what: &str, done: &dyn Fn() -> bool| {
+            for _ in 0..20 {
+                if done() {
+                    return;
+                }
+                vclock.advance(Duration::from_secs(60));
+                rt.block_on(async {
+                    tokio::time::timeout(WAIT, status.changed())
+                        .await
+                        .unwrap_or_else(|_| panic!("no worker pass while waiting for {what}"))
+                        .unwrap();
+                });
+            }
+            assert!(done(), "{what}");
+        };
+        beat("both requests at the kiosk", &|| {
+            reporter.snapshot().requests.len() == 2
+        });
+
+        // A villager is at the kiosk: the doctor runs, the screenshot waits.
+        headless::tap(&kiosk, "点击屏幕开始办事").unwrap();
+        assert!(kiosk.wait_until(WAIT, |k| k.page() == Page::Home));
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel();
+        let doctor: DoctorRun = Arc::new(move || {
+            let _ = ran_tx.send(());
+            Report::new(vec![
+                Check::ok("config", "the config is valid"),
+                Check::fail("printer", "out of paper", "load a paper roll"),
+            ])
+        });
+        let done = answer_requests(&kiosk, &reporter, &doctor);
+        assert_eq!(
+            (
+                done.doctor_runs_started,
+                done.screenshots_taken,
+                done.deferred
+            ),
+            (1, 0, 1)
+        );
+        ran_rx.recv_timeout(WAIT).expect("the doctor ran");
+        beat("the doctor result in the ledger", &|| {
+            let table = stdout(&bo_cli(&["stations"], &db));
+            table
+                .lines()
+                .any(|l| l.starts_with("ST-A") && l.contains("doctor #1 fail"))
+        });
+        assert!(
+            bo.db()
+                .unwrap()
+                .conn()
+                .query_row(
+                    "SELECT answered_at IS NULL FROM remote_requests WHERE id = 2",
+                    [],
+                    |r| r.get::<_, bool>(0)
+                )
+                .unwrap(),
+            "no screenshot during a visit"
+        );
+
+        // Back on the idle screen, the waiting request is answered.
+        kiosk.act(village_kiosk::ui::shell::Next::Wipe(
+            village_kiosk::session::WipeReason::Finished,
+        ));
+        assert!(kiosk.wait_until(WAIT, |k| k.page() == Page::Idle));
+        let done = answer_requests(&kiosk, &reporter, &doctor);
+        assert_eq!((done.doctor_runs_started, done.screenshots_taken), (0, 1));
+        beat("the screenshot in the ledger", &|| {
+            village_kiosk::backoffice::ledger::screenshot(&bo.db().unwrap(), 2)
+                .unwrap()
+                .is_some()
+        });
+        let png = village_kiosk::backoffice::ledger::screenshot(&bo.db().unwrap(), 2)
+            .unwrap()
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+
+        // Answered requests are not sent again, and nothing is run twice.
+        let once = std::cell::Cell::new(false);
+        beat("one more heartbeat", &|| once.replace(true));
+        assert!(reporter.snapshot().requests.is_empty());
+        assert_eq!(
+            answer_requests(&kiosk, &reporter, &doctor),
+            Default::default()
+        );
+        assert!(ran_rx.try_recv().is_err(), "the doctor ran once");
+
+        // The page shows the result to staff.
+        let token = stdout(&bo_cli(&["stations", "token"], &db))
+            .trim()
+            .to_string();
+        let page = rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/staff/ledger", bo.url()))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        assert!(page.contains("printer fail: out of paper"), "{page}");
+        assert!(page.contains("ledger/screenshots/2"), "{page}");
+        assert!(page.contains("ST-B") && page.contains("never"), "{page}");
+        rt.block_on(worker.shutdown());
+        drop(station);
+    }
+}
