@@ -12,8 +12,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::Page;
 use super::shell::Kiosk;
 use crate::county::wire::RemoteRequestKind;
@@ -42,9 +40,11 @@ pub fn answer_requests(k: &Kiosk, reporter: &HealthReporter, doctor: &DoctorRun)
         match request.kind {
             RemoteRequestKind::Doctor => {
                 let (reporter, doctor) = (reporter.clone(), doctor.clone());
+                // The run is dated when it was asked for here, on the shell's clock.
+                let asked = k.clock.utc_now();
                 k.rt.spawn_blocking(move || {
                     let report = doctor();
-                    reporter.doctor_result(request.id, &report, Utc::now());
+                    reporter.doctor_result(request.id, &report, asked);
                     tracing::info!(
                         id = request.id,
                         verdict = report.verdict.as_str(),
@@ -60,7 +60,7 @@ pub fn answer_requests(k: &Kiosk, reporter: &HealthReporter, doctor: &DoctorRun)
                 }
                 match super::headless::snapshot_png(k) {
                     Ok(png) => {
-                        reporter.screenshot_result(request.id, &png, Utc::now());
+                        reporter.screenshot_result(request.id, &png, k.clock.utc_now());
                         done.screenshots_taken += 1;
                     }
                     Err(e) => {

@@ -18,9 +18,9 @@ mod public;
 mod salvage;
 mod staff;
 mod staff_cli;
-mod station;
 #[cfg(feature = "gui")]
 mod standby;
+mod station;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]
