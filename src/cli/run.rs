@@ -220,7 +220,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         crate::ui::speech::attach(&kiosk, Rc::new(voice), config.voice.volume);
     }
     let restart = Rc::new(std::cell::Cell::new(false));
-    kiosk.set_maintenance(maintenance_setup(&loaded, restart.clone()));
+    kiosk.set_maintenance(maintenance_setup(loaded, restart.clone()));
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
