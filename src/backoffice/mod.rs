@@ -440,6 +440,8 @@ pub struct EmbeddedBackoffice {
     scheme: &'static str,
     token: Option<String>,
     db_path: PathBuf,
+    /// The test-support hooks' side of the server's gate (holds, claims, handshakes).
+    #[cfg_attr(not(feature = "test-support"), allow(dead_code))]
     gate: http::Gate,
     public_url: Option<String>,
     notices: notices::SenderHandle,

@@ -220,7 +220,11 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
         crate::ui::speech::attach(&kiosk, Rc::new(voice), config.voice.volume);
     }
     let restart = Rc::new(std::cell::Cell::new(false));
-    kiosk.set_maintenance(maintenance_setup(loaded, restart.clone()));
+    kiosk.set_maintenance(maintenance_setup(
+        loaded,
+        Some(station.health().clone()),
+        restart.clone(),
+    ));
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
@@ -335,6 +339,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 /// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
 fn maintenance_setup(
     loaded: &crate::config::LoadedConfig,
+    health: Option<crate::doctor::health::HealthReporter>,
     restart: Rc<std::cell::Cell<bool>>,
 ) -> crate::ui::desk::DeskSetup {
     let data_dir = crate::config::data_dir(&loaded.config);
@@ -343,7 +348,7 @@ fn maintenance_setup(
     crate::ui::desk::DeskSetup {
         paths: crate::maintenance::MaintenancePaths::new(&loaded.path, &data_dir),
         doctor: Arc::new(move || crate::doctor::run(Ok(&for_doctor))),
-        health: None,
+        health,
         details: Some(Arc::new(move || {
             crate::doctor::probe::details_zh(&for_details, chrono::Utc::now())
         })),
