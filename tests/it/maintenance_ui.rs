@@ -59,24 +59,11 @@ fn report() -> Report {
 }
 
 fn env() -> Env {
-    headless::init().expect("headless platform");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let station =
-        Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo station starts");
-    let clock = Rc::new(ManualClock::new());
-    let kiosk = Kiosk::new(
-        station.services().clone(),
-        rt.handle().clone(),
-        clock.clone(),
+    let (rt, station, clock, kiosk) = crate::ui::demo_kiosk(
+        DemoOptions::default(),
         KioskOptions::default(),
-        Arc::new(|| {}),
-    )
-    .expect("window");
-    headless::set_orientation(&kiosk, false);
+        ManualClock::new(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let paths = MaintenancePaths::new(&dir.path().join("kiosk.toml"), dir.path());
     std::fs::write(

@@ -38,12 +38,13 @@ pub(crate) fn env(options: DemoOptions) -> Env {
     env_with(options, KioskOptions::default(), ManualClock::new())
 }
 
-/// [`env`] with the kiosk's options and clock of the test's choice.
-pub(crate) fn env_with(
+/// A demo station and a portrait kiosk on the testing backend, nothing connected yet: the part
+/// every UI test environment shares (the runtime, the station, the clock, the kiosk).
+pub(crate) fn demo_kiosk(
     options: DemoOptions,
     kiosk_options: KioskOptions,
     clock: ManualClock,
-) -> Env {
+) -> (tokio::runtime::Runtime, Station, Rc<ManualClock>, Rc<Kiosk>) {
     headless::init().expect("headless platform");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -61,6 +62,16 @@ pub(crate) fn env_with(
     )
     .expect("window");
     headless::set_orientation(&kiosk, false);
+    (rt, station, clock, kiosk)
+}
+
+/// [`env`] with the kiosk's options and clock of the test's choice.
+pub(crate) fn env_with(
+    options: DemoOptions,
+    kiosk_options: KioskOptions,
+    clock: ManualClock,
+) -> Env {
+    let (rt, station, clock, kiosk) = demo_kiosk(options, kiosk_options, clock);
     let sink = kiosk.sink();
     let reader = station.start_reader(move |e| sink.send(UiEvent::Card(e)));
     let sink = kiosk.sink();
