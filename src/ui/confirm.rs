@@ -8,6 +8,7 @@ use slint::{ComponentHandle, ModelRc, VecModel};
 use super::shell::{Kiosk, Next, NoticeText, UiEvent};
 use super::visit::PrintState;
 use super::{ConfirmAdapter, ConfirmRow, MainWindow, NoticeKind, Page};
+use crate::catalog::CardField;
 use crate::idcard::CardKind;
 use crate::on;
 use crate::pii::Masked;
@@ -211,21 +212,18 @@ pub fn render(k: &Kiosk) {
             value: Masked::id_number(&draft.id_number).to_string().into(),
         },
     ];
-    let from_card_identity = |key: &str| {
-        v.item.as_ref().is_some_and(|i| {
-            i.form.iter().any(|f| {
-                f.key == key
-                    && matches!(
-                        f.card_fill,
-                        Some(crate::catalog::CardField::Name | crate::catalog::CardField::IdNumber)
-                    )
-            })
-        })
+    let card_fill = |key: &str| {
+        v.item
+            .as_ref()
+            .and_then(|i| i.form.iter().find(|f| f.key == key))
+            .and_then(|f| f.card_fill)
     };
     // What is sent stays as the county publishes it (Chinese); the screen shows it in `lang`.
     let shown_item = v.item.as_ref().map(|i| i.translated(lang.tag()));
     for answer in &draft.answers {
-        if from_card_identity(&answer.key) {
+        let from_card = card_fill(&answer.key);
+        // The name and number are the rows above.
+        if matches!(from_card, Some(CardField::Name | CardField::IdNumber)) {
             continue;
         }
         let field = v
@@ -236,7 +234,10 @@ pub fn render(k: &Kiosk) {
             (Some(i), Some(s)) => s.form[i].label.clone(),
             _ => answer.label.clone(),
         };
-        let shown = if answer.value.is_empty() {
+        // What the card filled in shows only masked (`pii`), as on the form.
+        let shown = if let Some(from_card) = from_card {
+            super::answers::shown_card_value(from_card, &answer.value, lang)
+        } else if answer.value.is_empty() {
             lang.pick("（未填）", "(left empty)")
         } else {
             match (field, &v.item) {

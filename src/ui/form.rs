@@ -5,12 +5,12 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::answers::{card_value, display_value};
+use super::answers::{card_value, display_value, shown_card_value};
 use super::shell::{Kiosk, Next, UiEvent};
 use super::{FieldInput, FormAdapter, FormFieldView, MainWindow, Page};
 use crate::catalog::{FieldKind, FormField};
 use crate::on;
-use crate::pii::{Masked, PiiKind};
+use crate::pii::Masked;
 use crate::session::Stage;
 use crate::session::validate;
 
@@ -340,11 +340,11 @@ pub fn render(k: &Kiosk) {
         .enumerate()
         .map(|(i, f)| {
             let raw = sh.session.answer(&f.key).unwrap_or_default();
-            let shown = match f.kind {
-                FieldKind::IdNumber if f.card_fill.is_some() => {
-                    Masked::new(raw, PiiKind::IdNumber).to_string()
-                }
-                FieldKind::Choice { .. } => item.choice_label(i, raw, tag),
+            // What the card filled in shows only masked (`pii`); the villager's own answers
+            // as typed, for checking.
+            let shown = match (f.card_fill, &f.kind) {
+                (Some(from_card), _) => shown_card_value(from_card, raw, lang),
+                (None, FieldKind::Choice { .. }) => item.choice_label(i, raw, tag),
                 _ => display_value(f, raw),
             };
             let text = &shown_item.form[i];

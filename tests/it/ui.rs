@@ -365,6 +365,102 @@ fn after_a_wipe_no_adapter_and_no_part_of_the_visit_holds_anything_personal() {
     e.assert_nothing_personal();
 }
 
+/// The card's data shows masked wherever the form and the confirmation page show it (issue 10:
+/// `pii`): the name and number as everywhere, the address only down to the county, the birth
+/// date as its year, sex and nation not at all. What is sent stays the card's own data.
+#[test]
+fn the_form_and_the_confirmation_show_card_data_masked() {
+    use village_kiosk::pii::Masked;
+    let e = env(DemoOptions::default());
+    let card = SimCard::demo_resident();
+    let address = card.address.clone().expect("the demo card has an address");
+    let birth = card.birth_date.format("%Y-%m-%d").to_string();
+    let birth_digits = card.birth_date.format("%Y%m%d").to_string();
+    let shown_as = [
+        ("申请人姓名", Masked::name(&card.name).to_string()),
+        (
+            "公民身份号码",
+            Masked::id_number(&card.id_number).to_string(),
+        ),
+        ("户籍地址", "安徽省宣城市示范县****".to_string()),
+        ("出生日期", "1960-**-**".to_string()),
+        ("性别", "（不显示）".to_string()),
+        ("民族", "（不显示）".to_string()),
+    ];
+    e.to_form();
+    let fields = e.kiosk.window.global::<FormAdapter>().get_fields();
+    for (label, shown) in &shown_as {
+        let field = fields
+            .iter()
+            .find(|f| f.label == *label)
+            .unwrap_or_else(|| panic!("no field {label} on the form"));
+        assert!(field.from_card, "{label}");
+        assert_eq!(field.value, shown.as_str(), "{label} on the form");
+    }
+    let secrets = [
+        card.name.as_str(),
+        card.id_number.as_str(),
+        address.as_str(),
+        birth.as_str(),
+        birth_digits.as_str(),
+    ];
+    let screen = e.screen_text();
+    let adapters = adapter_strings(&e.kiosk);
+    for secret in secrets {
+        assert!(!screen.contains(secret), "{secret:?} on the form: {screen}");
+        assert!(
+            !adapters.contains(secret),
+            "{secret:?} in an adapter: {adapters}"
+        );
+    }
+
+    e.fill_and_confirm();
+    let rows = e.kiosk.window.global::<ConfirmAdapter>().get_rows();
+    let row = |label: &str| {
+        rows.iter()
+            .find(|r| r.label == label)
+            .map(|r| r.value.to_string())
+    };
+    assert_eq!(row("申请人").as_deref(), Some(shown_as[0].1.as_str()));
+    assert_eq!(row("证件号码").as_deref(), Some(shown_as[1].1.as_str()));
+    for (label, shown) in &shown_as[2..] {
+        assert_eq!(
+            row(label).as_deref(),
+            Some(shown.as_str()),
+            "{label} on the confirmation"
+        );
+    }
+    assert!(
+        rows.iter().all(|r| r.value != "男" && r.value != "汉"),
+        "sex and nation withheld"
+    );
+    let screen = e.screen_text();
+    let adapters = adapter_strings(&e.kiosk);
+    for secret in secrets {
+        assert!(
+            !screen.contains(secret),
+            "{secret:?} on the confirmation: {screen}"
+        );
+        assert!(
+            !adapters.contains(secret),
+            "{secret:?} in an adapter: {adapters}"
+        );
+    }
+    // What will be sent is the card's own data, unmasked.
+    let draft = village_kiosk::ui::confirm::draft(&e.kiosk).expect("a draft");
+    let sent = |key: &str| {
+        draft
+            .answers
+            .iter()
+            .find(|a| a.key == key)
+            .map(|a| a.value.clone())
+    };
+    assert_eq!(sent("household_address").as_deref(), Some(address.as_str()));
+    assert_eq!(sent("birth_date").as_deref(), Some(birth.as_str()));
+    assert_eq!(sent("sex").as_deref(), Some("男"));
+    assert_eq!(sent("nation").as_deref(), Some("汉"));
+}
+
 #[test]
 fn whole_journey_with_a_card() {
     let e = env(DemoOptions::default());
@@ -406,12 +502,13 @@ fn whole_journey_with_a_card() {
     e.wait_page(Page::Card);
     e.tap("放演示身份证");
     e.wait_page(Page::Form);
-    // Pre-filled from the card.
+    // Pre-filled from the card (shown masked).
     let fields = e.kiosk.window.global::<FormAdapter>().get_fields();
+    let masked_name = village_kiosk::pii::Masked::name(&card.name).to_string();
     assert!(
         fields
             .iter()
-            .any(|f| f.from_card && f.value == card.name.as_str())
+            .any(|f| f.from_card && f.value == masked_name.as_str())
     );
 
     e.fill_and_confirm();
