@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use super::Globals;
 use crate::idcard::card::{CardKind, IdCard};
-use crate::idcard::reader::{PollOutcome, Reader, ReaderError, ReaderEvent, ReaderSettings};
+use crate::idcard::reader::{
+    CardDay, PollOutcome, Reader, ReaderError, ReaderEvent, ReaderSettings,
+};
 use crate::pii::{PiiKind, mask};
 #[cfg(feature = "demo")]
 use crate::sim::idcard::{DemoCard, IdcardSimulator, SimCard, SimOptions};
@@ -116,17 +118,25 @@ pub struct SimIdcardArgs {
     pub failing_reads: u32,
 }
 
-pub fn run(cmd: CardCommand, _g: &Globals) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: CardCommand, g: &Globals) -> anyhow::Result<ExitCode> {
+    // Cards are checked on the station's day: the config's zone, or Asia/Shanghai on a bench
+    // without a usable config.
+    let zone = g
+        .loaded_or_error()
+        .map_or(crate::county::outbox::DEFAULT_TIME_ZONE, |l| {
+            l.config.station.time_zone
+        });
+    let day = crate::station::reader::station_day(zone);
     match cmd {
-        CardCommand::Read(args) => read(args),
-        CardCommand::Watch(args) => watch(args),
+        CardCommand::Read(args) => read(args, &day),
+        CardCommand::Watch(args) => watch(args, day),
     }
 }
 
 /// What a technician should check, per failure.
 const CHECK_NO_CARD: &str = "no card was placed on the reader before the timeout; place the card flat on the reader's marked area (remove it from any wallet or metal case) and try again with a longer --timeout";
 
-fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
+fn read(args: ReadArgs, day: &CardDay) -> anyhow::Result<ExitCode> {
     if !(args.timeout.is_finite() && args.timeout >= 0.0) {
         anyhow::bail!("--timeout must be a number of seconds ≥ 0");
     }
@@ -163,7 +173,7 @@ fn read(args: ReadArgs) -> anyhow::Result<ExitCode> {
     let mut last_read_failure: Option<String> = None;
     let mut unanswered = 0;
     loop {
-        let today = chrono::Local::now().date_naive();
+        let today = day.today();
         let result = reader.poll(today);
         if matches!(result, Err(ReaderError::NoAnswer { .. })) {
             // One lost frame is not a dead reader; three polls in a row are.
@@ -358,12 +368,12 @@ fn print_card(card: &IdCard, json: bool, show_pii: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
+fn watch(args: WatchArgs, day: CardDay) -> anyhow::Result<ExitCode> {
     let settings = ReaderSettings {
         baud: args.baud,
         ..ReaderSettings::new(&args.port)
     };
-    let (handle, mut events) = crate::idcard::reader::spawn_reader(settings);
+    let (handle, mut events) = crate::idcard::reader::spawn_reader(settings, day);
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

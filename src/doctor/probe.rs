@@ -458,7 +458,9 @@ fn reader_facts(c: &Config) -> ReaderFacts {
         Ok(_) => {}
     }
     let baud = settings.baud;
-    let card = match reader.poll(Utc::now().date_naive()) {
+    // On the station's day, as the app checks cards.
+    let today = crate::station::reader::station_day(c.station.time_zone).today();
+    let card = match reader.poll(today) {
         Ok(PollOutcome::NoCard) => CardFacts::NoCard,
         Ok(PollOutcome::Card(Ok(card))) => CardFacts::Valid {
             kind: serde_json::to_string(&card.kind)

@@ -13,4 +13,4 @@ pub mod protocol;
 pub mod reader;
 
 pub use card::*;
-pub use reader::{ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
+pub use reader::{CardDay, ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};

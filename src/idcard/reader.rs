@@ -7,15 +7,18 @@
 //! unplugged) and says so when it comes back.
 //!
 //! It must never log personal data unmasked, never keep card data after handing it on, and
-//! never hand on a card that failed validation as `CardPlaced`.
+//! never hand on a card that failed validation as `CardPlaced`. It reads no clock of its own:
+//! cards are validated on the station's day from the [`CardDay`] it is given.
 
+use std::fmt;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serialport::{ClearBuffer, SerialPort, TTYPort};
 use tokio::sync::mpsc;
 
@@ -94,6 +97,38 @@ impl Default for ReaderSettings {
     /// `/dev/ttyUSB0` (where a USB-serial reader usually appears) at 115200 baud.
     fn default() -> Self {
         ReaderSettings::new("/dev/ttyUSB0")
+    }
+}
+
+/// The day a card's expiry is checked on: the station's day (`station.time_zone`) on the
+/// clock the caller gives (`CardDay::new(zone, Utc::now)` on a terminal, a fixed instant in
+/// tests), never the machine's own zone.
+#[derive(Clone)]
+pub struct CardDay {
+    zone: chrono_tz::Tz,
+    now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+impl CardDay {
+    pub fn new(
+        zone: chrono_tz::Tz,
+        now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static,
+    ) -> Self {
+        CardDay {
+            zone,
+            now: Arc::new(now),
+        }
+    }
+
+    /// Today in the station's zone.
+    pub fn today(&self) -> NaiveDate {
+        (self.now)().with_timezone(&self.zone).date_naive()
+    }
+}
+
+impl fmt::Debug for CardDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CardDay").field("zone", &self.zone).finish()
     }
 }
 
@@ -399,14 +434,17 @@ impl Drop for ReaderHandle {
     }
 }
 
-/// Starts the polling thread. Events arrive on the receiver; drop the handle (or the
-/// receiver) to stop it. Never blocks the caller.
-pub fn spawn_reader(settings: ReaderSettings) -> (ReaderHandle, mpsc::Receiver<ReaderEvent>) {
+/// Starts the polling thread; cards are validated on `day`. Events arrive on the receiver;
+/// drop the handle (or the receiver) to stop it. Never blocks the caller.
+pub fn spawn_reader(
+    settings: ReaderSettings,
+    day: CardDay,
+) -> (ReaderHandle, mpsc::Receiver<ReaderEvent>) {
     let (tx, rx) = mpsc::channel(16);
     let (stop_tx, stop_rx) = std_mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("idcard-reader".into())
-        .spawn(move || PollLoop::new(settings, tx, stop_rx).run());
+        .spawn(move || PollLoop::new(settings, day, tx, stop_rx).run());
     let thread = match thread {
         Ok(t) => Some(t),
         Err(e) => {
@@ -425,6 +463,8 @@ pub fn spawn_reader(settings: ReaderSettings) -> (ReaderHandle, mpsc::Receiver<R
 
 struct PollLoop {
     settings: ReaderSettings,
+    /// The day cards are validated on.
+    day: CardDay,
     tx: mpsc::Sender<ReaderEvent>,
     stop: std_mpsc::Receiver<()>,
     reader: Option<Reader>,
@@ -447,11 +487,13 @@ struct Stopped;
 impl PollLoop {
     fn new(
         settings: ReaderSettings,
+        day: CardDay,
         tx: mpsc::Sender<ReaderEvent>,
         stop: std_mpsc::Receiver<()>,
     ) -> Self {
         PollLoop {
             settings,
+            day,
             tx,
             stop,
             reader: None,
@@ -507,7 +549,7 @@ impl PollLoop {
                 }
             }
         };
-        let today = chrono::Local::now().date_naive();
+        let today = self.day.today();
         let result = if self.card_present {
             reader.card_still_present().map(|present| {
                 if present {

@@ -123,6 +123,8 @@ pub struct Station {
     county: Arc<OutboxCounty>,
     printer: Arc<SerialReceiptPrinter>,
     reader_port: PathBuf,
+    /// `station.time_zone`: the day cards are validated on.
+    time_zone: chrono_tz::Tz,
     /// Catalogue sync and announcements (`None`: no county link or no trusted key).
     sync: Option<Arc<CatalogueSync>>,
     announcements_every: Duration,
@@ -266,6 +268,7 @@ impl Station {
             county,
             printer: receipts,
             reader_port,
+            time_zone: config.station.time_zone,
             sync,
             announcements_every: Duration::from_secs(
                 config.county.announcements_refresh_secs.max(60),
@@ -301,6 +304,7 @@ impl Station {
     pub fn start_reader(&self, on_event: impl Fn(CardEvent) + Send + 'static) -> ReaderHandle {
         reader::start(
             &self.reader_port,
+            reader::station_day(self.time_zone),
             &self.rt,
             Some(self.health.clone()),
             on_event,

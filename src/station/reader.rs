@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::ports::CardEvent;
 use crate::doctor::health::HealthReporter;
-use crate::idcard::reader::{ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
+use crate::idcard::reader::{CardDay, ReaderEvent, ReaderHandle, ReaderSettings, spawn_reader};
 
 fn card_event(e: ReaderEvent) -> CardEvent {
     match e {
@@ -21,16 +21,22 @@ fn card_event(e: ReaderEvent) -> CardEvent {
     }
 }
 
-/// Starts the reader driver on `port` and hands each of its events to `on_event` (on the
-/// runtime, not the caller's thread), after `health` (the heartbeat's view of the reader) saw
-/// it. Stop it with [`ReaderHandle::stop`].
+/// The station's day on the wall clock: what cards are validated on (`station.time_zone`).
+pub fn station_day(zone: chrono_tz::Tz) -> CardDay {
+    CardDay::new(zone, chrono::Utc::now)
+}
+
+/// Starts the reader driver on `port`, validating cards on `day`, and hands each of its events
+/// to `on_event` (on the runtime, not the caller's thread), after `health` (the heartbeat's
+/// view of the reader) saw it. Stop it with [`ReaderHandle::stop`].
 pub fn start(
     port: &Path,
+    day: CardDay,
     rt: &tokio::runtime::Handle,
     health: Option<HealthReporter>,
     on_event: impl Fn(CardEvent) + Send + 'static,
 ) -> ReaderHandle {
-    let (handle, mut rx) = spawn_reader(ReaderSettings::new(port));
+    let (handle, mut rx) = spawn_reader(ReaderSettings::new(port), day);
     rt.spawn(async move {
         while let Some(e) = rx.recv().await {
             if let Some(h) = &health {

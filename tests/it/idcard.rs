@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 use village_kiosk::idcard::card::{CardKind, CardRejection, Sex};
 use village_kiosk::idcard::protocol::Command;
-use village_kiosk::idcard::reader::{ReaderEvent, ReaderSettings, spawn_reader};
+use village_kiosk::idcard::reader::{CardDay, ReaderEvent, ReaderSettings, spawn_reader};
 use village_kiosk::sim::idcard::{IdcardSimulator, SimCard, SimOptions};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -27,6 +27,11 @@ fn settings(path: &std::path::Path) -> ReaderSettings {
         reopen_interval: Duration::from_millis(30),
         ..ReaderSettings::new(path)
     }
+}
+
+/// The station's day on the wall clock (the demo cards are valid today).
+fn today() -> CardDay {
+    CardDay::new(chrono_tz::Asia::Shanghai, chrono::Utc::now)
 }
 
 fn fast() -> SimOptions {
@@ -73,7 +78,7 @@ fn reads_a_resident_card_through_a_pty() {
         ..fast()
     })
     .unwrap();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
     let card = expect_placed(&mut rx);
     let demo = SimCard::demo_resident();
     assert_eq!(card.kind, CardKind::Resident);
@@ -99,7 +104,7 @@ fn split_noisy_paced_responses_of_every_card_kind() {
             ..SimOptions::default()
         })
         .unwrap();
-        let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+        let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
         let card = expect_placed(&mut rx);
         assert_eq!(card.kind, demo.card_kind);
         assert_eq!(card.id_number, demo.id_number);
@@ -117,7 +122,7 @@ fn no_card_then_lift_and_replace() {
     })
     .unwrap();
     let requests = sim.watch_requests();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
     // Several polls find no card, and nothing is reported.
     wait_requests(&requests, Command::FindCard, 3);
     assert!(rx.try_recv().is_err(), "no event without a card");
@@ -142,7 +147,7 @@ fn expired_card_is_rejected_not_placed() {
         ..fast()
     })
     .unwrap();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
     match next_event(&mut rx) {
         ReaderEvent::CardRejected(r @ CardRejection::Expired { .. }) => {
             assert!(r.message_zh().contains("有效期"));
@@ -153,12 +158,52 @@ fn expired_card_is_rejected_not_placed() {
     assert!(matches!(next_event(&mut rx), ReaderEvent::CardLifted));
 }
 
+/// Issue 10: the reader thread validates cards on the station's day (`station.time_zone`), from
+/// the clock it is given, not on the machine's. At 2024-06-30 17:00 UTC it is already 1 July in
+/// Beijing: a card valid until 30 June has expired there (though not in UTC), one valid until
+/// 1 July is still good. (Failed first: the thread read the machine's clock, on which both
+/// cards had long expired.)
+#[test]
+fn cards_are_checked_on_the_station_day_from_the_given_clock() {
+    use chrono::TimeZone as _;
+    let instant = chrono::Utc.with_ymd_and_hms(2024, 6, 30, 17, 0, 0).unwrap();
+    let beijing = CardDay::new(chrono_tz::Asia::Shanghai, move || instant);
+    let utc = CardDay::new(chrono_tz::UTC, move || instant);
+    assert_eq!(
+        beijing.today(),
+        chrono::NaiveDate::from_ymd_opt(2024, 7, 1).unwrap()
+    );
+    let june_30 = chrono::NaiveDate::from_ymd_opt(2024, 6, 30).unwrap();
+    let july_1 = chrono::NaiveDate::from_ymd_opt(2024, 7, 1).unwrap();
+    for (day, until, placed) in [
+        (beijing.clone(), june_30, false),
+        (beijing, july_1, true),
+        (utc, june_30, true),
+    ] {
+        let mut card = SimCard::demo_resident();
+        card.valid_until = Some(until);
+        let sim = IdcardSimulator::start(SimOptions {
+            card: Some(card),
+            ..fast()
+        })
+        .unwrap();
+        let (_handle, mut rx) = spawn_reader(settings(sim.path()), day.clone());
+        match next_event(&mut rx) {
+            ReaderEvent::CardPlaced(_) if placed => {}
+            ReaderEvent::CardRejected(CardRejection::Expired { valid_until }) if !placed => {
+                assert_eq!(valid_until, until)
+            }
+            other => panic!("{day:?}, valid until {until}: got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn reads_text_and_photo_only_no_fingerprints() {
     // Issue 14 #9: the kiosk has no use for fingerprints, so it must not ask the card for them.
     let sim = IdcardSimulator::start(fast()).unwrap();
     let requests = sim.watch_requests();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
     wait_requests(&requests, Command::FindCard, 1);
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
@@ -180,10 +225,13 @@ fn old_sam_falls_back_to_30_01() {
     })
     .unwrap();
     let requests = sim.watch_requests();
-    let (_handle, mut rx) = spawn_reader(ReaderSettings {
-        fingerprint: true,
-        ..settings(sim.path())
-    });
+    let (_handle, mut rx) = spawn_reader(
+        ReaderSettings {
+            fingerprint: true,
+            ..settings(sim.path())
+        },
+        today(),
+    );
     wait_requests(&requests, Command::FindCard, 1);
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
@@ -206,7 +254,7 @@ fn failed_reads_are_retried() {
     })
     .unwrap();
     let requests = sim.watch_requests();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
     wait_requests(&requests, Command::FindCard, 1);
     sim.place_card(SimCard::demo_resident());
     expect_placed(&mut rx);
@@ -223,7 +271,7 @@ fn silent_reader_is_reported_and_comes_back() {
         ..fast()
     })
     .unwrap();
-    let (_handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (_handle, mut rx) = spawn_reader(settings(sim.path()), today());
     expect_placed(&mut rx);
     sim.set_silent(true);
     match next_event(&mut rx) {
@@ -240,10 +288,13 @@ fn silent_reader_is_reported_and_comes_back() {
 #[test]
 fn wrong_baud_is_reported_as_not_answering() {
     let sim = IdcardSimulator::start(fast()).unwrap();
-    let (_handle, mut rx) = spawn_reader(ReaderSettings {
-        baud: 9600,
-        ..settings(sim.path())
-    });
+    let (_handle, mut rx) = spawn_reader(
+        ReaderSettings {
+            baud: 9600,
+            ..settings(sim.path())
+        },
+        today(),
+    );
     match next_event(&mut rx) {
         ReaderEvent::ReaderFault(text) => {
             assert!(text.contains("does not answer at 9600 baud"), "{text}")
@@ -262,7 +313,7 @@ fn survives_unplug_and_replug_at_the_same_path() {
         ..fast()
     };
     let first = IdcardSimulator::start(options()).unwrap();
-    let (_handle, mut rx) = spawn_reader(settings(&link));
+    let (_handle, mut rx) = spawn_reader(settings(&link), today());
     expect_placed(&mut rx);
 
     drop(first); // the USB reader is unplugged
@@ -292,7 +343,7 @@ fn survives_unplug_and_replug_at_the_same_path() {
 #[test]
 fn dropping_the_handle_stops_the_reader() {
     let sim = IdcardSimulator::start(fast()).unwrap();
-    let (handle, mut rx) = spawn_reader(settings(sim.path()));
+    let (handle, mut rx) = spawn_reader(settings(sim.path()), today());
     let requests = sim.watch_requests();
     wait_requests(&requests, Command::FindCard, 1);
     handle.stop();

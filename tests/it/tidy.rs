@@ -251,6 +251,80 @@ fn ui_controllers_take_time_from_the_shell() {
     }
 }
 
+/// Page adapters never receive a card's raw fields (issue 10): only `ui::answers` reads the
+/// card's address, birth date, sex and nation (into the answers that are sent), and the form
+/// and the confirmation page show what the card filled in only through
+/// `answers::shown_card_value` (masked by `pii`); the name and number only through `Masked`.
+#[test]
+fn page_adapters_never_receive_raw_card_fields() {
+    for (file, text) in sources() {
+        if !file.starts_with("src/ui/") || file == "src/ui/answers.rs" {
+            continue;
+        }
+        let code = code_of(&text);
+        for field in [
+            "card.address",
+            "card.birth_date",
+            "card.sex",
+            "card.nation",
+            "card.english_name",
+        ] {
+            assert!(
+                !code.contains(field),
+                "{file} reads `{field}`; show a card's data through ui::answers::shown_card_value"
+            );
+        }
+        for field in ["card.name", "card.id_number"] {
+            for (at, _) in code.match_indices(field) {
+                // The statement so far: masked in it, or the application sent (the draft).
+                let start = code[..at].rfind([';', '{', '}']).map_or(0, |i| i + 1);
+                let before = &code[start..at];
+                assert!(
+                    [
+                        "Masked::",
+                        "Agent::masked(",
+                        "applicant_name: ",
+                        "id_number: "
+                    ]
+                    .iter()
+                    .any(|m| before.contains(m)),
+                    "{file}: `{field}` reaches the screen unmasked: {before}{field}"
+                );
+            }
+        }
+    }
+    for file in ["src/ui/form.rs", "src/ui/confirm.rs"] {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        assert!(
+            code_of(&text).contains("shown_card_value("),
+            "{file} shows what the card filled in without answers::shown_card_value"
+        );
+    }
+}
+
+/// Cards are validated on a day the code is given (`idcard::reader::CardDay`, the station's
+/// day in `station.time_zone`): nothing in `src/idcard` reads the wall clock (issue 10: the
+/// reader thread used the machine's zone). `Instant` for I/O timeouts is fine.
+#[test]
+fn the_idcard_area_reads_no_wall_clock() {
+    let mut seen = 0;
+    for (file, text) in sources() {
+        if !file.starts_with("src/idcard/") {
+            continue;
+        }
+        seen += 1;
+        let code = code_of(&text);
+        for word in ["Utc::now", "Local::now", "SystemTime::now"] {
+            assert!(
+                !code.contains(word),
+                "{file} reads the wall clock (`{word}`); validate on the CardDay it is given"
+            );
+        }
+    }
+    assert!(seen >= 4, "src/idcard not found");
+}
+
 /// Test scaffolding stays out of the product: no hidden test command, and every test hook is
 /// behind the `test-support` feature, which only `cargo test` enables.
 #[test]
