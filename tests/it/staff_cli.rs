@@ -98,6 +98,79 @@ fn working_days_skip_holidays_and_count_working_weekends() {
     );
 }
 
+/// The shipped calendar is the State Council's 2026 arrangement (国办发明电〔2025〕7号, 2025-11-04):
+/// every day of 2026 whose kind differs from the plain weekday rule is exactly one of these.
+#[test]
+fn the_shipped_2026_calendar_is_the_state_councils_notice() {
+    const OFF: &[(&str, &str)] = &[
+        ("元旦", "2026-01-01..2026-01-03"),
+        ("春节", "2026-02-15..2026-02-23"),
+        ("清明节", "2026-04-04..2026-04-06"),
+        ("劳动节", "2026-05-01..2026-05-05"),
+        ("端午节", "2026-06-19..2026-06-21"),
+        ("中秋节", "2026-09-25..2026-09-27"),
+        ("国庆节", "2026-10-01..2026-10-07"),
+    ];
+    // 调休上班: the weekends that are working days.
+    const WORK: &[&str] = &[
+        "2026-01-04",
+        "2026-02-14",
+        "2026-02-28",
+        "2026-05-09",
+        "2026-09-20",
+        "2026-10-10",
+    ];
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/holidays-2026.txt"),
+    )
+    .unwrap();
+    assert!(text.contains("国办发明电〔2025〕7号"), "the file cites its source");
+    let cal = HolidayCalendar::parse(&text).unwrap();
+    let mut off = std::collections::BTreeSet::new();
+    for (_, range) in OFF {
+        let (from, to) = range.split_once("..").unwrap();
+        let mut day = d(from);
+        while day <= d(to) {
+            off.insert(day);
+            day = day.succ_opt().unwrap();
+        }
+    }
+    assert_eq!(off.len(), 33, "3 + 9 + 3 + 5 + 3 + 3 + 7 days off");
+    let work: std::collections::BTreeSet<NaiveDate> = WORK.iter().map(|s| d(s)).collect();
+    let (mut seen_off, mut seen_work) = (Vec::new(), Vec::new());
+    let mut day = d("2026-01-01");
+    while day <= d("2026-12-31") {
+        let weekend = matches!(
+            chrono::Datelike::weekday(&day),
+            chrono::Weekday::Sat | chrono::Weekday::Sun
+        );
+        let working = cal.is_working_day(day);
+        assert_eq!(
+            working,
+            if off.contains(&day) {
+                false
+            } else if work.contains(&day) {
+                true
+            } else {
+                !weekend
+            },
+            "{day}"
+        );
+        if off.contains(&day) {
+            seen_off.push(day);
+        }
+        if work.contains(&day) {
+            assert!(weekend, "{day}: an adjusted working day is a weekend");
+            seen_work.push(day);
+        }
+        day = day.succ_opt().unwrap();
+    }
+    assert_eq!(seen_off.len(), 33);
+    assert_eq!(seen_work.len(), 6);
+    // Nothing else is listed: 33 + 6 lines, none for 2025 or 2027.
+    assert_eq!(cal.len(), 39);
+}
+
 #[test]
 fn a_holiday_file_with_a_bad_date_is_refused_with_its_line() {
     let bad = "# 2026\n2026-10-01 off\n2026-13-01 off 国庆\n";
