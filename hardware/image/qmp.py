@@ -3,6 +3,7 @@
 
   qmp.py screendump SOCKET OUT.ppm        the guest's screen (QMP screendump, PPM)
   qmp.py quit SOCKET                      ends QEMU
+  qmp.py cmd SOCKET COMMAND [JSON-ARGS]   any QMP command (prints its return value as JSON)
   qmp.py png2ppm IN.png OUT.ppm           an 8-bit RGB(A) PNG as PPM (fast to compare again)
   qmp.py compare SCREEN.ppm REF.ppm [OTHER.ppm ...]
       prints the share of pixels of SCREEN that match REF (each channel within 32), and the same
@@ -129,6 +130,9 @@ def main(argv):
         qmp(argv[1], "screendump", {"filename": argv[2]})
     elif len(argv) >= 2 and argv[0] == "quit":
         qmp(argv[1], "quit")
+    elif len(argv) >= 3 and argv[0] == "cmd":
+        args = json.loads(argv[3]) if len(argv) >= 4 else None
+        print(json.dumps(qmp(argv[1], argv[2], args)))
     elif len(argv) >= 3 and argv[0] == "png2ppm":
         w, h, px, bpp = read_png(argv[1])
         rgb = px if bpp == 3 else bytes(b for i, b in enumerate(px) if i % 4 != 3)
