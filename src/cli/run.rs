@@ -210,21 +210,40 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
             )
         })?;
+    // 音量: what the maintenance screen last set, else `voice.volume`.
+    let paths = crate::maintenance::MaintenancePaths::new(
+        &loaded.path,
+        &crate::config::data_dir(&loaded.config),
+    );
+    let volume = crate::maintenance::Volume::load(&paths.settings, config.voice.volume);
     // 语音播报: the speech thread (espeak-ng into ALSA) when `[voice] enabled`.
-    if let Some(settings) = crate::voice::EngineSettings::from_config(&config.voice) {
+    if let Some(mut settings) = crate::voice::EngineSettings::from_config(&config.voice) {
+        settings.volume = volume.get();
         let (voice, _events) = crate::voice::Voice::spawn(
             settings,
             true,
             crate::voice::Lang::from_tag(options.lang.tag()),
         );
-        crate::ui::speech::attach(&kiosk, Rc::new(voice), config.voice.volume);
+        crate::ui::speech::attach(&kiosk, Rc::new(voice), volume.get());
     }
     let restart = Rc::new(std::cell::Cell::new(false));
+    // The in-app doctor: the drivers hold the reader and printer ports, so those two checks
+    // come from their live health; the maintenance screen and remote requests both use it.
+    let doctor: crate::ui::remote::DoctorRun = Arc::new(station.in_app_doctor(loaded.clone()));
     kiosk.set_maintenance(maintenance_setup(
         loaded,
+        paths,
+        volume,
+        doctor.clone(),
         Some(station.health().clone()),
         restart.clone(),
     ));
+    // 远程请求: county staff's doctor and idle-screen screenshot requests, answered from the
+    // session clock's tick; results ride with the next heartbeat.
+    kiosk.set_remote(crate::ui::remote::RemoteSetup {
+        reporter: station.health().clone(),
+        doctor,
+    });
     let reader = connect(&station, &kiosk, None);
 
     // SIGTERM and SIGINT end the event loop; then the one shutdown path below runs.
@@ -334,25 +353,26 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     stopped
 }
 
-/// The maintenance screen's setup: the PIN hash beside the config file, the lockout in the data
-/// directory, the doctor with this config, the details lines, and a restart that ends the event
+/// The maintenance screen's setup: the PIN hash beside the config file, the lockout and the
+/// volume in the data directory, the in-app doctor, the details lines, and a restart that ends the event
 /// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
 fn maintenance_setup(
     loaded: &crate::config::LoadedConfig,
+    paths: crate::maintenance::MaintenancePaths,
+    volume: crate::maintenance::Volume,
+    doctor: crate::ui::remote::DoctorRun,
     health: Option<crate::doctor::health::HealthReporter>,
     restart: Rc<std::cell::Cell<bool>>,
 ) -> crate::ui::desk::DeskSetup {
-    let data_dir = crate::config::data_dir(&loaded.config);
-    let for_doctor = Arc::new(loaded.clone());
     let for_details = Arc::new(loaded.config.clone());
     crate::ui::desk::DeskSetup {
-        paths: crate::maintenance::MaintenancePaths::new(&loaded.path, &data_dir),
-        doctor: Arc::new(move || crate::doctor::run(Ok(&for_doctor))),
+        paths,
+        doctor,
         health,
         details: Some(Arc::new(move || {
             crate::doctor::probe::details_zh(&for_details, chrono::Utc::now())
         })),
-        volume: crate::maintenance::Volume::new(loaded.config.voice.volume),
+        volume,
         orientation: loaded.config.ui.orientation.name().to_string(),
         restart: Rc::new(move || {
             restart.set(true);
@@ -361,7 +381,7 @@ fn maintenance_setup(
     }
 }
 
-/// The reader, the announcements and catalogue sync into `kiosk`'s events (`refresh`
+/// The reader, the announcements, catalogue sync and software updates into `kiosk`'s events (`refresh`
 /// overrides the config's announcement refresh).
 fn connect(
     station: &Station,
@@ -376,6 +396,8 @@ fn connect(
     });
     let sink = kiosk.sink();
     station.start_catalogue_watch(move || sink.send(crate::ui::app::UiEvent::CataloguePending));
+    let sink = kiosk.sink();
+    station.start_update_watch(move || sink.send(crate::ui::app::UiEvent::SoftwarePending));
     reader
 }
 

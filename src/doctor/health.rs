@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use super::findings::{Report, Status};
+use super::findings::{Check, Report, Status};
 use crate::county::outbox::{StationHealth, WorkerStatus};
 use crate::county::wire::{self, DeviceHealth, PaperState};
 use crate::idcard::reader::ReaderEvent;
@@ -179,6 +179,53 @@ impl HealthReporter {
         let excess = h.taken_requests.len().saturating_sub(64);
         h.taken_requests.drain(..excess);
         taken
+    }
+}
+
+/// The `reader` check from what the app's reader driver last reported (the in-app doctor and
+/// the heartbeat's live verdict: the driver holds the port, so nothing opens it again).
+pub fn live_reader(h: &StationHealth) -> Check {
+    if h.reader.ok {
+        Check::ok("reader", "the reader answers (the running app's driver)")
+            .zh("身份证阅读器正常（程序正在使用）", "")
+    } else {
+        Check::fail(
+            "reader",
+            format!(
+                "the reader does not answer: {}",
+                h.reader.detail.as_deref().unwrap_or("fault")
+            ),
+            "check the reader's USB cable and power, then run kiosk doctor",
+        )
+        .zh("读卡器没有响应", "请检查读卡器的 USB 线和电源")
+    }
+}
+
+/// The `printer` check from the app's printer driver: its status after the last job and the
+/// periodic idle check.
+pub fn live_printer(h: &StationHealth) -> Check {
+    match (h.printer.ok, h.paper) {
+        (true, PaperState::Low) => {
+            Check::warn("printer", "paper near end", "load a new paper roll soon")
+                .zh("打印纸快用完了", "请尽快换新纸卷")
+        }
+        (true, _) => Check::ok("printer", "the printer answers (the running app's driver)")
+            .zh("打印机正常（程序正在使用）", ""),
+        (false, PaperState::Out) => Check::fail(
+            "printer",
+            "paper out",
+            "load a new paper roll and close the cover",
+        )
+        .zh("打印机缺纸", "请装入新纸卷并合上盖子"),
+        (false, _) => Check::fail(
+            "printer",
+            format!(
+                "the printer reports a fault: {}",
+                h.printer.detail.as_deref().unwrap_or("fault")
+            ),
+            "check the printer's cable, power and cover, then run kiosk doctor",
+        )
+        .zh("打印机有故障", "请检查打印机的线缆、电源和盖子"),
     }
 }
 

@@ -16,6 +16,7 @@ use super::findings::{
     self, CardFacts, CatalogFacts, CertificateFacts, Check, ClockFacts, ConfigFacts, CountyFacts,
     OutboxFacts, PrinterFacts, ReaderFacts, Report, StoreFacts,
 };
+use super::health::HealthReporter;
 use crate::config::{self, Config};
 use crate::county::client::CountyClient;
 use crate::county::tls;
@@ -33,9 +34,44 @@ const TCP_LIMIT: Duration = Duration::from_secs(3);
 const TLS_LIMIT: Duration = Duration::from_secs(3);
 const HTTP_LIMIT: Duration = Duration::from_secs(4);
 
+/// Where the `reader` and `printer` checks get their facts.
+enum Devices {
+    /// Open the ports and ask the devices (`kiosk doctor`, with the app stopped).
+    Probe,
+    /// The running app's drivers hold the ports: what they last reported
+    /// ([`HealthReporter`]), so the ports are never opened a second time.
+    Live(HealthReporter),
+}
+
 /// Runs every check with the config as `cli::main` loaded it (or why it could not) and returns
 /// the report.
 pub fn run(loaded: Result<&config::LoadedConfig, &config::ConfigError>) -> Report {
+    run_with(loaded, None, Devices::Probe)
+}
+
+/// The in-app doctor (程序内自检): the maintenance screen's and a remote request's run inside
+/// the running app. The reader and printer checks come from the live drivers' health (`health`,
+/// the station's [`HealthReporter`]) instead of opening the ports the drivers hold; every other
+/// check runs as `kiosk doctor` runs it, with the same ids and JSON shape. `data_dir` is the
+/// station's data directory (demo mode's temporary one). Blocking (up to 20 s): call it off the
+/// UI thread.
+pub fn run_in_app(
+    loaded: &config::LoadedConfig,
+    data_dir: &Path,
+    health: &HealthReporter,
+) -> Report {
+    run_with(
+        Ok(loaded),
+        Some(data_dir.to_path_buf()),
+        Devices::Live(health.clone()),
+    )
+}
+
+fn run_with(
+    loaded: Result<&config::LoadedConfig, &config::ConfigError>,
+    data_dir: Option<PathBuf>,
+    devices: Devices,
+) -> Report {
     let now = Utc::now();
     let (cfg, config_check) = match loaded {
         Err(e) => {
@@ -69,7 +105,7 @@ pub fn run(loaded: Result<&config::LoadedConfig, &config::ConfigError>) -> Repor
             (l.config.clone(), findings::config(&facts))
         }
     };
-    let data_dir = config::data_dir(&cfg);
+    let data_dir = data_dir.unwrap_or_else(|| config::data_dir(&cfg));
     let store_path = data_dir.join(crate::store::STORE_FILE);
 
     let mut pending = Vec::new();
@@ -102,17 +138,23 @@ pub fn run(loaded: Result<&config::LoadedConfig, &config::ConfigError>) -> Repor
             vec![findings::outbox(&outbox_facts(&p), Utc::now())]
         }));
     }
-    {
-        let c = cfg.clone();
-        pending.push(spawn(&["reader"], LIMIT_READER, move || {
-            vec![findings::reader(&reader_facts(&c))]
-        }));
-    }
-    {
-        let c = cfg.clone();
-        pending.push(spawn(&["printer"], LIMIT_PRINTER, move || {
-            vec![findings::printer(&printer_facts(&c))]
-        }));
+    let mut live = Vec::new();
+    match devices {
+        Devices::Probe => {
+            let c = cfg.clone();
+            pending.push(spawn(&["reader"], LIMIT_READER, move || {
+                vec![findings::reader(&reader_facts(&c))]
+            }));
+            let c = cfg.clone();
+            pending.push(spawn(&["printer"], LIMIT_PRINTER, move || {
+                vec![findings::printer(&printer_facts(&c))]
+            }));
+        }
+        Devices::Live(health) => {
+            let snapshot = health.snapshot();
+            live.push(super::health::live_reader(&snapshot));
+            live.push(super::health::live_printer(&snapshot));
+        }
     }
     {
         let c = cfg.clone();
@@ -136,6 +178,7 @@ pub fn run(loaded: Result<&config::LoadedConfig, &config::ConfigError>) -> Repor
         }));
     }
     let mut checks = vec![config_check];
+    checks.extend(live);
     for p in pending {
         checks.extend(p.wait());
     }

@@ -7,7 +7,9 @@
 //!   (`maintenance-pin.hash`, see `provision::bundle`); without it the screen stays closed.
 //! - [`verify_maintenance_pin`]: the one entry for other PIN-guarded modes (the coordinator
 //!   mode); it shares the lockout, so guesses cannot be spread over two doors.
-//! - [`Volume`]: the voice volume the screen changes until the next start.
+//! - [`Volume`]: the voice volume the screen changes, kept in `maintenance-settings.json` in
+//!   the data directory (written atomically), so it outlives a restart; `voice.volume` in the
+//!   config is the value until a technician changes it.
 //!
 //! Takes time as input (`now`), never reads the clock. Verifying costs a PBKDF2 run (200,000
 //! iterations): call it off the UI thread. The PIN itself is never logged or kept.
@@ -28,6 +30,8 @@ use crate::provision::pin::{PinError, PinHash};
 pub const PIN_HASH_FILE: &str = "maintenance-pin.hash";
 /// The lockout file's name, in the data directory.
 pub const LOCKOUT_FILE: &str = "maintenance-lockout.json";
+/// The settings the maintenance screen changes (the voice volume), in the data directory.
+pub const SETTINGS_FILE: &str = "maintenance-settings.json";
 /// The exit code of `kiosk run` when the maintenance screen restarts the app (EX_TEMPFAIL);
 /// the unit's `Restart=always` starts it again.
 pub const RESTART_EXIT_CODE: u8 = 75;
@@ -47,7 +51,7 @@ pub enum MaintenanceError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write the lockout file {}: {source}; check the data directory", path.display())]
+    #[error("cannot write {}: {source}; check the data directory", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -73,6 +77,8 @@ impl MaintenanceError {
 pub struct MaintenancePaths {
     pub pin_hash: PathBuf,
     pub lockout: PathBuf,
+    /// The settings the screen changes ([`SETTINGS_FILE`]).
+    pub settings: PathBuf,
 }
 
 impl MaintenancePaths {
@@ -82,6 +88,7 @@ impl MaintenancePaths {
         MaintenancePaths {
             pin_hash: config_dir.join(PIN_HASH_FILE),
             lockout: data_dir.join(LOCKOUT_FILE),
+            settings: data_dir.join(SETTINGS_FILE),
         }
     }
 }
@@ -163,27 +170,36 @@ impl MaintenanceGate {
     }
 
     fn save(&self) -> Result<(), MaintenanceError> {
-        let err = |source| MaintenanceError::Write {
+        let body = serde_json::to_string(&self.state).map_err(|e| MaintenanceError::Write {
             path: self.paths.lockout.clone(),
-            source,
-        };
-        let body = serde_json::to_string(&self.state).map_err(|e| err(e.into()))?;
-        let tmp = self.paths.lockout.with_extension("json.partial");
-        {
-            use std::io::Write;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut f = options.open(&tmp).map_err(err)?;
-            f.write_all(body.as_bytes()).map_err(err)?;
-            f.sync_all().map_err(err)?;
-        }
-        std::fs::rename(&tmp, &self.paths.lockout).map_err(err)
+            source: e.into(),
+        })?;
+        write_atomic(&self.paths.lockout, body.as_bytes())
     }
+}
+
+/// Writes `body` to `path` through a temporary file beside it (mode 0600, fsync, rename): a
+/// power cut leaves the old file or the new one.
+fn write_atomic(path: &Path, body: &[u8]) -> Result<(), MaintenanceError> {
+    let err = |source| MaintenanceError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("json.partial");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut f = options.open(&tmp).map_err(err)?;
+        f.write_all(body).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
 }
 
 /// Checks the maintenance PIN once at `now`, with the same lockout as the maintenance screen.
@@ -197,14 +213,42 @@ pub fn verify_maintenance_pin(
     MaintenanceGate::open(paths.clone())?.verify(pin, now)
 }
 
-/// 音量: the voice volume (0-100), from `voice.volume` at start; the maintenance screen changes
-/// it until the next start. Cheap to clone; every clone sees the same value.
+/// 音量: the voice volume (0-100). At start it is what the maintenance screen last set
+/// ([`Volume::load`] from [`SETTINGS_FILE`]), else `voice.volume` from the config; the screen
+/// changes it and [`Volume::save`]s it. Cheap to clone; every clone sees the same value.
 #[derive(Debug, Clone)]
 pub struct Volume(Arc<AtomicU8>);
+
+/// What [`SETTINGS_FILE`] holds.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Settings {
+    volume: u8,
+}
 
 impl Volume {
     pub fn new(percent: u8) -> Self {
         Volume(Arc::new(AtomicU8::new(percent.min(100))))
+    }
+
+    /// The volume the maintenance screen saved in `settings`, or `default` (the config's
+    /// `voice.volume`) when none was saved. A damaged file is logged and counts as none.
+    /// Blocking (one small read).
+    pub fn load(settings: &Path, default: u8) -> Self {
+        let saved = match std::fs::read_to_string(settings) {
+            Ok(text) => match serde_json::from_str::<Settings>(&text) {
+                Ok(s) => Some(s.volume),
+                Err(e) => {
+                    tracing::warn!(path = %settings.display(), "maintenance settings unreadable ({e}): voice.volume from the config");
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!(path = %settings.display(), "cannot read the maintenance settings ({e}): voice.volume from the config");
+                None
+            }
+        };
+        Volume::new(saved.unwrap_or(default))
     }
 
     pub fn get(&self) -> u8 {
@@ -214,6 +258,18 @@ impl Volume {
     /// Sets it, clamped to 100.
     pub fn set(&self, percent: u8) {
         self.0.store(percent.min(100), Ordering::Relaxed);
+    }
+
+    /// Keeps the volume in `settings` for the next start (atomically). Blocking: call it off
+    /// the UI thread.
+    pub fn save(&self, settings: &Path) -> Result<(), MaintenanceError> {
+        let body = serde_json::to_string(&Settings { volume: self.get() }).map_err(|e| {
+            MaintenanceError::Write {
+                path: settings.to_path_buf(),
+                source: e.into(),
+            }
+        })?;
+        write_atomic(settings, body.as_bytes())
     }
 }
 
@@ -278,10 +334,23 @@ mod tests {
     }
 
     #[test]
-    fn the_volume_is_shared_and_clamped() {
+    fn the_volume_is_shared_clamped_and_kept_for_the_next_start() {
         let v = Volume::new(70);
         let other = v.clone();
         other.set(250);
         assert_eq!(v.get(), 100);
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        assert_eq!(
+            Volume::load(&p.settings, 70).get(),
+            70,
+            "the config's value"
+        );
+        v.set(40);
+        v.save(&p.settings).unwrap();
+        assert_eq!(Volume::load(&p.settings, 70).get(), 40, "what was saved");
+        std::fs::write(&p.settings, "{not json").unwrap();
+        assert_eq!(Volume::load(&p.settings, 70).get(), 70, "a damaged file");
     }
 }

@@ -32,8 +32,9 @@ pub struct OutboxCounty {
     catalogue: Arc<dyn Catalogue>,
     /// How long `submit` waits for the county's confirmation before saying 待上传.
     confirm_wait: Duration,
-    /// The county's public progress-page URL (`GET /v1/station`), once the county told it.
-    public_url: Arc<Mutex<Option<String>>>,
+    /// The county's public progress-page URL (`GET /v1/station`): its one owner is the
+    /// learner task ([`learn_public_url`]); the submit path only reads what it learned.
+    public_url: tokio::sync::watch::Receiver<Option<String>>,
     /// `station.time_zone`: the day of a receipt number and the time printed on it.
     time_zone: chrono_tz::Tz,
 }
@@ -102,14 +103,10 @@ impl OutboxCounty {
             }
             None => None,
         };
-        let public_url = Arc::new(Mutex::new(None));
+        let (learned, public_url) = tokio::sync::watch::channel(None);
         if let Some(c) = &client {
-            let (c, slot) = (c.clone(), public_url.clone());
-            rt.spawn(async move {
-                if let Ok(hello) = c.hello().await {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = hello.public_url;
-                }
-            });
+            let status = worker.as_ref().map(|w| w.status());
+            rt.spawn(learn_public_url(c.clone(), status, learned));
         }
         Ok(Self {
             store: Arc::new(Mutex::new(store)),
@@ -169,25 +166,16 @@ impl OutboxCounty {
         self.worker().as_ref().map(|w| w.status())
     }
 
-    /// The county's public URL: as told at start, or asked now (at most 3 s) if not yet known.
+    /// The county's public URL as learned (`None` while unknown, or when the county runs no
+    /// public page). Never asks the county: the submit path does not wait on it.
     fn public_url(&self) -> Option<String> {
-        if let Some(u) = self
-            .public_url
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Some(u);
-        }
-        let client = self.client.as_ref()?;
-        let hello = self
-            .rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(3), client.hello()).await })
-            .ok()?
-            .ok()?;
-        let url = hello.public_url?;
-        *self.public_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
-        Some(url)
+        self.public_url.borrow().clone()
+    }
+
+    /// The county's public progress-page URL as the learner task has it; it changes once, when
+    /// `GET /v1/station` first answers (tests wait on it).
+    pub fn public_url_watch(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.public_url.clone()
     }
 
     /// What the receipt's QR code carries: the case's public progress page
@@ -242,6 +230,39 @@ impl OutboxCounty {
                 .flatten()
                 .or_else(check)
         })
+    }
+}
+
+/// Learns the county's public progress-page URL once: asks `GET /v1/station` at start and,
+/// while the county has not answered, again each time the outbox worker next reaches the
+/// county (a heartbeat within `outbox.heartbeat_secs`), then stops. The one owner of the URL;
+/// nobody else asks.
+async fn learn_public_url(
+    client: CountyClient,
+    mut worker: Option<tokio::sync::watch::Receiver<crate::county::outbox::WorkerStatus>>,
+    learned: tokio::sync::watch::Sender<Option<String>>,
+) {
+    loop {
+        match client.hello().await {
+            Ok(hello) => {
+                tracing::info!(public_url = ?hello.public_url, "county's public progress page learned");
+                learned.send_replace(hello.public_url);
+                return;
+            }
+            Err(e) => tracing::debug!("public URL not learned yet: {e}"),
+        }
+        let Some(status) = worker.as_mut() else {
+            return;
+        };
+        loop {
+            if status.changed().await.is_err() {
+                // The worker stopped: the station is shutting down.
+                return;
+            }
+            if status.borrow_and_update().link_up {
+                break;
+            }
+        }
     }
 }
 

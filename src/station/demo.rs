@@ -162,6 +162,7 @@ impl Station {
             printer,
             county,
             reader_port,
+            data_dir,
             sync,
             options.printer_health_every,
             rt,

@@ -18,48 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::county::outbox::StationHealth;
-use crate::county::wire::PaperState;
 use crate::doctor::health::HealthReporter;
 use crate::doctor::{Check, Report};
 use crate::printer::device::Printer;
 
 /// The doctor's live checks from what the app's drivers last reported.
 pub fn live_report(h: &StationHealth) -> Report {
-    let reader = if h.reader.ok {
-        Check::ok("reader", "the reader answers")
-    } else {
-        Check::fail(
-            "reader",
-            format!(
-                "the reader does not answer: {}",
-                h.reader.detail.as_deref().unwrap_or("fault")
-            ),
-            "check the reader's USB cable and power, then run kiosk doctor",
-        )
-        .zh("读卡器没有响应", "请检查读卡器的 USB 线和电源")
-    };
-    let printer = match (h.printer.ok, h.paper) {
-        (true, PaperState::Low) => {
-            Check::warn("printer", "paper near end", "load a new paper roll soon")
-                .zh("打印纸快用完了", "请尽快换新纸卷")
-        }
-        (true, _) => Check::ok("printer", "the printer answers"),
-        (false, PaperState::Out) => Check::fail(
-            "printer",
-            "paper out",
-            "load a new paper roll and close the cover",
-        )
-        .zh("打印机缺纸", "请装入新纸卷并合上盖子"),
-        (false, _) => Check::fail(
-            "printer",
-            format!(
-                "the printer reports a fault: {}",
-                h.printer.detail.as_deref().unwrap_or("fault")
-            ),
-            "check the printer's cable, power and cover, then run kiosk doctor",
-        )
-        .zh("打印机有故障", "请检查打印机的线缆、电源和盖子"),
-    };
+    let reader = crate::doctor::health::live_reader(h);
+    let printer = crate::doctor::health::live_printer(h);
     let mut checks = vec![reader, printer];
     if let Some(link) = &h.county_link {
         checks.push(if link.ok {
@@ -107,7 +73,7 @@ pub fn watch_printer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::county::wire::DeviceHealth;
+    use crate::county::wire::{DeviceHealth, PaperState};
     use crate::doctor::Status;
 
     #[test]

@@ -9,6 +9,7 @@
 //!   file: [`catalogue`], [`printer`], [`county`], [`reader`] and [`card_hand`], and [`sync`]
 //!   (catalogue sync and the idle screen's announcements).
 //! - [`health`]: what the drivers report goes into the heartbeat.
+//! - [`software`]: a verified software update installed between visits, then the reboot.
 //! - [`Station::shutdown`] (also on drop) is the only shutdown path, and what SIGTERM and SIGINT
 //!   lead to ([`Station::on_signal`]): no new print jobs, the job on the printer finishes, the
 //!   outbox worker finishes its step (a delivery in progress is recorded), the sync loop stops,
@@ -27,6 +28,7 @@ pub mod health;
 pub mod ports;
 pub mod printer;
 pub mod reader;
+pub mod software;
 pub mod sync;
 
 use std::path::{Path, PathBuf};
@@ -102,6 +104,9 @@ impl ShutdownReport {
     }
 }
 
+/// How often the running app looks for a software update the update timer has verified.
+const UPDATE_WATCH_EVERY: Duration = Duration::from_secs(60);
+
 /// How often the printer's status is asked while it is idle (paper runs out between jobs).
 const PRINTER_HEALTH_EVERY: Duration = Duration::from_secs(30);
 
@@ -125,8 +130,12 @@ pub struct Station {
     reader_port: PathBuf,
     /// `station.time_zone`: the day cards are validated on.
     time_zone: chrono_tz::Tz,
+    /// The data directory (demo mode's temporary one): store, update state, settings.
+    data_dir: PathBuf,
     /// Catalogue sync and announcements (`None`: no county link or no trusted key).
     sync: Option<Arc<CatalogueSync>>,
+    /// Software updates between visits (`None`: no `update.release_key`, or demo mode).
+    software: Option<Arc<software::UpdaterInstall>>,
     announcements_every: Duration,
     /// The app's device health, into the heartbeat.
     health: HealthReporter,
@@ -201,16 +210,32 @@ impl Station {
                 None
             }
         };
-        Ok(Self::assemble(
+        let software = config.update.release_key.is_some().then(|| {
+            Arc::new(software::UpdaterInstall::new(
+                crate::update::Updater::new(
+                    config.update.clone(),
+                    crate::update::update_dir(&data_dir),
+                    env!("CARGO_PKG_VERSION"),
+                ),
+                software::systemctl_reboot(),
+            ))
+        });
+        let mut station = Self::assemble(
             config,
             catalogue,
             printer,
             county,
             reader_port,
+            data_dir,
             sync,
             PRINTER_HEALTH_EVERY,
             rt,
-        ))
+        );
+        station.services.software = software
+            .clone()
+            .map(|s| s as Arc<dyn ports::SoftwareUpdates>);
+        station.software = software;
+        Ok(station)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -220,6 +245,7 @@ impl Station {
         printer: Printer,
         county: OutboxCounty,
         reader_port: PathBuf,
+        data_dir: PathBuf,
         sync: Option<SyncSetup>,
         printer_health_every: Duration,
         rt: tokio::runtime::Handle,
@@ -264,12 +290,15 @@ impl Station {
                 coordinator_pin: coordinator_pin::installed(std::path::Path::new("/")),
                 station_name: config.station.name.clone(),
                 updates: sync.clone().map(|s| s as Arc<dyn CatalogueUpdates>),
+                software: None,
             },
             county,
             printer: receipts,
             reader_port,
             time_zone: config.station.time_zone,
+            data_dir,
             sync,
+            software: None,
             announcements_every: Duration::from_secs(
                 config.county.announcements_refresh_secs.max(60),
             ),
@@ -296,6 +325,23 @@ impl Station {
     /// The reader's serial port (the simulator's pty in demo mode).
     pub fn reader_port(&self) -> &Path {
         &self.reader_port
+    }
+
+    /// The data directory the station runs on (demo mode: its temporary one).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The in-app doctor for this station (the maintenance screen's and remote requests'): the
+    /// reader and printer checks from the live drivers' health, which hold the ports, the
+    /// other checks as `kiosk doctor` runs them on this station's data directory
+    /// (`doctor::probe::run_in_app`). Blocking when called: run it off the UI thread.
+    pub fn in_app_doctor(
+        &self,
+        loaded: crate::config::LoadedConfig,
+    ) -> impl Fn() -> crate::doctor::Report + Send + Sync + 'static {
+        let (data_dir, health) = (self.data_dir.clone(), self.health.clone());
+        move || crate::doctor::probe::run_in_app(&loaded, &data_dir, &health)
     }
 
     /// Starts the reader driver; `on_event` gets its events on the runtime (after the
@@ -330,6 +376,20 @@ impl Station {
     pub fn start_catalogue_watch(&self, on_pending: impl Fn() + Send + Sync + 'static) {
         if let Some(sync) = &self.sync {
             sync.watch_pending(on_pending);
+        }
+    }
+
+    /// Calls `on_verified` (on the runtime) whenever the update timer has left a downloaded,
+    /// verified software update, which the UI installs when the visit has ended
+    /// ([`ports::SoftwareUpdates`]). The state file is read once a minute. Nothing without a
+    /// release key.
+    pub fn start_update_watch(&self, on_verified: impl Fn() + Send + Sync + 'static) {
+        if let Some(install) = &self.software {
+            let task = software::watch(&self.rt, install.clone(), UPDATE_WATCH_EVERY, on_verified);
+            self.tasks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(task);
         }
     }
 

@@ -348,6 +348,19 @@ pub trait CatalogueUpdates: Send + Sync {
     fn put_in_use(&self) -> Option<u64>;
 }
 
+/// 软件更新 between visits (issue 12 part 4): a software update that the update timer
+/// downloaded and verified is installed into the inactive root slot only while nobody is at the
+/// kiosk, then the terminal reboots into it (A/B slots with boot counting, ARCHITECTURE.md).
+/// Both calls block (a root filesystem is written and read back; `systemctl reboot`): run them
+/// on the blocking pool.
+pub trait SoftwareUpdates: Send + Sync {
+    /// Installs the downloaded and verified update, if one waits. `Ok(Some(version))`: it is
+    /// in the inactive slot with its counted boot entry; `Ok(None)`: nothing waits.
+    fn install_verified(&self) -> Result<Option<String>, DeviceError>;
+    /// Boots into the installed update.
+    fn reboot(&self) -> Result<(), DeviceError>;
+}
+
 /// Everything the app is built with.
 #[derive(Clone)]
 pub struct Services {
@@ -361,4 +374,6 @@ pub struct Services {
     pub station_name: String,
     /// Catalogue sync; `None` without a county link.
     pub updates: Option<Arc<dyn CatalogueUpdates>>,
+    /// Software updates installed between visits; `None` without a release key.
+    pub software: Option<Arc<dyn SoftwareUpdates>>,
 }

@@ -56,6 +56,7 @@ impl Kiosk {
             time_zone: options.time_zone,
             speech: std::cell::RefCell::new(Default::default()),
             desk: Default::default(),
+            remote: Default::default(),
             sink: EventSink { tx, wake },
             events: rx,
         });
@@ -165,11 +166,25 @@ impl Kiosk {
                 self.show(page, false);
             }
             Next::Wipe(reason) => self.end_visit(reason),
+            Next::Volume(level) => {
+                if !speech::set_volume(self, level) {
+                    tracing::info!(level, "volume kept for when voice is on ([voice] enabled)");
+                }
+            }
         }
     }
 
-    /// The session clock: call about once a second (the app uses a Slint timer).
+    /// The session clock: call about once a second (the app uses a Slint timer). Also answers
+    /// county staff's remote requests when the app set them up ([`Kiosk::set_remote`]).
     pub fn tick(&self) {
+        self.tick_session();
+        let remote = self.remote.borrow().clone();
+        if let Some(setup) = remote {
+            super::remote::answer_requests(self, &setup.reporter, &setup.doctor);
+        }
+    }
+
+    fn tick_session(&self) {
         let now = self.now();
         if self.visit.borrow().confirm.sending {
             // Waiting for the result is not inactivity: the visit never ends under it.
@@ -445,6 +460,7 @@ impl Kiosk {
                 maintenance::on_doctor_done(self, *report, details)
             }
             UiEvent::TestPagePrinted(result) => maintenance::on_test_page(self, result),
+            UiEvent::VolumeSaved(result) => maintenance::on_volume_saved(result),
             UiEvent::DemoHand(r) => card::on_demo_hand(self, r),
             UiEvent::Announcements(a) => {
                 self.shell.borrow_mut().announcements = a;
@@ -453,6 +469,9 @@ impl Kiosk {
             }
             UiEvent::CataloguePending => updates::between_visits(self),
             UiEvent::CatalogueInstalled(result) => updates::on_installed(self, result),
+            UiEvent::SoftwarePending => updates::between_visits(self),
+            UiEvent::SoftwareInstalled(result) => updates::on_software_installed(self, result),
+            UiEvent::SoftwareRebooting(result) => updates::on_software_rebooting(result),
             UiEvent::ChecklistPrinted { visit, result } if visit == current => {
                 guide::on_checklist_printed(self, result)
             }

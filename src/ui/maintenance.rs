@@ -10,7 +10,8 @@
 //!   (the card is dropped at once, nothing personal reaches the adapter or the session).
 //! - screen rotation (applied at once, until the next start: `ui.orientation` stays as
 //!   configured), touch targets at the corners reporting where they were hit, volume
-//!   ([`crate::maintenance::Volume`]), restart (exit code
+//!   ([`crate::maintenance::Volume`]: handed to the speech engine at once and kept for the next
+//!   start), restart (exit code
 //!   [`crate::maintenance::RESTART_EXIT_CODE`]), leave. The visit is wiped like a villager's.
 //!
 //! [`HealthReporter`]: crate::doctor::health::HealthReporter
@@ -185,12 +186,37 @@ pub fn on_card_event(k: &Kiosk, event: CardEvent) -> Next {
     Next::Stay
 }
 
+/// 音量: the new volume goes to the speech engine at once (from its next utterance: the shell
+/// carries out [`Next::Volume`]) and is kept in the settings file (on the blocking pool) for
+/// the next start.
 fn volume_step(k: &Kiosk, step: i16) -> Next {
-    if let (true, Some(setup)) = (opened(k), k.desk.borrow().setup.as_ref()) {
-        let v = (i16::from(setup.volume.get()) + step).clamp(0, 100);
-        setup.volume.set(u8::try_from(v).unwrap_or(100));
-    }
+    let changed = match (opened(k), k.desk.borrow().setup.as_ref()) {
+        (true, Some(setup)) => {
+            let v = (i16::from(setup.volume.get()) + step).clamp(0, 100);
+            setup.volume.set(u8::try_from(v).unwrap_or(100));
+            Some((setup.volume.clone(), setup.paths.settings.clone()))
+        }
+        _ => None,
+    };
     render(k);
+    match changed {
+        Some((volume, settings)) => {
+            let level = volume.get();
+            k.spawn_blocking(move || {
+                UiEvent::VolumeSaved(volume.save(&settings).map_err(|e| e.to_string()))
+            });
+            // The shell hands it to spoken guidance (pages never talk to the speaker).
+            Next::Volume(level)
+        }
+        None => Next::Stay,
+    }
+}
+
+/// The volume was written for the next start (or not: logged; it applies until then).
+pub fn on_volume_saved(result: Result<(), String>) -> Next {
+    if let Err(e) = result {
+        tracing::warn!("maintenance: volume not kept for the next start: {e}");
+    }
     Next::Stay
 }
 

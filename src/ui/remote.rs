@@ -7,8 +7,11 @@
 //!   session `Idle`). During a visit the request is put back and answered once the kiosk is
 //!   idle again; a villager's visit is never captured.
 //!
-//! Called from the UI event loop (a timer in the app). It never navigates and touches no
-//! adapter.
+//! The running app hands the shell a [`RemoteSetup`] (`Kiosk::set_remote`: the station's
+//! [`HealthReporter`] and the in-app doctor) and [`Kiosk::tick`](super::Kiosk::tick) calls
+//! [`answer_requests`] from the UI event loop about twice a second, so a request is answered
+//! within a tick of the heartbeat answer that brought it and its result rides with the next
+//! heartbeat. It never navigates and touches no adapter.
 
 use std::sync::Arc;
 
@@ -22,6 +25,15 @@ use crate::session::Stage;
 /// How a doctor run is made (the app runs `doctor::run` with its config; tests may pass a
 /// report of their own making).
 pub type DoctorRun = Arc<dyn Fn() -> Report + Send + Sync>;
+
+/// What the shell needs to answer remote requests by itself.
+#[derive(Clone)]
+pub struct RemoteSetup {
+    /// Where the requests arrive and the answers go (the station's, fed by the outbox worker).
+    pub reporter: HealthReporter,
+    /// The doctor run a `doctor` request gets (the app's in-app doctor).
+    pub doctor: DoctorRun,
+}
 
 /// What [`answer_requests`] did with the requests it took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -132,12 +132,20 @@ pub enum UiEvent {
     /// A synchronised catalogue was installed in the store (or not), to be shown from the
     /// next idle screen.
     CatalogueInstalled(Result<Option<CatalogueChange>, DeviceError>),
+    /// The update timer left a downloaded, verified software update (installed between visits).
+    SoftwarePending,
+    /// A software update was installed in the inactive slot (`Some(version)`), or none waited.
+    SoftwareInstalled(Result<Option<String>, DeviceError>),
+    /// The reboot into an installed update was asked for (or failed).
+    SoftwareRebooting(Result<(), DeviceError>),
     /// The maintenance PIN was checked (off the UI thread); `Err` is plain Chinese.
     PinChecked(Result<crate::maintenance::PinVerdict, String>),
     /// A doctor run for the maintenance screen finished, with the details lines.
     DoctorDone(Box<crate::doctor::Report>, Vec<String>),
     /// The maintenance screen's test page.
     TestPagePrinted(Result<(), DeviceError>),
+    /// The maintenance screen's volume was kept for the next start (`Err`: why not, English).
+    VolumeSaved(Result<(), String>),
 }
 
 /// Sends [`UiEvent`]s from any thread to the UI thread.
@@ -209,6 +217,9 @@ pub enum Next {
     },
     /// Ends the visit: a new, empty [`Visit`], the session wiped, the idle screen.
     Wipe(WipeReason),
+    /// Spoken guidance at this volume (0-100) from its next utterance (the maintenance
+    /// screen's 音量); the page stays.
+    Volume(u8),
 }
 
 /// What the shell keeps besides the visit: the session (the only place the card and the
@@ -224,6 +235,22 @@ pub struct Shell {
     /// 帮办员模式: the coordinator (masked) every application carries as its agent, kept across
     /// visits until the coordinator leaves the mode or the inactivity wipe.
     pub coordinator: Option<crate::county::wire::Agent>,
+    /// 软件更新: the version installed in the inactive slot, waiting for the reboot until nobody
+    /// is at the kiosk; `installing` while the install runs on the blocking pool.
+    pub software: SoftwareStep,
+}
+
+/// Where a software update is between visits (see `ui::updates`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SoftwareStep {
+    #[default]
+    Idle,
+    /// Being written to the inactive slot (blocking pool).
+    Installing,
+    /// In the inactive slot; the terminal reboots into it when nobody is at the kiosk.
+    Installed(String),
+    /// The reboot was asked for; nothing more is started.
+    Rebooting,
 }
 
 impl Shell {
@@ -236,6 +263,7 @@ impl Shell {
             notice: None,
             announcements: Vec::new(),
             coordinator: None,
+            software: SoftwareStep::Idle,
         }
     }
 }
@@ -293,6 +321,9 @@ pub struct Kiosk {
     pub speech: RefCell<SpeechLink>,
     /// The maintenance screen (维护界面): its setup and the technician's visit.
     pub desk: RefCell<super::desk::Desk>,
+    /// County staff's remote requests (远程请求), answered from [`Kiosk::tick`]; `None`: not
+    /// answered (tests that drive `ui::remote` themselves).
+    pub remote: RefCell<Option<super::remote::RemoteSetup>>,
     pub(super) sink: EventSink,
     pub(super) events: mpsc::Receiver<UiEvent>,
 }
@@ -301,6 +332,11 @@ impl Kiosk {
     /// Gives the maintenance screen what it needs (without it the screen stays closed).
     pub fn set_maintenance(&self, setup: super::desk::DeskSetup) {
         self.desk.borrow_mut().setup = Some(setup);
+    }
+
+    /// Has the shell answer county staff's remote requests on every [`Kiosk::tick`].
+    pub fn set_remote(&self, setup: super::remote::RemoteSetup) {
+        *self.remote.borrow_mut() = Some(setup);
     }
 
     /// Where background tasks send their results.

@@ -62,10 +62,11 @@ impl Speaker for Voice {
 /// One thing the engine was told, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
-    /// Started speaking this.
+    /// Started speaking this, at this volume (0-100).
     Said {
         id: UtteranceId,
         utterance: Utterance,
+        volume: u8,
     },
     /// Cut off mid-utterance (page change, wipe, key moments off).
     Cut { id: UtteranceId },
@@ -153,9 +154,14 @@ impl Recorder {
     fn drain(&self) {
         let mut queue = self.queue.borrow_mut();
         let mut heard = self.heard.borrow_mut();
+        let volume = self.volume.get();
         while let Some(command) = queue.poll_command() {
             heard.push(match command {
-                Command::Speak { id, utterance } => Heard::Said { id, utterance },
+                Command::Speak { id, utterance } => Heard::Said {
+                    id,
+                    utterance,
+                    volume,
+                },
                 Command::Stop { id } => Heard::Cut { id },
             });
         }

@@ -313,4 +313,137 @@ mod remote {
         rt.block_on(worker.shutdown());
         drop(station);
     }
+
+    /// The running app answers by itself (issue 16 part 6 with part 2's in-app doctor): county
+    /// staff queue a doctor run and a screenshot with `county-backoffice stations request`,
+    /// the demo station's heartbeats bring them, the kiosk's session tick answers them (the
+    /// doctor in-app: the printer simulator's paper-out comes from the printer driver's live
+    /// health, the port is not opened again), and both results reach the ledger.
+    #[test]
+    fn a_running_app_answers_remote_requests_with_the_in_app_doctor() {
+        use village_kiosk::printer::status::PaperState;
+        use village_kiosk::ui::remote::RemoteSetup;
+
+        headless::init().expect("headless platform");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let station = Station::demo(
+            DemoOptions {
+                printer_state: PaperState::PaperEnd,
+                heartbeat_every: Duration::from_secs(1),
+                ..DemoOptions::default()
+            },
+            rt.handle().clone(),
+        )
+        .unwrap();
+        let kiosk = Kiosk::new(
+            station.services().clone(),
+            rt.handle().clone(),
+            Rc::new(village_kiosk::ui::ManualClock::new()),
+            KioskOptions::default(),
+            Arc::new(|| {}),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = village_kiosk::config::LoadedConfig {
+            config: village_kiosk::config::Config::default(),
+            path: dir.path().join("kiosk.toml"),
+            found: false,
+            unknown_keys: Vec::new(),
+        };
+        let station_id = loaded.config.station.id.clone();
+        let doctor: DoctorRun = Arc::new(station.in_app_doctor(loaded));
+        kiosk.set_remote(RemoteSetup {
+            reporter: station.health().clone(),
+            doctor,
+        });
+        let db = station.data_dir().join("backoffice.sqlite3");
+        let mut status = station.county_status().expect("a county link");
+        // Each step: the app's tick, then the next delivery of the worker (a heartbeat a
+        // second); waits on the worker's status, never on a timer.
+        let mut run_until = |what: &str, done: &dyn Fn() -> bool| {
+            for _ in 0..60 {
+                kiosk.tick();
+                if done() {
+                    return;
+                }
+                rt.block_on(async {
+                    tokio::time::timeout(WAIT, status.changed())
+                        .await
+                        .unwrap_or_else(|_| panic!("no worker pass while waiting for {what}"))
+                        .unwrap();
+                });
+            }
+            assert!(done(), "{what}");
+        };
+        run_until("the station in the ledger", &|| {
+            stdout(&bo_cli(&["stations"], &db))
+                .lines()
+                .any(|l| l.starts_with(&station_id))
+        });
+        for kind in ["doctor", "screenshot"] {
+            let out = bo_cli(&["stations", "request", &station_id, kind], &db);
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        run_until("both answers in the ledger", &|| {
+            let answered: i64 = village_kiosk::backoffice::Db::open(&db)
+                .unwrap()
+                .conn()
+                .query_row(
+                    "SELECT COUNT(*) FROM remote_requests WHERE answered_at IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            answered == 2
+        });
+        let result: String = village_kiosk::backoffice::Db::open(&db)
+            .unwrap()
+            .conn()
+            .query_row(
+                "SELECT result FROM remote_requests WHERE kind = 'doctor'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let result: wire::RemoteDoctorResult = serde_json::from_str(&result).unwrap();
+        assert_eq!(result.verdict, "fail", "{result:?}");
+        let printer = result
+            .checks
+            .iter()
+            .find(|c| c.id == "printer")
+            .expect("a printer check");
+        // Demo mode configures no printer.port: a doctor that probed the port itself would
+        // have said "demo mode uses the simulated printer"; the driver's live status says this.
+        assert_eq!(
+            (printer.status.as_str(), printer.finding.as_str()),
+            ("fail", "paper out"),
+            "{printer:?}"
+        );
+        let ids: Vec<&str> = result.checks.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            village_kiosk::doctor::CHECK_IDS,
+            "same ids as kiosk doctor"
+        );
+        let table = stdout(&bo_cli(&["stations"], &db));
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with(&station_id) && l.contains("doctor #1 fail")),
+            "{table}"
+        );
+        let png = village_kiosk::backoffice::ledger::screenshot(
+            &village_kiosk::backoffice::Db::open(&db).unwrap(),
+            2,
+        )
+        .unwrap()
+        .expect("the idle screen's screenshot");
+        assert!(png.starts_with(b"\x89PNG"));
+        drop(kiosk);
+        drop(station);
+    }
 }

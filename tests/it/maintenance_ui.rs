@@ -333,3 +333,50 @@ fn the_pin_page_is_wiped_on_inactivity_like_a_visit() {
         .act(village_kiosk::ui::shell::Next::Show(Page::Maintenance));
     assert_eq!(e.kiosk.page(), Page::Idle);
 }
+
+/// 音量 on the maintenance page reaches spoken guidance: the next utterance handed to the
+/// engine carries the new volume, and it is kept for the next start (issue 16 part 2).
+#[test]
+fn the_maintenance_volume_reaches_the_voice_engine_and_the_next_start() {
+    use village_kiosk::voice::{Heard, Lang, Recorder};
+    let e = env();
+    let voice = Rc::new(Recorder::new(true, Lang::Zh, 70));
+    village_kiosk::ui::speech::attach(&e.kiosk, voice.clone(), 70);
+    let last_volume = || {
+        voice.heard().into_iter().rev().find_map(|h| match h {
+            Heard::Said { volume, .. } => Some(volume),
+            Heard::Cut { .. } => None,
+        })
+    };
+    e.tap("听");
+    assert_eq!(last_volume(), Some(70));
+
+    e.corner(5);
+    e.enter_pin(PIN);
+    assert_eq!(e.kiosk.page(), Page::Maintenance, "{}", e.pin_message());
+    e.tap("音量增大");
+    e.tap("音量增大");
+    assert_eq!(e.maintenance().get_volume(), 90);
+    e.tap("退出维护");
+    assert_eq!(e.kiosk.page(), Page::Idle);
+    e.tap("听");
+    assert_eq!(last_volume(), Some(90), "the engine is told the new volume");
+
+    // Kept for the next start; the config's value is only the default.
+    let settings = e
+        .kiosk
+        .desk
+        .borrow()
+        .setup
+        .as_ref()
+        .unwrap()
+        .paths
+        .settings
+        .clone();
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |_| Volume::load(&settings, 70).get() == 90),
+        "the volume was not kept in {}",
+        settings.display()
+    );
+}

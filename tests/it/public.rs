@@ -292,6 +292,124 @@ fn the_receipt_qr_decodes_to_the_public_page() {
     assert!(!page.contains(&card.name) && !page.contains(&card.id_number) && !page.contains(PHONE));
 }
 
+/// The receipt's public progress-page URL is learned once, by the station's own task, never on
+/// the submit path: with the county down at start an application is queued and its receipt has
+/// no QR code; once the county answers the outbox worker, the URL is learned without any
+/// receipt asking for it, and the next receipt carries it. (Before, only a submission asked
+/// again, up to 3 s on the submit path: this waited for ever.)
+#[test]
+fn the_public_url_is_learned_when_the_county_answers_not_on_the_submit_path() {
+    use std::sync::Arc;
+    use village_kiosk::county::outbox::WorkerConfig;
+    use village_kiosk::county::retry::BackoffPolicy;
+    use village_kiosk::county::{CountyAuth, CountyClient};
+    use village_kiosk::station::catalogue::IndexedCatalogue;
+    use village_kiosk::station::county::OutboxCounty;
+    use village_kiosk::station::ports::{Answer, ApplicationDraft, CountyLink};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The county's address, with nobody listening on it yet.
+    let addr = std::net::TcpListener::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = CountyClient::new(
+        &format!("http://{addr}"),
+        CountyAuth::DemoToken {
+            token: "secret".into(),
+            station_id: "ST-1".into(),
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let config = village_kiosk::config::Config::default();
+    let store_path = dir.path().join("kiosk.sqlite3");
+    let county = OutboxCounty::start_with_worker(
+        village_kiosk::store::Store::open(&store_path).unwrap(),
+        &store_path,
+        Some(client),
+        rt.handle().clone(),
+        Arc::new(IndexedCatalogue::shared(
+            village_kiosk::catalog::demo::demo_catalog_shared(),
+        )),
+        &config,
+        WorkerConfig {
+            policy: BackoffPolicy {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(1),
+            },
+            heartbeat_interval: Some(Duration::from_secs(1)),
+            ..WorkerConfig::default()
+        },
+    )
+    .unwrap()
+    .with_confirm_wait(WAIT);
+    let card = village_kiosk::sim::idcard::SimCard::demo_resident();
+    let draft = ApplicationDraft {
+        item_code: "SB-001".into(),
+        item_name: ITEM.into(),
+        card_kind: village_kiosk::idcard::CardKind::Resident,
+        applicant_name: card.name.clone(),
+        id_number: card.id_number.clone(),
+        answers: vec![Answer {
+            key: "phone".into(),
+            label: "联系电话".into(),
+            kind: village_kiosk::catalog::FieldKind::Phone,
+            value: PHONE.into(),
+        }],
+        agent: None,
+        keep_phone: false,
+        card_key: village_kiosk::county::client::card_key(&card.to_id_card()),
+    };
+
+    let mut learned = county.public_url_watch();
+    let queued = county
+        .submit(&draft)
+        .expect("accepted while the county is down");
+    assert!(queued.queued, "{queued:?}");
+    assert_eq!(
+        queued.qr_payload, "",
+        "no QR code while the county is unknown"
+    );
+    assert_eq!(*learned.borrow(), None);
+
+    // The county comes up on its address, with its public page.
+    let config = ServeConfig::demo(dir.path().join("county.sqlite3"), "secret".into());
+    let bo = EmbeddedBackoffice::start_with_extras(
+        config,
+        Bundles::demo().unwrap(),
+        addr,
+        ServeExtras {
+            public: Some(EmbeddedBackoffice::public_listener(loopback(), None, None).unwrap()),
+            ..ServeExtras::default()
+        },
+    )
+    .unwrap();
+    let base = bo.public_url().unwrap().to_string();
+    let url = rt.block_on(async {
+        tokio::time::timeout(WAIT, learned.wait_for(|u| u.is_some()))
+            .await
+            .expect("the public URL was learned once the county answered")
+            .expect("the learner is running")
+            .clone()
+    });
+    assert_eq!(url.as_deref(), Some(base.as_str()));
+    let confirmed = county.submit(&draft).expect("accepted");
+    assert!(!confirmed.queued, "{confirmed:?}");
+    assert!(
+        confirmed.qr_payload.starts_with(&format!("{base}/p/")),
+        "{}",
+        confirmed.qr_payload
+    );
+    assert!(county.shutdown(WAIT));
+    drop(bo);
+}
+
 /// The QR code's URL opened in a real browser (headless Chromium) over HTTPS with a server
 /// certificate; the screenshot is kept in target/tmp, and in docs/screens/public-progress-page.png
 /// with `UPDATE_SCREENS=1`.

@@ -436,6 +436,25 @@ fn the_config_is_loaded_in_one_place() {
     }
 }
 
+/// The county's public progress-page URL has one owner in the station, its learner task; the
+/// submit path only reads what it learned (ARCHITECTURE.md, `src/station`).
+#[test]
+fn the_public_url_is_asked_for_only_by_its_learner() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let code = code_of(&std::fs::read_to_string(root.join("src/station/county.rs")).unwrap());
+    let asks = code.matches(".hello()").count();
+    let learner = code
+        .split("async fn learn_public_url(")
+        .nth(1)
+        .and_then(|rest| rest.split("const STANDARD_PATH").next())
+        .unwrap_or_default();
+    assert!(
+        asks == 1 && learner.contains(".hello()"),
+        "src/station/county.rs asks GET /v1/station {asks} time(s) outside learn_public_url: \
+         the submit path must only read the learned URL"
+    );
+}
+
 /// The code of a module without its comments and its `#[cfg(test)]` part.
 fn code_of(text: &str) -> String {
     text.split("#[cfg(test)]")

@@ -448,3 +448,97 @@ async fn the_update_commands_sign_publish_download_and_install() {
     let (ok, out) = call(&["update", "confirm"]);
     assert!(ok && out.contains("not a trial boot"), "{out}");
 }
+
+/// 软件更新 between visits (issue 12 part 4) in the running app on Slint's testing backend: the
+/// update timer verifies an update while a villager is at the kiosk; the app installs nothing
+/// and does not reboot during the visit, and once the visit ends it writes the inactive slot
+/// with its counted boot entry and reboots into it.
+#[cfg(feature = "gui")]
+#[test]
+fn an_update_verified_during_a_visit_is_installed_after_the_visit() {
+    use std::rc::Rc;
+    use std::sync::atomic::AtomicUsize;
+    use village_kiosk::session::WipeReason;
+    use village_kiosk::station::software::{self, UpdaterInstall};
+    use village_kiosk::station::{DemoOptions, Station};
+    use village_kiosk::ui::app::{KioskOptions, UiEvent};
+    use village_kiosk::ui::shell::Next;
+    use village_kiosk::ui::{Kiosk, ManualClock, Page, headless};
+
+    const WAIT: Duration = Duration::from_secs(60);
+    headless::init().expect("headless platform");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bo = backoffice(d);
+    let (files, manifest_bytes, m) = release(d);
+    bo_update::publish(&bo.db().unwrap(), &manifest_bytes, &files, None, Utc::now()).unwrap();
+    let u = terminal(d);
+
+    let station = Station::demo(DemoOptions::default(), rt.handle().clone()).unwrap();
+    let reboots = Arc::new(AtomicUsize::new(0));
+    let r = reboots.clone();
+    let install = Arc::new(UpdaterInstall::new(
+        u.clone(),
+        Arc::new(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }),
+    ));
+    let mut services = station.services().clone();
+    services.software = Some(install.clone());
+    let kiosk = Kiosk::new(
+        services,
+        rt.handle().clone(),
+        Rc::new(ManualClock::new()),
+        KioskOptions::default(),
+        Arc::new(|| {}),
+    )
+    .unwrap();
+
+    // A villager is at the kiosk.
+    headless::tap(&kiosk, "点击屏幕开始办事").unwrap();
+    assert!(kiosk.wait_until(WAIT, |k| k.page() == Page::Home));
+
+    // Meanwhile the update timer downloads and verifies an update, and the app hears of it.
+    let client = bo.demo_client("ST-1").unwrap();
+    let offer = rt.block_on(u.check(&client, &[])).unwrap();
+    assert_eq!(offer, CheckOutcome::Offered(m.clone()));
+    assert_eq!(rt.block_on(u.download(&client)).unwrap().name(), "verified");
+    let sink = kiosk.sink();
+    let watch = software::watch(rt.handle(), install, Duration::from_secs(3600), move || {
+        sink.send(UiEvent::SoftwarePending)
+    });
+    assert!(kiosk.wait_event(WAIT), "the watch told the app");
+    assert_eq!(
+        u.state().unwrap().name(),
+        "verified",
+        "nothing installed during the visit"
+    );
+    assert!(!d.join("slot-b.img").exists());
+    assert_eq!(reboots.load(Ordering::SeqCst), 0);
+
+    // The visit ends: the update goes into slot b, then the terminal reboots into it.
+    kiosk.act(Next::Wipe(WipeReason::Finished));
+    assert!(
+        kiosk.wait_until(WAIT, |_| reboots.load(Ordering::SeqCst) == 1),
+        "no reboot after the visit (update state {})",
+        u.state().unwrap().name()
+    );
+    assert_eq!(u.state().unwrap().name(), "installed");
+    let rootfs = std::fs::read(files.join("rootfs.img")).unwrap();
+    let slot = std::fs::read(d.join("slot-b.img")).unwrap();
+    assert_eq!(&slot[..rootfs.len()], &rootfs[..]);
+    assert!(
+        d.join("esp/loader/entries/village-kiosk-b+2.conf").exists(),
+        "the counted entry of slot b"
+    );
+    assert_eq!(reboots.load(Ordering::SeqCst), 1, "rebooted once");
+    watch.abort();
+    drop(kiosk);
+    drop(station);
+}
