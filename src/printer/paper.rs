@@ -210,6 +210,15 @@ impl PaperInterpreter {
         &self.transcript
     }
 
+    /// The receipt is torn off: the paper printed so far and its transcript are dropped (a
+    /// real printer keeps nothing of what it printed); state, modes and the byte count stay.
+    /// Between jobs only.
+    pub fn tear_off(&mut self) {
+        self.paper = Bitmap::new(self.dots, 0);
+        self.y = 0;
+        self.transcript.clear();
+    }
+
     /// The paper printed so far, with a little blank paper below.
     pub fn paper(&self) -> Bitmap {
         let mut p = self.paper.clone();

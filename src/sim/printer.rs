@@ -135,6 +135,12 @@ impl PrinterSimulator {
         self.shared.model().transcript().to_vec()
     }
 
+    /// Tears the printed receipts off: the transcript and the paper so far are dropped, so a
+    /// long run (the soak test) does not keep every receipt in memory.
+    pub fn tear_off(&self) {
+        self.shared.model().tear_off();
+    }
+
     /// The text lines printed so far.
     pub fn texts(&self) -> Vec<String> {
         self.transcript()

@@ -1,5 +1,6 @@
 //! Salvage (抢救) of a damaged store: copies every readable undelivered outbox row (pending and
-//! needs attention) with its local case into a fresh store, and lists what could not be read.
+//! needs attention) with its local case, and every readable rating waiting for its application's
+//! case number (`waiting_evaluations`), into a fresh store, and lists what could not be read.
 //!
 //! A store that fails `PRAGMA quick_check` is refused at open ([`super::StoreError::Damaged`]),
 //! which would strand the applications the screen already called accepted. Salvage reads a
@@ -15,8 +16,15 @@
 //! and announcements (fetched again). Receipt counters are copied where readable and raised
 //! above every receipt number read, so no receipt number is handed out twice.
 //!
-//! It must never write to the damaged file and never drop an undelivered row silently: each is
-//! either in the fresh store or in [`Salvage::unreadable`].
+//! Ratings waiting for a case number (issue 14 #5) are undelivered too: the screen said the
+//! rating was saved. They are found like outbox rows (scans both ways, the receipt and key
+//! indexes, a lookup of every rowid and of every copied receipt) and copied byte for byte (same
+//! receipt, key, level, comment, time) when their application's receipt lookup was copied, so
+//! the fresh store releases them when the county confirms the application. A waiting rating
+//! whose application did not make it is listed as unreadable with its receipt number.
+//!
+//! It must never write to the damaged file and never drop an undelivered row or waiting rating
+//! silently: each is either in the fresh store or in [`Salvage::unreadable`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,6 +41,8 @@ pub struct Salvage {
     pub copied: Vec<SalvagedRow>,
     /// Rows (or parts of rows) that could not be read, with why.
     pub unreadable: Vec<Unreadable>,
+    /// Ratings waiting for their case number now in the fresh store, by receipt number.
+    pub waiting_ratings: Vec<String>,
     /// Delivered rows read and left behind (the county has them).
     pub delivered_left: u32,
     /// Whether the receipt counters could be read in full (else they were rebuilt from the
@@ -64,10 +74,21 @@ pub struct Unreadable {
     pub idempotency_key: Option<String>,
     /// `pending` or `needs_attention` as the state index says, if it still can.
     pub state: Option<String>,
-    /// Whether only the local case is lost (the row itself was copied).
-    pub local_case_only: bool,
+    /// What was lost: the outbox entry, only its receipt lookup, or a waiting rating.
+    pub part: LostPart,
     /// SQLite's words for what failed.
     pub detail: String,
+}
+
+/// Which part of an undelivered item could not be salvaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostPart {
+    /// The outbox row itself.
+    Entry,
+    /// Only the application's local case (receipt lookup); the row itself was copied.
+    ReceiptLookup,
+    /// A rating waiting for its application's case number (`waiting_evaluations`).
+    WaitingRating,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +253,12 @@ fn row_by(
     column: &str,
     value: impl rusqlite::ToSql,
 ) -> Result<Option<Row>, String> {
-    let sql = format!("SELECT * FROM {table} WHERE {column} = ?1");
+    // A waiting rating is looked up with its rowid (its table's key is the receipt number).
+    let sql = if table == "waiting_evaluations" {
+        format!("SELECT rowid AS _rowid, * FROM {table} WHERE {column} = ?1")
+    } else {
+        format!("SELECT * FROM {table} WHERE {column} = ?1")
+    };
     let mut st = conn.prepare(&sql).map_err(|e| e.to_string())?;
     let names: Vec<String> = st.column_names().map(str::to_string).collect();
     st.query_row([value], |r| {
@@ -365,6 +391,8 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
     let outbox_cols = columns(dest.conn(), "outbox")?;
     let case_cols = columns(dest.conn(), "local_cases")?;
     let mut counters: BTreeMap<String, i64> = BTreeMap::new();
+    // Receipt numbers whose local case is in the fresh store (a waiting rating needs one).
+    let mut cased: BTreeSet<String> = BTreeSet::new();
     let tx = dest.conn_mut().transaction()?;
     for id in ids {
         let row = match row_by(src, "outbox", "id", id) {
@@ -381,7 +409,7 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
                     receipt_number: receipt_of.get(&id).cloned(),
                     idempotency_key: key_of.get(&id).cloned(),
                     state: state_of.get(&id).cloned(),
-                    local_case_only: false,
+                    part: LostPart::Entry,
                     detail: "an index names the row but the table has lost it".into(),
                 });
                 continue;
@@ -392,7 +420,7 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
                     receipt_number: receipt_of.get(&id).cloned(),
                     idempotency_key: key_of.get(&id).cloned(),
                     state: state_of.get(&id).cloned(),
-                    local_case_only: false,
+                    part: LostPart::Entry,
                     detail,
                 });
                 continue;
@@ -409,7 +437,7 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
                 receipt_number: receipt_of.get(&id).cloned(),
                 idempotency_key: key_of.get(&id).cloned(),
                 state: Some(state.clone()),
-                local_case_only: false,
+                part: LostPart::Entry,
                 detail,
             });
             continue;
@@ -426,6 +454,9 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
                     insert(&tx, "local_cases", &case_cols, &case, "INSERT")?;
                     receipt = text(&case, "receipt_number").or(receipt);
                     local_case = true;
+                    if let Some(r) = text(&case, "receipt_number") {
+                        cased.insert(r);
+                    }
                 }
                 Ok(None) => {}
                 Err(detail) => report.unreadable.push(Unreadable {
@@ -433,7 +464,7 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
                     receipt_number: receipt.clone(),
                     idempotency_key: text(&row, "idempotency_key"),
                     state: Some(state.clone()),
-                    local_case_only: true,
+                    part: LostPart::ReceiptLookup,
                     detail,
                 }),
             }
@@ -450,6 +481,7 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
             local_case,
         });
     }
+    copy_waiting_ratings(src, &tx, &cased, &mut report)?;
     // Receipt numbers: the counters where readable, raised above every receipt read (delivered
     // ones too), so a receipt number is never handed out twice.
     let (rows, failed) =
@@ -486,6 +518,157 @@ fn copy_undelivered(src: &Connection, dest: &mut Store) -> Result<Salvage, Salva
     }
     tx.commit()?;
     Ok(report)
+}
+
+/// Why a waiting rating that was read cannot be trusted, if it cannot.
+fn implausible_rating(row: &Row) -> Option<String> {
+    if text(row, "idempotency_key").is_none_or(|k| k.trim().is_empty()) {
+        return Some("the rating was read but has no idempotency key".into());
+    }
+    match row.get("level") {
+        Some(Value::Integer(l)) if (1..=5).contains(l) => {}
+        _ => return Some("the rating was read but its level is not 1 to 5".into()),
+    }
+    if text(row, "evaluated_at").is_none() {
+        return Some("the rating was read but has no time".into());
+    }
+    None
+}
+
+/// One waiting rating by `column` with its rowid.
+fn rating_by(
+    conn: &Connection,
+    column: &str,
+    value: impl rusqlite::ToSql,
+) -> Result<Option<(i64, Row)>, String> {
+    match row_by(conn, "waiting_evaluations", column, value)? {
+        None => Ok(None),
+        Some(mut row) => match row.remove("_rowid") {
+            Some(Value::Integer(rowid)) => Ok(Some((rowid, row))),
+            _ => Err("the rating was read without its rowid".into()),
+        },
+    }
+}
+
+/// Copies the ratings waiting for a case number (`waiting_evaluations`) whose application's
+/// local case is in the fresh store (receipt numbers in `cased`); lists every other one it
+/// finds, read or only named by an index, as unreadable.
+fn copy_waiting_ratings(
+    src: &Connection,
+    tx: &Connection,
+    cased: &BTreeSet<String>,
+    report: &mut Salvage,
+) -> Result<(), SalvageError> {
+    // Stores from before migration 5 have no such table: nothing waits.
+    let has_table = src
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'waiting_evaluations'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()
+        .is_ok_and(|t| t.is_some());
+    if !has_table {
+        return Ok(());
+    }
+    // Every rowid any structure still names, with the receipt and key the indexes hold.
+    let mut rowids: BTreeSet<i64> = BTreeSet::new();
+    let mut receipt_at: BTreeMap<i64, String> = BTreeMap::new();
+    let mut key_at: BTreeMap<i64, String> = BTreeMap::new();
+    for sql in [
+        "SELECT rowid, receipt_number FROM waiting_evaluations ORDER BY rowid",
+        "SELECT rowid, receipt_number FROM waiting_evaluations ORDER BY rowid DESC",
+        "SELECT rowid, receipt_number FROM waiting_evaluations INDEXED BY sqlite_autoindex_waiting_evaluations_1 ORDER BY receipt_number",
+        "SELECT rowid, receipt_number FROM waiting_evaluations INDEXED BY sqlite_autoindex_waiting_evaluations_1 ORDER BY receipt_number DESC",
+    ] {
+        for (rowid, receipt) in scan::<i64>(src, sql).0 {
+            rowids.insert(rowid);
+            if let Some(r) = receipt {
+                receipt_at.insert(rowid, r);
+            }
+        }
+    }
+    for sql in [
+        "SELECT rowid, idempotency_key FROM waiting_evaluations INDEXED BY sqlite_autoindex_waiting_evaluations_2 ORDER BY idempotency_key",
+        "SELECT rowid, idempotency_key FROM waiting_evaluations INDEXED BY sqlite_autoindex_waiting_evaluations_2 ORDER BY idempotency_key DESC",
+    ] {
+        for (rowid, key) in scan::<i64>(src, sql).0 {
+            rowids.insert(rowid);
+            if let Some(k) = key {
+                key_at.insert(rowid, k);
+            }
+        }
+    }
+    // Read each rating by rowid (intact leaves past a damaged one), then by every receipt
+    // copied or named (through the receipt index).
+    let mut read: BTreeMap<i64, Row> = BTreeMap::new();
+    let mut failed: BTreeMap<i64, String> = BTreeMap::new();
+    let highest = rowids.last().copied().unwrap_or(0);
+    for rowid in 1..=highest.saturating_add(64) {
+        match rating_by(src, "rowid", rowid) {
+            Ok(Some((rowid, row))) => {
+                read.insert(rowid, row);
+            }
+            Ok(None) => {}
+            Err(detail) => {
+                failed.insert(rowid, detail);
+            }
+        }
+    }
+    let receipts: BTreeSet<&String> = cased.iter().chain(receipt_at.values()).collect();
+    for receipt in receipts {
+        if read
+            .values()
+            .any(|r| text(r, "receipt_number").as_ref() == Some(receipt))
+        {
+            continue;
+        }
+        if let Ok(Some((rowid, row))) = rating_by(src, "receipt_number", receipt) {
+            read.insert(rowid, row);
+        }
+    }
+    let cols = columns(tx, "waiting_evaluations")?;
+    for row in read.values() {
+        let lost = |detail: &str| Unreadable {
+            outbox_id: None,
+            receipt_number: text(row, "receipt_number"),
+            idempotency_key: text(row, "idempotency_key"),
+            state: None,
+            part: LostPart::WaitingRating,
+            detail: detail.to_string(),
+        };
+        match (implausible_rating(row), text(row, "receipt_number")) {
+            (Some(detail), _) => report.unreadable.push(lost(&detail)),
+            (None, Some(receipt)) if cased.contains(&receipt) => {
+                insert(tx, "waiting_evaluations", &cols, row, "INSERT")?;
+                report.waiting_ratings.push(receipt);
+            }
+            (None, _) => report.unreadable.push(lost(
+                "the rating was read but its application (or its receipt lookup) was not salvaged",
+            )),
+        }
+    }
+    // Named by a scan or an index, or within their range and failing to read: never read.
+    let missing: BTreeSet<i64> = rowids
+        .iter()
+        .copied()
+        .chain(failed.keys().copied().filter(|r| *r <= highest))
+        .filter(|r| !read.contains_key(r))
+        .collect();
+    for rowid in &missing {
+        report.unreadable.push(Unreadable {
+            outbox_id: None,
+            receipt_number: receipt_at.get(rowid).cloned(),
+            idempotency_key: key_at.get(rowid).cloned(),
+            state: None,
+            part: LostPart::WaitingRating,
+            detail: failed
+                .get(rowid)
+                .cloned()
+                .unwrap_or_else(|| "an index names the rating but the table has lost it".into()),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

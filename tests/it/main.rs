@@ -16,6 +16,8 @@ mod printer;
 mod provision;
 mod public;
 mod salvage;
+#[cfg(feature = "gui")]
+mod soak;
 mod staff;
 mod staff_cli;
 #[cfg(feature = "gui")]

@@ -1,6 +1,7 @@
 //! `kiosk outbox salvage` (issue 14 #6) on stores damaged on purpose: pages of the file are
 //! overwritten, the kiosk refuses the store, salvage copies every readable undelivered row
-//! byte for byte into a fresh store and names the rows it could not read.
+//! byte for byte into a fresh store and names the rows it could not read; likewise the ratings
+//! waiting for a case number.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -277,4 +278,124 @@ fn salvage_leaves_a_healthy_store_alone() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to salvage"));
     assert_eq!(std::fs::read(data.join(STORE_FILE)).unwrap(), before);
+}
+
+/// A rating waiting for its case number, as `waiting_evaluations` holds it.
+type Waiting = (String, String, i64, Option<String>, String);
+
+fn waiting_rows(conn: &rusqlite::Connection) -> BTreeSet<Waiting> {
+    let mut st = conn
+        .prepare(
+            "SELECT receipt_number, idempotency_key, level, comment, evaluated_at
+             FROM waiting_evaluations",
+        )
+        .unwrap();
+    st.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .unwrap()
+    .map(|r| r.unwrap())
+    .collect()
+}
+
+/// Rates (好差评) the first `n` undelivered applications of `rows` while they wait for their case
+/// number; returns the ratings as stored.
+fn rate_waiting(data: &Path, rows: &BTreeMap<i64, Sent>, n: usize) -> BTreeSet<Waiting> {
+    use village_kiosk::county::outbox::QueuedEvaluation;
+    let mut store = Store::open_in(data).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 4, 0, 0).unwrap();
+    for (i, s) in rows
+        .values()
+        .filter(|s| s.state != "delivered")
+        .take(n)
+        .enumerate()
+    {
+        let level = u8::try_from(i % 5 + 1).unwrap();
+        let queued =
+            Outbox::evaluate_receipt(&mut store, &s.receipt, level, Some("很好".into()), now)
+                .unwrap();
+        assert!(matches!(queued, QueuedEvaluation::WaitingForCase { .. }));
+    }
+    let waiting = waiting_rows(store.conn());
+    assert_eq!(waiting.len(), n);
+    store
+        .conn()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    waiting
+}
+
+fn root_page(file: &Path, name: &str) -> u64 {
+    let conn = rusqlite::Connection::open(file).unwrap();
+    let root: i64 = conn
+        .query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap();
+    u64::try_from(root).unwrap() - 1
+}
+
+#[test]
+fn salvage_copies_the_ratings_waiting_for_a_case_number() {
+    let (_dir, data) = data_dir();
+    let rows = fill(&data, 12);
+    let waiting = rate_waiting(&data, &rows, 3);
+    let file = data.join(STORE_FILE);
+    // Damage the outbox's key index: every row is still readable, and so is every rating.
+    overwrite_page(&file, root_page(&file, "sqlite_autoindex_outbox_1"));
+    assert!(matches!(
+        Store::open_in(&data),
+        Err(StoreError::Damaged { .. })
+    ));
+    let out = salvage_cmd(&data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("salvaged 3 of 3 ratings waiting for their case number"),
+        "{stdout}"
+    );
+    let store = Store::open_in(&data).expect("the salvaged store opens");
+    assert_eq!(
+        waiting_rows(store.conn()),
+        waiting,
+        "same receipts, keys, levels, comments and times"
+    );
+    assert!(!stdout.contains("很好"), "{stdout}");
+}
+
+#[test]
+fn salvage_names_the_waiting_ratings_it_cannot_read() {
+    let (_dir, data) = data_dir();
+    let rows = fill(&data, 12);
+    let waiting = rate_waiting(&data, &rows, 3);
+    let file = data.join(STORE_FILE);
+    // Damage the ratings' table: the receipt index still names each one.
+    overwrite_page(&file, root_page(&file, "waiting_evaluations"));
+    assert!(matches!(
+        Store::open_in(&data),
+        Err(StoreError::Damaged { .. })
+    ));
+    let out = salvage_cmd(&data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    for (receipt, ..) in &waiting {
+        assert!(
+            stdout.contains(&format!(
+                "could not read: rating waiting for receipt {receipt} "
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("salvaged 0 of 3 ratings waiting for their case number"),
+        "{stdout}"
+    );
+    // The applications themselves are all there.
+    let expected: BTreeMap<i64, Sent> = rows
+        .into_iter()
+        .filter(|(_, s)| s.state != "delivered")
+        .collect();
+    assert_eq!(salvaged_rows(&data), expected);
 }

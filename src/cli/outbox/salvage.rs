@@ -2,7 +2,8 @@
 //!
 //! By default it works in the data directory: the fresh store is built beside the damaged one,
 //! the damaged file (with its `-wal` and `-shm`) is moved aside as
-//! `kiosk.sqlite3.damaged-<UTC time>` and the fresh one takes its place. With `--out PATH` it
+//! `kiosk.sqlite3.damaged-<UTC time>` and the fresh one takes its place. Ratings waiting for a
+//! case number are salvaged with their application. With `--out PATH` it
 //! only writes the fresh store there. Exit codes: 0 every undelivered row was copied (or the
 //! store is not damaged), 3 copied what could be read and listed the rest, 1 nothing could be
 //! done (the message says why). Prints no personal data: ids, receipt numbers and keys only.
@@ -16,7 +17,7 @@ use super::load_config;
 use crate::cli::Globals;
 use crate::config;
 use crate::store::STORE_FILE;
-use crate::store::salvage::{Salvage, passes_quick_check, salvage, sidecar};
+use crate::store::salvage::{LostPart, Salvage, passes_quick_check, salvage, sidecar};
 
 /// Exit code: some rows could not be read (they are listed).
 pub const EXIT_SALVAGED_WITH_LOSSES: u8 = 3;
@@ -100,7 +101,16 @@ fn swap(store: &Path, fresh: &Path, stamp: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn print_report(r: &Salvage, from: &Path, into: &Path) -> anyhow::Result<()> {
-    let undelivered = r.copied.len() + r.unreadable.iter().filter(|u| !u.local_case_only).count();
+    let undelivered = r.copied.len()
+        + r.unreadable
+            .iter()
+            .filter(|u| u.part == LostPart::Entry)
+            .count();
+    let ratings_lost = r
+        .unreadable
+        .iter()
+        .filter(|u| u.part == LostPart::WaitingRating)
+        .count();
     let count = |kind: &str| r.copied.iter().filter(|c| c.kind == kind).count();
     outln!(
         "salvaged {} of {} undelivered entries from {} into {} ({} applications, {} evaluations, {} heartbeats)",
@@ -112,11 +122,24 @@ fn print_report(r: &Salvage, from: &Path, into: &Path) -> anyhow::Result<()> {
         count("evaluation"),
         count("heartbeat")
     );
+    outln!(
+        "salvaged {} of {} ratings waiting for their case number",
+        r.waiting_ratings.len(),
+        r.waiting_ratings.len() + ratings_lost
+    );
     for u in &r.unreadable {
-        let what = if u.local_case_only {
-            "receipt lookup of outbox entry"
-        } else {
-            "outbox entry"
+        if u.part == LostPart::WaitingRating {
+            outln!(
+                "could not read: rating waiting for receipt {} (key {}): {}",
+                u.receipt_number.as_deref().unwrap_or("unknown"),
+                u.idempotency_key.as_deref().unwrap_or("unknown"),
+                u.detail
+            );
+            continue;
+        }
+        let what = match u.part {
+            LostPart::ReceiptLookup => "receipt lookup of outbox entry",
+            _ => "outbox entry",
         };
         outln!(
             "could not read: {what} {} (state {}, receipt {}, key {}): {}",
@@ -128,9 +151,14 @@ fn print_report(r: &Salvage, from: &Path, into: &Path) -> anyhow::Result<()> {
             u.detail
         );
     }
-    if r.unreadable.iter().any(|u| !u.local_case_only) {
+    if r.unreadable.iter().any(|u| u.part == LostPart::Entry) {
         outln!(
             "what to do: ask the county (county-backoffice case list) whether the receipts above arrived; those that did not must be applied for again"
+        );
+    }
+    if ratings_lost > 0 {
+        outln!(
+            "note: the ratings listed above are not in the fresh store and will not reach the county"
         );
     }
     if !r.counters_complete {
