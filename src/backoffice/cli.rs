@@ -179,7 +179,8 @@ enum StationsCommand {
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
     },
-    /// Print the staff token the ledger page (/staff/ledger) asks for, until operator login.
+    /// Print the former interim staff token. It opens nothing any more: the ledger page is on
+    /// the staff listener (serve --staff-listen) behind the operator login, for supervisors.
     Token {
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
@@ -524,6 +525,10 @@ fn run_stations(
         }
         Some(StationsCommand::Token { db }) => {
             println!("{}", ledger::staff_token(&Db::open(&db)?)?);
+            eprintln!(
+                "note: this token no longer opens the ledger; log in as a supervisor at \
+                 /staff/ledger on the staff listener (serve --staff-listen)"
+            );
         }
         None => {
             let Some(db) = db else {

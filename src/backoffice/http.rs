@@ -221,11 +221,9 @@ pub(crate) fn router(state: AppState) -> Router {
         // Even `/healthz` tells a scanner a back office lives here: authenticated callers only.
         .route("/healthz", get(|| async { "ok" }))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    // County staff pages, never open to a station's certificate. Until operator login guards
-    // the whole `/staff` router, the ledger has its own interim check (a staff token).
-    let staff = Router::new().merge(super::ledger::router().route_layer(
-        middleware::from_fn_with_state(state.clone(), super::ledger::interim_guard),
-    ));
+    // County staff pages live on the staff listener, behind the operator login; the ledger's
+    // old address here says so (410 Gone).
+    let staff = super::ledger::gone_router();
     Router::new()
         .merge(api)
         .nest("/staff", staff)

@@ -10,9 +10,10 @@
 //!   remote requests and returns the requests still open, for the heartbeat's answer.
 //! - [`ledger`] joins the list and the heartbeats into [`LedgerRow`]s; [`coverage`] counts the
 //!   villages with a working terminal today.
-//! - [`router`] serves the ledger page (`/staff/ledger`) and the screenshots it links to. It is
-//!   nested under `/staff` by `http::router`; [`interim_guard`] (a staff token in the
-//!   database) guards it until operator login guards all of `/staff`.
+//! - [`ledger_body`] renders the ledger page; the staff listener serves it at `/staff/ledger`
+//!   behind the operator login, to supervisors ([`crate::backoffice::staff`]'s pages), with
+//!   each station's update state and offered version ([`super::update`]) beside its health.
+//!   The stations' listener answers its old address with 410 Gone ([`gone_router`]).
 //!
 //! Nothing personal is kept here: stations report devices, versions and counts only, and a
 //! screenshot is of the idle screen.
@@ -21,10 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -400,6 +399,10 @@ pub struct LedgerRow {
     /// The station's last doctor and screenshot requests.
     pub last_doctor: Option<RemoteEntry>,
     pub last_screenshot: Option<RemoteEntry>,
+    /// The update state of its last heartbeat (what `county-backoffice update status` shows).
+    pub update: Option<wire::UpdateReport>,
+    /// The software version offered to it now, if any.
+    pub offered_update: Option<String>,
 }
 
 impl LedgerRow {
@@ -464,6 +467,10 @@ pub fn ledger(
             health.insert(id, (verdict, failing, oldest, catalog));
         }
     }
+    let updates: BTreeMap<String, wire::UpdateReport> = super::update::stations(db)?
+        .into_iter()
+        .map(|u| (u.station_id, u.report))
+        .collect();
     let ids: BTreeSet<&String> = listed.keys().chain(seen.keys()).collect();
     let mut rows = Vec::new();
     for id in ids {
@@ -485,6 +492,8 @@ pub fn ledger(
             catalog_version: catalog,
             last_doctor: last_request(db, id, RemoteRequestKind::Doctor)?,
             last_screenshot: last_request(db, id, RemoteRequestKind::Screenshot)?,
+            update: updates.get(id).cloned(),
+            offered_update: super::update::offered_version(db, id)?,
         });
     }
     Ok(rows)
@@ -591,102 +600,78 @@ pub fn remote_summary(e: &RemoteEntry) -> String {
 // ---------------------------------------------------------------------------------------------
 // The page.
 
-/// The ledger's routes, nested under `/staff` by `http::router` (so `/staff/ledger`).
-pub(crate) fn router() -> Router<AppState> {
+/// The stations' listener's answer at the ledger's old address (`/staff/ledger...`): 410 Gone,
+/// saying where the page is now. Nested under `/staff` by `http::router`.
+pub(crate) fn gone_router() -> Router<AppState> {
+    async fn gone() -> Response {
+        (
+            StatusCode::GONE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "The station ledger moved to the staff listener (serve --staff-listen): \
+             /staff/ledger there, behind the operator login (county supervisors).\n\
+             站点台账已移到工作人员页面（--staff-listen 端口的 /staff/ledger），请用督办人账号登录。\n",
+        )
+            .into_response()
+    }
     Router::new()
-        .route("/ledger", get(ledger_page))
-        .route("/ledger/screenshots/{id}", get(screenshot_png))
+        .route("/ledger", get(gone))
+        .route("/ledger/{*rest}", get(gone))
 }
 
-/// The meta key of the interim staff token.
+/// The meta key of the former interim staff token (`county-backoffice stations token`).
 pub const STAFF_TOKEN_KEY: &str = "staff_ledger_token";
 
-/// The interim operator check on `/staff`: `Authorization: Bearer <staff token>`, the token
-/// being a 256-bit secret kept in the back office's database (0600) and printed by
-/// `county-backoffice stations token`. A station's certificate or the demo token is not
-/// enough. Replaced by operator login when that guards the whole `/staff` router.
-pub(crate) async fn interim_guard(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let db = state.db.clone();
-    let token = tokio::task::spawn_blocking(move || {
-        let db = db.lock().unwrap_or_else(|p| p.into_inner());
-        staff_token(&db)
-    })
-    .await;
-    match (given, token) {
-        (Some(g), Ok(Ok(t))) if constant_time_eq(g.as_bytes(), t.as_bytes()) => {
-            next.run(req).await
-        }
-        (_, Ok(Err(e))) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            "county staff only: send Authorization: Bearer <token from county-backoffice stations token>",
-        )
-            .into_response(),
-    }
-}
-
-/// The interim staff token, created on first use.
+/// The former interim staff token, created on first use. It opens nothing any more (the ledger
+/// is behind the operator login); `stations token` still prints it so scripts keep working.
 pub fn staff_token(db: &Db) -> Result<String, DbError> {
     db.secret(STAFF_TOKEN_KEY, || hex::encode(rand::random::<[u8; 32]>()))
 }
 
-async fn ledger_page(State(state): State<AppState>) -> Response {
-    let offline_after = state.config.offline_after;
-    let db = state.db.clone();
-    let now = Utc::now();
-    let rows = tokio::task::spawn_blocking(move || {
-        let db = db.lock().unwrap_or_else(|p| p.into_inner());
-        ledger(&db, now, offline_after)
-    })
-    .await;
-    match rows {
-        Ok(Ok(rows)) => Html(ledger_html(&rows, now)).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+/// The ledger page's update cell: `running 0.2.0; offered 0.3.0; downloading 0.3.0 (…)`.
+pub fn update_summary(r: &LedgerRow) -> String {
+    let mut parts = Vec::new();
+    if let Some(u) = &r.update {
+        parts.push(format!("running {}", u.running_version));
     }
+    parts.push(format!(
+        "offered {}",
+        r.offered_update.as_deref().unwrap_or("-")
+    ));
+    if let Some(u) = &r.update {
+        let mut state = u.state.clone();
+        if let Some(v) = &u.version {
+            state.push_str(&format!(" {v}"));
+        }
+        if let Some(d) = &u.detail {
+            state.push_str(&format!(" ({d})"));
+        }
+        parts.push(state);
+    }
+    parts.join("; ")
 }
 
-async fn screenshot_png(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    let db = state.db.clone();
-    let png = tokio::task::spawn_blocking(move || {
-        let db = db.lock().unwrap_or_else(|p| p.into_inner());
-        screenshot(&db, id)
-    })
-    .await;
-    match png {
-        Ok(Ok(Some(png))) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("image/png"))],
-            png,
-        )
-            .into_response(),
-        Ok(Ok(None)) => (StatusCode::NOT_FOUND, format!("no screenshot #{id}")).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-/// The ledger page (站点台账) as plain HTML.
+/// The ledger page (站点台账) as a whole plain HTML document, without forms.
 pub fn ledger_html(rows: &[LedgerRow], now: DateTime<Utc>) -> String {
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <title>站点台账 Station ledger</title></head><body><h1>站点台账 Station ledger</h1>{}\
+         </body></html>\n",
+        ledger_body(rows, now, None)
+    )
+}
+
+/// The ledger's coverage line and table. With the session's CSRF token `csrf`, each station
+/// gets the forms asking it for a doctor run or a screenshot (`POST
+/// /staff/ledger/{station}/request`).
+pub fn ledger_body(rows: &[LedgerRow], now: DateTime<Utc>, csrf: Option<&str>) -> String {
     let cov = coverage(rows);
     let mut html = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <title>站点台账 Station ledger</title></head><body><h1>站点台账 Station ledger</h1>\
-         <p id=\"coverage\">覆盖 Coverage: {} / {} villages with a working terminal ({} UTC); \
+        "<p id=\"coverage\">覆盖 Coverage: {} / {} villages with a working terminal ({} UTC); \
          {} station(s) not on the list</p>\
          <table border=\"1\" cellpadding=\"4\"><thead><tr><th>Station</th><th>Village</th>\
          <th>State</th><th>Last seen (UTC)</th><th>Verdict</th><th>Failing checks</th>\
-         <th>Queue</th><th>Oldest pending (UTC)</th><th>Versions</th><th>Faults</th>\
-         <th>Remote</th></tr></thead><tbody>",
+         <th>Queue</th><th>Oldest pending (UTC)</th><th>Versions</th>\
+         <th>更新 Update</th><th>Faults</th><th>Remote</th></tr></thead><tbody>",
         cov.covered,
         cov.villages,
         now.format("%Y-%m-%d %H:%M"),
@@ -735,7 +720,7 @@ pub fn ledger_html(rows: &[LedgerRow], now: DateTime<Utc>) -> String {
             }
             if s.answered_at.is_some() {
                 remote.push_str(&format!(
-                    "<a href=\"ledger/screenshots/{}\">{}</a>",
+                    "<a href=\"/staff/ledger/screenshots/{}\">{}</a>",
                     s.id,
                     html_escape(&remote_summary(s))
                 ));
@@ -743,9 +728,24 @@ pub fn ledger_html(rows: &[LedgerRow], now: DateTime<Utc>) -> String {
                 remote.push_str(&html_escape(&remote_summary(s)));
             }
         }
+        if let Some(csrf) = csrf {
+            for (kind, label) in [
+                ("doctor", "远程体检 Doctor"),
+                ("screenshot", "截屏 Screenshot"),
+            ] {
+                remote.push_str(&format!(
+                    "<form method=\"post\" action=\"/staff/ledger/{}/request\">\
+                     <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+                     <input type=\"hidden\" name=\"kind\" value=\"{kind}\">\
+                     <button>{label}</button></form>",
+                    pct(&r.station_id),
+                    html_escape(csrf)
+                ));
+            }
+        }
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td class=\"update\">{}</td><td>{}</td><td>{}</td></tr>",
             html_escape(&r.station_id),
             html_escape(&village),
             r.presence.as_str(),
@@ -758,12 +758,26 @@ pub fn ledger_html(rows: &[LedgerRow], now: DateTime<Utc>) -> String {
                 .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_else(|| "-".into()),
             html_escape(&versions),
+            html_escape(&update_summary(r)),
             html_escape(&faults),
             remote,
         ));
     }
-    html.push_str("</tbody></table></body></html>\n");
+    html.push_str("</tbody></table>");
     html
+}
+
+/// Percent-encodes a path segment.
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn html_escape(s: &str) -> String {
@@ -771,10 +785,6 @@ fn html_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -828,6 +838,8 @@ mod tests {
             catalog_version: Some(7),
             last_doctor: None,
             last_screenshot: None,
+            update: None,
+            offered_update: Some("0.3.0".into()),
         };
         let mut healthy = seen.clone();
         (healthy.printer_ok, healthy.paper) = (true, "ok".into());
@@ -841,6 +853,7 @@ mod tests {
         assert!(html.contains("printer: cover open; paper out"));
         assert!(html.contains("cover open &amp; paper out"));
         assert!(html.contains("never 从未上线"));
+        assert!(html.contains("offered 0.3.0"));
         // 东关村 has one working terminal, 西关村 none.
         assert_eq!(
             coverage(&rows),

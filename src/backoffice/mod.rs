@@ -377,6 +377,8 @@ async fn serve_with_gate(
                 holidays: options.holidays.clone(),
                 routes: Arc::new(bundles.routes().clone()),
                 secure: tls.is_some(),
+                login_limiter: Default::default(),
+                offline_after: config.offline_after,
             };
             let listener = http::listen(
                 staff_listener,

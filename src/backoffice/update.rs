@@ -212,6 +212,13 @@ pub fn served(db: &Db, station: &str) -> Result<Option<(Vec<u8>, PathBuf)>, DbEr
         .optional()?)
 }
 
+/// The version of the update offered to `station` now, if any.
+pub fn offered_version(db: &Db, station: &str) -> Result<Option<String>, DbError> {
+    Ok(served(db, station)?
+        .and_then(|(bytes, _)| check_manifest(&bytes).ok())
+        .map(|(m, _)| m.version))
+}
+
 /// Keeps the update report of a station's heartbeat.
 pub fn record_heartbeat(
     db: &Db,
@@ -257,9 +264,7 @@ pub fn stations(db: &Db) -> Result<Vec<StationUpdate>, DbError> {
     };
     let mut out = Vec::new();
     for (station_id, report, at) in rows {
-        let offered = served(db, &station_id)?
-            .and_then(|(bytes, _)| check_manifest(&bytes).ok())
-            .map(|(m, _)| m.version);
+        let offered = offered_version(db, &station_id)?;
         out.push(StationUpdate {
             report: serde_json::from_str(&report).unwrap_or_default(),
             offered,

@@ -120,8 +120,8 @@ async fn the_ledger_and_healthz_need_authentication() {
     let dir = tempfile::tempdir().unwrap();
     let bo = EmbeddedBackoffice::start(&dir.path().join("county.sqlite3")).unwrap();
     let http = reqwest::Client::new();
-    // The ledger is a staff page now (`/staff/ledger`, tests/it/fleet.rs): not even a
-    // station's credentials open it.
+    // The ledger is a staff page on the staff listener now (tests/it/fleet.rs): the stations'
+    // listener answers its old address with 410 Gone, whatever the credentials.
     let staff = http
         .get(format!("{}/staff/ledger", bo.url()))
         .bearer_auth(bo.token())
@@ -131,7 +131,7 @@ async fn the_ledger_and_healthz_need_authentication() {
         .unwrap();
     assert_eq!(
         staff.status().as_u16(),
-        401,
+        410,
         "/staff/ledger with a station's token"
     );
     for path in ["/healthz"] {

@@ -7,8 +7,12 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use village_kiosk::backoffice::EmbeddedBackoffice;
+use ed25519_dalek::SigningKey;
+use village_kiosk::backoffice::staff::StaffOptions;
+use village_kiosk::backoffice::{Bundles, EmbeddedBackoffice, ServeConfig, update as bo_update};
 use village_kiosk::county::wire;
+use village_kiosk::update::driver::describe_file;
+use village_kiosk::update::manifest::{self, SLOT_FILES, UpdateManifest};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -81,48 +85,146 @@ fn the_station_list_imports_whole_or_not_at_all() {
     assert_eq!(out.status.code(), Some(2), "clap refuses an unknown kind");
 }
 
-/// The ledger page lives under `/staff`: a station's credentials do not open it, the staff
-/// token does.
+/// A demo back office (database `db`) with the staff pages on their own listener and the
+/// demo operators (`hr`, `mz` clerks, `boss` supervisor).
+fn staffed(db: &Path) -> EmbeddedBackoffice {
+    let bo = EmbeddedBackoffice::start_with_staff(
+        ServeConfig::demo(db.to_path_buf(), "fleet-token".into()),
+        Bundles::demo().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+        StaffOptions::default(),
+    )
+    .unwrap();
+    crate::staff::add_operators(&bo);
+    bo
+}
+
+/// Issue 16 part 5 + issue 12 part 5: the ledger is on the staff listener behind the operator
+/// login, for supervisors, with each station's offered update; the stations' listener answers
+/// its old address with 410 and a station's credentials open nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_ledger_page_is_for_staff_not_for_stations() {
+async fn the_ledger_is_behind_the_operator_login_with_the_update_column() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("county.sqlite3");
-    let bo = EmbeddedBackoffice::start(&db).unwrap();
-    let http = reqwest::Client::new();
-    let url = format!("{}/staff/ledger", bo.url());
-    let anon = http.get(&url).send().await.unwrap();
-    assert_eq!(anon.status().as_u16(), 401);
-    let station = http
-        .get(&url)
-        .bearer_auth(bo.token())
-        .header(wire::STATION_ID_HEADER, "ST-A")
+    let bo = staffed(&db);
+    let list = dir.path().join("stations.csv");
+    std::fs::write(&list, LIST).unwrap();
+    assert!(
+        bo_cli(&["stations", "import", list.to_str().unwrap()], &db)
+            .status
+            .success()
+    );
+    // Version 0.9.0 offered to ST-A first (a staged rollout).
+    let files = dir.path().join("release");
+    std::fs::create_dir_all(&files).unwrap();
+    for (n, len) in [("rootfs.img", 4096), ("vmlinuz", 100), ("initrd.img", 200)] {
+        std::fs::write(files.join(n), vec![1u8; len]).unwrap();
+    }
+    let m = UpdateManifest {
+        manifest_version: manifest::MANIFEST_VERSION,
+        version: "0.9.0".into(),
+        issued_at: chrono::Utc::now(),
+        files: SLOT_FILES
+            .iter()
+            .map(|n| describe_file(n, &files.join(n)).unwrap())
+            .collect(),
+    };
+    let signed = manifest::sign(&m, &SigningKey::from_bytes(&[42; 32])).unwrap();
+    bo_update::publish(
+        &bo.db().unwrap(),
+        &signed,
+        &files,
+        Some(&["ST-A".to_string()]),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let staff = bo.staff_url().unwrap();
+    // Not logged in: to the login page.
+    let anon = http
+        .get(format!("{staff}/staff/ledger"))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        station.status().as_u16(),
-        401,
-        "a station's token is not staff"
-    );
-    let old = http
-        .get(format!("{}/ledger", bo.url()))
-        .bearer_auth(bo.token())
-        .header(wire::STATION_ID_HEADER, "ST-A")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        old.status().as_u16(),
-        404,
-        "the ledger left the station API"
-    );
+    assert_eq!(anon.status().as_u16(), 303);
+    assert_eq!(anon.headers()["location"], "/staff/login");
+    // The stations' listener: gone from there, for stations and everyone else.
+    for station in [None, Some("ST-A")] {
+        let mut req = http.get(format!("{}/staff/ledger", bo.url()));
+        if let Some(id) = station {
+            req = req
+                .bearer_auth(bo.token())
+                .header(wire::STATION_ID_HEADER, id);
+        }
+        let old = req.send().await.unwrap();
+        assert_eq!(old.status().as_u16(), 410);
+        assert!(old.text().await.unwrap().contains("--staff-listen"));
+    }
+    // Nor does the former interim token open anything there.
     let token = stdout(&bo_cli(&["stations", "token"], &db))
         .trim()
         .to_string();
-    assert_eq!(token.len(), 64);
-    let page = http.get(&url).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(page.status().as_u16(), 200);
-    assert!(page.text().await.unwrap().contains("站点台账"));
+    let old = http
+        .get(format!("{}/staff/ledger", bo.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status().as_u16(), 410);
+
+    // A clerk: refused.
+    let clerk = crate::staff::login(&bo, "hr").await;
+    let (status, html) = clerk.get("/staff/ledger").await;
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("督办人"));
+    let (status, _) = clerk
+        .post(
+            "/staff/ledger/ST-A/request",
+            &[("csrf", "x"), ("kind", "doctor")],
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    // The supervisor: every listed station, the update column with ST-A's offered version.
+    let boss = crate::staff::login(&bo, "boss").await;
+    let (status, html) = boss.get("/staff/ledger").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("站点台账"));
+    let row = |id: &str| {
+        let at = html.find(&format!("<tr><td>{id}</td>")).expect(id);
+        html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row("ST-A").contains("offered 0.9.0"), "{}", row("ST-A"));
+    assert!(row("ST-B").contains("offered -"), "{}", row("ST-B"));
+    // Its forms carry the session's CSRF token; without it nothing is queued.
+    let csrf = boss.csrf("/staff/ledger").await;
+    let (status, _) = boss
+        .post(
+            "/staff/ledger/ST-B/request",
+            &[("csrf", "nope"), ("kind", "doctor")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = boss
+        .post(
+            "/staff/ledger/ST-B/request",
+            &[("csrf", &csrf), ("kind", "doctor")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = boss
+        .post(
+            "/staff/ledger/ST-Z/request",
+            &[("csrf", &csrf), ("kind", "doctor")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, html) = boss.get("/staff/ledger").await;
+    assert!(html.contains("doctor #1 waiting"), "{html}");
 }
 
 #[cfg(feature = "gui")]
@@ -167,7 +269,7 @@ mod remote {
 
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("county.sqlite3");
-        let bo = EmbeddedBackoffice::start(&db).unwrap();
+        let bo = super::staffed(&db);
         let list = dir.path().join("stations.csv");
         std::fs::write(&list, LIST).unwrap();
         let out = bo_cli(&["stations", "import", list.to_str().unwrap()], &db);
@@ -292,20 +394,12 @@ mod remote {
         );
         assert!(ran_rx.try_recv().is_err(), "the doctor ran once");
 
-        // The page shows the result to staff.
-        let token = stdout(&bo_cli(&["stations", "token"], &db))
-            .trim()
-            .to_string();
+        // The page shows the result to a supervisor.
         let page = rt.block_on(async {
-            reqwest::Client::new()
-                .get(format!("{}/staff/ledger", bo.url()))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            let boss = crate::staff::login(&bo, "boss").await;
+            let (status, page) = boss.get("/staff/ledger").await;
+            assert_eq!(status, 200);
+            page
         });
         assert!(page.contains("printer fail: out of paper"), "{page}");
         assert!(page.contains("ledger/screenshots/2"), "{page}");

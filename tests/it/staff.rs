@@ -146,14 +146,58 @@ pub struct Browser {
     http: reqwest::Client,
 }
 
-pub async fn try_login(base: &str, user: &str, password: &str) -> reqwest::Response {
-    client()
-        .post(format!("{base}/staff/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("username", user), ("password", password)]))
+/// What `GET /staff/login` gives a browser: the form's CSRF token and its cookie
+/// (`name=value`).
+pub async fn login_form(base: &str) -> (String, String) {
+    let r = client()
+        .get(format!("{base}/staff/login"))
         .send()
         .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let set = r
+        .headers()
+        .get("set-cookie")
         .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set.starts_with("staff_login_csrf="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
+    let html = r.text().await.unwrap();
+    let start = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    (html[start..start + 64].to_string(), cookie)
+}
+
+/// Posts the login form as a browser does: after opening it (its CSRF token and cookie).
+pub async fn try_login(base: &str, user: &str, password: &str) -> reqwest::Response {
+    let (csrf, cookie) = login_form(base).await;
+    post_login(base, Some(&cookie), &csrf, user, password).await
+}
+
+pub async fn post_login(
+    base: &str,
+    cookie: Option<&str>,
+    csrf: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let mut req = client()
+        .post(format!("{base}/staff/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[
+            ("csrf", csrf),
+            ("username", user),
+            ("password", password),
+        ]));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
 }
 
 pub async fn login(bo: &EmbeddedBackoffice, user: &str) -> Browser {
@@ -410,6 +454,54 @@ async fn repeated_failed_logins_lock_the_account_until_the_clock_passes() {
     assert_eq!(try_login(&base, "hr", PASSWORD).await.status(), 403);
 }
 
+/// Issue 13 item 2 leftovers: the login form's own CSRF token (double submit) and a per-address
+/// limit on login attempts, independent of the per-account lockout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_form_needs_its_csrf_token_and_attempts_are_limited_per_address() {
+    let s = start("2026-09-28T02:00:00Z");
+    add_operators(&s.bo);
+    let base = s.bo.staff_url().unwrap();
+    let (csrf, cookie) = login_form(&base).await;
+    // A cross-site form post: no cookie, or a token that is not the cookie's.
+    let r = post_login(&base, None, &csrf, "hr", PASSWORD).await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("登录页已过期"));
+    let other = "0".repeat(64);
+    let r = post_login(&base, Some(&cookie), &other, "hr", PASSWORD).await;
+    assert_eq!(r.status(), 403);
+    let r = post_login(&base, Some(&cookie), "", "hr", PASSWORD).await;
+    assert_eq!(r.status(), 403);
+    // The form's own token and cookie: logged in.
+    let r = post_login(&base, Some(&cookie), &csrf, "hr", PASSWORD).await;
+    assert_eq!(r.status(), 303);
+
+    // 4 attempts so far from 127.0.0.1; 6 more wrong passwords spread over accounts (never 5 in
+    // a row on one: no lockout) fill the minute's 10.
+    for user in ["mz", "mz", "boss", "boss", "mz", "boss"] {
+        assert_eq!(
+            try_login(&base, user, "wrong password!").await.status(),
+            401
+        );
+    }
+    let r = try_login(&base, "boss", PASSWORD).await;
+    assert_eq!(r.status(), 429, "the 11th attempt within a minute");
+    let retry: u64 = r
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(r.text().await.unwrap().contains("登录尝试过于频繁"));
+    // The limit is per address, not per account: the right password does not pass either, and
+    // no account is locked by it.
+    assert_eq!(try_login(&base, "hr", PASSWORD).await.status(), 429);
+    s.clock.advance(Duration::from_secs(61));
+    assert_eq!(try_login(&base, "boss", PASSWORD).await.status(), 303);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_goes_overdue_on_the_test_clock_and_the_report_counts_it() {
     // Monday 28 September 2026, 10:00 in the county.
@@ -655,10 +747,27 @@ async fn over_tls_the_session_cookie_is_secure() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The login form's CSRF cookie is Secure too.
+    let form = http
+        .get(format!("{base}/staff/login"))
+        .send()
+        .await
+        .unwrap();
+    let set = form.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("; Secure"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let html = form.text().await.unwrap();
+    let start = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &html[start..start + 64];
     let r = http
         .post(format!("{base}/staff/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form_body(&[("username", "boss"), ("password", PASSWORD)]))
+        .header("cookie", cookie)
+        .body(form_body(&[
+            ("csrf", csrf),
+            ("username", "boss"),
+            ("password", PASSWORD),
+        ]))
         .send()
         .await
         .unwrap();

@@ -124,7 +124,10 @@ fn the_shipped_2026_calendar_is_the_state_councils_notice() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data/holidays-2026.txt"),
     )
     .unwrap();
-    assert!(text.contains("国办发明电〔2025〕7号"), "the file cites its source");
+    assert!(
+        text.contains("国办发明电〔2025〕7号"),
+        "the file cites its source"
+    );
     let cal = HolidayCalendar::parse(&text).unwrap();
     let mut off = std::collections::BTreeSet::new();
     for (_, range) in OFF {

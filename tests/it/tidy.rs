@@ -633,3 +633,31 @@ fn every_screen_unit_uses_the_renderer_that_draws_no_cursor() {
     }
     assert_eq!(seen, 3, "the app, the not-provisioned and the fault screen");
 }
+
+/// Staff pages (the station ledger included) are served by the staff listener only, behind the
+/// operator login: the stations' router renders none of them and reads no ledger rows.
+#[test]
+fn the_stations_listener_serves_no_staff_page() {
+    let http = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backoffice/http.rs"),
+    )
+    .unwrap();
+    let code = code_of(&http);
+    for forbidden in [
+        "ledger_body",
+        "ledger_html",
+        "ledger::ledger(",
+        "pages::",
+        "screenshot(",
+    ] {
+        assert!(
+            !code.contains(forbidden),
+            "src/backoffice/http.rs uses {forbidden}: staff pages belong to staff::pages"
+        );
+    }
+    let pages = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backoffice/staff/pages.rs"),
+    )
+    .unwrap();
+    assert!(code_of(&pages).contains(".route(\"/staff/ledger\", get(ledger_page))"));
+}

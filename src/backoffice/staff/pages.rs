@@ -5,12 +5,21 @@
 //! cookie (`HttpOnly`, `SameSite=Strict`, `Path=/staff`, `Secure` when the listener has TLS)
 //! that names a live session of an enabled operator. Every POST carries the session's CSRF
 //! token in a `csrf` field. A clerk sees only the cases of their department. To add a staff
-//! page (the station ledger, …), add its route in [`protected`].
+//! page, add its route in [`protected`].
+//!
+//! The login form has its own CSRF token (no session exists yet): `GET /staff/login` sets it in
+//! a cookie only that path receives and in the form (double submit); a POST whose field and
+//! cookie differ is refused with 403. Login attempts are limited per client address
+//! ([`LOGIN_ATTEMPTS_PER_WINDOW`] per [`LOGIN_WINDOW`], on the injected clock): the next one
+//! gets 429 with `Retry-After`, whatever the account, beside the per-account lockout.
+//!
+//! The station ledger (`/staff/ledger`, [`crate::backoffice::ledger`]) is a supervisors' page
+//! here, with each station's update state beside its health.
 
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -20,6 +29,7 @@ use serde::Deserialize;
 
 use super::operators::{self, Role, Session};
 use super::{Clock, HolidayCalendar, Routes, StaffError, cases, county_day, followup, report};
+use crate::backoffice::http::PeerInfo;
 use crate::backoffice::{Db, DbError};
 use crate::county::wire::CaseStatus;
 
@@ -35,6 +45,49 @@ pub(crate) struct StaffState {
     pub routes: Arc<Routes>,
     /// Whether the listener has TLS (cookies get `Secure`).
     pub secure: bool,
+    /// Login attempts per client address (the per-IP rate limit).
+    pub login_limiter: Arc<Mutex<LoginLimiter>>,
+    /// A station is offline in the ledger when unseen this long (`serve --offline-after-mins`).
+    pub offline_after: std::time::Duration,
+}
+
+/// Login attempts allowed per client address per [`LOGIN_WINDOW`], whatever the account (the
+/// per-account lockout is [`operators::MAX_FAILED_LOGINS`]).
+pub const LOGIN_ATTEMPTS_PER_WINDOW: usize = 10;
+/// The window of [`LOGIN_ATTEMPTS_PER_WINDOW`].
+pub const LOGIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// The login form's double-submit CSRF cookie (set on `GET /staff/login`).
+pub const LOGIN_CSRF_COOKIE: &str = "staff_login_csrf";
+
+/// A sliding-window count of login attempts per client address (in memory: a restart forgets
+/// it, which only gives an attacker one more window).
+#[derive(Debug, Default)]
+pub(crate) struct LoginLimiter {
+    attempts:
+        std::collections::HashMap<std::net::IpAddr, std::collections::VecDeque<DateTime<Utc>>>,
+}
+
+impl LoginLimiter {
+    /// Records an attempt from `ip` at `now`: `Ok` when it is within the limit, else the
+    /// seconds until the next attempt is allowed (the refused attempt is not counted).
+    pub(crate) fn attempt(&mut self, ip: std::net::IpAddr, now: DateTime<Utc>) -> Result<(), u64> {
+        let window = chrono::Duration::from_std(LOGIN_WINDOW).unwrap_or(chrono::Duration::MAX);
+        if self.attempts.len() > 10_000 {
+            self.attempts
+                .retain(|_, q| q.back().is_some_and(|t| *t + window > now));
+        }
+        let q = self.attempts.entry(ip).or_default();
+        while q.front().is_some_and(|t| *t + window <= now) {
+            q.pop_front();
+        }
+        if q.len() >= LOGIN_ATTEMPTS_PER_WINDOW {
+            let oldest = q.front().copied().unwrap_or(now);
+            let wait = (oldest + window - now).num_milliseconds().max(0);
+            return Err(u64::try_from(wait).unwrap_or(0).div_ceil(1000).max(1));
+        }
+        q.push_back(now);
+        Ok(())
+    }
 }
 
 impl StaffState {
@@ -97,7 +150,8 @@ fn page(title: &str, session: Option<&Session>, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
          <body><nav><a href=\"/staff/\">首页</a> · <a href=\"/staff/deadlines\">督办 Deadlines</a> · \
-         <a href=\"/staff/followups\">差评整改 Follow-ups</a> · <a href=\"/staff/report\">通报 Report</a></nav>\
+         <a href=\"/staff/followups\">差评整改 Follow-ups</a> · <a href=\"/staff/report\">通报 Report</a> · \
+         <a href=\"/staff/ledger\">站点台账 Ledger</a></nav>\
          {who}<h1>{}</h1>{body}</body></html>\n",
         esc(title),
         esc(title)
@@ -173,19 +227,15 @@ fn protected(state: StaffState) -> Router {
         .route("/staff/followups/{id}/close", post(close_followup))
         .route("/staff/report", get(report_page))
         .route("/staff/report.csv", get(report_csv))
+        .route("/staff/ledger", get(ledger_page))
+        .route("/staff/ledger/screenshots/{id}", get(ledger_screenshot))
+        .route("/staff/ledger/{station}/request", post(ledger_request))
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
+    named_cookie(headers, COOKIE)
 }
 
 async fn guard(State(state): State<StaffState>, mut req: Request, next: Next) -> Response {
@@ -204,9 +254,7 @@ async fn guard(State(state): State<StaffState>, mut req: Request, next: Next) ->
 }
 
 fn csrf_ok(session: &Session, given: &str) -> bool {
-    let a = session.csrf_token.as_bytes();
-    let b = given.as_bytes();
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    same_secret(&session.csrf_token, given)
 }
 
 fn csrf_refused(session: &Session) -> Response {
@@ -218,7 +266,7 @@ fn csrf_refused(session: &Session) -> Response {
     )
 }
 
-fn login_html(message: Option<&str>) -> String {
+fn login_html(message: Option<&str>, csrf: &str) -> String {
     let msg = message
         .map(|m| format!("<p class=\"error\">{}</p>", esc(m)))
         .unwrap_or_default();
@@ -227,25 +275,93 @@ fn login_html(message: Option<&str>) -> String {
         None,
         &format!(
             "{msg}<form method=\"post\" action=\"/staff/login\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <label>用户名 <input name=\"username\" autocomplete=\"username\"></label><br>\
              <label>密码 <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label><br>\
-             <button>登录 Log in</button></form>"
+             <button>登录 Log in</button></form>",
+            esc(csrf)
         ),
     )
 }
 
-async fn login_form() -> Html<String> {
-    Html(login_html(None))
+/// The login page with a fresh form token, set both in the form and in a cookie only this
+/// path receives (double submit: a cross-site page can post the form but cannot read or set
+/// the cookie).
+fn login_page(state: &StaffState, status: StatusCode, message: Option<&str>) -> Response {
+    let csrf = hex::encode(rand::random::<[u8; 32]>());
+    let cookie = format!(
+        "{LOGIN_CSRF_COOKIE}={csrf}; Path=/staff/login; HttpOnly; SameSite=Strict; Max-Age=3600{}",
+        if state.secure { "; Secure" } else { "" }
+    );
+    let mut r = (status, Html(login_html(message, &csrf))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn login_form(State(state): State<StaffState>) -> Response {
+    login_page(&state, StatusCode::OK, None)
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
+    csrf: String,
     username: String,
     password: String,
 }
 
-async fn login(State(state): State<StaffState>, Form(form): Form<LoginForm>) -> Response {
+fn named_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn login(
+    State(state): State<StaffState>,
+    ConnectInfo(peer): ConnectInfo<PeerInfo>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let now = state.now();
+    let ip = peer.addr.ip();
+    let limited = state
+        .login_limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .attempt(ip, now);
+    if let Err(retry_after) = limited {
+        tracing::warn!(%ip, retry_after, "staff login attempts over the per-address limit");
+        let mut r = login_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&format!("登录尝试过于频繁，请 {retry_after} 秒后再试。")),
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let cookie = named_cookie(&headers, LOGIN_CSRF_COOKIE);
+    if !cookie.is_some_and(|c| !form.csrf.is_empty() && same_secret(&c, &form.csrf)) {
+        tracing::warn!(%ip, "staff login POST without the login form's CSRF token");
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some("登录页已过期或不是从本系统打开的，请在这个页面重新输入用户名和密码。"),
+        );
+    }
     let username = form.username.trim().to_string();
     let result = with_db(&state, move |db| {
         operators::login(db, &username, &form.password, now)
@@ -264,23 +380,19 @@ async fn login(State(state): State<StaffState>, Form(form): Form<LoginForm>) -> 
             }
             r
         }
-        Err(StaffError::BadLogin) => (
-            StatusCode::UNAUTHORIZED,
-            Html(login_html(Some("用户名或密码不对。"))),
-        )
-            .into_response(),
-        Err(StaffError::Locked { .. }) => (
+        Err(StaffError::BadLogin) => {
+            login_page(&state, StatusCode::UNAUTHORIZED, Some("用户名或密码不对。"))
+        }
+        Err(StaffError::Locked { .. }) => login_page(
+            &state,
             StatusCode::LOCKED,
-            Html(login_html(Some(
-                "密码连续输错次数太多，账号已暂时锁定，请 15 分钟后再试。",
-            ))),
-        )
-            .into_response(),
-        Err(StaffError::Disabled(_)) => (
+            Some("密码连续输错次数太多，账号已暂时锁定，请 15 分钟后再试。"),
+        ),
+        Err(StaffError::Disabled(_)) => login_page(
+            &state,
             StatusCode::FORBIDDEN,
-            Html(login_html(Some("这个账号已停用，请联系管理员。"))),
-        )
-            .into_response(),
+            Some("这个账号已停用，请联系管理员。"),
+        ),
         Err(e) => fail(e, None),
     }
 }
@@ -748,5 +860,118 @@ async fn report_csv(
             Err(e) => fail(e, Some(&session)),
         },
         Err(resp) => resp,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The station ledger (站点台账), for supervisors.
+
+fn supervisors_only(session: &Session) -> Option<Response> {
+    (session.operator.role != Role::Supervisor).then(|| {
+        error_page(
+            StatusCode::FORBIDDEN,
+            Some(session),
+            "站点台账只对县级督办人开放。",
+        )
+    })
+}
+
+async fn ledger_page(
+    State(state): State<StaffState>,
+    axum::Extension(session): axum::Extension<Session>,
+) -> Response {
+    if let Some(refused) = supervisors_only(&session) {
+        return refused;
+    }
+    let (now, offline_after) = (state.now(), state.offline_after);
+    match with_db(&state, move |db| {
+        Ok(crate::backoffice::ledger::ledger(db, now, offline_after)?)
+    })
+    .await
+    {
+        Ok(rows) => Html(page(
+            "站点台账 Station ledger",
+            Some(&session),
+            &crate::backoffice::ledger::ledger_body(&rows, now, Some(&session.csrf_token)),
+        ))
+        .into_response(),
+        Err(e) => fail(e, Some(&session)),
+    }
+}
+
+async fn ledger_screenshot(
+    State(state): State<StaffState>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Some(refused) = supervisors_only(&session) {
+        return refused;
+    }
+    match with_db(&state, move |db| {
+        Ok(crate::backoffice::ledger::screenshot(db, id)?)
+    })
+    .await
+    {
+        Ok(Some(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Ok(None) => error_page(StatusCode::NOT_FOUND, Some(&session), "没有这张截屏。"),
+        Err(e) => fail(e, Some(&session)),
+    }
+}
+
+#[derive(Deserialize)]
+struct RequestForm {
+    csrf: String,
+    kind: String,
+}
+
+async fn ledger_request(
+    State(state): State<StaffState>,
+    axum::Extension(session): axum::Extension<Session>,
+    Path(station): Path<String>,
+    Form(form): Form<RequestForm>,
+) -> Response {
+    if let Some(refused) = supervisors_only(&session) {
+        return refused;
+    }
+    if !csrf_ok(&session, &form.csrf) {
+        return csrf_refused(&session);
+    }
+    use crate::county::wire::RemoteRequestKind;
+    let kind = match form.kind.as_str() {
+        "doctor" => RemoteRequestKind::Doctor,
+        "screenshot" => RemoteRequestKind::Screenshot,
+        _ => {
+            return error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&session),
+                "请选择远程体检或截屏。",
+            );
+        }
+    };
+    let now = state.now();
+    let who = session.operator.username.clone();
+    let result = with_db(&state, move |db| {
+        Ok(crate::backoffice::ledger::request(db, &station, kind, now))
+    })
+    .await;
+    match result {
+        Ok(Ok(id)) => {
+            tracing::info!(id, operator = %who, kind = kind.as_str(), "remote request queued from the ledger page");
+            Redirect::to("/staff/ledger").into_response()
+        }
+        Ok(Err(crate::backoffice::ledger::LedgerError::UnknownStation(_))) => error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "台账里没有这个站点。",
+        ),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "remote request from the ledger page failed");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(&session),
+                "系统出错，请稍后再试。",
+            )
+        }
+        Err(e) => fail(e, Some(&session)),
     }
 }
