@@ -222,6 +222,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let restart = Rc::new(std::cell::Cell::new(false));
     kiosk.set_maintenance(maintenance_setup(
         loaded,
+        station.services().coordinator_pin.clone(),
         Some(station.health().clone()),
         restart.clone(),
     ));
@@ -334,11 +335,13 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     stopped
 }
 
-/// The maintenance screen's setup: the PIN hash beside the config file, the lockout in the data
-/// directory, the doctor with this config, the details lines, and a restart that ends the event
+/// The maintenance screen's setup: the station's PIN and lockout (`pin_paths`, shared with
+/// 帮办员模式), else the PIN hash beside the config file and the lockout in the data
+/// directory; the doctor with this config, the details lines, and a restart that ends the event
 /// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
 fn maintenance_setup(
     loaded: &crate::config::LoadedConfig,
+    pin_paths: Option<crate::maintenance::MaintenancePaths>,
     health: Option<crate::doctor::health::HealthReporter>,
     restart: Rc<std::cell::Cell<bool>>,
 ) -> crate::ui::desk::DeskSetup {
@@ -346,7 +349,10 @@ fn maintenance_setup(
     let for_doctor = Arc::new(loaded.clone());
     let for_details = Arc::new(loaded.config.clone());
     crate::ui::desk::DeskSetup {
-        paths: crate::maintenance::MaintenancePaths::new(&loaded.path, &data_dir),
+        // One PIN and one lockout for both doors (this screen and 帮办员模式): the station's
+        // (the provisioned hash, the demo PIN), else the hash beside the config.
+        paths: pin_paths
+            .unwrap_or_else(|| crate::maintenance::MaintenancePaths::new(&loaded.path, &data_dir)),
         doctor: Arc::new(move || crate::doctor::run(Ok(&for_doctor))),
         health,
         details: Some(Arc::new(move || {

@@ -251,6 +251,22 @@ fn ui_controllers_take_time_from_the_shell() {
     }
 }
 
+/// Every PIN typed on the screen goes through the lockout (`MaintenanceGate::verify` or
+/// `maintenance::verify_maintenance_pin`): no UI module holds a `PinHash` to compare with.
+#[test]
+fn ui_pins_go_through_the_lockout() {
+    for (file, text) in sources() {
+        if !file.starts_with("src/ui/") {
+            continue;
+        }
+        let code = code_of(&text);
+        assert!(
+            !code.contains("PinHash"),
+            "{file} checks a PIN against its hash itself; use maintenance::verify_maintenance_pin (the lockout)"
+        );
+    }
+}
+
 /// Test scaffolding stays out of the product: no hidden test command, and every test hook is
 /// behind the `test-support` feature, which only `cargo test` enables.
 #[test]
