@@ -309,6 +309,9 @@ enum CaseCommand {
         /// The reason (rejected) or the collection window (ready_for_collection); a note otherwise.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// The note in English, shown by kiosks in their English UI (only with --note).
+        #[arg(long, value_name = "TEXT")]
+        note_en: Option<String>,
         #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
         db: PathBuf,
         /// The operator acting (recorded in the audit log; a clerk only in their department).
@@ -878,6 +881,7 @@ fn run_case(c: CaseCommand) -> Result<ExitCode, CliError> {
             case_number,
             to,
             note,
+            note_en,
             db,
             operator,
         } => {
@@ -894,11 +898,19 @@ fn run_case(c: CaseCommand) -> Result<ExitCode, CliError> {
                         &case_number,
                         to,
                         note.as_deref(),
+                        note_en.as_deref(),
                         Utc::now(),
                     )
                     .map_err(super::staff::cli::StaffCliError::from)?
                 }
-                None => db.advance(&case_number, to, note.as_deref(), Utc::now())?,
+                None => db.advance_as(
+                    &case_number,
+                    to,
+                    note.as_deref(),
+                    note_en.as_deref(),
+                    "cli",
+                    Utc::now(),
+                )?,
             };
             println!(
                 "{} is now {} ({})",

@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS case_events (
     note        TEXT,
     at          TEXT NOT NULL
 );
+-- The English form of a step's note (a rejection reason, a collection window) when staff gave
+-- one; a table of its own so databases made before it need no column added.
+CREATE TABLE IF NOT EXISTS case_event_en (
+    event_id INTEGER PRIMARY KEY REFERENCES case_events (id),
+    note_en  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS submissions (
     idempotency_key TEXT PRIMARY KEY,
     station_id      TEXT NOT NULL,
@@ -494,7 +500,9 @@ impl Db {
             return Ok(None);
         };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT status, note, at FROM case_events WHERE case_number = ?1 ORDER BY id",
+            "SELECT e.status, e.note, e.at, en.note_en FROM case_events e
+             LEFT JOIN case_event_en en ON en.event_id = e.id
+             WHERE e.case_number = ?1 ORDER BY e.id",
         )?;
         let timeline = stmt
             .query_map(params![case_number], |r| {
@@ -505,9 +513,22 @@ impl Db {
                         .unwrap_or(CaseStatus::Received),
                     note: r.get(1)?,
                     at: parse_ts(&r.get::<_, String>(2)?),
+                    note_en: r.get(3)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        // The English of the reason and the window: that of the step which set them.
+        let english_of = |status: CaseStatus| {
+            timeline
+                .iter()
+                .rev()
+                .find(|e| e.status == status)
+                .and_then(|e| e.note_en.clone())
+        };
+        let rejection_reason_en = reason.as_ref().and(english_of(CaseStatus::Rejected));
+        let collection_window_en = window
+            .as_ref()
+            .and(english_of(CaseStatus::ReadyForCollection));
         Ok(Some((
             CaseView {
                 case_number,
@@ -518,7 +539,9 @@ impl Db {
                 applicant_name_masked: mask(&name, PiiKind::Name),
                 status: status.parse().unwrap_or(CaseStatus::Received),
                 rejection_reason: reason,
+                rejection_reason_en,
                 collection_window: window,
+                collection_window_en,
                 timeline,
             },
             station,
@@ -555,11 +578,12 @@ impl Db {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<CaseView, DbError> {
-        self.advance_as(case_number, to, note, "cli", now)
+        self.advance_as(case_number, to, note, None, "cli", now)
     }
 
     /// The one place a case's status changes. `note` is the reason for `rejected` and the
-    /// window for `ready_for_collection` (both required). The audit row (who: `actor`, when:
+    /// window for `ready_for_collection` (both required); `note_en` its English form for the
+    /// kiosk's English UI (optional, only with a note). The audit row (who: `actor`, when:
     /// `now`) is written in the same transaction; whatever else must happen on a status change
     /// (a result notice, …) hooks in beside it.
     pub fn advance_as(
@@ -567,10 +591,18 @@ impl Db {
         case_number: &str,
         to: CaseStatus,
         note: Option<&str>,
+        note_en: Option<&str>,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<CaseView, DbError> {
         let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let note_en = note_en.map(str::trim).filter(|n| !n.is_empty());
+        if note_en.is_some() && note.is_none() {
+            return Err(DbError::NoteRequired(
+                to,
+                "the Chinese the English note translates",
+            ));
+        }
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -616,6 +648,12 @@ impl Db {
             "INSERT INTO case_events (case_number, status, note, at) VALUES (?1, ?2, ?3, ?4)",
             params![case_number, to.as_str(), note, ts(now)],
         )?;
+        if let Some(en) = note_en {
+            tx.execute(
+                "INSERT INTO case_event_en (event_id, note_en) VALUES (?1, ?2)",
+                params![tx.last_insert_rowid(), en],
+            )?;
+        }
         super::staff::cases::record_audit(&tx, case_number, from, to, note, actor, now)?;
         super::notices::enqueue(&tx, case_number, to, note, now)?;
         tx.commit()?;

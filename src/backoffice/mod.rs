@@ -670,6 +670,27 @@ impl EmbeddedBackoffice {
         Ok(view)
     }
 
+    /// [`EmbeddedBackoffice::advance`] with the note's English form too (as `county-backoffice
+    /// case advance --note-en`).
+    pub fn advance_with_english(
+        &self,
+        case_number: &str,
+        to: wire::CaseStatus,
+        note: &str,
+        note_en: &str,
+    ) -> Result<wire::CaseView, BackofficeError> {
+        let view = self.db()?.advance_as(
+            case_number,
+            to,
+            Some(note),
+            Some(note_en),
+            "cli",
+            self.clock.now(),
+        )?;
+        self.notices.wake();
+        Ok(view)
+    }
+
     /// Test support: while held, submissions wait after claiming their idempotency key.
     #[cfg(feature = "test-support")]
     pub fn hold_submissions(&self, hold: bool) {

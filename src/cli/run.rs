@@ -210,11 +210,19 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
                 "cannot create the window: {e} (no display here? `--headless --exit-after-first-frame` measures start-up without one)"
             )
         })?;
+    // One PIN and one lockout for both doors (the maintenance screen and 帮办员模式): the
+    // station's (the provisioned hash, the demo PIN), else the hash beside the config.
     // 音量: what the maintenance screen last set, else `voice.volume`.
-    let paths = crate::maintenance::MaintenancePaths::new(
-        &loaded.path,
-        &crate::config::data_dir(&loaded.config),
-    );
+    let paths = station
+        .services()
+        .coordinator_pin
+        .clone()
+        .unwrap_or_else(|| {
+            crate::maintenance::MaintenancePaths::new(
+                &loaded.path,
+                &crate::config::data_dir(&loaded.config),
+            )
+        });
     let volume = crate::maintenance::Volume::load(&paths.settings, config.voice.volume);
     // 语音播报: the speech thread (espeak-ng into ALSA) when `[voice] enabled`.
     if let Some(mut settings) = crate::voice::EngineSettings::from_config(&config.voice) {
@@ -353,7 +361,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     stopped
 }
 
-/// The maintenance screen's setup: the PIN hash beside the config file, the lockout and the
+/// The maintenance screen's setup: the PIN hash and lockout (shared with 帮办员模式), the
 /// volume in the data directory, the in-app doctor, the details lines, and a restart that ends the event
 /// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
 fn maintenance_setup(

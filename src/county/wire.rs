@@ -287,6 +287,10 @@ pub struct TimelineEntry {
     /// Staff note; for `rejected` the reason, for `ready_for_collection` the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The note's English form, when staff gave one (the English UI shows it; without it the
+    /// Chinese `note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_en: Option<String>,
 }
 
 /// A case as a station may see it (`GET /v1/cases/{case_number}`). Carries no ID number.
@@ -303,9 +307,15 @@ pub struct CaseView {
     /// Why it was rejected (when `status` is `rejected`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejection_reason: Option<String>,
+    /// The reason in English, when staff gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_reason_en: Option<String>,
     /// 领取窗口: where to collect the result (when ready for collection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_window: Option<String>,
+    /// The window in English, when staff gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_window_en: Option<String>,
     pub timeline: Vec<TimelineEntry>,
 }
 

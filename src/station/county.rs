@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::ports::{
     ApplicationDraft, CaseProgress, CaseRecord, CaseStep, CasesReply, Catalogue, Collection,
-    CountyLink, DeviceError, StepKind, StepState, Submission,
+    CountyLink, CountyText, DeviceError, StepKind, StepState, Submission,
 };
 use crate::config::Config;
 use crate::county::outbox::Filing;
@@ -287,7 +287,11 @@ pub fn steps_of(view: &CaseView) -> Vec<CaseStep> {
     for e in &view.timeline {
         steps.push(CaseStep {
             kind: StepKind::County(e.status),
-            note: e.note.clone().filter(|n| !n.is_empty()),
+            note: e
+                .note
+                .clone()
+                .filter(|n| !n.is_empty())
+                .map(|n| CountyText::new(n, e.note_en.clone())),
             at: Some(e.at),
             state: StepState::Done,
         });
@@ -414,16 +418,28 @@ impl CountyLink for OutboxCounty {
             Ok(r) => (r.cases, r.kept_phone, None),
             Err(e) => (Vec::new(), None, Some(e)),
         };
+        // The item's first location; its English from the catalogue's translation.
         let location_of = |code: &str| {
             self.catalogue
                 .item(code)
-                .and_then(|i| i.locations.first().map(|l| l.name.clone()))
+                .and_then(|i| {
+                    let zh = i.locations.first()?.name.clone();
+                    let en = i
+                        .translated("en")
+                        .locations
+                        .first()
+                        .map(|l| l.name.clone())
+                        .filter(|en| *en != zh);
+                    Some(CountyText::new(zh, en))
+                })
                 .unwrap_or_default()
         };
         let mut cases: Vec<CaseRecord> = Vec::new();
         for v in &remote {
             let collect = match &v.collection_window {
-                Some(w) => Collection::Window(w.clone()),
+                Some(w) => {
+                    Collection::Window(CountyText::new(w.clone(), v.collection_window_en.clone()))
+                }
                 None => Collection::NotifiedAt(location_of(&v.item_code)),
             };
             let submitted_at = local
@@ -435,7 +451,10 @@ impl CountyLink for OutboxCounty {
                 receipt_no: v.receipt_number.clone(),
                 item_name: v.item_name.clone(),
                 progress: CaseProgress::County(v.status),
-                rejection_reason: v.rejection_reason.clone(),
+                rejection_reason: v
+                    .rejection_reason
+                    .clone()
+                    .map(|r| CountyText::new(r, v.rejection_reason_en.clone())),
                 submitted_at,
                 collect,
                 steps: steps_of(v),

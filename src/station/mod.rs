@@ -287,7 +287,10 @@ impl Station {
                 printer: receipts.clone(),
                 county: county.clone(),
                 demo_hand: None,
-                coordinator_pin: coordinator_pin::installed(std::path::Path::new("/")),
+                coordinator_pin: coordinator_pin::installed(
+                    std::path::Path::new("/"),
+                    &crate::config::data_dir(config),
+                ),
                 station_name: config.station.name.clone(),
                 updates: sync.clone().map(|s| s as Arc<dyn CatalogueUpdates>),
                 software: None,

@@ -184,6 +184,42 @@ pub struct Submission {
     pub case_number: Option<String>,
 }
 
+/// A text the county wrote (a rejection reason, a collection window, a step's note) or the
+/// catalogue names (a service location): the Chinese as published and its English form when
+/// one was given. The English UI shows the English, else the Chinese: never an empty line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Zeroize)]
+pub struct CountyText {
+    pub zh: String,
+    pub en: Option<String>,
+}
+
+impl CountyText {
+    /// `zh` with its English `en` (an empty or blank English counts as none).
+    pub fn new(zh: impl Into<String>, en: Option<String>) -> Self {
+        CountyText {
+            zh: zh.into(),
+            en: en.filter(|e| !e.trim().is_empty()),
+        }
+    }
+
+    /// Chinese only.
+    pub fn zh(zh: impl Into<String>) -> Self {
+        Self::new(zh, None)
+    }
+
+    /// In English when `english` and there is one, else the Chinese.
+    pub fn text(&self, english: bool) -> &str {
+        match (&self.en, english) {
+            (Some(en), true) => en,
+            _ => &self.zh,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.zh.is_empty()
+    }
+}
+
 /// Which step of a case's progress (办件进度) a timeline entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
@@ -199,8 +235,8 @@ pub enum StepKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseStep {
     pub kind: StepKind,
-    /// The county's note on this step, as published.
-    pub note: Option<String>,
+    /// The county's note on this step, as published (with its English when given).
+    pub note: Option<CountyText>,
     /// When the step was reached (`None` for steps still to come).
     pub at: Option<DateTime<Utc>>,
     pub state: StepState,
@@ -228,11 +264,20 @@ pub enum CaseProgress {
 /// 结果领取: where the result is collected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Collection {
-    /// The window the county named (待领取).
-    Window(String),
-    /// The item's first service location (empty when unknown); the villager is told when the
-    /// result is ready.
-    NotifiedAt(String),
+    /// The window the county named (待领取), with its English when staff gave one.
+    Window(CountyText),
+    /// The item's first service location (empty when unknown; its English from the
+    /// catalogue's `translations.en`); the villager is told when the result is ready.
+    NotifiedAt(CountyText),
+}
+
+impl Collection {
+    /// The place, whichever kind.
+    pub fn place(&self) -> &CountyText {
+        match self {
+            Collection::Window(p) | Collection::NotifiedAt(p) => p,
+        }
+    }
 }
 
 /// 办件: one of the villager's cases as the county (or, without it, the outbox) reports it.
@@ -241,8 +286,8 @@ pub struct CaseRecord {
     pub receipt_no: String,
     pub item_name: String,
     pub progress: CaseProgress,
-    /// Why the county rejected it, as published.
-    pub rejection_reason: Option<String>,
+    /// Why the county rejected it, as published (with its English when given).
+    pub rejection_reason: Option<CountyText>,
     /// When the kiosk accepted it.
     pub submitted_at: Option<DateTime<Utc>>,
     pub collect: Collection,
@@ -369,8 +414,10 @@ pub struct Services {
     pub county: Arc<dyn CountyLink>,
     /// Present in demo mode: shows the "place demo card" buttons.
     pub demo_hand: Option<Arc<dyn DemoCardHand>>,
-    /// The maintenance PIN's hash that opens 帮办员模式; `None`: no coordinator mode here.
-    pub coordinator_pin: Option<Arc<crate::provision::pin::PinHash>>,
+    /// Where the maintenance PIN's hash and its lockout are: 帮办员模式 opens with that PIN
+    /// through `maintenance::verify_maintenance_pin`, sharing the maintenance screen's
+    /// lockout; `None`: no coordinator mode here.
+    pub coordinator_pin: Option<crate::maintenance::MaintenancePaths>,
     pub station_name: String,
     /// Catalogue sync; `None` without a county link.
     pub updates: Option<Arc<dyn CatalogueUpdates>>,

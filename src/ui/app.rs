@@ -493,8 +493,8 @@ impl Kiosk {
             UiEvent::KeptPhone { visit, phone } if visit == current => {
                 form::on_kept_phone(self, phone)
             }
-            UiEvent::CoordinatorPin { visit, ok } if visit == current => {
-                coordinator::on_pin(self, ok)
+            UiEvent::CoordinatorPin { visit, verdict } if visit == current => {
+                coordinator::on_pin(self, verdict)
             }
             UiEvent::Results { visit, result } if visit == current => {
                 results::on_results(self, result)

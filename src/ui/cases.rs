@@ -125,18 +125,28 @@ fn status_text(c: &CaseRecord, lang: Lang) -> String {
         CaseProgress::County(s) => l10n::case_status(s, lang),
     };
     match &c.rejection_reason {
-        Some(r) => lang.pick(format!("{status}（{r}）"), format!("{status} ({r})")),
+        Some(r) => {
+            let r = r.text(lang == Lang::En);
+            lang.pick(format!("{status}（{r}）"), format!("{status} ({r})"))
+        }
         None => status,
     }
 }
 
 fn collect_text(c: &Collection, lang: Lang) -> String {
+    let english = lang == Lang::En;
     match c {
-        Collection::Window(w) => lang.pick(format!("结果领取：{w}"), format!("Collect at: {w}")),
-        Collection::NotifiedAt(at) => lang.pick(
-            format!("结果领取：{at}（办好后会通知您）"),
-            format!("Collect at: {at} (you will be told when it is ready)"),
-        ),
+        Collection::Window(w) => {
+            let w = w.text(english);
+            lang.pick(format!("结果领取：{w}"), format!("Collect at: {w}"))
+        }
+        Collection::NotifiedAt(at) => {
+            let at = at.text(english);
+            lang.pick(
+                format!("结果领取：{at}（办好后会通知您）"),
+                format!("Collect at: {at} (you will be told when it is ready)"),
+            )
+        }
     }
 }
 
@@ -147,7 +157,7 @@ fn step_view(s: &CaseStep, lang: Lang) -> TimelineStep {
         StepKind::County(status) => l10n::case_status(status, lang),
     };
     let detail = match (&s.note, s.kind, s.state) {
-        (Some(n), _, _) => n.clone(),
+        (Some(n), _, _) => n.text(lang == Lang::En).to_string(),
         (None, StepKind::UploadToCounty, StepState::Current) => lang.pick(
             "网络恢复后自动上传",
             "Sent automatically when the network is back",

@@ -268,17 +268,7 @@ pub fn render(k: &Kiosk) {
         draft
             .agent
             .as_ref()
-            .map(|agent| match lang {
-                super::Lang::Zh => {
-                    crate::printer::receipt::agent_line(agent, &draft.applicant_name)
-                }
-                super::Lang::En => format!(
-                    "{} ({}) applies for {}",
-                    Masked::name(&agent.name_masked),
-                    agent.relationship.label_en(),
-                    Masked::name(&draft.applicant_name)
-                ),
-            })
+            .map(|agent| super::l10n::agent_line(agent, &draft.applicant_name, lang))
             .unwrap_or_default()
             .into(),
     );

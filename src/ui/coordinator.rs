@@ -1,12 +1,15 @@
 //! Controller of `CoordinatorAdapter` (帮办员模式): the village coordinator types the maintenance
-//! PIN (verified against its hash on tokio's blocking pool, never on the UI thread), then places
+//! PIN (checked by `maintenance::verify_maintenance_pin` on tokio's blocking pool, never on the
+//! UI thread, with the maintenance screen's lockout: five wrong PINs on either door lock both
+//! for 15 minutes), then places
 //! their own card, masked at once into the [`Agent`] every following application carries
 //! (relationship 村帮办员). The mode lives in the shell, beside the visits: each villager's visit
 //! is wiped as usual, the masked coordinator stays until they leave the mode on the home page or
 //! the kiosk is left alone until the inactivity wipe.
 //!
 //! The PIN is kept only while it is typed and checked (zeroised with the visit). This entry is
-//! separate from the technician's maintenance screen; it shares only the PIN hash.
+//! separate from the technician's maintenance screen; it shares the PIN and its lockout file
+//! (the maintenance screen's paths when the app set one up, else the station's).
 
 use std::rc::Rc;
 
@@ -15,6 +18,7 @@ use slint::ComponentHandle;
 use super::shell::{Kiosk, Next, NoticeText, UiEvent};
 use super::{CoordinatorAdapter, MainWindow, NoticeKind, Page};
 use crate::county::wire::{Agent, AgentRelationship};
+use crate::maintenance::{MaintenancePaths, PinVerdict};
 use crate::on;
 use crate::session::WipeReason;
 use crate::station::ports::{CardEvent, DemoCard};
@@ -63,8 +67,19 @@ pub fn enter(k: &Kiosk) -> Next {
     Next::Stay
 }
 
+/// Where the PIN and its lockout are: the maintenance screen's when the app set it up (so both
+/// doors count the same tries), else the station's (demo mode, tests without the screen).
+fn pin_paths(k: &Kiosk) -> Option<MaintenancePaths> {
+    k.desk
+        .borrow()
+        .setup
+        .as_ref()
+        .map(|s| s.paths.clone())
+        .or_else(|| k.services.coordinator_pin.clone())
+}
+
 fn submit_pin(k: &Kiosk) {
-    let Some(hash) = k.services.coordinator_pin.clone() else {
+    let Some(paths) = pin_paths(k) else {
         return;
     };
     let (pin, visit) = {
@@ -78,28 +93,44 @@ fn submit_pin(k: &Kiosk) {
         (std::mem::take(&mut v.coordinator.pin), v.number)
     };
     render(k);
-    k.spawn_blocking(move || UiEvent::CoordinatorPin {
-        visit,
-        ok: crate::provision::pin::check_pin(&pin).is_ok() && hash.verify(&pin),
+    let now = k.clock.utc_now();
+    k.spawn_blocking(move || {
+        let verdict = crate::maintenance::verify_maintenance_pin(&paths, &pin, now).map_err(|e| {
+            tracing::warn!("coordinator PIN: {e}");
+            e.message_zh().to_string()
+        });
+        UiEvent::CoordinatorPin { visit, verdict }
     });
 }
 
-pub fn on_pin(k: &Kiosk, ok: bool) -> Next {
+/// The PIN check's verdict, on the UI thread.
+pub fn on_pin(k: &Kiosk, verdict: Result<PinVerdict, String>) -> Next {
+    let ok = verdict == Ok(PinVerdict::Accepted);
     {
         let mut v = k.visit.borrow_mut();
         v.coordinator.checking = false;
         v.coordinator.pin_ok = ok;
-        v.coordinator.error = (!ok).then(|| {
-            (
-                "密码不对，请重新输入。".to_string(),
-                "Wrong PIN. Please type it again.".to_string(),
-            )
-        });
+        v.coordinator.error = match verdict {
+            Ok(PinVerdict::Accepted) => None,
+            Ok(PinVerdict::Wrong { left }) => Some((
+                format!("密码不对，还可以再试 {left} 次。"),
+                format!("Wrong PIN. {left} more tries."),
+            )),
+            Ok(PinVerdict::Locked { until }) => {
+                let at = until.with_timezone(&chrono::Local).format("%H:%M");
+                Some((
+                    format!("输错次数太多，已锁定，请在 {at} 以后再试。"),
+                    format!("Too many wrong PINs: locked until {at}."),
+                ))
+            }
+            Err(zh) => Some((
+                zh,
+                "The PIN cannot be checked on this terminal.".to_string(),
+            )),
+        };
     }
     if ok {
         tracing::info!("coordinator PIN accepted");
-    } else {
-        tracing::warn!("coordinator PIN refused");
     }
     if k.page() == Page::Coordinator {
         render(k);

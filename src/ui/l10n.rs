@@ -100,6 +100,22 @@ pub fn local_date(t: chrono::DateTime<chrono::Utc>) -> String {
         .to_string()
 }
 
+/// 帮办代办: who applied for whom, in the UI language, both names masked (the Chinese is the
+/// receipt's line, `printer::receipt::agent_line`). The one wording of the confirmation page,
+/// the submitted page and the receipt.
+pub fn agent_line(agent: &crate::county::wire::Agent, applicant_name: &str, lang: Lang) -> String {
+    use crate::pii::Masked;
+    match lang {
+        Lang::Zh => crate::printer::receipt::agent_line(agent, applicant_name),
+        Lang::En => format!(
+            "{} ({}) applies for {}",
+            Masked::name(&agent.name_masked),
+            agent.relationship.label_en(),
+            Masked::name(applicant_name)
+        ),
+    }
+}
+
 /// A county case status (办件状态) in the UI language.
 pub fn case_status(s: crate::county::wire::CaseStatus, lang: Lang) -> String {
     use crate::county::wire::CaseStatus;

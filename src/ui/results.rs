@@ -16,7 +16,7 @@ use super::{MainWindow, Page, ResultView, ResultsAdapter};
 use crate::county::wire::CaseStatus;
 use crate::on;
 use crate::pii::Masked;
-use crate::station::ports::{CaseProgress, CaseRecord, CasesReply, Collection};
+use crate::station::ports::{CaseProgress, CaseRecord, CasesReply};
 
 pub fn setup(k: &Rc<Kiosk>) {
     on!(k, ResultsAdapter, on_continue_visit, |k| continue_visit(k));
@@ -84,9 +84,7 @@ fn continue_visit(k: &Kiosk) -> Next {
 
 /// What the villager is told to do for a case, in the UI language.
 fn next_step(c: &CaseRecord, lang: Lang) -> String {
-    let place = match &c.collect {
-        Collection::Window(w) | Collection::NotifiedAt(w) => w.as_str(),
-    };
+    let place = c.collect.place().text(lang == Lang::En);
     match (c.progress, place.is_empty()) {
         (CaseProgress::County(CaseStatus::ReadyForCollection), false) => lang.pick(
             format!("请带上身份证和回执，到 {place} 领取。"),
@@ -112,7 +110,10 @@ fn status(c: &CaseRecord, lang: Lang) -> String {
         (CaseProgress::County(CaseStatus::ReadyForCollection), _) => {
             lang.pick("✓ 办好了，可以领取", "✓ Ready for collection")
         }
-        (_, Some(r)) => lang.pick(format!("！没有通过：{r}"), format!("! Not approved: {r}")),
+        (_, Some(r)) => {
+            let r = r.text(lang == Lang::En);
+            lang.pick(format!("！没有通过：{r}"), format!("! Not approved: {r}"))
+        }
         (_, None) => lang.pick("！没有通过", "! Not approved"),
     }
 }
@@ -148,6 +149,7 @@ pub fn clear(w: &MainWindow) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::station::ports::{Collection, CountyText};
 
     fn case(progress: CaseProgress) -> CaseRecord {
         CaseRecord {
@@ -156,7 +158,7 @@ mod tests {
             progress,
             rejection_reason: None,
             submitted_at: None,
-            collect: Collection::Window("3号窗口".into()),
+            collect: Collection::Window(CountyText::zh("3号窗口")),
             steps: Vec::new(),
         }
     }
@@ -184,8 +186,16 @@ mod tests {
         let ready = case(CaseProgress::County(CaseStatus::ReadyForCollection));
         assert!(next_step(&ready, Lang::Zh).contains("3号窗口"));
         let mut refused = case(CaseProgress::County(CaseStatus::Rejected));
-        refused.rejection_reason = Some("缺少户口簿复印件".into());
+        refused.rejection_reason = Some(CountyText::zh("缺少户口簿复印件"));
         assert!(status(&refused, Lang::Zh).contains("缺少户口簿复印件"));
         assert!(next_step(&refused, Lang::Zh).contains("重新申请"));
+        // Without an English form the English UI shows the Chinese, never an empty line.
+        assert!(status(&refused, Lang::En).contains("缺少户口簿复印件"));
+        refused.rejection_reason = Some(CountyText::new(
+            "缺少户口簿复印件",
+            Some("A copy of the household register is missing".into()),
+        ));
+        assert!(status(&refused, Lang::En).contains("household register"));
+        assert!(status(&refused, Lang::Zh).contains("缺少户口簿复印件"));
     }
 }

@@ -114,10 +114,11 @@ pub enum UiEvent {
         visit: u64,
         phone: Option<zeroize::Zeroizing<String>>,
     },
-    /// Whether the typed coordinator PIN matched (帮办员模式).
+    /// The verdict on the typed coordinator PIN (帮办员模式), from the maintenance PIN's
+    /// lockout gate; `Err`: the screen's Chinese for a gate that cannot be used.
     CoordinatorPin {
         visit: u64,
-        ok: bool,
+        verdict: Result<crate::maintenance::PinVerdict, String>,
     },
     /// The cases of a card placed on the idle or home screen (办件提醒).
     Results {

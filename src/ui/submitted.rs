@@ -1,5 +1,6 @@
-//! Controller of `SubmittedAdapter`: the receipt number, 待上传 when queued, the printed
-//! receipt, or, when the printer fails, the number and its QR code on screen.
+//! Controller of `SubmittedAdapter`: the receipt number, who applied for whom when a helper
+//! filed it (帮办代办), 待上传 when queued, the printed receipt, or, when the printer fails, the
+//! number and its QR code on screen.
 
 use std::rc::Rc;
 
@@ -128,6 +129,15 @@ pub fn render(k: &Kiosk) {
             .into(),
     );
     a.set_receipt_no(sub.receipt_no.clone().into());
+    // 帮办代办: the confirmation page's and the receipt's line again (masked names).
+    a.set_agent_line(
+        receipt
+            .agent
+            .as_ref()
+            .map(|agent| super::l10n::agent_line(agent, &receipt.applicant_masked, lang))
+            .unwrap_or_default()
+            .into(),
+    );
     a.set_queued(sub.queued);
     a.set_status_text(
         if sub.queued {
@@ -193,6 +203,7 @@ pub fn clear(w: &MainWindow) {
     let a = w.global::<SubmittedAdapter>();
     a.set_item_name("".into());
     a.set_receipt_no("".into());
+    a.set_agent_line("".into());
     a.set_status_text("".into());
     a.set_print_message("".into());
     a.set_next_steps("".into());

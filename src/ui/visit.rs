@@ -129,6 +129,7 @@ impl Drop for CasesState {
             c.receipt_no.zeroize();
             c.item_name.zeroize();
             c.rejection_reason.zeroize();
+            zeroize_place(&mut c.collect);
             for s in &mut c.steps {
                 s.note.zeroize();
             }
@@ -180,7 +181,15 @@ impl Drop for ResultsState {
             c.receipt_no.zeroize();
             c.item_name.zeroize();
             c.rejection_reason.zeroize();
+            zeroize_place(&mut c.collect);
         }
+    }
+}
+
+fn zeroize_place(c: &mut crate::station::ports::Collection) {
+    use crate::station::ports::Collection;
+    match c {
+        Collection::Window(p) | Collection::NotifiedAt(p) => p.zeroize(),
     }
 }
 

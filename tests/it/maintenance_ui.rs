@@ -380,3 +380,64 @@ fn the_maintenance_volume_reaches_the_voice_engine_and_the_next_start() {
         settings.display()
     );
 }
+
+/// 帮办员模式 opens with the maintenance PIN, so it shares the maintenance screen's lockout:
+/// five wrong PINs on the coordinator entry lock that entry (even the right PIN is refused) and
+/// the maintenance screen's PIN page too; guesses cannot be spread over two doors.
+#[test]
+fn five_wrong_coordinator_pins_lock_both_doors() {
+    use village_kiosk::session::WipeReason;
+    use village_kiosk::ui::CoordinatorAdapter;
+    let e = env();
+    e.tap("点击屏幕开始办事");
+    e.tap("村帮办员：连续代办");
+    assert_eq!(e.kiosk.page(), Page::Coordinator);
+    let error = || {
+        e.kiosk
+            .window
+            .global::<CoordinatorAdapter>()
+            .get_error()
+            .to_string()
+    };
+    let coordinator_pin = |pin: &str| {
+        for d in pin.chars() {
+            e.tap(&d.to_string());
+        }
+        e.tap("确定");
+        assert!(
+            e.kiosk
+                .wait_until(WAIT, |k| !k.visit.borrow().coordinator.checking),
+            "no PIN verdict"
+        );
+    };
+    for left in (1..5).rev() {
+        coordinator_pin("111111");
+        assert_eq!(error(), format!("密码不对，还可以再试 {left} 次。"));
+        assert!(e.on_screen(&error()));
+    }
+    coordinator_pin("111111");
+    assert!(error().contains("已锁定"), "{}", error());
+    coordinator_pin(PIN);
+    assert!(
+        !e.kiosk.visit.borrow().coordinator.pin_ok,
+        "locked: the right PIN is refused too"
+    );
+    assert!(error().contains("已锁定"), "{}", error());
+
+    // The maintenance screen's door is locked by the same five tries.
+    e.kiosk.end_visit(WipeReason::Home);
+    assert_eq!(e.kiosk.page(), Page::Idle);
+    e.corner(5);
+    assert_eq!(e.kiosk.page(), Page::Pin);
+    e.enter_pin(PIN);
+    assert!(e.pin_message().contains("已锁定"), "{}", e.pin_message());
+    assert_eq!(e.kiosk.page(), Page::Pin);
+
+    // Fifteen minutes later the right PIN opens coordinator mode again.
+    e.kiosk.end_visit(WipeReason::Home);
+    e.clock.advance(Duration::from_secs(15 * 60));
+    e.tap("点击屏幕开始办事");
+    e.tap("村帮办员：连续代办");
+    coordinator_pin(PIN);
+    assert!(e.kiosk.visit.borrow().coordinator.pin_ok, "{}", error());
+}

@@ -299,6 +299,18 @@ fn page_adapters_never_receive_raw_card_fields() {
         assert!(
             code_of(&text).contains("shown_card_value("),
             "{file} shows what the card filled in without answers::shown_card_value"
+/// Every PIN typed on the screen goes through the lockout (`MaintenanceGate::verify` or
+/// `maintenance::verify_maintenance_pin`): no UI module holds a `PinHash` to compare with.
+#[test]
+fn ui_pins_go_through_the_lockout() {
+    for (file, text) in sources() {
+        if !file.starts_with("src/ui/") {
+            continue;
+        }
+        let code = code_of(&text);
+        assert!(
+            !code.contains("PinHash"),
+            "{file} checks a PIN against its hash itself; use maintenance::verify_maintenance_pin (the lockout)"
         );
     }
 }

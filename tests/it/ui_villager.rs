@@ -217,6 +217,13 @@ fn a_helper_files_for_the_applicant_and_both_are_on_the_application() {
     e.tap("申请人本人确认：我同意由代办人替我申请，并把以上信息发送给县政务服务部门，只用于办理这件事。");
     e.tap("确认提交");
     e.wait_page(Page::Submitted);
+    // The submitted page repeats the confirmation page's and the receipt's line.
+    assert!(
+        e.on_screen(&agent_line),
+        "the submitted page says who applied for whom: {}",
+        e.screen_text()
+    );
+    assert!(!e.screen_text().contains(&helper.name), "masked on screen");
     let sim = e.station.demo_parts().expect("demo").printer_sim.clone();
     assert!(sim.wait_for_cuts(1, WAIT), "receipt printed");
     assert!(
@@ -263,7 +270,11 @@ fn a_coordinator_files_for_two_villagers_in_a_row() {
         e.kiosk
             .wait_until(WAIT, |k| !k.visit.borrow().coordinator.checking)
     );
-    assert!(e.on_screen("密码不对，请重新输入。"), "{}", e.screen_text());
+    assert!(
+        e.on_screen("密码不对，还可以再试 4 次。"),
+        "{}",
+        e.screen_text()
+    );
     assert!(
         !e.screen_text().contains("111111"),
         "the PIN is never shown"
@@ -306,6 +317,11 @@ fn a_coordinator_files_for_two_villagers_in_a_row() {
         e.tap("申请人本人确认：我同意由代办人替我申请，并把以上信息发送给县政务服务部门，只用于办理这件事。");
         e.tap("确认提交");
         e.wait_page(Page::Submitted);
+        assert!(
+            e.on_screen(&line),
+            "villager {villager}: {}",
+            e.screen_text()
+        );
         cases.push(e.newest_case());
         // The visit ends as today; the mode stays.
         e.kiosk.end_visit(WipeReason::Finished);
@@ -514,4 +530,82 @@ fn a_returning_applicant_is_offered_the_phone_they_agreed_to_leave() {
         .query_row("SELECT phone FROM kept_phones", [], |r| r.get(0))
         .ok();
     assert_eq!(kept, None, "withdrawn");
+}
+
+/// In the English UI the county's own words are in English where staff gave an English form
+/// (`note_en`: the collection window here) and stay Chinese where they did not (this rejection
+/// reason), never an empty line: on the 办件提醒 page and on the cases page's timeline.
+#[test]
+fn the_english_ui_shows_the_countys_english_notes_and_chinese_without_one() {
+    const WINDOW: &str = "城关镇便民服务中心2号窗口";
+    const WINDOW_EN: &str = "Window 2, Chengguan town service centre";
+    const REASON: &str = "缺少户口簿复印件";
+    let e = env(DemoOptions::default());
+    let mut cases = Vec::new();
+    for _ in 0..2 {
+        e.to_form();
+        e.fill_and_confirm();
+        e.submit();
+        cases.push(e.newest_case());
+        e.kiosk.end_visit(WipeReason::Inactivity);
+        e.wait_page(Page::Idle);
+    }
+    let bo = e.backoffice();
+    for to in [
+        CaseStatus::Accepted,
+        CaseStatus::InReview,
+        CaseStatus::Approved,
+    ] {
+        bo.advance(&cases[0], to, None).expect("advance");
+    }
+    let view = bo
+        .advance_with_english(&cases[0], CaseStatus::ReadyForCollection, WINDOW, WINDOW_EN)
+        .expect("ready");
+    assert_eq!(view.collection_window_en.as_deref(), Some(WINDOW_EN));
+    bo.advance(&cases[1], CaseStatus::Rejected, Some(REASON))
+        .expect("rejected");
+
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("English");
+    // The cases page: the timeline's notes and where to collect.
+    e.tap("Check my applications");
+    e.wait_page(Page::Card);
+    e.tap("Place demo ID card");
+    e.wait_page(Page::Cases);
+    assert!(
+        e.kiosk
+            .wait_until(WAIT, |k| !k.visit.borrow().cases.loading)
+    );
+    let text = e.screen_text();
+    assert!(text.contains(&format!("Collect at: {WINDOW_EN}")), "{text}");
+    assert!(!text.contains(WINDOW), "the window is in English: {text}");
+    assert!(
+        text.contains(REASON),
+        "no English reason: the Chinese: {text}"
+    );
+
+    // 办件提醒 when the card is placed on the home screen.
+    e.kiosk
+        .services
+        .demo_hand
+        .as_ref()
+        .expect("demo hand")
+        .lift()
+        .expect("lifted");
+    e.wait_page(Page::Home);
+    if e.on_screen("English") {
+        e.tap("English");
+    }
+    e.place_card(DemoCard::Resident);
+    e.wait_page(Page::Results);
+    e.wait_results_loaded();
+    let text = e.screen_text();
+    assert!(text.contains("Your applications"), "{text}");
+    assert!(text.contains(WINDOW_EN), "{text}");
+    assert!(!text.contains(WINDOW), "the window is in English: {text}");
+    assert!(
+        text.contains(&format!("! Not approved: {REASON}")),
+        "no English reason: the Chinese, not an empty line: {text}"
+    );
 }

@@ -399,6 +399,7 @@ pub fn change_status(
     case_number: &str,
     to: CaseStatus,
     note: Option<&str>,
+    note_en: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CaseView, StaffError> {
     let department = row(db, case_number)?
@@ -410,7 +411,7 @@ pub fn change_status(
             department,
         });
     }
-    let view = db.advance_as(case_number, to, note, &operator.username, now)?;
+    let view = db.advance_as(case_number, to, note, note_en, &operator.username, now)?;
     tracing::info!(%case_number, to = to.as_str(), operator = %operator.username, "case advanced by staff");
     Ok(view)
 }

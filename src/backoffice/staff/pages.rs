@@ -659,7 +659,7 @@ async fn advance(
     let number = case_number.clone();
     let result = with_db(&state, move |db| {
         let note = Some(form.note.as_str()).filter(|n| !n.trim().is_empty());
-        cases::change_status(db, &operator, &number, to, note, now)
+        cases::change_status(db, &operator, &number, to, note, None, now)
     })
     .await;
     match result {
