@@ -169,8 +169,10 @@ impl Station {
         );
         station.demo = Some(parts);
         station.services.demo_hand = Some(Arc::new(SimCardHand::new(idcard_sim)));
-        station.services.coordinator_pin =
-            Some(super::coordinator_pin::demo(&data_dir).map_err(|e| demo_error("demo PIN", e))?);
+        station.services.coordinator_pin = Some(
+            super::coordinator_pin::demo(station.data_dir())
+                .map_err(|e| demo_error("demo PIN", e))?,
+        );
         Ok(station)
     }
 }

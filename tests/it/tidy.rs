@@ -299,6 +299,10 @@ fn page_adapters_never_receive_raw_card_fields() {
         assert!(
             code_of(&text).contains("shown_card_value("),
             "{file} shows what the card filled in without answers::shown_card_value"
+        );
+    }
+}
+
 /// Every PIN typed on the screen goes through the lockout (`MaintenanceGate::verify` or
 /// `maintenance::verify_maintenance_pin`): no UI module holds a `PinHash` to compare with.
 #[test]
