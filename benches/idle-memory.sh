@@ -42,8 +42,12 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 station=410329-101-203
-bo="$tools/county-backoffice"
-tk="$tools/kiosk"
+# Private copies of the tools: if TOOLS_DIR's `kiosk` were the measured file itself, the
+# simulators would share its text pages and the measured PSS would come out too low.
+cp "$tools/county-backoffice" "$work/county-backoffice"
+cp "$tools/kiosk" "$work/tools-kiosk"
+bo="$work/county-backoffice"
+tk="$work/tools-kiosk"
 
 # The county: CA, server and station certificates, signing key, the demo catalogue signed.
 "$bo" certs ca --dir "$work/pki" >/dev/null

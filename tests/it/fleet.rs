@@ -457,9 +457,12 @@ mod remote {
         let db = station.data_dir().join("backoffice.sqlite3");
         let mut status = station.county_status().expect("a county link");
         // Each step: the app's tick, then the next delivery of the worker (a heartbeat a
-        // second); waits on the worker's status, never on a timer.
+        // second); waits on the worker's status, never on a timer. The doctor runs on the
+        // blocking pool and may need more worker passes than a count would allow on a fast
+        // machine, so the bound is WAIT, a failure limit only.
         let mut run_until = |what: &str, done: &dyn Fn() -> bool| {
-            for _ in 0..60 {
+            let give_up = std::time::Instant::now() + WAIT;
+            while std::time::Instant::now() < give_up {
                 kiosk.tick();
                 if done() {
                     return;

@@ -342,7 +342,7 @@ async fn login(
         .unwrap_or_else(|p| p.into_inner())
         .attempt(ip, now);
     if let Err(retry_after) = limited {
-        tracing::warn!(%ip, retry_after, "staff login attempts over the per-address limit");
+        tracing::warn!(%ip, retry_after, "staff login attempts over the per-IP limit");
         let mut r = login_page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
