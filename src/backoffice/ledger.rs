@@ -767,18 +767,7 @@ pub fn ledger_body(rows: &[LedgerRow], now: DateTime<Utc>, csrf: Option<&str>) -
     html
 }
 
-/// Percent-encodes a path segment.
-fn pct(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use super::staff::pages::pct;
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -119,7 +119,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// Percent-encodes a path segment.
-fn pct(s: &str) -> String {
+pub(crate) fn pct(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
