@@ -213,16 +213,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     // One PIN and one lockout for both doors (the maintenance screen and 帮办员模式): the
     // station's (the provisioned hash, the demo PIN), else the hash beside the config.
     // 音量: what the maintenance screen last set, else `voice.volume`.
-    let paths = station
-        .services()
-        .coordinator_pin
-        .clone()
-        .unwrap_or_else(|| {
-            crate::maintenance::MaintenancePaths::new(
-                &loaded.path,
-                &crate::config::data_dir(&loaded.config),
-            )
-        });
+    let paths = station.maintenance_paths(&loaded.path);
     let volume = crate::maintenance::Volume::load(&paths.settings, config.voice.volume);
     // 语音播报: the speech thread (espeak-ng into ALSA) when `[voice] enabled`.
     if let Some(mut settings) = crate::voice::EngineSettings::from_config(&config.voice) {
@@ -240,6 +231,7 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
     let doctor: crate::ui::remote::DoctorRun = Arc::new(station.in_app_doctor(loaded.clone()));
     kiosk.set_maintenance(maintenance_setup(
         loaded,
+        Arc::new(station.maintenance_details(loaded.config.clone())),
         paths,
         volume,
         doctor.clone(),
@@ -362,24 +354,23 @@ pub fn run(args: RunArgs, g: &Globals) -> anyhow::Result<ExitCode> {
 }
 
 /// The maintenance screen's setup: the PIN hash and lockout (shared with 帮办员模式), the
-/// volume in the data directory, the in-app doctor, the details lines, and a restart that ends the event
+/// volume in the station's data directory, the in-app doctor, the details lines (of the
+/// station's store), and a restart that ends the event
 /// loop so `run` exits with [`crate::maintenance::RESTART_EXIT_CODE`] after a clean stop.
 fn maintenance_setup(
     loaded: &crate::config::LoadedConfig,
+    details: crate::ui::desk::DetailsRun,
     paths: crate::maintenance::MaintenancePaths,
     volume: crate::maintenance::Volume,
     doctor: crate::ui::remote::DoctorRun,
     health: Option<crate::doctor::health::HealthReporter>,
     restart: Rc<std::cell::Cell<bool>>,
 ) -> crate::ui::desk::DeskSetup {
-    let for_details = Arc::new(loaded.config.clone());
     crate::ui::desk::DeskSetup {
         paths,
         doctor,
         health,
-        details: Some(Arc::new(move || {
-            crate::doctor::probe::details_zh(&for_details, chrono::Utc::now())
-        })),
+        details: Some(details),
         volume,
         orientation: loaded.config.ui.orientation.name().to_string(),
         restart: Rc::new(move || {

@@ -816,8 +816,9 @@ async fn county_async(c: &Config, url: &str) -> (CountyFacts, Result<i64, String
 
 /// The maintenance screen's details lines, in Chinese: the county URL, the station
 /// certificate's subject and expiry, the outbox counts and the oldest pending application's
-/// age. Read-only; no names, no error texts from the queue. Blocking: call it off the UI thread.
-pub fn details_zh(c: &Config, now: DateTime<Utc>) -> Vec<String> {
+/// age, from the store in `data_dir` (the station's). Read-only; no names, no error texts from
+/// the queue. Blocking: call it off the UI thread.
+pub fn details_zh(c: &Config, data_dir: &Path, now: DateTime<Utc>) -> Vec<String> {
     let mut lines = Vec::new();
     lines.push(match &c.county.url {
         Some(url) => format!("县平台地址：{url}"),
@@ -836,7 +837,7 @@ pub fn details_zh(c: &Config, now: DateTime<Utc>) -> Vec<String> {
         CertificateFacts::NotConfigured { .. } => "站点证书：未配置".into(),
         CertificateFacts::Unreadable { path, .. } => format!("站点证书：{path} 读不出来"),
     });
-    let store = config::data_dir(c).join(crate::store::STORE_FILE);
+    let store = data_dir.join(crate::store::STORE_FILE);
     lines.push(match outbox_facts(&store) {
         OutboxFacts::Read {
             pending,

@@ -287,10 +287,7 @@ impl Station {
                 printer: receipts.clone(),
                 county: county.clone(),
                 demo_hand: None,
-                coordinator_pin: coordinator_pin::installed(
-                    std::path::Path::new("/"),
-                    &crate::config::data_dir(config),
-                ),
+                coordinator_pin: coordinator_pin::installed(std::path::Path::new("/"), &data_dir),
                 station_name: config.station.name.clone(),
                 updates: sync.clone().map(|s| s as Arc<dyn CatalogueUpdates>),
                 software: None,
@@ -345,6 +342,27 @@ impl Station {
     ) -> impl Fn() -> crate::doctor::Report + Send + Sync + 'static {
         let (data_dir, health) = (self.data_dir.clone(), self.health.clone());
         move || crate::doctor::probe::run_in_app(&loaded, &data_dir, &health)
+    }
+
+    /// Where the maintenance screen's PIN hash, lockout and settings (the volume) are: the
+    /// station's own (the provisioned hash, the demo PIN), else the hash beside the config file
+    /// `config_path` with the lockout and settings in this station's data directory (demo mode:
+    /// its temporary one, never `config::data_dir`).
+    pub fn maintenance_paths(&self, config_path: &Path) -> crate::maintenance::MaintenancePaths {
+        self.services.coordinator_pin.clone().unwrap_or_else(|| {
+            crate::maintenance::MaintenancePaths::new(config_path, &self.data_dir)
+        })
+    }
+
+    /// The maintenance screen's details lines for this station (`doctor::probe::details_zh`:
+    /// county URL and certificate from `config`, the outbox of this station's store). Blocking
+    /// when called: run it off the UI thread.
+    pub fn maintenance_details(
+        &self,
+        config: Config,
+    ) -> impl Fn() -> Vec<String> + Send + Sync + 'static {
+        let data_dir = self.data_dir.clone();
+        move || crate::doctor::probe::details_zh(&config, &data_dir, chrono::Utc::now())
     }
 
     /// Starts the reader driver; `on_event` gets its events on the runtime (after the

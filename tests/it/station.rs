@@ -103,3 +103,39 @@ fn a_silent_reader_and_paper_out_show_in_the_next_heartbeat() {
     reader.stop();
     drop(station);
 }
+
+/// Issue 16: the maintenance screen's details lines and its settings file (the volume) are the
+/// assembled station's, in its own data directory (demo mode: its temporary one), not the
+/// directory the config file names (`config::data_dir`), which here holds no store at all.
+#[test]
+fn the_maintenance_details_and_settings_follow_the_station_data_dir() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let station = Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut config = village_kiosk::config::Config::default();
+    config.data.dir = elsewhere.path().to_path_buf();
+    assert_eq!(village_kiosk::config::data_dir(&config), elsewhere.path());
+
+    let lines = station.maintenance_details(config.clone())();
+    let outbox = lines
+        .iter()
+        .find(|l| l.starts_with("待上传："))
+        .unwrap_or_else(|| panic!("no outbox line: {lines:?}"));
+    assert_eq!(outbox, "待上传：0 件，需处理：0 件", "{lines:?}");
+
+    let paths = station.maintenance_paths(&elsewhere.path().join("kiosk.toml"));
+    assert!(paths.settings.starts_with(station.data_dir()), "{paths:?}");
+    assert!(paths.lockout.starts_with(station.data_dir()), "{paths:?}");
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing written to the config's data directory"
+    );
+    drop(station);
+}
