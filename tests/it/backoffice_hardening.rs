@@ -2,12 +2,10 @@
 //! the ledger and `/healthz`, the cap on TLS handshakes, the revocation list, bounded answers on
 //! the kiosk side, and SQLite work kept off the async workers.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use village_kiosk::backoffice::{self, Bundles, EmbeddedBackoffice, ServeConfig, TlsFiles, certs};
@@ -23,22 +21,7 @@ fn any_port() -> SocketAddr {
 }
 
 fn submission(receipt: &str) -> String {
-    serde_json::to_string(&wire::ApplicationSubmission {
-        receipt_number: receipt.into(),
-        item_code: "SB-001".into(),
-        item_name: "城乡居民基本养老保险参保登记".into(),
-        applicant: wire::Applicant {
-            name: "王小明".into(),
-            id_number: "410329198001010019".into(),
-            phone: None,
-        },
-        fields: BTreeMap::new(),
-        accepted_at: Utc::now(),
-        card_key: None,
-        agent: None,
-        keep_phone: false,
-    })
-    .unwrap()
+    serde_json::to_string(&crate::support::submission(receipt, "410329198001010019")).unwrap()
 }
 
 /// Issue 14 #4: a retry after the county's catalogue dropped the item is a replay, not a

@@ -1441,24 +1441,7 @@ fn the_person_tag_salt_is_not_in_the_store() {
 fn refused_heartbeats_do_not_pile_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open_in(dir.path()).unwrap();
-    let hb = wire::Heartbeat {
-        software_version: "t".into(),
-        reader: wire::DeviceHealth::default(),
-        printer: wire::DeviceHealth::default(),
-        paper: wire::PaperState::Ok,
-        queue_length: 0,
-        last_errors: vec![],
-        clock: at("2026-11-28T08:00:00Z"),
-        sync: None,
-        verdict: None,
-        failing_checks: vec![],
-        catalog_version: None,
-        oldest_pending_at: None,
-        county_link: None,
-        doctor: None,
-        update: None,
-        screenshot: None,
-    };
+    let hb = crate::support::heartbeat("t", at("2026-11-28T08:00:00Z"));
     for minute in 0..30 {
         let now = at("2026-11-28T08:00:00Z") + chrono::Duration::minutes(minute);
         Outbox::enqueue_heartbeat(&mut store, &hb, now).unwrap();

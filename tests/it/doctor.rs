@@ -95,13 +95,12 @@ fn kiosk_printer_status_on_noise_says_wrong_baud_rate_or_not_a_printer() {
 // ---------------------------------------------------------------------------------------------
 // `kiosk doctor --json` with faults set up one at a time.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use village_kiosk::backoffice::{Bundles, EmbeddedBackoffice, ServeConfig, TlsFiles, certs};
 use village_kiosk::catalog::{bundle, demo, repo};
-use village_kiosk::county::{NewApplication, Outbox};
+use village_kiosk::county::Outbox;
 use village_kiosk::printer::PaperState;
 use village_kiosk::sim::idcard::{IdcardSimulator, SimOptions};
 use village_kiosk::sim::printer::{PrinterSimulator, SimPrinterOptions};
@@ -188,21 +187,6 @@ fn tls_backoffice(dir: &Path, p: &Pki) -> EmbeddedBackoffice {
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap()
-}
-
-fn application(i: u32) -> NewApplication {
-    NewApplication {
-        item_code: "SB-001".into(),
-        item_name: "城乡居民基本养老保险参保登记".into(),
-        applicant_name: "王小明".into(),
-        id_number: {
-            let first17 = format!("41032919800101{:03}", i % 1000);
-            let check = village_kiosk::idcard::card::gb11643_check_char(&first17).unwrap();
-            format!("{first17}{check}")
-        },
-        phone: None,
-        fields: BTreeMap::new(),
-    }
 }
 
 /// One terminal: a data directory with a store holding the demo catalogue (signed with the
@@ -615,7 +599,7 @@ fn store_faults_name_the_catalogue_or_the_outbox() {
     let mut store = t.store();
     Outbox::accept(
         &mut store,
-        application(1),
+        crate::support::application(1),
         Utc::now() - chrono::Duration::days(2),
     )
     .unwrap();

@@ -243,6 +243,7 @@ mod remote {
     use village_kiosk::ui::{Kiosk, Page, headless};
 
     use super::*;
+    use crate::support::{Limit, WorkerPasses, runtime};
 
     /// A doctor run and an idle-screen screenshot asked by county staff: the requests arrive in
     /// a heartbeat answer of the real worker, the doctor runs at once, the screenshot waits
@@ -251,11 +252,7 @@ mod remote {
     #[test]
     fn remote_doctor_and_screenshot_travel_through_the_heartbeat() {
         headless::init().expect("headless platform");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let station = Station::demo(DemoOptions::default(), rt.handle().clone()).unwrap();
         let clock = Rc::new(village_kiosk::ui::ManualClock::new());
         let kiosk = Kiosk::new(
@@ -305,23 +302,12 @@ mod remote {
             .unwrap()
         };
         let reporter = HealthReporter::new(worker.health());
-        let mut status = worker.status();
         // One heartbeat per step of the virtual clock; waits on the worker's status, never
         // on a timer.
+        let mut passes = WorkerPasses::new(&rt, worker.status(), WAIT);
         let mut beat = |what: &str, done: &dyn Fn() -> bool| {
-            for _ in 0..20 {
-                if done() {
-                    return;
-                }
-                vclock.advance(Duration::from_secs(60));
-                rt.block_on(async {
-                    tokio::time::timeout(WAIT, status.changed())
-                        .await
-                        .unwrap_or_else(|_| panic!("no worker pass while waiting for {what}"))
-                        .unwrap();
-                });
-            }
-            assert!(done(), "{what}");
+            let step = || vclock.advance(Duration::from_secs(60));
+            passes.until(what, Limit::Passes(20), || {}, step, done);
         };
         beat("both requests at the kiosk", &|| {
             reporter.snapshot().requests.len() == 2
@@ -419,11 +405,7 @@ mod remote {
         use village_kiosk::ui::remote::RemoteSetup;
 
         headless::init().expect("headless platform");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let station = Station::demo(
             DemoOptions {
                 printer_state: PaperState::PaperEnd,
@@ -455,26 +437,14 @@ mod remote {
             doctor,
         });
         let db = station.data_dir().join("backoffice.sqlite3");
-        let mut status = station.county_status().expect("a county link");
+        let status = station.county_status().expect("a county link");
         // Each step: the app's tick, then the next delivery of the worker (a heartbeat a
         // second); waits on the worker's status, never on a timer. The doctor runs on the
         // blocking pool and may need more worker passes than a count would allow on a fast
         // machine, so the bound is WAIT, a failure limit only.
+        let mut passes = WorkerPasses::new(&rt, status, WAIT);
         let mut run_until = |what: &str, done: &dyn Fn() -> bool| {
-            let give_up = std::time::Instant::now() + WAIT;
-            while std::time::Instant::now() < give_up {
-                kiosk.tick();
-                if done() {
-                    return;
-                }
-                rt.block_on(async {
-                    tokio::time::timeout(WAIT, status.changed())
-                        .await
-                        .unwrap_or_else(|_| panic!("no worker pass while waiting for {what}"))
-                        .unwrap();
-                });
-            }
-            assert!(done(), "{what}");
+            passes.until(what, Limit::Time(WAIT), || kiosk.tick(), || {}, done);
         };
         run_until("the station in the ledger", &|| {
             stdout(&bo_cli(&["stations"], &db))

@@ -23,6 +23,7 @@ mod staff_cli;
 #[cfg(feature = "gui")]
 mod standby;
 mod station;
+mod support;
 mod sync;
 mod tidy;
 #[cfg(feature = "gui")]

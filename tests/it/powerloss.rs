@@ -125,16 +125,9 @@ impl Drop for LazyFs {
 
 fn app(i: u32) -> NewApplication {
     NewApplication {
-        item_code: "SB-001".into(),
-        item_name: "城乡居民基本养老保险参保登记".into(),
-        applicant_name: "王小明".into(),
-        id_number: {
-            let first17 = format!("41032919800101{:03}", i % 1000);
-            let check = village_kiosk::idcard::card::gb11643_check_char(&first17).unwrap();
-            format!("{first17}{check}")
-        },
         phone: Some("13800138000".into()),
         fields: BTreeMap::from([("contribution_level".into(), "300".into())]),
+        ..crate::support::application(i)
     }
 }
 

@@ -4,7 +4,6 @@
 //! no personal data, unknown == expired, rate limit, the receipt's QR code decoding to the page,
 //! the page in headless Chromium).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -24,23 +23,35 @@ const PHONE: &str = "13800138000";
 const WINDOW: &str = "城关镇便民服务中心3号窗口";
 const WAIT: Duration = Duration::from_secs(30);
 
-fn submission(receipt: &str, phone: Option<&str>) -> String {
-    serde_json::to_string(&wire::ApplicationSubmission {
-        receipt_number: receipt.into(),
+fn submission(receipt: &str, phone: Option<&str>) -> wire::ApplicationSubmission {
+    let mut s = crate::support::submission(receipt, ID);
+    s.item_name = ITEM.into();
+    s.applicant.name = NAME.into();
+    s.applicant.phone = phone.map(str::to_owned);
+    s
+}
+
+/// The demo villager's application for [`ITEM`] with [`PHONE`], as the form hands it over.
+fn demo_draft(
+    card: &village_kiosk::sim::idcard::SimCard,
+) -> village_kiosk::station::ports::ApplicationDraft {
+    use village_kiosk::station::ports::{Answer, ApplicationDraft};
+    ApplicationDraft {
         item_code: "SB-001".into(),
         item_name: ITEM.into(),
-        applicant: wire::Applicant {
-            name: NAME.into(),
-            id_number: ID.into(),
-            phone: phone.map(str::to_owned),
-        },
-        fields: BTreeMap::new(),
-        accepted_at: Utc::now(),
-        card_key: None,
+        card_kind: village_kiosk::idcard::CardKind::Resident,
+        applicant_name: card.name.clone(),
+        id_number: card.id_number.clone(),
+        answers: vec![Answer {
+            key: "phone".into(),
+            label: "联系电话".into(),
+            kind: village_kiosk::catalog::FieldKind::Phone,
+            value: PHONE.into(),
+        }],
         agent: None,
         keep_phone: false,
-    })
-    .unwrap()
+        card_key: village_kiosk::county::client::card_key(&card.to_id_card()),
+    }
 }
 
 fn loopback() -> SocketAddr {
@@ -56,19 +67,8 @@ fn backoffice(dir: &std::path::Path, extras: ServeExtras) -> EmbeddedBackoffice 
 
 /// Submits one application as station ST-1; returns (case number, progress token).
 async fn submit(bo: &EmbeddedBackoffice, receipt: &str, phone: Option<&str>) -> (String, String) {
-    let reply = bo
-        .demo_client("ST-1")
-        .unwrap()
-        .submit_raw(&format!("key-{receipt}"), &submission(receipt, phone))
-        .await
-        .unwrap();
-    assert_eq!(
-        reply.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    let r: wire::SubmissionReceipt = serde_json::from_slice(&reply.body).unwrap();
+    let key = format!("key-{receipt}");
+    let r = crate::support::submit_created(bo, "ST-1", &key, &submission(receipt, phone)).await;
     (r.case_number, r.progress_token.expect("a progress token"))
 }
 
@@ -107,8 +107,7 @@ fn tokens_are_issued_with_the_case_and_expire() {
     let dir = tempfile::tempdir().unwrap();
     let mut db = Db::open(&dir.path().join("c.sqlite3")).unwrap();
     let now = Utc::now();
-    let sub: wire::ApplicationSubmission =
-        serde_json::from_str(&submission("CG-1", Some(PHONE))).unwrap();
+    let sub = submission("CG-1", Some(PHONE));
     let village_kiosk::backoffice::db::SubmitOutcome::Created { response, .. } =
         db.submit("ST-1", "k1", "h1", &sub, now).unwrap()
     else {
@@ -224,13 +223,9 @@ async fn the_public_page_shows_no_personal_data_unknown_equals_expired_and_is_ra
 /// case's public page in its QR code, read back from the paper with rqrr.
 #[test]
 fn the_receipt_qr_decodes_to_the_public_page() {
-    use village_kiosk::station::ports::{Answer, ApplicationDraft, ReceiptInfo};
+    use village_kiosk::station::ports::ReceiptInfo;
     use village_kiosk::station::{DemoOptions, Station};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::support::runtime();
     let station = Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo");
     let parts = station.demo_parts().expect("demo parts");
     let base = parts
@@ -240,22 +235,7 @@ fn the_receipt_qr_decodes_to_the_public_page() {
         .expect("demo mode runs the public listener")
         .to_string();
     let card = village_kiosk::sim::idcard::SimCard::demo_resident();
-    let draft = ApplicationDraft {
-        item_code: "SB-001".into(),
-        item_name: ITEM.into(),
-        card_kind: village_kiosk::idcard::CardKind::Resident,
-        applicant_name: card.name.clone(),
-        id_number: card.id_number.clone(),
-        answers: vec![Answer {
-            key: "phone".into(),
-            label: "联系电话".into(),
-            kind: village_kiosk::catalog::FieldKind::Phone,
-            value: PHONE.into(),
-        }],
-        agent: None,
-        keep_phone: false,
-        card_key: village_kiosk::county::client::card_key(&card.to_id_card()),
-    };
+    let draft = demo_draft(&card);
     let services = station.services().clone();
     let sub = services.county.submit(&draft).expect("accepted");
     assert!(!sub.queued, "the embedded county confirms at once");
@@ -305,13 +285,9 @@ fn the_public_url_is_learned_when_the_county_answers_not_on_the_submit_path() {
     use village_kiosk::county::{CountyAuth, CountyClient};
     use village_kiosk::station::catalogue::IndexedCatalogue;
     use village_kiosk::station::county::OutboxCounty;
-    use village_kiosk::station::ports::{Answer, ApplicationDraft, CountyLink};
+    use village_kiosk::station::ports::CountyLink;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::support::runtime();
     let dir = tempfile::tempdir().unwrap();
     // The county's address, with nobody listening on it yet.
     let addr = std::net::TcpListener::bind(loopback())
@@ -350,22 +326,7 @@ fn the_public_url_is_learned_when_the_county_answers_not_on_the_submit_path() {
     .unwrap()
     .with_confirm_wait(WAIT);
     let card = village_kiosk::sim::idcard::SimCard::demo_resident();
-    let draft = ApplicationDraft {
-        item_code: "SB-001".into(),
-        item_name: ITEM.into(),
-        card_kind: village_kiosk::idcard::CardKind::Resident,
-        applicant_name: card.name.clone(),
-        id_number: card.id_number.clone(),
-        answers: vec![Answer {
-            key: "phone".into(),
-            label: "联系电话".into(),
-            kind: village_kiosk::catalog::FieldKind::Phone,
-            value: PHONE.into(),
-        }],
-        agent: None,
-        keep_phone: false,
-        card_key: village_kiosk::county::client::card_key(&card.to_id_card()),
-    };
+    let draft = demo_draft(&card);
 
     let mut learned = county.public_url_watch();
     let queued = county

@@ -15,20 +15,12 @@ const PAGE: u64 = 4096;
 
 fn app(i: u32) -> NewApplication {
     NewApplication {
-        item_code: "SB-001".into(),
-        item_name: "城乡居民基本养老保险参保登记".into(),
-        applicant_name: "王小明".into(),
-        id_number: {
-            let first17 = format!("41032919800101{:03}", i % 1000);
-            let check = village_kiosk::idcard::card::gb11643_check_char(&first17).unwrap();
-            format!("{first17}{check}")
-        },
-        phone: None,
         // A marker only the body carries, and enough text that a page holds two or three rows.
         fields: BTreeMap::from([
             ("marker".into(), format!("ROW-MARKER-{i:04}")),
             ("remarks".into(), "备注".repeat(200)),
         ]),
+        ..crate::support::application(i)
     }
 }
 
@@ -66,27 +58,7 @@ fn fill(dir: &Path, n: u32) -> BTreeMap<i64, Sent> {
         [],
     )
     .unwrap();
-    let mut st = conn
-        .prepare(
-            "SELECT o.id, o.idempotency_key, o.body, o.state, c.receipt_number
-             FROM outbox o JOIN local_cases c ON c.outbox_id = o.id",
-        )
-        .unwrap();
-    let rows = st
-        .query_map([], |r| {
-            Ok(Sent {
-                id: r.get(0)?,
-                key: r.get(1)?,
-                body: r.get(2)?,
-                state: r.get(3)?,
-                receipt: r.get(4)?,
-            })
-        })
-        .unwrap()
-        .map(|r| r.unwrap())
-        .map(|s| (s.id, s))
-        .collect();
-    drop(st);
+    let rows = sent_rows(conn);
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
     rows
@@ -139,8 +111,12 @@ fn salvage_cmd(data: &Path) -> std::process::Output {
 
 fn salvaged_rows(data: &Path) -> BTreeMap<i64, Sent> {
     let store = Store::open_in(data).expect("the salvaged store opens");
-    let mut st = store
-        .conn()
+    sent_rows(store.conn())
+}
+
+/// Every outbox row with its receipt number, by id.
+fn sent_rows(conn: &rusqlite::Connection) -> BTreeMap<i64, Sent> {
+    let mut st = conn
         .prepare(
             "SELECT o.id, o.idempotency_key, o.body, o.state, c.receipt_number
              FROM outbox o JOIN local_cases c ON c.outbox_id = o.id",
@@ -337,19 +313,48 @@ fn root_page(file: &Path, name: &str) -> u64 {
     u64::try_from(root).unwrap() - 1
 }
 
-#[test]
-fn salvage_copies_the_ratings_waiting_for_a_case_number() {
-    let (_dir, data) = data_dir();
+/// One of the ratings tests: a store of 12 applications with 3 ratings waiting for their case
+/// number, damaged in the root page of `damaged` (a table or index) so the kiosk refuses it,
+/// then salvaged: the temporary directory (keep it bound), the data directory, the rows, the
+/// ratings and what `kiosk outbox salvage` said.
+struct RatingsSalvage {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    rows: BTreeMap<i64, Sent>,
+    waiting: BTreeSet<Waiting>,
+    out: std::process::Output,
+}
+
+fn salvage_with_ratings_damaged_at(damaged: &str) -> RatingsSalvage {
+    let (dir, data) = data_dir();
     let rows = fill(&data, 12);
     let waiting = rate_waiting(&data, &rows, 3);
     let file = data.join(STORE_FILE);
-    // Damage the outbox's key index: every row is still readable, and so is every rating.
-    overwrite_page(&file, root_page(&file, "sqlite_autoindex_outbox_1"));
+    overwrite_page(&file, root_page(&file, damaged));
     assert!(matches!(
         Store::open_in(&data),
         Err(StoreError::Damaged { .. })
     ));
     let out = salvage_cmd(&data);
+    RatingsSalvage {
+        _dir: dir,
+        data,
+        rows,
+        waiting,
+        out,
+    }
+}
+
+#[test]
+fn salvage_copies_the_ratings_waiting_for_a_case_number() {
+    // Damage the outbox's key index: every row is still readable, and so is every rating.
+    let RatingsSalvage {
+        _dir,
+        data,
+        waiting,
+        out,
+        ..
+    } = salvage_with_ratings_damaged_at("sqlite_autoindex_outbox_1");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
@@ -367,17 +372,14 @@ fn salvage_copies_the_ratings_waiting_for_a_case_number() {
 
 #[test]
 fn salvage_names_the_waiting_ratings_it_cannot_read() {
-    let (_dir, data) = data_dir();
-    let rows = fill(&data, 12);
-    let waiting = rate_waiting(&data, &rows, 3);
-    let file = data.join(STORE_FILE);
     // Damage the ratings' table: the receipt index still names each one.
-    overwrite_page(&file, root_page(&file, "waiting_evaluations"));
-    assert!(matches!(
-        Store::open_in(&data),
-        Err(StoreError::Damaged { .. })
-    ));
-    let out = salvage_cmd(&data);
+    let RatingsSalvage {
+        _dir,
+        data,
+        rows,
+        waiting,
+        out,
+    } = salvage_with_ratings_damaged_at("waiting_evaluations");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     for (receipt, ..) in &waiting {

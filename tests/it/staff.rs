@@ -4,7 +4,6 @@
 //! included), a test clock makes the case overdue, the supervisor's report (HTML and CSV) counts
 //! it, and a bad rating opens a follow-up that closes only with a note.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,36 +74,11 @@ pub async fn submit(
     item: &str,
     name: &str,
 ) -> String {
-    let body = serde_json::to_string(&wire::ApplicationSubmission {
-        receipt_number: format!("CG-{key}"),
-        item_code: item.into(),
-        item_name: name.into(),
-        applicant: wire::Applicant {
-            name: "王小明".into(),
-            id_number: "410329198001010043".into(),
-            phone: None,
-        },
-        fields: BTreeMap::new(),
-        accepted_at: Utc::now(),
-        card_key: None,
-        agent: None,
-        keep_phone: false,
-    })
-    .unwrap();
-    let reply = bo
-        .demo_client(station)
-        .unwrap()
-        .submit_raw(key, &body)
+    let mut body = crate::support::submission(&format!("CG-{key}"), "410329198001010043");
+    body.item_code = item.into();
+    body.item_name = name.into();
+    crate::support::submit_created(bo, station, key, &body)
         .await
-        .unwrap();
-    assert_eq!(
-        reply.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    serde_json::from_slice::<wire::SubmissionReceipt>(&reply.body)
-        .unwrap()
         .case_number
 }
 

@@ -48,11 +48,7 @@ fn wait_for_heartbeat(
 /// heartbeat the back office receives, with the reason, and the live verdict fails.
 #[test]
 fn a_silent_reader_and_paper_out_show_in_the_next_heartbeat() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::support::runtime();
     let station = Station::demo(
         DemoOptions {
             heartbeat_every: Duration::from_millis(200),
@@ -109,11 +105,7 @@ fn a_silent_reader_and_paper_out_show_in_the_next_heartbeat() {
 /// directory the config file names (`config::data_dir`), which here holds no store at all.
 #[test]
 fn the_maintenance_details_and_settings_follow_the_station_data_dir() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::support::runtime();
     let station = Station::demo(DemoOptions::default(), rt.handle().clone()).expect("demo");
     let elsewhere = tempfile::tempdir().unwrap();
     let mut config = village_kiosk::config::Config::default();

@@ -74,6 +74,25 @@ fn release(dir: &Path) -> (PathBuf, Vec<u8>, UpdateManifest) {
     (files, bytes, m)
 }
 
+/// The back office in `dir` with version 0.9.0 published (to `stations`, or to all), and the
+/// release: (back office, release files, signed manifest, manifest).
+fn published(
+    dir: &Path,
+    stations: Option<&[String]>,
+) -> (EmbeddedBackoffice, PathBuf, Vec<u8>, UpdateManifest) {
+    let bo = backoffice(dir);
+    let (files, manifest_bytes, m) = release(dir);
+    bo_update::publish(
+        &bo.db().unwrap(),
+        &manifest_bytes,
+        &files,
+        stations,
+        Utc::now(),
+    )
+    .unwrap();
+    (bo, files, manifest_bytes, m)
+}
+
 /// A terminal on slot a with its data directory, ESP and slot files under `dir`.
 fn terminal(dir: &Path) -> Updater {
     let esp = dir.join("esp");
@@ -154,17 +173,8 @@ fn client_via(url: &str, bo: &EmbeddedBackoffice, station: &str) -> CountyClient
 async fn a_staged_update_downloads_resumably_installs_and_its_rollback_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bo = backoffice(d);
-    let (files, manifest_bytes, m) = release(d);
+    let (bo, files, _manifest, m) = published(d, Some(&["ST-PILOT".to_string()]));
     let db = bo.db().unwrap();
-    bo_update::publish(
-        &db,
-        &manifest_bytes,
-        &files,
-        Some(&["ST-PILOT".to_string()]),
-        Utc::now(),
-    )
-    .unwrap();
 
     // Staged: another station is offered nothing.
     let other = terminal(&d.join("other"));
@@ -241,22 +251,8 @@ async fn a_staged_update_downloads_resumably_installs_and_its_rollback_is_report
 
     // The heartbeat carries it to the county.
     let hb = wire::Heartbeat {
-        software_version: "0.4.0".into(),
-        reader: wire::DeviceHealth::default(),
-        printer: wire::DeviceHealth::default(),
-        paper: wire::PaperState::Ok,
-        queue_length: 0,
-        last_errors: vec![],
-        clock: Utc::now(),
-        sync: None,
-        verdict: None,
-        failing_checks: vec![],
-        catalog_version: None,
-        oldest_pending_at: None,
-        county_link: None,
-        doctor: None,
         update: Some(t.report().unwrap()),
-        screenshot: None,
+        ..crate::support::heartbeat("0.4.0", Utc::now())
     };
     // What the outbox worker puts in its heartbeats, from the data directory.
     let from_data = village_kiosk::update::heartbeat_report(&pilot.join("data")).unwrap();
@@ -291,10 +287,8 @@ async fn a_staged_update_downloads_resumably_installs_and_its_rollback_is_report
 async fn a_file_changed_on_the_server_or_a_foreign_manifest_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bo = backoffice(d);
-    let (files, manifest_bytes, _) = release(d);
+    let (bo, files, manifest_bytes, _) = published(d, None);
     let db = bo.db().unwrap();
-    bo_update::publish(&db, &manifest_bytes, &files, None, Utc::now()).unwrap();
     // Staff cannot publish an older version after it.
     let mut older = manifest::open(&manifest_bytes, &release_key().verifying_key(), &[]).unwrap();
     older.version = "0.8.0".into();
@@ -467,16 +461,10 @@ fn an_update_verified_during_a_visit_is_installed_after_the_visit() {
 
     const WAIT: Duration = Duration::from_secs(60);
     headless::init().expect("headless platform");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::support::runtime();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bo = backoffice(d);
-    let (files, manifest_bytes, m) = release(d);
-    bo_update::publish(&bo.db().unwrap(), &manifest_bytes, &files, None, Utc::now()).unwrap();
+    let (bo, files, _manifest, m) = published(d, None);
     let u = terminal(d);
 
     let station = Station::demo(DemoOptions::default(), rt.handle().clone()).unwrap();
