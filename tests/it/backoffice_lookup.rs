@@ -2,9 +2,6 @@
 //! fresh single-use challenge from the county, the card's key checked against the cards on
 //! record, rate-limited per station.
 
-use std::collections::BTreeMap;
-
-use chrono::Utc;
 use village_kiosk::backoffice::{EmbeddedBackoffice, lookup};
 use village_kiosk::county::client::{ClientError, card_key};
 use village_kiosk::county::{person_key, wire};
@@ -12,22 +9,9 @@ use village_kiosk::county::{person_key, wire};
 use crate::county::card;
 
 fn submission(id_number: &str, card_key: Option<String>) -> String {
-    serde_json::to_string(&wire::ApplicationSubmission {
-        receipt_number: "CG-20261128-0001".into(),
-        item_code: "SB-001".into(),
-        item_name: "城乡居民基本养老保险参保登记".into(),
-        applicant: wire::Applicant {
-            name: "王小明".into(),
-            id_number: id_number.into(),
-            phone: None,
-        },
-        fields: BTreeMap::new(),
-        accepted_at: Utc::now(),
-        card_key,
-        agent: None,
-        keep_phone: false,
-    })
-    .unwrap()
+    let mut body = crate::support::submission("CG-20261128-0001", id_number);
+    body.card_key = card_key;
+    serde_json::to_string(&body).unwrap()
 }
 
 /// A raw `POST /v1/persons/cases` as a station that computed everything it can without a card.
