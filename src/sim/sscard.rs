@@ -66,15 +66,10 @@ struct SimState {
     watchers: Vec<std::sync::mpsc::Sender<u8>>,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<SimState>,
-}
+type Shared = Mutex<SimState>;
 
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, SimState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn state(shared: &Shared) -> MutexGuard<'_, SimState> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The simulator: a thread serving the pty until dropped.
@@ -108,7 +103,7 @@ impl SsCardSimulator {
         )
         .map_err(io::Error::from)?;
         let shared = Arc::new(Shared::default());
-        shared.state().card = card;
+        state(&shared).card = card;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -144,26 +139,26 @@ impl SsCardSimulator {
     }
 
     pub fn insert(&self, card: SimSsCard) {
-        let mut st = self.shared.state();
+        let mut st = state(&self.shared);
         st.card = Some(card);
         st.powered = false;
     }
 
     pub fn remove(&self) {
-        let mut st = self.shared.state();
+        let mut st = state(&self.shared);
         st.card = None;
         st.powered = false;
     }
 
     /// Answers with a bad check byte (a noisy line) or good ones again.
     pub fn set_bad_checksum(&self, bad: bool) {
-        self.shared.state().bad_checksum = bad;
+        state(&self.shared).bad_checksum = bad;
     }
 
     /// Every request's code from now on (`0x10` status, `0x11` power on, `0x12` APDU, ...).
     pub fn watch_requests(&self) -> std::sync::mpsc::Receiver<u8> {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.shared.state().watchers.push(tx);
+        state(&self.shared).watchers.push(tx);
         rx
     }
 }
@@ -194,7 +189,7 @@ async fn serve(
         decoder.push(&buf[..n]);
         while let Some(decoded) = decoder.next_frame() {
             let (reply, bad) = {
-                let mut st = shared.state();
+                let mut st = state(shared);
                 let reply = match decoded {
                     Decoded::BadChecksum => Reply::Error(ReaderError::BadFrame),
                     Decoded::Frame { code, data } => {
@@ -269,7 +264,7 @@ fn bcd(digits: &str) -> Vec<u8> {
             _ => 0x0F,
         })
         .collect();
-    if nibbles.len() % 2 == 1 {
+    if !nibbles.len().is_multiple_of(2) {
         nibbles.push(0x0F);
     }
     nibbles.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()

@@ -255,7 +255,7 @@ pub fn luhn_ok(digits: &str) -> bool {
             d
         };
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// The nibbles of `bytes` as hex digits ('0'..'9', 'A'..'F').
@@ -323,7 +323,7 @@ fn dol_length(dol: &[u8]) -> Result<usize, EmvError> {
 
 /// The records an AFL names: (SFI, record) pairs.
 fn afl_records(afl: &[u8]) -> Result<Vec<(u8, u8)>, EmvError> {
-    if afl.len() % 4 != 0 {
+    if !afl.len().is_multiple_of(4) {
         return Err(EmvError::Malformed("AFL not a multiple of 4 bytes"));
     }
     let mut out = Vec::new();

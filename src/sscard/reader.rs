@@ -133,18 +133,12 @@ pub struct SsReader {
 impl SsReader {
     pub fn open(settings: &SsReaderSettings) -> Result<SsReader, SsCardError> {
         let path = settings.port.to_string_lossy().into_owned();
-        let port = serialport::new(&path, settings.baud)
-            .data_bits(serialport::DataBits::Eight)
-            .parity(serialport::Parity::None)
-            .stop_bits(serialport::StopBits::One)
-            .flow_control(serialport::FlowControl::None)
-            .timeout(settings.answer_timeout)
-            .open_native()
+        let port = crate::idcard::reader::open_8n1(&path, settings.baud, settings.answer_timeout)
             .map_err(|source| SsCardError::Open {
-                path,
-                baud: settings.baud,
-                source,
-            })?;
+            path,
+            baud: settings.baud,
+            source,
+        })?;
         Ok(SsReader {
             port,
             decoder: FrameDecoder::new(),
