@@ -427,21 +427,21 @@ async fn status_changes_are_audited_and_need_the_csrf_token() {
     assert_eq!(hr.get(&page).await.0, 303);
 }
 
+/// A pension case (人社, SB-001) from station ST-A and the 人社 clerk logged in.
+async fn hr_with_a_pension_case() -> (Staffed, String, Browser) {
+    let s = start("2026-09-28T02:00:00Z");
+    let item = "城乡居民基本养老保险参保登记";
+    let case = submit(&s.bo, "ST-A", "k1", "SB-001", item).await;
+    add_operators(&s.bo);
+    let hr = login(&s.bo, "hr").await;
+    (s, case, hr)
+}
+
 /// The advance form carries the note's English form (`note_en`, as `case advance --note-en`): the
 /// kiosk's English UI shows it; an English note without the Chinese it translates is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_advance_form_takes_the_note_in_english() {
-    let s = start("2026-09-28T02:00:00Z");
-    let case = submit(
-        &s.bo,
-        "ST-A",
-        "k1",
-        "SB-001",
-        "城乡居民基本养老保险参保登记",
-    )
-    .await;
-    add_operators(&s.bo);
-    let hr = login(&s.bo, "hr").await;
+    let (s, case, hr) = hr_with_a_pension_case().await;
     let page = format!("/staff/cases/{case}");
     let (_, html) = hr.get(&page).await;
     assert!(html.contains("name=\"note_en\""), "{html}");
