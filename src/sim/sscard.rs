@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 use super::idcard::{read_some, write_all};
-use crate::sim::pty::Pty;
+use crate::sim::pty::{Pty, Serving};
 use crate::sscard::emv::{PPSE, UNIONPAY_DEBIT};
 use crate::sscard::frame::{Decoded, FrameDecoder, ReaderError, Reply, Request};
 
@@ -76,8 +76,8 @@ fn state(shared: &Shared) -> MutexGuard<'_, SimState> {
 pub struct SsCardSimulator {
     path: PathBuf,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stops the serving thread when the simulator is dropped (the device unplugged).
+    _serving: Serving,
 }
 
 impl std::fmt::Debug for SsCardSimulator {
@@ -114,6 +114,8 @@ impl SsCardSimulator {
                 .name("sscard-sim".into())
                 .spawn(move || {
                     runtime.block_on(async move {
+                        // SAFETY: `master` is an owned, open File; the AsyncFd owns it for its
+                        // whole life and a File always returns the same fd.
                         let result = match unsafe { AsyncFd::register(master) } {
                             Ok(fd) => serve(fd, &shared, stop_rx).await,
                             Err(e) => Err(io::Error::other(e.to_string())),
@@ -128,8 +130,10 @@ impl SsCardSimulator {
         Ok(SsCardSimulator {
             path,
             shared,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            _serving: Serving {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            },
         })
     }
 
@@ -160,17 +164,6 @@ impl SsCardSimulator {
         let (tx, rx) = std::sync::mpsc::channel();
         state(&self.shared).watchers.push(tx);
         rx
-    }
-}
-
-impl Drop for SsCardSimulator {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

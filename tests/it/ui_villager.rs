@@ -601,6 +601,16 @@ fn the_bank_account_is_read_from_the_social_security_card() {
         e.kiosk.shell.borrow().session.answer(&key),
         Some(DEMO_ACCOUNT)
     );
+    // The confirmation page shows it masked too.
+    e.tap("联系电话（老人或子女）");
+    e.type_digits("13800138000");
+    e.tap("下一步：核对信息");
+    e.wait_page(Page::Confirm);
+    let text = e.screen_text();
+    assert!(!text.contains(DEMO_ACCOUNT), "masked on confirm: {text}");
+    assert!(text.contains("4569"), "{text}");
+    e.tap("返回");
+    e.wait_page(Page::Form);
     // Typing in the field makes the answer the villager's own again, shown as typed.
     e.tap("老人社会保障卡金融账号");
     e.tap("清空");
