@@ -21,6 +21,8 @@ pub struct Config {
     pub station: StationConfig,
     pub data: DataConfig,
     pub reader: ReaderConfig,
+    /// The social security card reader (社保卡), optional: the bank account read from the card.
+    pub sscard: SsCardConfig,
     pub printer: PrinterConfig,
     pub county: CountyConfig,
     pub session: SessionConfig,
@@ -82,6 +84,26 @@ pub struct ReaderConfig {
     /// A reader profile name from hardware/profiles/readers (e.g. "sam-9600") or a .toml path:
     /// baud, timeouts, poll interval, whether the fingerprint block is asked.
     pub profile: String,
+}
+
+/// `[sscard]`: the social security card reader (社保卡读卡器). Without a port the kiosk has
+/// none and the bank account is typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SsCardConfig {
+    /// Serial device, e.g. `/dev/serial/by-id/usb-…-if00`; `None`: no reader.
+    pub port: Option<PathBuf>,
+    /// A profile from hardware/profiles/readers (`sscard-vk1`) or a .toml path.
+    pub profile: String,
+}
+
+impl Default for SsCardConfig {
+    fn default() -> Self {
+        Self {
+            port: None,
+            profile: crate::sscard::profile::DEFAULT_SSCARD_PROFILE.into(),
+        }
+    }
 }
 
 impl Default for ReaderConfig {

@@ -40,6 +40,7 @@ pub mod provision;
 pub mod session;
 #[cfg(feature = "demo")]
 pub mod sim;
+pub mod sscard;
 pub mod station;
 pub mod store;
 #[cfg(feature = "gui")]

@@ -622,6 +622,44 @@ pub fn reader(facts: &ReaderFacts) -> Check {
     }
 }
 
+/// What probing the social security card reader (`sscard.port`, only when configured) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsCardFacts {
+    Profile(String),
+    PortMissing { port: String },
+    Failed { port: String, error: String },
+    Answered { port: String, card_present: bool },
+}
+
+/// The `sscard` check (social security card reader): run only when `sscard.port` is set.
+pub fn sscard(facts: &SsCardFacts) -> Check {
+    const ID: &str = "sscard";
+    match facts {
+        SsCardFacts::Profile(e) => Check::fail(ID, e.clone(), "set sscard.profile to sscard-vk1 or a .toml file")
+            .zh("社保卡读卡器型号配置有误", "请修改社保卡读卡器型号配置"),
+        SsCardFacts::PortMissing { port } => Check::fail(
+            ID,
+            format!("port {port} does not exist: the social security card reader is unplugged or has another name"),
+            "plug the reader in (USB); check with kiosk devices which port it is and set sscard.port",
+        )
+        .zh("找不到社保卡读卡器", "请检查读卡器USB线是否插好"),
+        SsCardFacts::Failed { port, error } => Check::fail(
+            ID,
+            format!("{port}: {error}"),
+            "check the cable, the port (sscard.port) and that the reader speaks sscard.profile's framing",
+        )
+        .zh("社保卡读卡器无响应或故障", "请检查读卡器连线，仍不行请更换"),
+        SsCardFacts::Answered { port, card_present } => Check::ok(
+            ID,
+            format!(
+                "the social security card reader on {port} answers; {}",
+                if *card_present { "a card is inserted" } else { "no card inserted" }
+            ),
+        )
+        .zh("社保卡读卡器正常", ""),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // printer
 

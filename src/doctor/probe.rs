@@ -156,6 +156,14 @@ fn run_with(
             live.push(super::health::live_printer(&snapshot));
         }
     }
+    // The social security card reader is opened only while a card is read: probed in the
+    // app too, and only when configured.
+    if cfg.sscard.port.is_some() {
+        let c = cfg.sscard.clone();
+        pending.push(spawn(&["sscard"], LIMIT_READER, move || {
+            vec![sscard_check(&c)]
+        }));
+    }
     {
         let c = cfg.clone();
         pending.push(spawn(&["certificate"], LIMIT_LOCAL, move || {
@@ -525,6 +533,32 @@ fn reader_facts(c: &Config) -> ReaderFacts {
         }
     };
     ReaderFacts::Answered { port, baud, card }
+}
+
+/// The `sscard` check: the configured social security card reader asked whether a card is in.
+pub fn sscard_check(c: &config::SsCardConfig) -> Check {
+    findings::sscard(&sscard_facts(c))
+}
+
+fn sscard_facts(c: &config::SsCardConfig) -> findings::SsCardFacts {
+    use crate::sscard::reader::{SsReader, SsReaderSettings};
+    use findings::SsCardFacts;
+    let settings = match SsReaderSettings::from_config(c) {
+        Ok(Some(s)) => s,
+        Ok(None) => return SsCardFacts::Profile("sscard.port is not set".into()),
+        Err(e) => return SsCardFacts::Profile(e.to_string()),
+    };
+    let port = settings.port.display().to_string();
+    if !settings.port.exists() {
+        return SsCardFacts::PortMissing { port };
+    }
+    match SsReader::open(&settings).and_then(|mut r| r.card_present()) {
+        Ok(card_present) => SsCardFacts::Answered { port, card_present },
+        Err(e) => SsCardFacts::Failed {
+            port,
+            error: e.to_string(),
+        },
+    }
 }
 
 fn printer_facts(c: &Config) -> PrinterFacts {

@@ -213,22 +213,29 @@ impl std::fmt::Debug for Reader {
     }
 }
 
+/// Opens a serial port at `baud`, 8N1 without flow control, reads timing out after `timeout`
+/// (the card readers' line; the social security card reader's driver uses it too).
+pub fn open_8n1(path: &str, baud: u32, timeout: Duration) -> Result<TTYPort, serialport::Error> {
+    serialport::new(path, baud)
+        .data_bits(serialport::DataBits::Eight)
+        .parity(serialport::Parity::None)
+        .stop_bits(serialport::StopBits::One)
+        .flow_control(serialport::FlowControl::None)
+        .timeout(timeout)
+        .open_native()
+}
+
 impl Reader {
     /// Opens the port (8N1, exclusive). Does not talk to the reader yet.
     pub fn open(settings: &ReaderSettings) -> Result<Reader, ReaderError> {
         let path = settings.port.to_string_lossy().into_owned();
-        let port = serialport::new(&path, settings.baud)
-            .data_bits(serialport::DataBits::Eight)
-            .parity(serialport::Parity::None)
-            .stop_bits(serialport::StopBits::One)
-            .flow_control(serialport::FlowControl::None)
-            .timeout(settings.command_timeout)
-            .open_native()
-            .map_err(|source| ReaderError::Open {
+        let port = open_8n1(&path, settings.baud, settings.command_timeout).map_err(|source| {
+            ReaderError::Open {
                 path: path.clone(),
                 baud: settings.baud,
                 source,
-            })?;
+            }
+        })?;
         Ok(Reader {
             port,
             decoder: ResponseDecoder::new(),

@@ -618,7 +618,7 @@ fn answer(command: Option<Command>, shared: &Shared, options: &SimOptions) -> Op
     }
 }
 
-async fn read_some(fd: &AsyncFd<std::fs::File>, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) async fn read_some(fd: &AsyncFd<std::fs::File>, buf: &mut [u8]) -> io::Result<usize> {
     use std::io::Read;
     loop {
         let mut guard = fd.readable().await?;
@@ -639,7 +639,7 @@ async fn read_some(fd: &AsyncFd<std::fs::File>, buf: &mut [u8]) -> io::Result<us
     }
 }
 
-async fn write_all(fd: &AsyncFd<std::fs::File>, mut bytes: &[u8]) -> io::Result<()> {
+pub(crate) async fn write_all(fd: &AsyncFd<std::fs::File>, mut bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     while !bytes.is_empty() {
         let mut guard = fd.writable().await?;

@@ -70,6 +70,24 @@ impl Pty {
     }
 }
 
+/// A simulator's serving thread: dropping it tells the thread to stop and waits for it.
+#[derive(Debug)]
+pub struct Serving {
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 impl Drop for Pty {
     fn drop(&mut self) {
         if let Some(link) = &self.link {

@@ -12,6 +12,7 @@ use super::card_hand::SimCardHand;
 use super::catalogue::IndexedCatalogue;
 use super::county::OutboxCounty;
 use super::ports::Catalogue;
+use super::sscard::SerialBankCard;
 use super::{Station, StationError, SyncSetup};
 use crate::backoffice::EmbeddedBackoffice;
 use crate::catalog::Catalog;
@@ -27,6 +28,9 @@ use crate::sim::idcard::IdcardSimulator;
 use crate::sim::idcard::SimOptions;
 use crate::sim::printer::PrinterSimulator;
 use crate::sim::printer::SimPrinterOptions;
+use crate::sim::sscard::{SimSsCard, SsCardSimulator};
+use crate::sscard::SsReaderSettings;
+use crate::sscard::profile::{DEFAULT_SSCARD_PROFILE, SsReaderProfile};
 use crate::store::Store;
 
 fn demo_error(what: &'static str, e: impl std::fmt::Display) -> StationError {
@@ -70,9 +74,15 @@ impl Station {
             .map_err(|e| demo_error("printer simulator", e))?,
         );
         // From here on the parts are owned by a guard: an error below still cleans up.
+        let sscard_sim = options
+            .sscard_reader
+            .then(|| SsCardSimulator::start(None, Some(SimSsCard::demo())).map(Arc::new))
+            .transpose()
+            .map_err(|e| demo_error("social security card reader simulator", e))?;
         let mut parts = DemoParts {
             idcard_sim: idcard_sim.clone(),
             printer_sim: printer_sim.clone(),
+            sscard_sim: sscard_sim.clone(),
             backoffice: None,
             data_dir: data_dir.clone(),
         };
@@ -167,6 +177,13 @@ impl Station {
             options.printer_health_every,
             rt,
         );
+        if let Some(sim) = &sscard_sim {
+            let profile = SsReaderProfile::load(DEFAULT_SSCARD_PROFILE)
+                .map_err(|e| demo_error("social security card reader profile", e))?;
+            station.services.bank_card = Some(Arc::new(SerialBankCard::new(
+                SsReaderSettings::from_profile(sim.path(), &profile),
+            )));
+        }
         station.demo = Some(parts);
         station.services.demo_hand = Some(Arc::new(SimCardHand::new(idcard_sim)));
         station.services.coordinator_pin = Some(
@@ -192,6 +209,9 @@ pub struct DemoOptions {
     pub heartbeat_every: Duration,
     /// How often the idle printer's status is asked for the heartbeat.
     pub printer_health_every: Duration,
+    /// Start a social security card reader simulator (`sim::sscard`) with the demo card
+    /// inserted, and read bank accounts from it.
+    pub sscard_reader: bool,
 }
 
 impl Default for DemoOptions {
@@ -203,6 +223,7 @@ impl Default for DemoOptions {
             confirm_wait: Duration::from_secs(5),
             heartbeat_every: Duration::from_secs(60),
             printer_health_every: super::PRINTER_HEALTH_EVERY,
+            sscard_reader: false,
         }
     }
 }
@@ -212,6 +233,8 @@ impl Default for DemoOptions {
 pub struct DemoParts {
     pub idcard_sim: Arc<IdcardSimulator>,
     pub printer_sim: Arc<PrinterSimulator>,
+    /// With [`DemoOptions::sscard_reader`]: the social security card reader simulator.
+    pub sscard_sim: Option<Arc<SsCardSimulator>>,
     pub backoffice: Option<EmbeddedBackoffice>,
     pub data_dir: PathBuf,
 }

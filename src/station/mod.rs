@@ -6,7 +6,7 @@
 //! - [`Station::demo`] starts the same adapters on demo parts ([`demo`]): simulators on
 //!   pseudo-terminals, the back office embedded on loopback, a temporary data directory.
 //! - Both give the same [`Services`] (the UI's ports, [`ports`]), one adapter per port in its own
-//!   file: [`catalogue`], [`printer`], [`county`], [`reader`] and [`card_hand`], and [`sync`]
+//!   file: [`catalogue`], [`printer`], [`county`], [`reader`], [`sscard`] and [`card_hand`], and [`sync`]
 //!   (catalogue sync and the idle screen's announcements).
 //! - [`health`]: what the drivers report goes into the heartbeat.
 //! - [`software`]: a verified software update installed between visits, then the reboot.
@@ -29,6 +29,7 @@ pub mod ports;
 pub mod printer;
 pub mod reader;
 pub mod software;
+pub mod sscard;
 pub mod sync;
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,8 @@ pub enum StationError {
     PortNotSet(&'static str),
     #[error("printer profile {name:?}: {detail}")]
     PrinterProfile { name: String, detail: String },
+    #[error("social security card reader: {0}")]
+    SsCardProfile(String),
     #[error("county link: {0}")]
     County(String),
     #[error("{0}")]
@@ -231,6 +234,9 @@ impl Station {
             PRINTER_HEALTH_EVERY,
             rt,
         );
+        station.services.bank_card = crate::sscard::SsReaderSettings::from_config(&config.sscard)
+            .map_err(|e| StationError::SsCardProfile(e.to_string()))?
+            .map(|s| Arc::new(sscard::SerialBankCard::new(s)) as Arc<dyn ports::BankCardReader>);
         station.services.software = software
             .clone()
             .map(|s| s as Arc<dyn ports::SoftwareUpdates>);
@@ -291,6 +297,7 @@ impl Station {
                 station_name: config.station.name.clone(),
                 updates: sync.clone().map(|s| s as Arc<dyn CatalogueUpdates>),
                 software: None,
+                bank_card: None,
             },
             county,
             printer: receipts,

@@ -406,6 +406,13 @@ pub trait SoftwareUpdates: Send + Sync {
     fn reboot(&self) -> Result<(), DeviceError>;
 }
 
+/// The social security card reader (社保卡读卡器): the bank account read from the card the
+/// villager inserts. Blocking (waits for the card up to the profile's `insert_wait_ms`): call it
+/// on the blocking pool. The screen's words for a failure are the error's `message_zh`/`_en`.
+pub trait BankCardReader: Send + Sync {
+    fn read_account(&self) -> Result<crate::sscard::BankAccount, crate::sscard::SsCardError>;
+}
+
 /// Everything the app is built with.
 #[derive(Clone)]
 pub struct Services {
@@ -423,4 +430,7 @@ pub struct Services {
     pub updates: Option<Arc<dyn CatalogueUpdates>>,
     /// Software updates installed between visits; `None` without a release key.
     pub software: Option<Arc<dyn SoftwareUpdates>>,
+    /// The social security card reader; `None` when none is configured (`sscard.port`): the
+    /// bank account is typed.
+    pub bank_card: Option<Arc<dyn BankCardReader>>,
 }

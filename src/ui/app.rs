@@ -493,6 +493,9 @@ impl Kiosk {
             UiEvent::KeptPhone { visit, phone } if visit == current => {
                 form::on_kept_phone(self, phone)
             }
+            UiEvent::BankAccount { visit, result } if visit == current => {
+                form::on_bank_account(self, result)
+            }
             UiEvent::CoordinatorPin { visit, verdict } if visit == current => {
                 coordinator::on_pin(self, verdict)
             }
@@ -511,6 +514,7 @@ impl Kiosk {
             | UiEvent::Results { .. }
             | UiEvent::CoordinatorPin { .. }
             | UiEvent::KeptPhone { .. }
+            | UiEvent::BankAccount { .. }
             | UiEvent::Submitted { .. }
             | UiEvent::ReceiptPrinted { .. }
             | UiEvent::Cases { .. }

@@ -237,6 +237,9 @@ pub fn render(k: &Kiosk) {
         // What the card filled in shows only masked (`pii`), as on the form.
         let shown = if let Some(from_card) = from_card {
             super::answers::shown_card_value(from_card, &answer.value, lang)
+        } else if field.is_some() && field == v.form.account_from_card {
+            // The bank account read from the social security card: masked, as on the form.
+            crate::pii::mask(&answer.value, crate::pii::PiiKind::BankAccount)
         } else if answer.value.is_empty() {
             lang.pick("（未填）", "(left empty)")
         } else {

@@ -120,36 +120,101 @@ pub fn on_kept_phone(k: &Kiosk, phone: Option<zeroize::Zeroizing<String>>) -> Ne
 
 /// 用上次留的电话: one touch fills the phone field with the offered phone.
 fn use_offered_phone(k: &Kiosk) -> Next {
-    {
-        let mut v = k.visit.borrow_mut();
-        let phone = std::mem::take(&mut v.form.offered_phone);
-        let Some((index, key)) = v
-            .item
-            .as_ref()
-            .and_then(|i| phone_field(i).map(|n| (n, i.form[n].key.clone())))
-        else {
-            return Next::Stay;
-        };
-        if phone.is_empty() {
-            return Next::Stay;
-        }
-        k.shell.borrow_mut().session.set_answer(&key, &phone);
-        if let Some(e) = v.form.errors.get_mut(index) {
-            *e = None;
-        }
-        if v.form.active == Some(index) {
-            let item = v.item.clone();
-            let sh = k.shell.borrow();
-            v.form.active = item.and_then(|i| {
-                i.form.iter().enumerate().position(|(n, f)| {
-                    n != index
-                        && f.card_fill.is_none()
-                        && sh.session.answer(&f.key).is_none_or(str::is_empty)
-                })
-            });
-        }
+    let phone = std::mem::take(&mut k.visit.borrow_mut().form.offered_phone);
+    let index = k.visit.borrow().item.as_ref().and_then(phone_field);
+    if let (Some(index), false) = (index, phone.is_empty()) {
+        fill_field(k, index, &phone);
     }
     render(k);
+    Next::Stay
+}
+
+/// Fills field `index` with `value` at one touch: its error goes, and if it was being typed the
+/// next empty field to type becomes active.
+fn fill_field(k: &Kiosk, index: usize, value: &str) {
+    let mut v = k.visit.borrow_mut();
+    let Some(key) = v
+        .item
+        .as_ref()
+        .and_then(|i| i.form.get(index))
+        .map(|f| f.key.clone())
+    else {
+        return;
+    };
+    k.shell.borrow_mut().session.set_answer(&key, value);
+    if let Some(e) = v.form.errors.get_mut(index) {
+        *e = None;
+    }
+    if v.form.active == Some(index) {
+        let item = v.item.clone();
+        let sh = k.shell.borrow();
+        v.form.active = item.and_then(|i| {
+            i.form.iter().enumerate().position(|(n, f)| {
+                n != index
+                    && f.card_fill.is_none()
+                    && sh.session.answer(&f.key).is_none_or(str::is_empty)
+            })
+        });
+    }
+}
+
+/// The form's bank account field (its first), by index.
+fn bank_field(item: &crate::catalog::ServiceItem) -> Option<usize> {
+    item.form
+        .iter()
+        .position(|f| f.kind == FieldKind::BankAccount && f.card_fill.is_none())
+}
+
+/// 在读卡器上插入社保卡: the reader waits for the card and reads its account, off the UI
+/// thread; [`on_bank_account`] gets the answer.
+fn read_sscard(k: &Kiosk) -> Next {
+    let Some(reader) = k.services.bank_card.clone() else {
+        return Next::Stay;
+    };
+    let visit = {
+        let mut v = k.visit.borrow_mut();
+        if v.form.sscard_reading || v.item.as_ref().and_then(bank_field).is_none() {
+            return Next::Stay;
+        }
+        v.form.sscard_reading = true;
+        v.form.sscard_note = Some((
+            "请把社保卡芯片朝上插入读卡器。",
+            "Insert the social security card into the reader, chip up.",
+        ));
+        v.number
+    };
+    k.spawn_blocking(move || UiEvent::BankAccount {
+        visit,
+        result: reader.read_account(),
+    });
+    render(k);
+    Next::Stay
+}
+
+/// The social security card's account arrived (or why it did not): it fills the bank account
+/// field, shown masked; a failure says so and the account can still be typed.
+pub fn on_bank_account(
+    k: &Kiosk,
+    result: Result<crate::sscard::BankAccount, crate::sscard::SsCardError>,
+) -> Next {
+    k.visit.borrow_mut().form.sscard_reading = false;
+    let index = k.visit.borrow().item.as_ref().and_then(bank_field);
+    let note = match (result, index) {
+        (Ok(account), Some(index)) => {
+            fill_field(k, index, account.digits());
+            k.visit.borrow_mut().form.account_from_card = Some(index);
+            (
+                "✓ 已从社保卡读出金融账号，可以拔出社保卡。",
+                "✓ The account was read from the card. You can take the card out.",
+            )
+        }
+        (Ok(_), None) => return Next::Stay,
+        (Err(e), _) => (e.message_zh(), e.message_en()),
+    };
+    k.visit.borrow_mut().form.sscard_note = Some(note);
+    if k.page() == Page::Form {
+        render(k);
+    }
     Next::Stay
 }
 
@@ -195,6 +260,9 @@ fn with_active(k: &Kiosk, f: impl FnOnce(&FormField, &mut String, &mut String)) 
         let Some(field) = item.form.get(i) else {
             return Next::Stay;
         };
+        if v.form.account_from_card == Some(i) {
+            v.form.account_from_card = None;
+        }
         let mut sh = k.shell.borrow_mut();
         let mut value =
             zeroize::Zeroizing::new(sh.session.answer(&field.key).unwrap_or_default().to_owned());
@@ -215,6 +283,7 @@ pub fn setup(k: &Rc<Kiosk>) {
     on!(k, FormAdapter, on_use_offered_phone, |k| use_offered_phone(
         k
     ));
+    on!(k, FormAdapter, on_read_sscard, |k| read_sscard(k));
     on!(k, FormAdapter, on_select_field, |k, i| {
         let index = usize::try_from(i).ok();
         let from_card = {
@@ -344,6 +413,9 @@ pub fn render(k: &Kiosk) {
             // as typed, for checking.
             let shown = match (f.card_fill, &f.kind) {
                 (Some(from_card), _) => shown_card_value(from_card, raw, lang),
+                (None, FieldKind::BankAccount) if v.form.account_from_card == Some(i) => {
+                    Masked::new(raw, crate::pii::PiiKind::BankAccount).to_string()
+                }
                 (None, FieldKind::Choice { .. }) => item.choice_label(i, raw, tag),
                 _ => display_value(f, raw),
             };
@@ -433,11 +505,21 @@ pub fn render(k: &Kiosk) {
     } else {
         Masked::phone(&v.form.offered_phone).to_string().into()
     });
+    a.set_sscard_offered(k.services.bank_card.is_some() && bank_field(item).is_some());
+    a.set_sscard_reading(v.form.sscard_reading);
+    a.set_sscard_note(
+        v.form
+            .sscard_note
+            .map_or_else(String::new, |(zh, en)| lang.pick(zh, en))
+            .into(),
+    );
 }
 
 pub fn clear(w: &MainWindow) {
     let a = w.global::<FormAdapter>();
     a.set_offered_phone("".into());
+    a.set_sscard_note("".into());
+    a.set_sscard_reading(false);
     a.set_fields(ModelRc::new(VecModel::from(Vec::<FormFieldView>::new())));
     a.set_applicant("".into());
     a.set_item_name("".into());

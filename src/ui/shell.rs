@@ -114,6 +114,11 @@ pub enum UiEvent {
         visit: u64,
         phone: Option<zeroize::Zeroizing<String>>,
     },
+    /// The bank account read from the social security card (or why not), for the form.
+    BankAccount {
+        visit: u64,
+        result: Result<crate::sscard::BankAccount, crate::sscard::SsCardError>,
+    },
     /// The verdict on the typed coordinator PIN (帮办员模式), from the maintenance PIN's
     /// lockout gate; `Err`: the screen's Chinese for a gate that cannot be used.
     CoordinatorPin {

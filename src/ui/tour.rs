@@ -260,18 +260,112 @@ fn eligibility_shots(
         tap(k, label(k, "我要申请", "Apply"))?;
         wait_page(k, Page::Card)?;
         // The card from the tour goes first, and the reader must see the empty field.
-        let requests = sim.watch_requests();
-        sim.lift_card();
-        for _ in 0..2 {
-            requests
-                .recv_timeout(WAIT)
-                .map_err(|_| step(k, "the reader simulator is not polled"))?;
-        }
+        lift_demo_card(k, sim)?;
         sim.place_card(SimCard::demo_resident_aged(age));
         wait_page(k, Page::Eligibility)?;
         save(k, dir, &format!("{prefix}-{name}"))?;
     }
     k.home();
+    Ok(())
+}
+
+/// Lifts the card on the simulated reader and waits until the reader has polled the empty
+/// field twice, so it sees the next card as new.
+fn lift_demo_card(k: &Kiosk, sim: &crate::sim::idcard::IdcardSimulator) -> Result<(), TourError> {
+    let requests = sim.watch_requests();
+    sim.lift_card();
+    for _ in 0..2 {
+        requests
+            .recv_timeout(WAIT)
+            .map_err(|_| step(k, "the reader simulator is not polled"))?;
+    }
+    Ok(())
+}
+
+/// Issue 15's other screens: 办件提醒 (the tour's application made ready for collection by the
+/// county, then the card placed on the idle screen), 帮办代办 (the helper's card read, the
+/// relationship asked) and 帮办员模式 (the PIN asked).
+fn villager_shots(k: &Kiosk, station: &Station, dir: &Path, prefix: &str) -> Result<(), TourError> {
+    use crate::county::wire::CaseStatus;
+    let parts = station
+        .demo_parts()
+        .ok_or_else(|| step(k, "no demo parts"))?;
+    let bo = parts
+        .backoffice
+        .as_ref()
+        .ok_or_else(|| step(k, "no demo back office"))?;
+    let county = |e: crate::backoffice::BackofficeError| step(k, format!("back office: {e}"));
+    let case = bo
+        .db()
+        .map_err(county)?
+        .case_numbers(None, None, None)
+        .map_err(|e| step(k, format!("back office: {e}")))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| step(k, "the tour's application is not at the county"))?;
+    for to in [
+        CaseStatus::Accepted,
+        CaseStatus::InReview,
+        CaseStatus::Approved,
+    ] {
+        bo.advance(&case, to, None).map_err(county)?;
+    }
+    bo.advance_with_english(
+        &case,
+        CaseStatus::ReadyForCollection,
+        "城关镇便民服务中心2号窗口，工作日9:00-17:00",
+        "Window 2, Chengguan town service centre, working days 9:00-17:00",
+    )
+    .map_err(county)?;
+    let sim = &parts.idcard_sim;
+    k.end_visit(WipeReason::Home);
+    lift_demo_card(k, sim)?;
+    sim.place_card(crate::sim::idcard::SimCard::demo_resident());
+    wait_page(k, Page::Results)?;
+    if !k.wait_until(WAIT, |k| !k.visit.borrow().results.loading) {
+        return Err(step(k, "the county's cases did not arrive"));
+    }
+    save(k, dir, &format!("{prefix}-17-results"))?;
+
+    k.end_visit(WipeReason::Home);
+    lift_demo_card(k, sim)?;
+    k.start_visit();
+    let item = first_online_item(&k.services).ok_or(TourError::NoOnlineItem)?;
+    super::search::open_item(k, &item.code);
+    tap(k, label(k, "我要申请", "Apply"))?;
+    wait_page(k, Page::Card)?;
+    tap(
+        k,
+        label(
+            k,
+            "我是帮别人办（帮办代办）",
+            "I am applying for someone else",
+        ),
+    )?;
+    wait_page(k, Page::Agent)?;
+    tap(
+        k,
+        label(k, "放演示证件（代办人）", "Place the demo card (helper)"),
+    )?;
+    if !k.wait_until(WAIT, |k| k.visit.borrow().agent.helper.is_some()) {
+        return Err(step(k, "the helper's card was not read"));
+    }
+    save(k, dir, &format!("{prefix}-18-helper"))?;
+
+    k.end_visit(WipeReason::Home);
+    lift_demo_card(k, sim)?;
+    k.start_visit();
+    tap(
+        k,
+        label(
+            k,
+            "村帮办员：连续代办",
+            "Village coordinator: apply for villagers",
+        ),
+    )?;
+    wait_page(k, Page::Coordinator)?;
+    save(k, dir, &format!("{prefix}-19-coordinator"))?;
+    k.end_visit(WipeReason::Home);
     Ok(())
 }
 
@@ -343,7 +437,8 @@ pub fn screenshots(
                 80,
             );
             let toured = tour(&k, &clock, dir, &prefix)
-                .and_then(|()| eligibility_shots(&k, &station, dir, &prefix));
+                .and_then(|()| eligibility_shots(&k, &station, dir, &prefix))
+                .and_then(|()| villager_shots(&k, &station, dir, &prefix));
             // The next tour's reader starts with an empty field, as a kiosk nobody is at.
             if let Some(hand) = &station.services().demo_hand {
                 let _ = hand.lift();
@@ -364,7 +459,7 @@ pub fn screenshots(
             }
             dead_reader.stop();
             shot?;
-            count += 16;
+            count += 19;
         }
     }
     Ok(count)

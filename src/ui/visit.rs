@@ -83,6 +83,13 @@ pub struct FormState {
     pub summary_error: bool,
     /// 联系电话留存: the phone the county kept from the person's last application.
     pub offered_phone: Zeroizing<String>,
+    /// The bank account field (by index) whose answer was read from the social security card
+    /// (shown masked); typing in it makes it the villager's own answer again.
+    pub account_from_card: Option<usize>,
+    /// A social security card read is under way.
+    pub sscard_reading: bool,
+    /// What the last read said (Chinese, English): the card was read, or why not.
+    pub sscard_note: Option<(&'static str, &'static str)>,
 }
 
 /// The confirmation page.

@@ -18,6 +18,7 @@ mod public;
 mod salvage;
 #[cfg(feature = "gui")]
 mod soak;
+mod sscard;
 mod staff;
 mod staff_cli;
 #[cfg(feature = "gui")]

@@ -401,6 +401,64 @@ async fn status_changes_are_audited_and_need_the_csrf_token() {
     assert_eq!(hr.get(&page).await.0, 303);
 }
 
+/// A pension case (人社, SB-001) from station ST-A and the 人社 clerk logged in.
+async fn hr_with_a_pension_case() -> (Staffed, String, Browser) {
+    let s = start("2026-09-28T02:00:00Z");
+    let item = "城乡居民基本养老保险参保登记";
+    let case = submit(&s.bo, "ST-A", "k1", "SB-001", item).await;
+    add_operators(&s.bo);
+    let hr = login(&s.bo, "hr").await;
+    (s, case, hr)
+}
+
+/// The advance form carries the note's English form (`note_en`, as `case advance --note-en`): the
+/// kiosk's English UI shows it; an English note without the Chinese it translates is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_advance_form_takes_the_note_in_english() {
+    let (s, case, hr) = hr_with_a_pension_case().await;
+    let page = format!("/staff/cases/{case}");
+    let (_, html) = hr.get(&page).await;
+    assert!(html.contains("name=\"note_en\""), "{html}");
+    let csrf = hr.csrf(&page).await;
+    let advance = format!("/staff/cases/{case}/advance");
+
+    let (status, body) = hr
+        .post(
+            &advance,
+            &[
+                ("csrf", &csrf),
+                ("to", "accepted"),
+                ("note", " "),
+                ("note_en", "Accepted"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("英文说明也要填中文说明"), "{body}");
+    let (view, _, _) = s.bo.db().unwrap().case(&case).unwrap().unwrap();
+    assert_eq!(view.status, wire::CaseStatus::Received);
+
+    let (status, body) = hr
+        .post(
+            &advance,
+            &[
+                ("csrf", &csrf),
+                ("to", "rejected"),
+                ("note", "缺少户口簿"),
+                ("note_en", " Missing the household register "),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{body}");
+    let (view, _, _) = s.bo.db().unwrap().case(&case).unwrap().unwrap();
+    assert_eq!(view.status, wire::CaseStatus::Rejected);
+    assert_eq!(view.rejection_reason.as_deref(), Some("缺少户口簿"));
+    assert_eq!(
+        view.rejection_reason_en.as_deref(),
+        Some("Missing the household register")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_logins_lock_the_account_until_the_clock_passes() {
     let s = start("2026-09-28T02:00:00Z");

@@ -181,7 +181,7 @@ fn explain(e: &StaffError) -> (StatusCode, &'static str) {
         ),
         StaffError::Db(DbError::NoteRequired(..)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            "请填写说明：不予受理/不予批准要写原因，待领取要写领取窗口。",
+            "请填写说明：不予受理/不予批准要写原因，待领取要写领取窗口；填了英文说明也要填中文说明。",
         ),
         StaffError::NoteRequired => (StatusCode::UNPROCESSABLE_ENTITY, "请填写整改说明后再关闭。"),
         StaffError::FollowUpClosed(_) => (StatusCode::CONFLICT, "这条整改任务已经关闭。"),
@@ -619,7 +619,9 @@ async fn case_page(
             ));
         }
         body.push_str(
-            "</select> <label>说明 Note <input name=\"note\"></label> <button>提交</button></form>",
+            "</select> <label>说明 Note <input name=\"note\"></label> \
+             <label>英文说明 Note in English <input name=\"note_en\" lang=\"en\"></label> \
+             <button>提交</button></form>",
         );
     }
     Html(page(
@@ -636,6 +638,9 @@ struct AdvanceForm {
     to: String,
     #[serde(default)]
     note: String,
+    /// The note's English form, shown in the kiosk's English UI (`case advance --note-en`).
+    #[serde(default)]
+    note_en: String,
 }
 
 async fn advance(
@@ -658,8 +663,17 @@ async fn advance(
     let operator = session.operator.clone();
     let number = case_number.clone();
     let result = with_db(&state, move |db| {
-        let note = Some(form.note.as_str()).filter(|n| !n.trim().is_empty());
-        cases::change_status(db, &operator, &number, to, note, None, now)
+        let given = |n: &str| Some(n.to_string()).filter(|n| !n.trim().is_empty());
+        let (note, note_en) = (given(&form.note), given(&form.note_en));
+        cases::change_status(
+            db,
+            &operator,
+            &number,
+            to,
+            note.as_deref(),
+            note_en.as_deref(),
+            now,
+        )
     })
     .await;
     match result {
