@@ -10,7 +10,8 @@
 //! `LOAD_SECS` (default 45) is each run's length, `LOAD_STATIONS` (default 500) the fleet.
 //! Requests are paced by timers (an open loop), stopped after `LOAD_SECS`, then drained.
 //!
-//! Run: `cargo bench --bench backoffice_load` (needs Debian's `postgresql` package).
+//! Run: `cargo bench --no-default-features --features backoffice --bench backoffice_load`
+//! (needs Debian's `postgresql` package).
 
 use std::path::Path;
 use std::process::Child;
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use village_kiosk::backoffice::Db;
 use village_kiosk::backoffice::pg_server::{PgServer, any_free_port as free_port, spawn_serve};
-use village_kiosk::county::wire;
 use village_kiosk::county::{CountyAuth, CountyClient};
 
 const BIN: &str = env!("CARGO_BIN_EXE_county-backoffice");
