@@ -198,7 +198,9 @@ struct ServeArgs {
     /// Address to listen on, e.g. 0.0.0.0:8443.
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// The back office's SQLite file (created if missing).
+    /// The back office's database: an SQLite file (created if missing), or a PostgreSQL
+    /// database as postgres://USER[:PASSWORD]@HOST:PORT/DB (several back offices may share
+    /// one). Every command's --db takes either.
     #[arg(long, env = "COUNTY_BACKOFFICE_DB", value_name = "PATH")]
     db: PathBuf,
     /// County CA certificate (PEM) that issued the stations' client certificates.

@@ -7,8 +7,8 @@
 //! (numbered placeholders, `ON CONFLICT ... DO UPDATE`), so it runs on PostgreSQL too. Answered
 //! only through the card-proof person lookup (`POST /v1/persons/cases`), never by ID number.
 
+use super::sql::{Conn, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kept_phones (
@@ -21,12 +21,12 @@ CREATE TABLE IF NOT EXISTS kept_phones (
 /// Records the choice of the person's newest application: keeps `phone` when they consented
 /// (and gave one), forgets it otherwise.
 pub fn record(
-    conn: &Connection,
+    conn: &Conn,
     person_key: &str,
     phone: Option<&str>,
     keep: bool,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::backoffice::sql::Result<()> {
     match phone.filter(|_| keep) {
         Some(phone) => conn.execute(
             "INSERT INTO kept_phones (person_key, phone, kept_at) VALUES (?1, ?2, ?3)
@@ -46,7 +46,7 @@ pub fn record(
 }
 
 /// The phone kept for `person_key`, if they consented.
-pub fn kept(conn: &Connection, person_key: &str) -> rusqlite::Result<Option<String>> {
+pub fn kept(conn: &Conn, person_key: &str) -> crate::backoffice::sql::Result<Option<String>> {
     conn.query_row(
         "SELECT phone FROM kept_phones WHERE person_key = ?1",
         params![person_key],
@@ -61,7 +61,7 @@ mod tests {
 
     #[test]
     fn kept_only_with_consent_and_forgotten_when_a_later_application_withdraws_it() {
-        let conn = Connection::open_in_memory().unwrap();
+        let conn = Conn::sqlite(rusqlite::Connection::open_in_memory().unwrap());
         conn.execute_batch(SCHEMA).unwrap();
         let now = Utc::now();
         record(&conn, "pk", Some("13800138000"), false, now).unwrap();

@@ -1,15 +1,19 @@
-//! The back office's SQLite file: cases and their timelines, idempotency records, evaluations,
+//! The back office's database: cases and their timelines, idempotency records, evaluations,
 //! heartbeats (the station ledger), person-lookup grants and the county's secrets (person-key
 //! salt, bundle signing key).
 //!
-//! Synchronous rusqlite, WAL + `synchronous=FULL`: an answer the county gave is on disk. The
-//! staff commands open the same file while the server runs. No HTTP here.
+//! An SQLite file by default (synchronous rusqlite, WAL + `synchronous=FULL`: an answer the
+//! county gave is on disk; the staff commands open the same file while the server runs), or a
+//! PostgreSQL database when the `--db` argument is a `postgres://` URL (through [`super::sql`];
+//! several back-office processes may share it). Idempotency is the database's: a submission's
+//! key is claimed by inserting it, first thing in the transaction that creates the case, so
+//! two processes racing on one key create one case. No HTTP here.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::sql::{self, Conn, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::county::wire::{self, CaseStatus, CaseView, TimelineEntry};
 use crate::pii::{PiiKind, mask};
@@ -17,10 +21,10 @@ use crate::pii::{PiiKind, mask};
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open the back office database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: sql::Error },
+    /// `--db postgres://...`: the server cannot be reached, or the URL is not one.
+    #[error("cannot open the back office database: {source}")]
+    Connect { url: String, source: sql::Error },
     #[error("no case {0}")]
     NoCase(String),
     #[error("case {case} is {from}; it cannot move to {to}")]
@@ -32,7 +36,7 @@ pub enum DbError {
     #[error("moving a case to {0} needs --note ({1})")]
     NoteRequired(CaseStatus, &'static str),
     #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] sql::Error),
     #[error("the database thread failed: {0}")]
     Worker(String),
     #[error("cannot create the back office database {path} (mode 0600): {source}")]
@@ -131,6 +135,17 @@ CREATE TABLE IF NOT EXISTS grants (
     PRIMARY KEY (station_id, person_key)
 );
 ";
+
+impl DbError {
+    /// True when the database is unreachable for now (PostgreSQL down or restarting): worth
+    /// a retry, not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Sql(e) | DbError::Connect { source: e, .. } => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
 
 /// The JSON name of a relationship (`coordinator`, `child`, …), as stored.
 fn relationship_key(r: wire::AgentRelationship) -> String {
@@ -235,39 +250,77 @@ fn create_private(path: &Path) -> Result<(), DbError> {
 /// The back office's database.
 #[derive(Debug)]
 pub struct Db {
-    conn: Connection,
+    conn: Conn,
+}
+
+/// The advisory lock the schema is created under (PostgreSQL): "VKBO" in ASCII.
+const SCHEMA_LOCK: i64 = 0x564B_424F;
+
+/// Every table of the back office, created when the database opens (under the schema lock).
+fn ensure_schema(conn: &Conn) -> Result<(), sql::Error> {
+    conn.with_global_lock(SCHEMA_LOCK, |c| {
+        c.execute_batch(SCHEMA)?;
+        c.execute_batch(super::public::SCHEMA)?;
+        c.execute_batch(super::notices::SCHEMA)?;
+        c.execute_batch(super::contact::SCHEMA)?;
+        super::staff::ensure_schema(c)?;
+        c.execute_batch(super::ledger::SCHEMA)?;
+        c.execute_batch(super::publish::SCHEMA)?;
+        c.execute_batch(super::update::SCHEMA)
+    })
 }
 
 impl Db {
+    /// Opens the database `--db` names: a `postgres://` (or `postgresql://`) URL, or the path
+    /// of an SQLite file (created, mode 0600, when missing).
     pub fn open(path: &Path) -> Result<Db, DbError> {
-        let open_err = |source| DbError::Open {
+        if let Some(url) = path.to_str().filter(|p| sql::is_postgres_url(p)) {
+            let connect_err = |source| DbError::Connect {
+                url: sql::redact_url(url),
+                source,
+            };
+            let conn = Conn::postgres(url).map_err(connect_err)?;
+            ensure_schema(&conn).map_err(connect_err)?;
+            return Ok(Db { conn });
+        }
+        let open_err = |source: sql::Error| DbError::Open {
             path: path.to_path_buf(),
             source,
         };
         create_private(path)?;
-        let conn = Connection::open(path).map_err(open_err)?;
+        let conn = rusqlite::Connection::open(path).map_err(|e| open_err(e.into()))?;
         // The busy timeout first: switching to WAL takes a lock, and a second process (a
         // staff command beside a starting server) must wait for it, not fail.
         conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_err)?;
+            .map_err(|e| open_err(e.into()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+            .map_err(|e| open_err(e.into()))?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
-        conn.execute_batch(super::public::SCHEMA)
-            .map_err(open_err)?;
-        conn.execute_batch(super::notices::SCHEMA)
-            .map_err(open_err)?;
-        conn.execute_batch(super::contact::SCHEMA)
-            .map_err(open_err)?;
-        super::staff::ensure_schema(&conn).map_err(open_err)?;
-        conn.execute_batch(super::ledger::SCHEMA)
-            .map_err(open_err)?;
+            .map_err(|e| open_err(e.into()))?;
+        let conn = Conn::sqlite(conn);
+        ensure_schema(&conn).map_err(open_err)?;
         Ok(Db { conn })
     }
 
-    pub fn conn(&self) -> &Connection {
+    /// Runs `f` (database work at start-up) where the PostgreSQL client may block: on a
+    /// thread of its own when called on a tokio runtime's thread, which must not block on
+    /// another runtime.
+    pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return f();
+        }
+        std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+    }
+
+    /// [`Db::open`] from async code (see [`Db::off_runtime`]).
+    pub fn open_off_runtime(path: &Path) -> Result<Db, DbError> {
+        Db::off_runtime(|| Db::open(path))
+    }
+
+    pub fn conn(&self) -> &Conn {
         &self.conn
     }
 
@@ -284,7 +337,7 @@ impl Db {
         }
         let v = generate();
         self.conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![key, v],
         )?;
         Ok(self
@@ -340,18 +393,21 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<SubmitOutcome, DbError> {
         let salt = self.person_key_salt()?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing: Option<(String, String, u16, String)> = tx
-            .query_row(
+        let tx = self.conn.transaction()?;
+        // The claim: the key's row, inserted first. A second process racing on the same key
+        // waits on it (PostgreSQL) or on the write lock (SQLite) and then finds it taken.
+        let claimed = tx.execute(
+            "INSERT INTO submissions (idempotency_key, station_id, body_sha256, status_code, response, case_number, at)
+             VALUES (?1, ?2, ?3, 0, '', '', ?4) ON CONFLICT (idempotency_key) DO NOTHING",
+            params![idempotency_key, station_id, body_sha256, ts(now)],
+        )?;
+        if claimed == 0 {
+            let (station, hash, status, response): (String, String, u16, String) = tx.query_row(
                 "SELECT station_id, body_sha256, status_code, response FROM submissions
                  WHERE idempotency_key = ?1",
                 params![idempotency_key],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        if let Some((station, hash, status, response)) = existing {
+            )?;
             return Ok(if station == station_id && hash == body_sha256 {
                 SubmitOutcome::Replayed { status, response }
             } else {
@@ -361,7 +417,7 @@ impl Db {
         let day = now.format("%Y%m%d").to_string();
         let seq: i64 = tx.query_row(
             "INSERT INTO counters (name, last) VALUES (?1, 1)
-             ON CONFLICT (name) DO UPDATE SET last = last + 1 RETURNING last",
+             ON CONFLICT (name) DO UPDATE SET last = counters.last + 1 RETURNING last",
             params![format!("case-{day}")],
             |r| r.get(0),
         )?;
@@ -410,8 +466,8 @@ impl Db {
         )?;
         if let Some(card_key) = sub.card_key.as_deref().filter(|k| is_card_key(k)) {
             tx.execute(
-                "INSERT OR IGNORE INTO person_cards (person_key, card_key, enrolled_at)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT INTO person_cards (person_key, card_key, enrolled_at)
+                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![
                     crate::county::person_key(&salt, &sub.applicant.id_number),
                     card_key.to_ascii_lowercase(),
@@ -429,9 +485,9 @@ impl Db {
         };
         let response = serde_json::to_string(&receipt).unwrap_or_default();
         tx.execute(
-            "INSERT INTO submissions (idempotency_key, station_id, body_sha256, status_code, response, case_number, at)
-             VALUES (?1, ?2, ?3, 201, ?4, ?5, ?6)",
-            params![idempotency_key, station_id, body_sha256, response, case_number, ts(now)],
+            "UPDATE submissions SET status_code = 201, response = ?2, case_number = ?3
+             WHERE idempotency_key = ?1",
+            params![idempotency_key, response, case_number],
         )?;
         tx.commit()?;
         Ok(SubmitOutcome::Created {
@@ -603,12 +659,13 @@ impl Db {
                 "the Chinese the English note translates",
             ));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
+        // PostgreSQL: the case's row locked, so two processes cannot both move it from the
+        // same status (SQLite's write lock does that already).
+        let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
         let from: String = tx
             .query_row(
-                "SELECT status FROM cases WHERE case_number = ?1",
+                &format!("SELECT status FROM cases WHERE case_number = ?1{lock}"),
                 params![case_number],
                 |r| r.get(0),
             )
@@ -651,7 +708,7 @@ impl Db {
         if let Some(en) = note_en {
             tx.execute(
                 "INSERT INTO case_event_en (event_id, note_en) VALUES (?1, ?2)",
-                params![tx.last_insert_rowid(), en],
+                params![tx.last_insert_rowid()?, en],
             )?;
         }
         super::staff::cases::record_audit(&tx, case_number, from, to, note, actor, now)?;
@@ -670,9 +727,7 @@ impl Db {
         card_key: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, DbError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let known: Vec<String> = {
             let mut stmt = tx.prepare("SELECT card_key FROM person_cards WHERE person_key = ?1")?;
             stmt.query_map(params![person_key], |r| r.get(0))?
@@ -733,33 +788,36 @@ impl Db {
         e: &wire::Evaluation,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, DbError> {
-        let existing: Option<(i64, String, String)> = self
+        // The key claimed by the insert: a second process racing on it inserts nothing.
+        let inserted: Option<i64> = self
             .conn
             .query_row(
-                "SELECT id, station_id, body_sha256 FROM evaluations WHERE idempotency_key = ?1",
-                params![idempotency_key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                "INSERT INTO evaluations (idempotency_key, station_id, body_sha256, case_number,
+                     level, comment, evaluated_at, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                params![
+                    idempotency_key,
+                    station,
+                    body_sha256,
+                    e.case_number,
+                    e.level,
+                    e.comment,
+                    ts(e.evaluated_at),
+                    ts(now)
+                ],
+                |r| r.get(0),
             )
             .optional()?;
-        if let Some((id, st, hash)) = existing {
-            return Ok((st == station && hash == body_sha256).then_some(id));
+        if inserted.is_some() {
+            return Ok(inserted);
         }
-        self.conn.execute(
-            "INSERT INTO evaluations (idempotency_key, station_id, body_sha256, case_number, level,
-                 comment, evaluated_at, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                idempotency_key,
-                station,
-                body_sha256,
-                e.case_number,
-                e.level,
-                e.comment,
-                ts(e.evaluated_at),
-                ts(now)
-            ],
+        let (id, st, hash): (i64, String, String) = self.conn.query_row(
+            "SELECT id, station_id, body_sha256 FROM evaluations WHERE idempotency_key = ?1",
+            params![idempotency_key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        Ok(Some(self.conn.last_insert_rowid()))
+        Ok((st == station && hash == body_sha256).then_some(id))
     }
 
     /// Evaluations of a case: (level, comment).
@@ -839,7 +897,8 @@ impl Db {
     /// How many cases each (station, receipt number) has: the crash test's duplicate check.
     pub fn receipts(&self) -> Result<Vec<(String, String, i64)>, DbError> {
         let mut stmt = self.conn.prepare(
-            "SELECT station_id, receipt_number, COUNT(*) FROM cases GROUP BY station_id, receipt_number",
+            "SELECT station_id, receipt_number, COUNT(*) FROM cases GROUP BY station_id, receipt_number
+             ORDER BY station_id, receipt_number",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -188,6 +188,29 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// A database failure's answer: 503 with `Retry-After` when the database is unreachable for
+/// now (PostgreSQL restarting: the station's outbox retries with the same key), else 500.
+fn db_failed(e: DbError) -> Response {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "database unavailable; answered 503");
+        return retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the county database is unavailable; retry shortly",
+            "2",
+        );
+    }
+    internal(e)
+}
+
+/// An error answer with `Retry-After: seconds`.
+fn retry_later(status: StatusCode, code: &str, message: &str, seconds: &'static str) -> Response {
+    let mut r = api_error(status, code, message);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    r
+}
+
 /// Runs `f` on the database on a blocking thread: SQLite (WAL, `synchronous=FULL`, a busy
 /// timeout) never runs on, nor holds a lock on, one of the runtime's workers.
 async fn with_db<T: Send + 'static>(
@@ -281,7 +304,7 @@ async fn station_hello(
 ) -> Response {
     let salt = match with_db(&state, |db| db.person_key_salt()).await {
         Ok(s) => s,
-        Err(e) => return internal(e),
+        Err(e) => return db_failed(e),
     };
     let hello = wire::StationHello {
         station_id: station,
@@ -349,7 +372,7 @@ async fn submit(
     match replay {
         Ok(Some(outcome)) => return submit_answer(outcome),
         Ok(None) => {}
-        Err(e) => return internal(e),
+        Err(e) => return db_failed(e),
     }
     let sub: wire::ApplicationSubmission = match parse_body(&body) {
         Ok(v) => v,
@@ -379,14 +402,12 @@ async fn submit(
     let _claim = {
         let mut set = state.inflight.lock().unwrap_or_else(|p| p.into_inner());
         if !set.insert(scoped_key.clone()) {
-            let mut r = api_error(
+            return retry_later(
                 StatusCode::CONFLICT,
                 "in_progress",
                 "a request with this Idempotency-Key is still being processed; retry shortly",
+                "1",
             );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
         }
         Claim {
             set: state.inflight.clone(),
@@ -431,7 +452,7 @@ async fn submit(
             }
             submit_answer(outcome)
         }
-        Err(e) => internal(e),
+        Err(e) => db_failed(e),
     }
 }
 
@@ -463,7 +484,7 @@ async fn get_case(
             serde_json::to_string(&view).unwrap_or_default(),
         ),
         Ok(None) => not_found(&case_number),
-        Err(e) => internal(e),
+        Err(e) => db_failed(e),
     }
 }
 
@@ -588,7 +609,7 @@ async fn person_cases(
             StatusCode::OK,
             serde_json::to_string(&found).unwrap_or_default(),
         ),
-        Err(e) => internal(e),
+        Err(e) => db_failed(e),
     }
 }
 
@@ -650,7 +671,7 @@ async fn evaluate(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
         ),
-        Err(err) => internal(err),
+        Err(err) => db_failed(err),
     }
 }
 
@@ -699,7 +720,7 @@ async fn heartbeat(
             })
             .unwrap_or_default(),
         ),
-        Err(e) => internal(e),
+        Err(e) => db_failed(e),
     }
 }
 
@@ -763,7 +784,7 @@ async fn published_bundle(
     match with_db(state, move |db| super::publish::served(db, kind, &station)).await {
         Ok(Some((bytes, etag))) => Some(bundle_response(headers, &bytes, &etag)),
         Ok(None) => None,
-        Err(e) => Some(internal(e)),
+        Err(e) => Some(db_failed(e)),
     }
 }
 

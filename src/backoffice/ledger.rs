@@ -21,13 +21,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::sql::{OptionalExtension, params};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::db::{Db, DbError, StationRow};
 use super::http::AppState;
@@ -79,8 +79,8 @@ pub enum LedgerError {
     Db(#[from] DbError),
 }
 
-impl From<rusqlite::Error> for LedgerError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::backoffice::sql::Error> for LedgerError {
+    fn from(e: crate::backoffice::sql::Error) -> Self {
         LedgerError::Db(DbError::Sql(e))
     }
 }
@@ -332,8 +332,8 @@ fn answer(
 
 /// Writers take the lock up front (`BEGIN IMMEDIATE`), so the busy timeout applies instead
 /// of a read lock failing to upgrade while the server writes.
-fn write_transaction(db: &Db) -> Result<rusqlite::Transaction<'_>, rusqlite::Error> {
-    rusqlite::Transaction::new_unchecked(db.conn(), rusqlite::TransactionBehavior::Immediate)
+fn write_transaction(db: &Db) -> Result<super::sql::Transaction<'_>, super::sql::Error> {
+    db.conn().transaction()
 }
 
 fn parse_kind(s: &str) -> Option<RemoteRequestKind> {

@@ -42,9 +42,12 @@ mod http;
 pub mod ledger;
 pub mod lookup;
 pub mod notices;
+#[cfg(feature = "test-support")]
+pub mod pg_server;
 pub mod public;
 pub mod publish;
 pub mod sms_gateway;
+pub mod sql;
 pub mod staff;
 pub mod update;
 
@@ -315,15 +318,18 @@ async fn serve_with_gate(
         (Some(files), None) => Some(Arc::new(http::server_tls_config(files)?)),
         (None, Some(_)) => None,
     };
-    let db = Db::open(&config.db_path)?;
-    db.person_key_salt()?;
     let clock: Arc<dyn staff::Clock> = extras
         .staff
         .as_ref()
         .map(|(_, o)| o.clock.clone())
         .unwrap_or_else(|| Arc::new(staff::SystemClock));
-    let routed = staff::cases::route_unrouted(&db, bundles.routes(), clock.now())
-        .map_err(|e| BackofficeError::Staff(e.to_string()))?;
+    let (db, routed) = Db::off_runtime(|| {
+        let db = Db::open(&config.db_path)?;
+        db.person_key_salt()?;
+        let routed = staff::cases::route_unrouted(&db, bundles.routes(), clock.now())
+            .map_err(|e| BackofficeError::Staff(e.to_string()))?;
+        Ok::<_, BackofficeError>((db, routed))
+    })?;
     if routed > 0 {
         tracing::info!(routed, "cases routed to their departments at start");
     }
@@ -549,7 +555,7 @@ impl EmbeddedBackoffice {
         };
         let db_path = config.db_path.clone();
         // Open the database once here so a bad path fails `start`, not the thread.
-        Db::open(&db_path)?;
+        Db::open_off_runtime(&db_path)?;
         let thread_gate = gate.clone();
         let thread = std::thread::Builder::new()
             .name("county-backoffice".into())
@@ -653,7 +659,7 @@ impl EmbeddedBackoffice {
 
     /// A new connection to the back office's database (for staff actions and test checks).
     pub fn db(&self) -> Result<Db, BackofficeError> {
-        Ok(Db::open(&self.db_path)?)
+        Ok(Db::open_off_runtime(&self.db_path)?)
     }
 
     /// County staff move a case on (as `county-backoffice case advance`).

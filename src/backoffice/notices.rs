@@ -15,8 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::sql::{Conn, OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{Notify, watch};
 
 use super::db::{Db, DbError};
@@ -169,7 +169,7 @@ pub fn message_text(
 /// status change's). Returns whether a message was queued: none for other statuses, for a case
 /// without a phone number, or when this result was announced already.
 pub fn enqueue(
-    tx: &Connection,
+    tx: &Conn,
     case_number: &str,
     to: CaseStatus,
     note: Option<&str>,
@@ -358,7 +358,7 @@ pub fn spawn_sender(
     handle: SenderHandle,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), DbError> {
-    let db = Arc::new(std::sync::Mutex::new(Db::open(&db_path)?));
+    let db = Arc::new(std::sync::Mutex::new(Db::open_off_runtime(&db_path)?));
     let wake = handle.wake.clone();
     let attempts_tx = handle.attempts.clone();
     let client = reqwest::Client::builder()

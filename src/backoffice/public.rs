@@ -18,13 +18,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::sql::{Conn, OptionalExtension, params};
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db::{Db, DbError};
 use super::http::PeerInfo;
@@ -73,7 +73,7 @@ pub struct PublicCase {
 
 /// A new token for `case_number` (32 hex digits from `random`), stored in `tx`.
 pub fn issue_token(
-    tx: &Connection,
+    tx: &Conn,
     case_number: &str,
     now: DateTime<Utc>,
     random: [u8; 16],
@@ -261,7 +261,7 @@ pub async fn serve_public(
         Some((cert, key)) => Some(Arc::new(public_tls_config(cert, key)?)),
         None => None,
     };
-    let db = Arc::new(Mutex::new(Db::open(db_path)?));
+    let db = Arc::new(Mutex::new(Db::open_off_runtime(db_path)?));
     let listener = http::listen(
         listener,
         tls,

@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::sql::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::db::{Db, DbError};
@@ -22,7 +22,7 @@ use crate::catalog::{bundle, keyring};
 use crate::county::noticeboard;
 use crate::county::wire::{self, SyncReport};
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS published_bundle (
     id           INTEGER PRIMARY KEY,
     kind         TEXT NOT NULL,
@@ -75,8 +75,8 @@ pub enum PublishError {
     Db(#[from] DbError),
 }
 
-impl From<rusqlite::Error> for PublishError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::backoffice::sql::Error> for PublishError {
+    fn from(e: crate::backoffice::sql::Error) -> Self {
         PublishError::Db(DbError::Sql(e))
     }
 }
@@ -104,11 +104,6 @@ pub struct Checked {
     pub payload_sha256: String,
     /// For a catalogue: the item codes villages may apply for.
     pub items: Vec<String>,
-}
-
-fn ensure(db: &Db) -> Result<(), DbError> {
-    db.conn().execute_batch(SCHEMA)?;
-    Ok(())
 }
 
 fn etag_of(bytes: &[u8]) -> String {
@@ -182,11 +177,10 @@ pub fn publish(
             "--stations needs at least one station id (comma separated)".into(),
         ));
     }
-    ensure(db)?;
-    let tx = db.conn().unchecked_transaction()?;
+    let tx = db.conn().transaction()?;
     let newest: Option<i64> = tx.query_row(
         "SELECT MAX(version) FROM published_bundle WHERE kind = ?1",
-        [&checked.kind],
+        params![checked.kind],
         |r| r.get(0),
     )?;
     if let Some(newest) = newest.map(|v| v.max(0) as u64)
@@ -228,10 +222,10 @@ pub fn publish(
             now.to_rfc3339()
         ],
     )?;
-    let id = tx.last_insert_rowid();
+    let id = tx.last_insert_rowid()?;
     for code in &checked.items {
         tx.execute(
-            "INSERT OR IGNORE INTO published_item (bundle_id, code) VALUES (?1, ?2)",
+            "INSERT INTO published_item (bundle_id, code) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![id, code],
         )?;
     }
@@ -251,33 +245,50 @@ pub fn publish(
 /// The newest bundle of `kind` published to `station`, with its ETag; `None`: serve the one the
 /// back office started with (or 404 for a key rotation).
 pub fn served(db: &Db, kind: &str, station: &str) -> Result<Option<(Vec<u8>, String)>, DbError> {
-    ensure(db)?;
+    let candidates = db.conn().prepare(
+        "SELECT id, stations FROM published_bundle WHERE kind = ?1 ORDER BY version DESC, id DESC",
+    )?
+    .query_map(params![kind], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect::<Result<Vec<(i64, Option<String>)>, _>>()?;
+    let Some(id) = newest_for(candidates, station) else {
+        return Ok(None);
+    };
     Ok(db
         .conn()
         .query_row(
-            "SELECT bytes, etag FROM published_bundle
-             WHERE kind = ?1 AND (stations IS NULL
-                 OR EXISTS (SELECT 1 FROM json_each(published_bundle.stations) WHERE value = ?2))
-             ORDER BY version DESC, id DESC LIMIT 1",
-            params![kind, station],
+            "SELECT bytes, etag FROM published_bundle WHERE id = ?1",
+            params![id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
 }
 
+/// The first of `candidates` (id, stations as a JSON list or `None` for every station), newest
+/// first, offered to `station` (portable SQL: the list is read here, not by the database).
+pub(crate) fn newest_for(candidates: Vec<(i64, Option<String>)>, station: &str) -> Option<i64> {
+    candidates
+        .into_iter()
+        .find_map(|(id, stations)| match stations {
+            None => Some(id),
+            Some(list) => serde_json::from_str::<Vec<String>>(&list)
+                .ok()?
+                .iter()
+                .any(|s| s == station)
+                .then_some(id),
+        })
+}
+
 /// Whether any published catalogue lets villages apply for `code`.
 pub fn knows_item(db: &Db, code: &str) -> Result<bool, DbError> {
-    ensure(db)?;
     Ok(db.conn().query_row(
         "SELECT EXISTS (SELECT 1 FROM published_item WHERE code = ?1)",
-        [code],
+        params![code],
         |r| r.get(0),
     )?)
 }
 
 /// Every published bundle, newest first.
 pub fn published(db: &Db) -> Result<Vec<Published>, DbError> {
-    ensure(db)?;
     let mut stmt = db.conn().prepare(
         "SELECT id, kind, version, etag, signer, stations, published_at FROM published_bundle
          ORDER BY id DESC",
@@ -314,7 +325,6 @@ pub fn record_heartbeat(
     let Some(report) = &hb.sync else {
         return Ok(());
     };
-    ensure(db)?;
     db.conn().execute(
         "INSERT INTO station_sync (station_id, software_version, report, at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (station_id) DO UPDATE SET software_version = excluded.software_version,
@@ -361,7 +371,6 @@ pub struct StationRollout {
 
 /// Every station that reported a sync state: software and bundle versions, and where it stands.
 pub fn rollout(db: &Db) -> Result<Vec<StationRollout>, DbError> {
-    ensure(db)?;
     let mut stmt = db.conn().prepare(
         "SELECT station_id, software_version, report, at FROM station_sync ORDER BY station_id",
     )?;

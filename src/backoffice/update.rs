@@ -13,12 +13,12 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::sql::{OptionalExtension, params};
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::db::{Db, DbError};
@@ -30,7 +30,7 @@ use crate::update::manifest::{self, UpdateManifest};
 /// At most this many bytes in one answer for an update file.
 pub const RANGE_CHUNK: u64 = 1024 * 1024;
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS published_update (
     id           BIGINT PRIMARY KEY,
     version      TEXT NOT NULL,
@@ -63,15 +63,10 @@ pub enum UpdatePublishError {
     Db(#[from] DbError),
 }
 
-impl From<rusqlite::Error> for UpdatePublishError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::backoffice::sql::Error> for UpdatePublishError {
+    fn from(e: crate::backoffice::sql::Error) -> Self {
         UpdatePublishError::Db(DbError::Sql(e))
     }
-}
-
-fn ensure(db: &Db) -> Result<(), DbError> {
-    db.conn().execute_batch(SCHEMA)?;
-    Ok(())
 }
 
 /// Opens a manifest with the key it names (publishing's check; the kiosk uses its own key).
@@ -147,7 +142,6 @@ pub fn publish(
             });
         }
     }
-    ensure(db)?;
     let newest: Option<String> = db
         .conn()
         .query_row(
@@ -198,15 +192,19 @@ pub fn publish(
 
 /// The newest update offered to `station`: the signed manifest and the files' directory.
 pub fn served(db: &Db, station: &str) -> Result<Option<(Vec<u8>, PathBuf)>, DbError> {
-    ensure(db)?;
+    let candidates = db
+        .conn()
+        .prepare("SELECT id, stations FROM published_update ORDER BY id DESC")?
+        .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(i64, Option<String>)>, _>>()?;
+    let Some(id) = super::publish::newest_for(candidates, station) else {
+        return Ok(None);
+    };
     Ok(db
         .conn()
         .query_row(
-            "SELECT manifest, files_dir FROM published_update
-             WHERE stations IS NULL
-                OR EXISTS (SELECT 1 FROM json_each(published_update.stations) WHERE value = ?1)
-             ORDER BY id DESC LIMIT 1",
-            params![station],
+            "SELECT manifest, files_dir FROM published_update WHERE id = ?1",
+            params![id],
             |r| Ok((r.get(0)?, PathBuf::from(r.get::<_, String>(1)?))),
         )
         .optional()?)
@@ -229,7 +227,6 @@ pub fn record_heartbeat(
     let Some(report) = &hb.update else {
         return Ok(());
     };
-    ensure(db)?;
     db.conn().execute(
         "INSERT INTO station_update (station_id, report, at) VALUES (?1, ?2, ?3)
          ON CONFLICT (station_id) DO UPDATE SET report = excluded.report, at = excluded.at",
@@ -254,7 +251,6 @@ pub struct StationUpdate {
 
 /// Every station that reported an update state, with the version offered to it.
 pub fn stations(db: &Db) -> Result<Vec<StationUpdate>, DbError> {
-    ensure(db)?;
     let rows: Vec<(String, String, String)> = {
         let mut stmt = db
             .conn()

@@ -1757,27 +1757,12 @@ fn a_rating_of_a_queued_application_reaches_the_county_once_after_it() {
 
 /// A `county-backoffice serve` process (demo token) on `port`; returns once it listens.
 fn spawn_backoffice_process(db: &Path, port: u16, token: &str) -> std::process::Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_county-backoffice"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
-        .arg(db)
-        .args(["--demo-token", token])
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("serving") => break,
-            Some(Ok(_)) => {}
-            other => panic!("the back office did not start: {other:?}"),
-        }
-    }
-    // Keep its stderr drained so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    child
+    village_kiosk::backoffice::pg_server::spawn_serve(
+        env!("CARGO_BIN_EXE_county-backoffice"),
+        db,
+        port,
+        token,
+    )
 }
 
 /// Issue 14: the crash test with both sides killed. The kiosk (a stream of submissions) and the

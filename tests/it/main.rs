@@ -11,6 +11,7 @@ mod idcard;
 mod image_build;
 #[cfg(feature = "gui")]
 mod maintenance_ui;
+mod pg;
 mod powerloss;
 mod printer;
 mod provision;

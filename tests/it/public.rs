@@ -196,7 +196,7 @@ async fn the_public_page_shows_no_personal_data_unknown_equals_expired_and_is_ra
         .conn()
         .execute(
             "UPDATE progress_tokens SET expires_at = '2000-01-01T00:00:00.000Z' WHERE case_number = ?1",
-            [&case2],
+            village_kiosk::backoffice::sql::params![case2],
         )
         .unwrap();
     let expired = get(&wire::progress_url(&base, &token2)).await;

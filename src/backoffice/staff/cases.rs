@@ -6,8 +6,8 @@
 //! audit row ([`record_audit`]) in the same transaction as the change; staff actions reach it
 //! through [`change_status`], which first checks the operator's department.
 
+use crate::backoffice::sql::{OptionalExtension, params};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::operators::Operator;
 use super::{HolidayCalendar, ItemRoute, Routes, StaffError, county_day, parse_ts, ts};
@@ -229,7 +229,7 @@ type RawRow = (
     Option<String>,
 );
 
-fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+fn raw(r: &crate::backoffice::sql::Row) -> crate::backoffice::sql::Result<RawRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -328,14 +328,14 @@ pub struct AuditEntry {
 /// Writes the audit row of a status change inside the transaction that makes it (called by
 /// [`Db::advance_as`] only).
 pub(crate) fn record_audit(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::backoffice::sql::Conn,
     case_number: &str,
     from: CaseStatus,
     to: CaseStatus,
     note: Option<&str>,
     actor: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> crate::backoffice::sql::Result<()> {
     tx.execute(
         "INSERT INTO case_audit (case_number, seq, from_status, to_status, note, actor, at)
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM case_audit WHERE case_number = ?1),

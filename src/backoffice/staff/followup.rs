@@ -5,8 +5,8 @@
 //! per evaluation, whenever it runs), called after each evaluation is recorded and before the
 //! tasks are listed, so no bad rating is missed even across a crash.
 
+use crate::backoffice::sql::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::operators::Operator;
 use super::{StaffError, parse_ts, ts};
@@ -64,7 +64,7 @@ type Raw = (
     Option<String>,
 );
 
-fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+fn raw(r: &crate::backoffice::sql::Row) -> crate::backoffice::sql::Result<Raw> {
     Ok((
         r.get(0)?,
         r.get(1)?,

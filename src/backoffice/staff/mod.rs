@@ -19,8 +19,8 @@
 
 use std::sync::Arc;
 
+use super::sql::Conn;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::Connection;
 
 pub use crate::county::outbox::{Clock, ManualClock, SystemClock};
 pub use crate::workdays::{CalendarError, HolidayCalendar};
@@ -85,8 +85,8 @@ pub enum StaffError {
     Corrupt { what: &'static str, value: String },
 }
 
-impl From<rusqlite::Error> for StaffError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::backoffice::sql::Error> for StaffError {
+    fn from(e: crate::backoffice::sql::Error) -> Self {
         StaffError::Db(DbError::Sql(e))
     }
 }
@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS follow_ups (
 ";
 
 /// Creates the staff tables (called by [`super::Db::open`]).
-pub(crate) fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn ensure_schema(conn: &Conn) -> crate::backoffice::sql::Result<()> {
     conn.execute_batch(SCHEMA)
 }
 

@@ -4,10 +4,10 @@
 //! a row an account is locked for [`LOCKOUT`]. A login opens a session: a random token (the
 //! cookie; only its SHA-256 is stored) and a CSRF token every form posts back.
 
+use crate::backoffice::sql::{OptionalExtension, params};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{StaffError, parse_ts, ts};

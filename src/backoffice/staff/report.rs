@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::cases::{self, FINISHED};
 use super::{HolidayCalendar, StaffError, county_day};
 use crate::backoffice::Db;
+use crate::backoffice::sql::params;
 
 /// The CSV header.
 pub const CSV_HEADER: [&str; 9] = [
@@ -90,7 +91,7 @@ pub fn build(
         let late = row.deadline(cal, now).state.is_late();
         let finished = FINISHED.contains(&row.status);
         let levels: Vec<i64> = ratings
-            .query_map([&row.case_number], |r| r.get(0))?
+            .query_map(params![row.case_number], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         for line in [
             by_dept.entry(row.department.clone()).or_default(),
