@@ -230,7 +230,9 @@ fn run_ok(command: &str, args: &[&str]) -> String {
 #[test]
 fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
     if let Some(tool) = missing_disk_tool() {
-        eprintln!("skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)");
+        eprintln!(
+            "skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)"
+        );
         return;
     }
     let inputs = DiskInputs::new();
@@ -261,7 +263,11 @@ fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
         ("esp", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", 256 * mb),
         ("root-a", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709", 320 * mb),
         ("root-b", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709", 320 * mb),
-        ("kiosk-data", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", 384 * mb),
+        (
+            "kiosk-data",
+            "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+            384 * mb,
+        ),
     ];
     let want: Vec<(String, String, u64)> = want
         .iter()
@@ -270,9 +276,15 @@ fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
     assert_eq!(got, want);
     let start = |i: usize| parts[i]["start"].as_u64().unwrap();
     assert_eq!(start(0), 2048, "the ESP starts at 1 MiB");
-    for i in 1..4 {
-        let prev_end = start(i - 1) + got[i - 1].2;
-        assert_eq!(start(i), prev_end, "{} follows {}", got[i].0, got[i - 1].0);
+    for (i, pair) in got.windows(2).enumerate() {
+        let prev_end = start(i) + pair[0].2;
+        assert_eq!(
+            start(i + 1),
+            prev_end,
+            "{} follows {}",
+            pair[1].0,
+            pair[0].0
+        );
     }
     // kiosk-data is last, so a first boot can grow it into a larger disk.
     assert_eq!(got.last().unwrap().0, "kiosk-data");
@@ -282,7 +294,10 @@ fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
     let esp = format!("{disk_s}@@{}", start(0) * 512);
     let mtype = |file: &str| run_ok("mtype", &["-i", &esp, &format!("::{file}")]);
     assert_eq!(mtype("/EFI/BOOT/BOOTX64.EFI"), "stand-in systemd-boot\n");
-    assert_eq!(mtype("/EFI/systemd/systemd-bootx64.efi"), "stand-in systemd-boot\n");
+    assert_eq!(
+        mtype("/EFI/systemd/systemd-bootx64.efi"),
+        "stand-in systemd-boot\n"
+    );
     assert_eq!(mtype("/kiosk-a/vmlinuz"), "stand-in kernel\n");
     assert_eq!(mtype("/kiosk-a/initrd.img"), "stand-in initrd\n");
     let kiosk_b = run_ok("mdir", &["-i", &esp, "-b", "::/kiosk-b"]);
@@ -329,7 +344,9 @@ fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
 #[test]
 fn make_disk_refuses_a_data_partition_no_larger_than_a_slot_and_writes_no_disk() {
     if let Some(tool) = missing_disk_tool() {
-        eprintln!("skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)");
+        eprintln!(
+            "skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)"
+        );
         return;
     }
     let inputs = DiskInputs::new();
