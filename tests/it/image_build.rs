@@ -37,12 +37,7 @@ fn cannot_run() -> Option<String> {
         "sfdisk",
         "unshare",
     ] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !found {
+        if !have(tool) {
             return Some(format!("{tool} is not installed"));
         }
     }
