@@ -54,7 +54,7 @@ impl Default for UpdateConfig {
             release_key: None,
             esp_dir: PathBuf::from("/boot/efi"),
             slot_device: "/dev/disk/by-partlabel/root-{slot}".into(),
-            kernel_options: "quiet loglevel=3 console=ttyS0,115200n8 vt.global_cursor_default=0 consoleblank=0 systemd.show_status=false".into(),
+            kernel_options: "quiet loglevel=3 console=ttyS0,115200n8 vt.global_cursor_default=0 consoleblank=0 systemd.show_status=false panic=10".into(),
             max_bytes_per_sec: 256 * 1024,
             check_secs: 3600,
             health_within_secs: 300,
