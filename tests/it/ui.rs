@@ -38,8 +38,9 @@ pub(crate) fn env(options: DemoOptions) -> Env {
     env_with(options, KioskOptions::default(), ManualClock::new())
 }
 
-/// A demo station and a portrait kiosk on the testing backend, nothing connected yet: the part
-/// every UI test environment shares (the runtime, the station, the clock, the kiosk).
+/// A demo station and a kiosk on the testing backend (portrait unless `kiosk_options.landscape`),
+/// nothing connected yet: the part every UI test environment shares (the runtime, the station,
+/// the clock, the kiosk).
 pub(crate) fn demo_kiosk(
     options: DemoOptions,
     kiosk_options: KioskOptions,
@@ -53,6 +54,7 @@ pub(crate) fn demo_kiosk(
         .expect("runtime");
     let station = Station::demo(options, rt.handle().clone()).expect("demo station starts");
     let clock = Rc::new(clock);
+    let landscape = kiosk_options.landscape;
     let kiosk = Kiosk::new(
         station.services().clone(),
         rt.handle().clone(),
@@ -61,7 +63,7 @@ pub(crate) fn demo_kiosk(
         Arc::new(|| {}),
     )
     .expect("window");
-    headless::set_orientation(&kiosk, false);
+    headless::set_orientation(&kiosk, landscape);
     (rt, station, clock, kiosk)
 }
 
@@ -896,6 +898,76 @@ fn the_other_card_kinds_are_accepted() {
     e.wait_page(Page::Card);
     e.tap("外国人永居证");
     e.wait_page(Page::Cases);
+}
+
+/// Whether an on-screen element labelled `label` lies wholly inside the window, not just its
+/// centre (what a villager needs to see and tap it).
+fn wholly_on_screen(e: &Env, label: &str) -> bool {
+    let size = e.kiosk.window.window().size();
+    let scale = e.kiosk.window.window().scale_factor();
+    let (ww, wh) = (size.width as f32 / scale, size.height as f32 / scale);
+    headless::find(&e.kiosk, label).iter().any(|el| {
+        let (p, s) = (el.absolute_position(), el.size());
+        p.x >= 0.0 && p.y >= 0.0 && p.x + s.width <= ww && p.y + s.height <= wh
+    })
+}
+
+/// Landscape (1920x1080): the card page's reader graphic leaves room for the 帮办代办 button,
+/// a card error and every demo card, all wholly on the screen and tappable.
+#[test]
+fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
+    let e = env_with(
+        DemoOptions::default(),
+        KioskOptions {
+            landscape: true,
+            ..KioskOptions::default()
+        },
+        ManualClock::new(),
+    );
+    assert!(e.kiosk.window.global::<Theme>().get_landscape());
+    e.tap("点击屏幕开始办事");
+    e.tap("社保");
+    e.tap(ITEM);
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    e.tap("过期身份证");
+    assert!(e.kiosk.wait_until(WAIT, |k| {
+        !k.window.global::<CardAdapter>().get_error().is_empty()
+    }));
+    let notice = format!(
+        "✕ 出错了： {}",
+        e.kiosk.window.global::<CardAdapter>().get_error()
+    );
+    let labels = [
+        "请把身份证平放在下方读卡区",
+        "我是帮别人办（帮办代办）",
+        notice.as_str(),
+        "放演示身份证",
+        "港澳台居住证",
+        "外国人永居证",
+        "过期身份证",
+        "拿走证件",
+    ];
+    // Standard text, then 长辈大字 (every text a quarter larger).
+    for large in [false, true] {
+        if large {
+            e.tap("大字");
+            assert!(e.kiosk.window.global::<Theme>().get_large_text());
+        }
+        for label in labels {
+            assert!(
+                wholly_on_screen(&e, label),
+                "{label:?} is not wholly on the landscape screen (large text {large}): {}",
+                e.screen_text()
+            );
+        }
+    }
+    e.tap("放演示身份证");
+    e.wait_page(Page::Form);
+    e.tap("返回");
+    e.wait_page(Page::Card);
+    e.tap("我是帮别人办（帮办代办）");
+    e.wait_page(Page::Agent);
 }
 
 #[test]
