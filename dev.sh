@@ -13,8 +13,10 @@ BUILD_PACKAGES=(build-essential pkg-config libfontconfig1-dev)
 # What the tests need besides the build: the speech engine and the ALSA player (tests/it/voice.rs);
 # Chromium and a Chinese font for the public progress page's browser test (tests/it/public.rs);
 # a Python venv (schemathesis from PyPI) and curl for the contract test (tests/contract/run.sh);
-# the PostgreSQL server the back office's PostgreSQL tests start (tests/it/pg.rs).
-TEST_PACKAGES=(espeak-ng alsa-utils chromium fonts-wqy-microhei python3-venv curl postgresql)
+# the PostgreSQL server the back office's PostgreSQL tests start (tests/it/pg.rs); the disk tools
+# make-disk's layout tests use (tests/it/image_build.rs).
+TEST_PACKAGES=(espeak-ng alsa-utils chromium fonts-wqy-microhei python3-venv curl postgresql
+    dosfstools mtools fdisk e2fsprogs)
 # What a desktop window needs at run time (winit on X11 or Wayland).
 DESKTOP_PACKAGES=(libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 libx11-xcb1)
 # What the power-loss test's LazyFS build needs (tests/powerloss/install-lazyfs.sh).
