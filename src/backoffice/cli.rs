@@ -219,6 +219,15 @@ struct ServeArgs {
     /// At most this many TLS handshakes in progress; further connections are closed at once.
     #[arg(long, value_name = "N", default_value_t = super::DEFAULT_MAX_TLS_HANDSHAKES)]
     max_tls_handshakes: usize,
+    /// Connections to a PostgreSQL --db (requests wait for a free one); an SQLite --db always
+    /// has one.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = super::DEFAULT_DB_CONNECTIONS as u16,
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
+    db_connections: u16,
     /// Demo mode: plain HTTP with this bearer token. Never in production.
     #[arg(
         long,
@@ -683,6 +692,7 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         demo_token: args.demo_token,
         offline_after: Duration::from_secs(180),
         max_tls_handshakes: args.max_tls_handshakes,
+        db_connections: args.db_connections.into(),
     };
     if config.tls.is_none() && config.demo_token.is_none() {
         return Err(BackofficeError::PlainHttpRefused.into());

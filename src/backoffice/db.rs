@@ -270,6 +270,67 @@ fn ensure_schema(conn: &Conn) -> Result<(), sql::Error> {
     })
 }
 
+/// How many connections `serve` keeps to a PostgreSQL database unless `--db-connections`
+/// says otherwise. SQLite always has one (it has a single writer anyway).
+pub const DEFAULT_DB_CONNECTIONS: usize = 4;
+
+/// The connections one `serve` process works through: several to PostgreSQL, so requests
+/// don't queue behind one connection's lock, or the one to SQLite. Each connection is behind
+/// its own lock; correctness across connections (and processes) is the database's: the
+/// idempotency claim, the locked counter and case rows.
+#[derive(Debug)]
+pub struct DbPool {
+    slots: Vec<std::sync::Mutex<Db>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl DbPool {
+    /// Opens [`Db::open`]'s database with up to `connections` connections (at least one;
+    /// exactly one for SQLite).
+    pub fn open(path: &Path, connections: usize) -> Result<DbPool, DbError> {
+        let first = Db::open(path)?;
+        let mut slots = vec![first];
+        if let Some(url) = path.to_str().filter(|p| sql::is_postgres_url(p)) {
+            for _ in 1..connections {
+                let conn = Conn::postgres(url).map_err(|source| DbError::Connect {
+                    url: sql::redact_url(url),
+                    source,
+                })?;
+                slots.push(Db { conn });
+            }
+        }
+        Ok(DbPool {
+            slots: slots.into_iter().map(std::sync::Mutex::new).collect(),
+            next: Default::default(),
+        })
+    }
+
+    /// How many connections the pool has.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Never: a pool has at least one connection.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// A free connection, or (all busy) waits for one, taking them in turn.
+    pub fn lock(&self) -> std::sync::LockResult<std::sync::MutexGuard<'_, Db>> {
+        use std::sync::TryLockError;
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
+        for i in 0..n {
+            match self.slots[(start + i) % n].try_lock() {
+                Ok(guard) => return Ok(guard),
+                Err(TryLockError::Poisoned(p)) => return Err(p),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.slots[start].lock()
+    }
+}
+
 impl Db {
     /// Opens the database `--db` names: a `postgres://` (or `postgresql://`) URL, or the path
     /// of an SQLite file (created, mode 0600, when missing).

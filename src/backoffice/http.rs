@@ -63,6 +63,8 @@ pub struct ServeConfig {
     pub offline_after: Duration,
     /// At most this many TLS handshakes at once ([`DEFAULT_MAX_TLS_HANDSHAKES`]).
     pub max_tls_handshakes: usize,
+    /// Connections to a PostgreSQL database ([`super::DEFAULT_DB_CONNECTIONS`]); SQLite has one.
+    pub db_connections: usize,
 }
 
 impl ServeConfig {
@@ -74,6 +76,7 @@ impl ServeConfig {
             demo_token: None,
             offline_after: Duration::from_secs(180),
             max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
+            db_connections: super::DEFAULT_DB_CONNECTIONS,
         }
     }
 
@@ -84,6 +87,7 @@ impl ServeConfig {
             demo_token: Some(token),
             offline_after: Duration::from_secs(180),
             max_tls_handshakes: DEFAULT_MAX_TLS_HANDSHAKES,
+            db_connections: super::DEFAULT_DB_CONNECTIONS,
         }
     }
 }
@@ -131,7 +135,7 @@ pub(crate) struct AppState {
     pub public_url: Option<String>,
     /// Where "now" comes from (a test clock in tests).
     pub clock: Arc<dyn super::staff::Clock>,
-    pub db: Arc<Mutex<Db>>,
+    pub db: Arc<super::DbPool>,
     pub inflight: Arc<Mutex<HashSet<String>>>,
     pub config: Arc<ServeConfig>,
     pub gate: Gate,

@@ -54,7 +54,7 @@ pub mod update;
 pub use cli::{CliError, main};
 pub mod provision;
 
-pub use db::{Db, DbError, StationRow};
+pub use db::{DEFAULT_DB_CONNECTIONS, Db, DbError, DbPool, StationRow};
 pub use http::{DEFAULT_MAX_TLS_HANDSHAKES, PeerInfo, ServeConfig, TlsFiles};
 pub use ledger::ledger_html;
 
@@ -324,16 +324,20 @@ async fn serve_with_gate(
         .map(|(_, o)| o.clock.clone())
         .unwrap_or_else(|| Arc::new(staff::SystemClock));
     let (db, routed) = Db::off_runtime(|| {
-        let db = Db::open(&config.db_path)?;
-        db.person_key_salt()?;
-        let routed = staff::cases::route_unrouted(&db, bundles.routes(), clock.now())
-            .map_err(|e| BackofficeError::Staff(e.to_string()))?;
+        let db = DbPool::open(&config.db_path, config.db_connections)?;
+        let routed = {
+            let first = db.lock().unwrap_or_else(|p| p.into_inner());
+            first.person_key_salt()?;
+            staff::cases::route_unrouted(&first, bundles.routes(), clock.now())
+                .map_err(|e| BackofficeError::Staff(e.to_string()))?
+        };
         Ok::<_, BackofficeError>((db, routed))
     })?;
     if routed > 0 {
         tracing::info!(routed, "cases routed to their departments at start");
     }
-    let db = Arc::new(Mutex::new(db));
+    tracing::debug!(connections = db.len(), "database connections");
+    let db = Arc::new(db);
     let bundles = Arc::new(bundles);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -451,6 +451,8 @@ impl Drop for Pg {
     }
 }
 
+// A process holds a handful of these (its pool), never a collection worth shrinking.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Sqlite(rusqlite::Connection),
     Pg(RefCell<Pg>),

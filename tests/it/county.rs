@@ -494,6 +494,7 @@ fn tls_backoffice(
             demo_token: None,
             offline_after: Duration::from_secs(180),
             max_tls_handshakes: backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
+            db_connections: backoffice::DEFAULT_DB_CONNECTIONS,
         },
         Bundles::demo().unwrap(),
         "127.0.0.1:0".parse().unwrap(),
@@ -613,6 +614,7 @@ async fn plain_http_is_refused_outside_demo_mode() {
         demo_token: None,
         offline_after: Duration::from_secs(60),
         max_tls_handshakes: backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
+        db_connections: backoffice::DEFAULT_DB_CONNECTIONS,
     };
     let r = backoffice::serve(listener, config, Bundles::demo().unwrap(), async {}).await;
     assert!(matches!(

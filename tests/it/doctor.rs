@@ -182,6 +182,7 @@ fn tls_backoffice(dir: &Path, p: &Pki) -> EmbeddedBackoffice {
             demo_token: None,
             offline_after: Duration::from_secs(180),
             max_tls_handshakes: village_kiosk::backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
+            db_connections: village_kiosk::backoffice::DEFAULT_DB_CONNECTIONS,
         },
         Bundles::demo().unwrap(),
         "127.0.0.1:0".parse().unwrap(),

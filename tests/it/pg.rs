@@ -18,8 +18,9 @@ use std::time::Duration;
 use chrono::Utc;
 use village_kiosk::backoffice::db::SubmitOutcome;
 use village_kiosk::backoffice::pg_server::{PgServer, any_free_port as free_port, spawn_serve};
+use village_kiosk::backoffice::sql::params;
 use village_kiosk::backoffice::staff::{Routes, cases};
-use village_kiosk::backoffice::{Db, EmbeddedBackoffice};
+use village_kiosk::backoffice::{Db, DbPool, EmbeddedBackoffice};
 use village_kiosk::county::wire::{self, CaseStatus};
 use village_kiosk::county::{CountyAuth, CountyClient};
 
@@ -361,6 +362,47 @@ fn two_back_offices_on_one_database_create_one_case_per_key() {
         receipts.iter().all(|(_, _, n)| *n == 1),
         "duplicates: {receipts:?}"
     );
+}
+
+/// `serve`'s pool: several PostgreSQL connections in use at once (each its own server
+/// backend), and the one claim per key still holds across them; SQLite keeps one connection.
+#[test]
+fn a_pool_holds_several_postgres_connections_and_one_sqlite_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = DbPool::open(&dir.path().join("county.sqlite3"), 4).unwrap();
+    assert_eq!(sqlite.len(), 1);
+
+    let pg = server();
+    let url = pg.create_database("county").unwrap();
+    let pool = DbPool::open(Path::new(&url), 4).unwrap();
+    assert_eq!(pool.len(), 4);
+    let mut held: Vec<_> = (0..4).map(|_| pool.lock().unwrap()).collect();
+    let backends: BTreeSet<i64> = held
+        .iter()
+        .map(|db| {
+            db.conn()
+                .query_row("SELECT pg_backend_pid()::bigint", params![], |r| r.get(0))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(backends.len(), 4, "{backends:?}");
+
+    let now = Utc::now();
+    let first = held[0]
+        .submit("S1", "k1", "h1", &application("CG-1"), now)
+        .unwrap();
+    let again = held[3]
+        .submit("S1", "k1", "h1", &application("CG-1"), now)
+        .unwrap();
+    match (&first, &again) {
+        (
+            SubmitOutcome::Created { response: a, .. },
+            SubmitOutcome::Replayed { response: b, .. },
+        ) => assert_eq!(a, b),
+        other => panic!("{other:?}"),
+    }
+    drop(held);
+    assert_eq!(pool.lock().unwrap().receipts().unwrap().len(), 1);
 }
 
 /// A connection that lost its server says so (an error naming the database, retryable), and

@@ -167,6 +167,7 @@ fn tls_backoffice(db: &Path, pki: &Tls, bundles: Bundles) -> EmbeddedBackoffice 
             demo_token: None,
             offline_after: Duration::from_secs(180),
             max_tls_handshakes: village_kiosk::backoffice::DEFAULT_MAX_TLS_HANDSHAKES,
+            db_connections: village_kiosk::backoffice::DEFAULT_DB_CONNECTIONS,
         },
         bundles,
         "127.0.0.1:0".parse().unwrap(),

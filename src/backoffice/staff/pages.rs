@@ -39,7 +39,7 @@ pub const COOKIE: &str = "staff_session";
 /// What the staff pages need.
 #[derive(Clone)]
 pub(crate) struct StaffState {
-    pub db: Arc<Mutex<Db>>,
+    pub db: Arc<crate::backoffice::DbPool>,
     pub clock: Arc<dyn Clock>,
     pub holidays: Arc<HolidayCalendar>,
     pub routes: Arc<Routes>,
