@@ -10,6 +10,10 @@
 //! GPT partitions' names, types and sizes (`sfdisk --json`), the ESP's files and slot a's boot
 //! entry (mtools), root-a's and kiosk-data's files (`debugfs`). They skip, saying which, only
 //! when one of mtools, dosfstools, e2fsprogs or fdisk is missing.
+//!
+//! Units: the systemd units in `hardware/systemd`, read as text: no two units of the boot
+//! transaction conflict, and a unit whose condition is a provisioning file starts after the USB
+//! provisioning that writes it (both found by `hardware/image/test` in QEMU).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -355,4 +359,103 @@ fn make_disk_refuses_a_data_partition_no_larger_than_a_slot_and_writes_no_disk()
     assert!(stderr.contains("give it more than --slot-mb"), "{stderr}");
     assert!(!inputs.path("disk.img").exists());
     assert!(!inputs.path("disk.img.partial").exists());
+}
+
+fn systemd_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware/systemd")
+}
+
+/// The values of `key=` in a unit file, each space-separated word on its own.
+fn unit_values(text: &str, key: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .flat_map(|v| v.split_whitespace().map(str::to_string))
+        .collect()
+}
+
+/// The units of `hardware/systemd` that multi-user.target pulls in at boot, with their text.
+fn boot_units() -> Vec<(String, String)> {
+    let mut units: Vec<(String, String)> = std::fs::read_dir(systemd_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(e.path()).unwrap())
+        })
+        .filter(|(_, text)| {
+            unit_values(text, "WantedBy")
+                .iter()
+                .any(|t| t == "multi-user.target")
+        })
+        .collect();
+    units.sort();
+    units
+}
+
+#[test]
+fn no_two_units_of_the_boot_transaction_conflict() {
+    // systemd settles a Conflicts= between two start jobs of one transaction before it checks
+    // their conditions: it drops one of them whatever the conditions say. In QEMU that was the
+    // app's job on the provisioned boot (village-kiosk-not-provisioned.service conflicted with it).
+    let units = boot_units();
+    assert!(
+        units.iter().any(|(n, _)| n == "village-kiosk.service"),
+        "village-kiosk.service is not in the boot transaction: {:?}",
+        units.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for (name, text) in &units {
+        for other in unit_values(text, "Conflicts") {
+            assert!(
+                !units.iter().any(|(n, _)| *n == other),
+                "{name} has Conflicts={other}, and both are WantedBy=multi-user.target"
+            );
+        }
+    }
+}
+
+#[test]
+fn units_conditioned_on_provisioning_files_start_after_usb_provisioning() {
+    // On the boot that provisions from a USB stick the files appear only once
+    // village-kiosk-provision-usb.service is done; a unit checked before that is skipped for the
+    // whole boot (the touch calibration was, in QEMU).
+    use village_kiosk::provision::bundle::paths;
+    let provision = "village-kiosk-provision-usb.service";
+    let written = [
+        paths::CONFIG,
+        paths::CA,
+        paths::CLIENT_CERT,
+        paths::CLIENT_KEY,
+        paths::PIN_HASH,
+        paths::AUTHORIZED_KEYS,
+        paths::SCREEN_ENV,
+        paths::TOUCH_ENV,
+        paths::RECORD,
+        paths::NETWORK,
+        paths::TIMESYNCD,
+    ];
+    let mut checked = Vec::new();
+    for (name, text) in boot_units() {
+        if name == provision {
+            continue;
+        }
+        let on_provisioning = unit_values(&text, "ConditionPathExists").iter().any(|p| {
+            let p = p.trim_start_matches('!').trim_start_matches('/');
+            written.contains(&p)
+        });
+        if on_provisioning {
+            assert!(
+                unit_values(&text, "After").iter().any(|u| u == provision),
+                "{name} has a condition on a provisioning file but is not After={provision}"
+            );
+            checked.push(name);
+        }
+    }
+    for unit in ["village-kiosk.service", "village-kiosk-touch.service"] {
+        assert!(
+            checked.iter().any(|n| n == unit),
+            "{unit} has no condition on a provisioning file (checked: {checked:?})"
+        );
+    }
 }
