@@ -18,9 +18,9 @@ use village_kiosk::ui::app::KioskOptions;
 use village_kiosk::ui::app::UiEvent;
 use village_kiosk::ui::visit::PrintState;
 use village_kiosk::ui::{
-    AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter, FormAdapter,
-    IdleAdapter, Kiosk, ManualClock, Page, ReceiptPrint, SearchAdapter, SubmittedAdapter, Theme,
-    headless, tour,
+    AgentAdapter, AppAdapter, CardAdapter, CasesAdapter, ConfirmAdapter, EvaluationAdapter,
+    FormAdapter, IdleAdapter, Kiosk, ManualClock, Page, ReceiptPrint, SearchAdapter,
+    SubmittedAdapter, Theme, headless, tour,
 };
 
 pub(crate) const WAIT: Duration = Duration::from_secs(30);
@@ -968,6 +968,55 @@ fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
     e.wait_page(Page::Card);
     e.tap("我是帮别人办（帮办代办）");
     e.wait_page(Page::Agent);
+}
+
+/// Landscape (1920x1080): after the helper's card is read, every relationship on the 帮办代办
+/// page is wholly on the screen and tappable, in standard and in large text.
+#[test]
+fn in_landscape_the_agent_page_fits_every_relationship_on_screen() {
+    let e = env_with(
+        DemoOptions::default(),
+        KioskOptions {
+            landscape: true,
+            ..KioskOptions::default()
+        },
+        ManualClock::new(),
+    );
+    e.tap("点击屏幕开始办事");
+    e.tap("社保");
+    e.tap(ITEM);
+    e.tap("我要申请");
+    e.wait_page(Page::Card);
+    e.tap("我是帮别人办（帮办代办）");
+    e.wait_page(Page::Agent);
+    e.tap("放演示证件（代办人）");
+    assert!(e.kiosk.wait_until(WAIT, |k| {
+        k.window.global::<AgentAdapter>().get_helper_read()
+    }));
+    let relationships: Vec<String> = e
+        .kiosk
+        .window
+        .global::<AgentAdapter>()
+        .get_relationships()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(relationships.len(), 8, "{relationships:?}");
+    for large in [false, true] {
+        if large {
+            e.tap("大字");
+            assert!(e.kiosk.window.global::<Theme>().get_large_text());
+        }
+        for label in &relationships {
+            assert!(
+                wholly_on_screen(&e, label),
+                "{label:?} is not wholly on the landscape screen (large text {large}): {}",
+                e.screen_text()
+            );
+        }
+    }
+    e.tap("其他亲属");
+    e.wait_page(Page::Card);
 }
 
 #[test]
