@@ -84,7 +84,8 @@ pub fn render(k: &Kiosk) {
         .iter()
         .map(|c| {
             let mut view = case_view(c, lang);
-            view.item_name = shown_item_name(k, &c.item_name, lang).into();
+            view.item_name =
+                l10n::recorded_item_name(k.services.catalogue.as_ref(), &c.item_name, lang).into();
             view
         })
         .collect();
@@ -100,21 +101,6 @@ pub fn render(k: &Kiosk) {
     a.set_loading(v.cases.loading);
     a.set_message(message.into());
     a.set_cases(ModelRc::new(VecModel::from(views)));
-}
-
-/// The item's name in the UI language: the county records the Chinese name, the catalogue
-/// knows its translation (an item no longer in the catalogue keeps the recorded name).
-fn shown_item_name(k: &Kiosk, recorded: &str, lang: Lang) -> String {
-    if lang == Lang::Zh {
-        return recorded.to_owned();
-    }
-    k.services
-        .catalogue
-        .search(recorded, 5)
-        .into_iter()
-        .find(|i| i.name == recorded)
-        .map(|i| i.translated(lang.tag()).name.clone())
-        .unwrap_or_else(|| recorded.to_owned())
 }
 
 /// A case's progress in the UI language.

@@ -135,6 +135,24 @@ pub fn case_status(s: crate::county::wire::CaseStatus, lang: Lang) -> String {
 }
 
 /// One row of a result list (search, a category, a life event) in the UI language.
+/// An item's name in the UI language, from the Chinese name the county recorded: the
+/// catalogue knows its translation (an item no longer in the catalogue keeps the recorded name).
+pub fn recorded_item_name(
+    catalogue: &dyn crate::station::ports::Catalogue,
+    recorded: &str,
+    lang: Lang,
+) -> String {
+    if lang == Lang::Zh {
+        return recorded.to_owned();
+    }
+    catalogue
+        .search(recorded, 5)
+        .into_iter()
+        .find(|i| i.name == recorded)
+        .map(|i| i.translated(lang.tag()).name.clone())
+        .unwrap_or_else(|| recorded.to_owned())
+}
+
 pub fn item_summary(item: &crate::catalog::ServiceItem, lang: Lang) -> super::ItemSummary {
     let days = if item.promised_time_limit_days == 0 {
         lang.pick("即办", "same day")

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc, VecModel};
 
-use super::l10n::Lang;
+use super::l10n::{self, Lang};
 use super::shell::{Kiosk, Next, UiEvent};
 use super::{MainWindow, Page, ResultView, ResultsAdapter};
 use crate::county::wire::CaseStatus;
@@ -126,7 +126,8 @@ pub fn render(k: &Kiosk) {
         .cases
         .iter()
         .map(|c| ResultView {
-            item_name: c.item_name.clone().into(),
+            item_name: l10n::recorded_item_name(k.services.catalogue.as_ref(), &c.item_name, lang)
+                .into(),
             receipt_no: c.receipt_no.clone().into(),
             status: status(c, lang).into(),
             next_step: next_step(c, lang).into(),

@@ -782,6 +782,21 @@ fn the_english_ui_shows_the_countys_english_notes_and_chinese_without_one() {
     e.wait_results_loaded();
     let text = e.screen_text();
     assert!(text.contains("Your applications"), "{text}");
+    // The item by its English name, as on the cases page (the county records the Chinese one).
+    assert!(
+        !text.contains(crate::ui::ITEM),
+        "the item is named in Chinese: {text}"
+    );
+    let item_en = e
+        .kiosk
+        .services
+        .catalogue
+        .search(crate::ui::ITEM, 5)
+        .into_iter()
+        .find(|i| i.name == crate::ui::ITEM)
+        .map(|i| i.translated("en").name.clone())
+        .expect("the item is in the catalogue");
+    assert!(text.contains(&item_en), "{item_en:?} not on screen: {text}");
     assert!(text.contains(WINDOW_EN), "{text}");
     assert!(!text.contains(WINDOW), "the window is in English: {text}");
     assert!(
