@@ -970,6 +970,42 @@ fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
     e.wait_page(Page::Agent);
 }
 
+/// In the English UI (portrait) the life events' longer names wrap inside their buttons: every
+/// button is wholly on the screen, in standard and in large text.
+#[test]
+fn in_english_the_life_events_fit_on_the_home_screen() {
+    let e = env(DemoOptions::default());
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("English");
+    let events: Vec<String> = e
+        .kiosk
+        .window
+        .global::<village_kiosk::ui::HomeAdapter>()
+        .get_life_events()
+        .iter()
+        .map(|c| c.title.to_string())
+        .collect();
+    assert!(events.len() >= 6, "{events:?}");
+    assert!(
+        events.iter().any(|t| t == "Retirement and old age"),
+        "in English: {events:?}"
+    );
+    for large in [false, true] {
+        if large {
+            e.tap("Large text");
+            assert!(e.kiosk.window.global::<Theme>().get_large_text());
+        }
+        for label in &events {
+            assert!(
+                wholly_on_screen(&e, label),
+                "{label:?} is not wholly on the portrait screen (large text {large}): {}",
+                e.screen_text()
+            );
+        }
+    }
+}
+
 /// Landscape (1920x1080): after the helper's card is read, every relationship on the 帮办代办
 /// page is wholly on the screen and tappable, in standard and in large text.
 #[test]

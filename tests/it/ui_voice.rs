@@ -464,6 +464,49 @@ fn a_26_year_old_is_told_before_the_form_that_the_old_age_allowance_is_not_for_t
     e.wait_page(Page::Guide);
 }
 
+/// In the English UI the long names of the items offered instead wrap inside their buttons:
+/// every button is wholly on the portrait screen and tappable.
+#[test]
+fn in_english_the_items_offered_instead_fit_on_screen() {
+    let e = env();
+    e.tap("点击屏幕开始办事");
+    e.wait_page(Page::Home);
+    e.tap("English");
+    e.tap("Civil affairs");
+    e.wait_page(Page::ItemList);
+    e.tap("Application for the Advanced-Age Allowance");
+    e.wait_page(Page::Guide);
+    e.tap("Apply");
+    e.wait_page(Page::Card);
+    e.lift();
+    e.station
+        .demo_parts()
+        .expect("demo")
+        .idcard_sim
+        .place_card(SimCard::demo_resident_aged(66));
+    e.wait_page(Page::Eligibility);
+    let instead = e.kiosk.window.global::<EligibilityAdapter>().get_instead();
+    assert!(instead.row_count() >= 2, "items offered instead");
+    let size = e.kiosk.window.window().size();
+    let scale = e.kiosk.window.window().scale_factor();
+    let (ww, wh) = (size.width as f32 / scale, size.height as f32 / scale);
+    for i in 0..instead.row_count() {
+        let label = format!("Apply instead: {}", instead.row_data(i).expect("row").name);
+        let found = headless::find(&e.kiosk, &label);
+        assert!(
+            !found.is_empty(),
+            "{label:?}: no such button with its centre on screen"
+        );
+        for el in found {
+            let (p, s) = (el.absolute_position(), el.size());
+            assert!(
+                p.x >= 0.0 && p.y >= 0.0 && p.x + s.width <= ww && p.y + s.height <= wh,
+                "{label:?} runs off the {ww}x{wh} screen: at {p:?}, {s:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_66_year_old_goes_from_the_old_age_allowance_to_the_item_that_fits() {
     let e = env();
