@@ -1285,6 +1285,27 @@ struct Worker {
     clock: Arc<dyn Clock>,
 }
 
+/// When a worker with nothing to send wakes next: for the next case poll (at most a minute
+/// away), the next heartbeat, or the link's reopening if a poll just blocked it; never at once
+/// only because the link is open (that spun the loop, scanning the store every 5 ms).
+fn idle_wake(
+    now: DateTime<Utc>,
+    poll_interval: Duration,
+    next_heartbeat: Option<DateTime<Utc>>,
+    link: &LinkState,
+) -> DateTime<Utc> {
+    let mut next = now
+        + chrono::Duration::from_std(poll_interval.min(Duration::from_secs(60)))
+            .unwrap_or_default();
+    if let Some(hb) = next_heartbeat {
+        next = next.min(hb);
+    }
+    if !link.is_open(now) {
+        next = next.min(link.next_attempt(now));
+    }
+    next
+}
+
 /// Runs `f` on the store off the async threads.
 async fn with_store<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
@@ -1394,13 +1415,8 @@ impl Worker {
             self.publish(|st| st.case_polls_total += polled);
         }
         let now = self.clock.now();
-        let mut next = now
-            + chrono::Duration::from_std(self.config.poll_interval.min(Duration::from_secs(60)))
-                .unwrap_or_default();
-        if self.config.heartbeat_interval.is_some() {
-            next = next.min(self.next_heartbeat);
-        }
-        next = next.min(self.link.next_attempt(now).max(now));
+        let heartbeat = self.config.heartbeat_interval.map(|_| self.next_heartbeat);
+        let next = idle_wake(now, self.config.poll_interval, heartbeat, &self.link);
         Ok(Some(self.wake_at(next, now)))
     }
 
@@ -1612,6 +1628,28 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-28T08:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_idle_worker_on_an_open_link_sleeps_until_its_next_poll_or_heartbeat() {
+        let open = LinkState::default();
+        assert!(open.is_open(now()));
+        let poll = Duration::from_secs(30);
+        assert_eq!(
+            idle_wake(now(), poll, None, &open),
+            now() + chrono::Duration::seconds(30),
+            "an open link is no reason to wake at once"
+        );
+        let hb = now() + chrono::Duration::seconds(10);
+        assert_eq!(idle_wake(now(), poll, Some(hb), &open), hb);
+        // A poll that found the county unavailable blocks the link: wake when it reopens, if
+        // that comes first.
+        let mut blocked = LinkState::default();
+        blocked.blocked_until = Some(now() + chrono::Duration::seconds(3));
+        assert_eq!(
+            idle_wake(now(), poll, Some(hb), &blocked),
+            now() + chrono::Duration::seconds(3)
+        );
     }
 
     #[test]
