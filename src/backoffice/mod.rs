@@ -350,7 +350,7 @@ async fn serve_with_gate(
         }
         let listener =
             tokio::net::TcpListener::from_std(std_listener).map_err(BackofficeError::Io)?;
-        let db_path = config.db_path.clone();
+        let public_db = db.clone();
         let stop = stopped(stop_rx.clone());
         let tls = options
             .tls
@@ -360,18 +360,14 @@ async fn serve_with_gate(
             return Err(e);
         }
         tokio::spawn(async move {
-            if let Err(e) = public::serve_public(listener, &options, &db_path, stop).await {
+            if let Err(e) = public::serve_public(listener, &options, public_db, stop).await {
                 tracing::error!(error = %e, "public progress page stopped");
             }
         });
     }
     if let Some(sms) = extras.sms {
-        notices::spawn_sender(
-            config.db_path.clone(),
-            sms,
-            extras.notices.clone(),
-            stop_rx.clone(),
-        )?;
+        // The public page and the sender work through this process's connections too.
+        notices::spawn_sender(db.clone(), sms, extras.notices.clone(), stop_rx.clone())?;
     }
     let staff_task = match extras.staff {
         Some((std_listener, options)) => {

@@ -19,7 +19,7 @@ use super::sql::{Conn, OptionalExtension, params};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
-use super::db::{Db, DbError};
+use super::db::{Db, DbError, DbPool};
 use crate::county::retry::BackoffPolicy;
 use crate::county::wire::{CaseStatus, GatewayMessage};
 use crate::pii::{PiiKind, mask};
@@ -350,15 +350,14 @@ impl SenderHandle {
     }
 }
 
-/// Starts the sender on the current runtime: it delivers the queue in `db_path` to the gateway
-/// until `stop` turns true. The database is used on the blocking pool only.
+/// Starts the sender on the current runtime: it delivers the queue to the gateway until `stop`
+/// turns true, through the serve process's connections (`db`), on the blocking pool only.
 pub fn spawn_sender(
-    db_path: std::path::PathBuf,
+    db: Arc<DbPool>,
     config: SmsGatewayConfig,
     handle: SenderHandle,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), DbError> {
-    let db = Arc::new(std::sync::Mutex::new(Db::open_off_runtime(&db_path)?));
     let wake = handle.wake.clone();
     let attempts_tx = handle.attempts.clone();
     let client = reqwest::Client::builder()
@@ -475,7 +474,7 @@ async fn attempt(
 }
 
 async fn with_db<T: Send + 'static>(
-    db: &Arc<std::sync::Mutex<Db>>,
+    db: &Arc<DbPool>,
     f: impl FnOnce(&Db) -> Result<T, DbError> + Send + 'static,
 ) -> Result<T, DbError> {
     let db = db.clone();

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 
-use super::db::{Db, DbError};
+use super::db::{Db, DbError, DbPool};
 use super::http::PeerInfo;
 use super::{BackofficeError, http};
 use crate::county::tls;
@@ -239,7 +239,7 @@ pub fn index_page() -> String {
 }
 
 /// The public router: `/` and `/p/{token}`, nothing else.
-pub(crate) fn router(db: Arc<Mutex<Db>>, limit: Arc<Mutex<RateLimit>>) -> Router {
+pub(crate) fn router(db: Arc<DbPool>, limit: Arc<Mutex<RateLimit>>) -> Router {
     Router::new()
         .route(
             "/",
@@ -250,18 +250,18 @@ pub(crate) fn router(db: Arc<Mutex<Db>>, limit: Arc<Mutex<RateLimit>>) -> Router
         .with_state(PublicState { db, limit })
 }
 
-/// Runs the public listener on `listener` until `shutdown` resolves.
+/// Runs the public listener on `listener` until `shutdown` resolves, reading through the
+/// serve process's connections (`db`).
 pub async fn serve_public(
     listener: tokio::net::TcpListener,
     options: &PublicOptions,
-    db_path: &std::path::Path,
+    db: Arc<DbPool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), BackofficeError> {
     let tls = match &options.tls {
         Some((cert, key)) => Some(Arc::new(public_tls_config(cert, key)?)),
         None => None,
     };
-    let db = Arc::new(Mutex::new(Db::open_off_runtime(db_path)?));
     let listener = http::listen(
         listener,
         tls,
@@ -297,7 +297,7 @@ pub(crate) fn public_tls_config(
 
 #[derive(Clone)]
 struct PublicState {
-    db: Arc<Mutex<Db>>,
+    db: Arc<DbPool>,
     limit: Arc<Mutex<RateLimit>>,
 }
 

@@ -9,6 +9,7 @@
 //! package to install (`apt-get install postgresql`; dev.sh and CI install it).
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,10 +18,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use village_kiosk::backoffice::db::SubmitOutcome;
+use village_kiosk::backoffice::notices::SmsGatewayConfig;
 use village_kiosk::backoffice::pg_server::{PgServer, any_free_port as free_port, spawn_serve};
 use village_kiosk::backoffice::sql::params;
 use village_kiosk::backoffice::staff::{Routes, cases};
-use village_kiosk::backoffice::{Db, DbPool, EmbeddedBackoffice};
+use village_kiosk::backoffice::{
+    Bundles, Db, DbPool, EmbeddedBackoffice, ServeConfig, ServeExtras,
+};
 use village_kiosk::county::wire::{self, CaseStatus};
 use village_kiosk::county::{CountyAuth, CountyClient};
 
@@ -403,6 +407,59 @@ fn a_pool_holds_several_postgres_connections_and_one_sqlite_connection() {
     }
     drop(held);
     assert_eq!(pool.lock().unwrap().receipts().unwrap().len(), 1);
+}
+
+/// The public progress page and the SMS sender work through the serve process's pool, not
+/// connections of their own: a process with `--db-connections 2`, both of them on, holds
+/// exactly 2 connections, and the page reads a case through them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_page_and_the_sms_sender_share_the_pool() {
+    let pg = server();
+    let url = pg.create_database("county").unwrap();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let public = EmbeddedBackoffice::public_listener(loopback, None, None).unwrap();
+    // A gateway nothing listens on: the sender starts and has nothing to send.
+    let gateway = std::net::TcpListener::bind(loopback)
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let sms = SmsGatewayConfig::new(&format!("http://{gateway}/send"), None, "示范县").unwrap();
+    let config = ServeConfig {
+        db_connections: 2,
+        ..ServeConfig::demo(url.clone().into(), "secret".into())
+    };
+    let extras = ServeExtras {
+        public: Some(public),
+        sms: Some(sms),
+        ..ServeExtras::default()
+    };
+    let bo =
+        EmbeddedBackoffice::start_with_extras(config, Bundles::demo().unwrap(), loopback, extras)
+            .unwrap();
+    let receipt = crate::support::submit_created(&bo, "ST-1", "key-1", &application("CG-1")).await;
+    let token = receipt.progress_token.expect("a progress token");
+    let page = reqwest::get(wire::progress_url(bo.public_url().unwrap(), &token))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("已接收"), "{page}");
+    let held: i64 = tokio::task::spawn_blocking(move || {
+        Db::open(Path::new(&url))
+            .unwrap()
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                params![],
+                |r| r.get(0),
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(held, 2, "connections the back office holds");
+    bo.stop();
 }
 
 /// A connection that lost its server says so (an error naming the database, retryable), and
