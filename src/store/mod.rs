@@ -3,6 +3,7 @@
 //!
 //! WAL with `synchronous=FULL`: a transaction that returned is on disk and survives power loss.
 //! `secure_delete=ON`: what a purge deletes is zeroed on disk, not just unlinked.
+//! `cache_size` of [`CACHE_KIB`] per connection: memory stays bounded however the store grows.
 //! Each area keeps its tables in its own migration file under `migrations/`; this module owns
 //! only the mechanism.
 
@@ -17,6 +18,13 @@ pub use migrations::{MIGRATIONS, Migration};
 
 /// The file name of the store inside the data directory.
 pub const STORE_FILE: &str = "kiosk.sqlite3";
+
+/// The page cache of each connection to the store, in KiB (`PRAGMA cache_size`). SQLite's
+/// default is 2,000 KiB per connection, and a cache keeps every page it read until it is full:
+/// with the store growing by the cases page's summaries, the station's few connections would
+/// each fill 2 MB over thousands of visits (the soak, issue 14). The store is small and the
+/// operating system caches the file as well, so a kiosk with little RAM keeps this bound.
+pub const CACHE_KIB: i64 = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,6 +112,10 @@ impl Store {
             .map_err(damaged)?;
         self.conn
             .pragma_update(None, "foreign_keys", "ON")
+            .map_err(damaged)?;
+        // Negative: a size in KiB, not in pages.
+        self.conn
+            .pragma_update(None, "cache_size", -CACHE_KIB)
             .map_err(damaged)?;
         // Deleted content is overwritten with zeros, so a purged ID number does not linger in
         // free pages (issue 14 #7).

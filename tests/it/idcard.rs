@@ -587,3 +587,32 @@ fn cli_watch_follows_a_simulator_steered_on_stdin() {
         let _ = child.wait();
     }
 }
+
+/// Demo mode's card hand (放演示身份证) replaces the card so that the reader sees a new one,
+/// however slowly the reader polls: it waits until the reader has polled the empty field.
+/// Before, it waited at most 3 s per request and then placed the card anyway. A reader that
+/// had not polled by then still found "a card present", never reported the new one, and the
+/// visit stayed on the card page (the soak on a loaded machine, visit 115 of a debug run). Here
+/// the reader polls every 5 s.
+#[test]
+fn the_demo_card_hand_replaces_the_card_for_a_slowly_polling_reader() {
+    use std::sync::Arc;
+    use village_kiosk::station::card_hand::SimCardHand;
+    use village_kiosk::station::ports::{DemoCard, DemoCardHand};
+
+    let sim = Arc::new(IdcardSimulator::start(fast()).unwrap());
+    let slow = ReaderSettings {
+        poll_interval: Duration::from_secs(5),
+        ..settings(sim.path())
+    };
+    let (_reader, mut rx) = spawn_reader(slow, today());
+    let hand = SimCardHand::new(sim.clone());
+    hand.place(DemoCard::Resident).expect("first card placed");
+    expect_placed(&mut rx);
+    hand.place(DemoCard::Resident).expect("card replaced");
+    match next_event(&mut rx) {
+        ReaderEvent::CardLifted => {}
+        other => panic!("expected the old card lifted, got {other:?}"),
+    }
+    expect_placed(&mut rx);
+}

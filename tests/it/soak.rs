@@ -3,8 +3,10 @@
 //! pty), the form filled and submitted, the receipt printed on the printer simulator (a pty),
 //! the application sent through the real outbox to the embedded back office on loopback and its
 //! personal record purged on delivery. Memory (RSS), open file descriptors and the store's size
-//! are measured at visit 1, at the warm-up visit (`SOAK_WARM`, default 1,000), every 1,000 and at
-//! the last one, and compared from the warm-up on.
+//! are measured at visit 1, at the warm-up visit (`SOAK_WARM`, default 1,000), every 1,000
+//! (`SOAK_EVERY`) and at the last one, and compared from the warm-up on. Each sample also prints
+//! the allocator's bytes in use and free (`mallinfo2`) and SQLite's own memory, to tell a leak
+//! from a cache filling up or fragmentation.
 //!
 //! Ignored in the normal suite (it takes long). Run:
 //! `cargo test --release --locked --test it soak -- --ignored --nocapture` (`SOAK_VISITS`,
@@ -40,6 +42,25 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// What the allocator holds for the process (glibc's `mallinfo2`): bytes in use (arena and
+/// mmapped blocks) and bytes free inside the arenas, in kB. RSS minus the first is code, stacks,
+/// mapped files and the allocator's free space; a growing second is fragmentation.
+fn heap_kb() -> (u64, u64) {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let m = unsafe { nix::libc::mallinfo2() };
+    (
+        (m.uordblks + m.hblkhd) as u64 / 1024,
+        m.fordblks as u64 / 1024,
+    )
+}
+
+/// The memory SQLite holds for every connection of the process (page caches, schema,
+/// statements), in kB.
+fn sqlite_kb() -> u64 {
+    // SAFETY: a read of SQLite's global counter.
+    (unsafe { rusqlite::ffi::sqlite3_memory_used() }).max(0) as u64 / 1024
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -69,6 +90,60 @@ fn outbox_counts(conn: &rusqlite::Connection) -> (i64, i64) {
     .unwrap()
 }
 
+/// The page cache this connection holds now, in KiB (`SQLITE_DBSTATUS_CACHE_USED`).
+fn cache_used_kib(conn: &rusqlite::Connection) -> i64 {
+    let (mut now, mut peak) = (0, 0);
+    // SAFETY: the handle is the live connection's; the call only reads its counters.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_db_status(
+            conn.handle(),
+            rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+            &mut now,
+            &mut peak,
+            0,
+        )
+    };
+    assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+    i64::from(now) / 1024
+}
+
+/// Writes about 4 MB into a scratch table over `conn` and reads all of it back, then returns
+/// the connection's page cache in KiB: a cache without an explicit bound keeps SQLite's
+/// default 2,000 KiB of it.
+fn cache_after_reading_4_mb(conn: &rusqlite::Connection) -> i64 {
+    conn.execute_batch(
+        "CREATE TABLE scratch (b BLOB);
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+         INSERT INTO scratch SELECT randomblob(1000) FROM n;",
+    )
+    .unwrap();
+    let total: i64 = conn
+        .query_row("SELECT sum(length(b)) FROM scratch", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 4_000_000);
+    cache_used_kib(conn)
+}
+
+/// The kiosk's store and the (embedded) back office's SQLite database grow with every visit;
+/// each connection's page cache stays within its explicit bound however big the file gets
+/// (before: SQLite's default 2,000 KiB per connection, which the soak's RSS kept filling).
+#[test]
+fn sqlite_page_caches_stay_within_their_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = village_kiosk::store::Store::open_in(dir.path()).unwrap();
+    let kiosk = cache_after_reading_4_mb(store.conn());
+    assert!(
+        kiosk <= village_kiosk::store::CACHE_KIB + 64,
+        "the store's connection caches {kiosk} KiB"
+    );
+    let db = village_kiosk::backoffice::Db::open(&dir.path().join("backoffice.sqlite3")).unwrap();
+    let county = cache_after_reading_4_mb(db.conn().as_sqlite().expect("SQLite"));
+    assert!(
+        county <= village_kiosk::backoffice::db::SQLITE_CACHE_KIB + 64,
+        "the back office's connection caches {county} KiB"
+    );
+}
+
 #[test]
 #[ignore = "soak: cargo test --release --test it soak -- --ignored --nocapture"]
 fn soak_visits_keep_memory_descriptors_and_store_bounded() {
@@ -81,6 +156,13 @@ fn soak_visits_keep_memory_descriptors_and_store_bounded() {
     let warm: u64 = std::env::var("SOAK_WARM")
         .ok()
         .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    // Sampled every this many visits besides the first, the warm-up and the last one
+    // (`SOAK_EVERY`, default 1,000): a shorter interval shows where memory levels off.
+    let every: u64 = std::env::var("SOAK_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
         .unwrap_or(1000);
     let e = env(DemoOptions::default());
     let parts = e.station.demo_parts().expect("demo mode");
@@ -100,7 +182,7 @@ fn soak_visits_keep_memory_descriptors_and_store_bounded() {
             panic!("visit {visit}: {err}");
         }
         printer.tear_off();
-        if visit == 1 || visit == warm || visit % 1000 == 0 || visit == visits {
+        if visit == 1 || visit == warm || visit % every == 0 || visit == visits {
             // Every application delivered and purged before measuring.
             assert!(
                 k.wait_until(WAIT, |_| outbox_counts(&db).0 == 0),
@@ -114,10 +196,12 @@ fn soak_visits_keep_memory_descriptors_and_store_bounded() {
                 fds: open_fds(),
                 store_bytes: store_bytes(&data),
             };
+            let (heap_in_use, heap_free) = heap_kb();
             println!(
-                "soak: visit {} rss_kb={} fds={} store_bytes={} (wal {}) elapsed_s={:.1} visits_per_s={:.2}",
+                "soak: visit {} rss_kb={} heap_kb={heap_in_use} heap_free_kb={heap_free} sqlite_kb={} fds={} store_bytes={} (wal {}) elapsed_s={:.1} visits_per_s={:.2}",
                 s.visit,
                 s.rss_kb,
+                sqlite_kb(),
                 s.fds,
                 s.store_bytes,
                 file_bytes(&data, "kiosk.sqlite3-wal"),
