@@ -23,11 +23,11 @@ use village_kiosk::update::driver::{CheckOutcome, describe_file};
 use village_kiosk::update::manifest::{self, SLOT_FILES, UpdateManifest};
 use village_kiosk::update::{UpdateConfig, UpdateError, Updater};
 
-fn release_key() -> SigningKey {
+pub(crate) fn release_key() -> SigningKey {
     SigningKey::from_bytes(&[42; 32])
 }
 
-fn backoffice(dir: &Path) -> EmbeddedBackoffice {
+pub(crate) fn backoffice(dir: &Path) -> EmbeddedBackoffice {
     EmbeddedBackoffice::start_with(
         ServeConfig::demo(dir.join("county.sqlite3"), "t".into()),
         Bundles::new(
@@ -94,7 +94,7 @@ fn published(
 }
 
 /// A terminal on slot a with its data directory, ESP and slot files under `dir`.
-fn terminal(dir: &Path) -> Updater {
+pub(crate) fn terminal(dir: &Path) -> Updater {
     let esp = dir.join("esp");
     std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
     std::fs::write(esp.join("loader/entries/village-kiosk-a.conf"), "slot a").unwrap();
@@ -116,7 +116,7 @@ fn terminal(dir: &Path) -> Updater {
 
 /// A TCP relay to `backend` that passes at most `budget` bytes from the server in all (then
 /// closes every connection), and counts what it passed.
-async fn relay(backend: std::net::SocketAddr, budget: u64) -> (String, Arc<AtomicU64>) {
+pub(crate) async fn relay(backend: std::net::SocketAddr, budget: u64) -> (String, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let passed = Arc::new(AtomicU64::new(0));
@@ -157,7 +157,7 @@ async fn relay(backend: std::net::SocketAddr, budget: u64) -> (String, Arc<Atomi
     (url, passed)
 }
 
-fn client_via(url: &str, bo: &EmbeddedBackoffice, station: &str) -> CountyClient {
+pub(crate) fn client_via(url: &str, bo: &EmbeddedBackoffice, station: &str) -> CountyClient {
     CountyClient::new(
         url,
         CountyAuth::DemoToken {
@@ -329,7 +329,7 @@ async fn a_file_changed_on_the_server_or_a_foreign_manifest_is_refused() {
     assert_eq!(other.state().unwrap().name(), "idle");
 }
 
-fn run(bin: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+pub(crate) fn run(bin: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
     let o = Command::new(bin).args(args).output().unwrap();
     (
         o.status.success(),
