@@ -422,7 +422,8 @@ pub enum UpdateCommand {
     /// the directory with its files; to every station, or first to some (--stations).
     Publish {
         manifest: PathBuf,
-        /// The directory holding rootfs.img, vmlinuz and initrd.img.
+        /// The directory holding the files the manifest lists: rootfs.img.gz (or rootfs.img),
+        /// vmlinuz and initrd.img.
         #[arg(long, value_name = "DIR")]
         files: PathBuf,
         /// Offer it first to these stations only (comma separated ids); publish again without

@@ -15,9 +15,9 @@ use crate::catalog::bundle;
 use crate::catalog::keyring::Keyring;
 use crate::config;
 use crate::county::client::CountyClient;
-use crate::update::driver::{CheckOutcome, describe_file};
+use crate::update::driver::{CheckOutcome, describe_slot_files};
 use crate::update::machine::UpdateState;
-use crate::update::manifest::{self, SLOT_FILES, UpdateManifest};
+use crate::update::manifest::{self, UpdateManifest};
 use crate::update::{Updater, update_dir};
 
 #[derive(Debug, clap::Subcommand)]
@@ -48,7 +48,8 @@ pub enum UpdateCommand {
         /// The new version, MAJOR.MINOR.PATCH.
         #[arg(long)]
         version: String,
-        /// The directory holding rootfs.img, vmlinuz and initrd.img.
+        /// The directory holding rootfs.img.gz (what hardware/image/build writes; or the raw
+        /// rootfs.img, not both), vmlinuz and initrd.img.
         #[arg(long, value_name = "DIR")]
         files: PathBuf,
         /// The release key's secret file (kiosk catalog keygen; not the catalogue key).
@@ -186,15 +187,11 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read the release key {}", key.display()))?;
             let signing = bundle::parse_signing_key(&text)
                 .map_err(|e| anyhow!("release key {}: {e}", key.display()))?;
-            let mut list = Vec::new();
-            for name in SLOT_FILES {
-                list.push(describe_file(name, &files.join(name))?);
-            }
             let m = UpdateManifest {
                 manifest_version: manifest::MANIFEST_VERSION,
                 version,
                 issued_at: Utc::now(),
-                files: list,
+                files: describe_slot_files(&files)?,
             };
             let bytes = manifest::sign(&m, &signing)?;
             std::fs::write(&out, bytes)
@@ -207,6 +204,15 @@ pub fn run(c: UpdateCommand, g: &Globals) -> anyhow::Result<ExitCode> {
                 hex::encode(signing.verifying_key().to_bytes()),
                 out.display()
             );
+            if let Some(raw) = m.rootfs().and_then(|f| f.unpacked.as_ref()) {
+                outln!(
+                    "root filesystem {}: {} bytes, unpacks to {} bytes (SHA-256 {})",
+                    manifest::ROOTFS_GZ,
+                    m.rootfs().map(|f| f.size).unwrap_or(0),
+                    raw.size,
+                    raw.sha256
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

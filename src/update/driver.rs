@@ -1,7 +1,8 @@
 //! The update driver: the thin I/O around [`super::machine`]. It fetches and verifies the
 //! manifest, downloads the files with HTTP Range (resuming a cut download where it stopped),
-//! paced, checks each file's length and SHA-256, writes the inactive slot and its counted boot
-//! entry, and at start reads the running slot and the ESP's entries to learn whether an update
+//! paced, checks each file's length and SHA-256 (and unpacks a compressed root filesystem once
+//! to check the raw image it yields, before any slot is touched), writes the inactive slot
+//! (unpacking into its partition, then reading it back) and its counted boot entry, and at start reads the running slot and the ESP's entries to learn whether an update
 //! committed or rolled back. The state is a JSON file (`update/state.json` in the data
 //! directory) written with write-temp, fsync, rename, so a power cut leaves the old state or the
 //! new one, never a torn one. The outbox is never touched.
@@ -18,7 +19,10 @@ use sha2::{Digest, Sha256};
 use super::UpdateConfig;
 use super::bootcount::{self, EntryName, Slot};
 use super::machine::{Event, Pacer, UpdateState};
-use super::manifest::{self, ManifestError, Offer, UpdateFile, UpdateManifest};
+use super::manifest::{
+    self, BOOT_FILES, ManifestError, Offer, ROOTFS, ROOTFS_GZ, UpdateFile, UpdateManifest,
+};
+use super::unpack::{self, UnpackError};
 use crate::county::client::{BundleKind, ClientError, CountyClient};
 use crate::county::wire::UpdateReport;
 
@@ -52,6 +56,8 @@ pub enum UpdateError {
     NoReleaseKey,
     #[error("update: not installed now: {0}")]
     NotNow(String),
+    #[error("update: the files in {}: {detail}", dir.display())]
+    Files { dir: PathBuf, detail: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UpdateError + '_ {
@@ -210,7 +216,11 @@ impl Updater {
             self.download_file(client, f, pacer).await?;
         }
         for f in &m.files {
-            if let Err(e) = verify_file(&self.download_path(&f.name), f) {
+            // A compressed root filesystem is unpacked once, into nothing, so a stream that
+            // does not yield the listed image fails here, before any slot is written.
+            let checked = verify_file(&self.download_path(&f.name), f)
+                .and_then(|()| check_unpacked(&self.download_path(&f.name), f));
+            if let Err(e) = checked {
                 let _ = fs::remove_file(self.download_path(&f.name));
                 self.apply(&state, Event::DownloadFailed(e.to_string()))?;
                 return Err(e);
@@ -397,17 +407,27 @@ impl Updater {
     fn write_slot(&self, m: &UpdateManifest, slot: Slot) -> Result<(), UpdateError> {
         // 1. The slot is about to be overwritten: it must not be bootable meanwhile.
         self.remove_entries_of(slot)?;
-        // 2. The root filesystem onto the slot's device, read back and compared.
+        // 2. The root filesystem onto the slot's device (unpacked, if it came compressed), read
+        //    back and compared.
         let rootfs = m
-            .file("rootfs.img")
-            .ok_or_else(|| UpdateError::State("no rootfs.img".into()))?;
+            .rootfs()
+            .ok_or_else(|| UpdateError::State(format!("no {ROOTFS}")))?;
         let device = self.config.slot_device(slot);
-        copy_into(&self.download_path("rootfs.img"), &device)?;
-        verify_prefix(&device, rootfs)?;
+        let source = self.download_path(&rootfs.name);
+        match &rootfs.unpacked {
+            None => {
+                copy_into(&source, &device)?;
+                verify_prefix(&device, &rootfs.name, rootfs.size, &rootfs.sha256)?;
+            }
+            Some(raw) => {
+                unpack_into(&source, &device, rootfs)?;
+                verify_prefix(&device, &rootfs.name, raw.size, &raw.sha256)?;
+            }
+        }
         // 3. The kernel and initrd onto the ESP.
         let kdir = self.config.esp_dir.join(format!("kiosk-{}", slot.name()));
         fs::create_dir_all(&kdir).map_err(io(&kdir))?;
-        for name in ["vmlinuz", "initrd.img"] {
+        for name in BOOT_FILES {
             let f = m
                 .file(name)
                 .ok_or_else(|| UpdateError::State(format!("no {name}")))?;
@@ -508,19 +528,66 @@ fn sync_dir(dir: &Path) -> Result<(), UpdateError> {
     Ok(())
 }
 
-/// Copies `from` into `to` from offset 0 (a block device is written in place, a file is
-/// created), then syncs.
-fn copy_into(from: &Path, to: &Path) -> Result<(), UpdateError> {
-    let mut src = File::open(from).map_err(io(from))?;
-    let mut dst = OpenOptions::new()
+/// Opens `to` for writing from offset 0: a block device is written in place, a file is
+/// created.
+fn open_dest(to: &Path) -> Result<File, UpdateError> {
+    OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .open(to)
-        .map_err(io(to))?;
+        .map_err(io(to))
+}
+
+/// Copies `from` into `to` from offset 0, then syncs.
+fn copy_into(from: &Path, to: &Path) -> Result<(), UpdateError> {
+    let mut src = File::open(from).map_err(io(from))?;
+    let mut dst = open_dest(to)?;
     std::io::copy(&mut src, &mut dst).map_err(io(to))?;
     dst.sync_all().map_err(io(to))?;
     Ok(())
+}
+
+/// A compressed file's unpack error as the update error it is: a write error is the device's,
+/// anything else means the file is not what the manifest lists.
+fn unpack_error(f: &UpdateFile, to: &Path, e: UnpackError) -> UpdateError {
+    match e {
+        UnpackError::Write(source) => UpdateError::Io {
+            path: to.to_path_buf(),
+            source,
+        },
+        e => UpdateError::Mismatch {
+            file: f.name.clone(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// Unpacks the compressed `f` at `from` into nothing and checks it yields the listed raw image
+/// (a no-op for a file that is not compressed).
+fn check_unpacked(from: &Path, f: &UpdateFile) -> Result<(), UpdateError> {
+    let Some(raw) = &f.unpacked else {
+        return Ok(());
+    };
+    let src = File::open(from).map_err(io(from))?;
+    let got = unpack::unpack(src, &mut std::io::sink(), raw.size)
+        .map_err(|e| unpack_error(f, from, e))?;
+    unpack::judge(&got, raw).map_err(|e| unpack_error(f, from, e))
+}
+
+/// Unpacks the compressed `f` at `from` into `to` from offset 0, checks what it wrote against
+/// the listed raw image, then syncs.
+fn unpack_into(from: &Path, to: &Path, f: &UpdateFile) -> Result<(), UpdateError> {
+    let raw = f
+        .unpacked
+        .as_ref()
+        .ok_or_else(|| UpdateError::State(format!("{} is not compressed", f.name)))?;
+    let src = File::open(from).map_err(io(from))?;
+    let mut dst = std::io::BufWriter::with_capacity(1 << 20, open_dest(to)?);
+    let got = unpack::unpack(src, &mut dst, raw.size).map_err(|e| unpack_error(f, to, e))?;
+    let dst = dst.into_inner().map_err(|e| io(to)(e.into_error()))?;
+    dst.sync_all().map_err(io(to))?;
+    unpack::judge(&got, raw).map_err(|e| unpack_error(f, to, e))
 }
 
 fn hash_prefix(path: &Path, len: u64) -> Result<(u64, String), UpdateError> {
@@ -549,34 +616,71 @@ fn verify_file(path: &Path, f: &UpdateFile) -> Result<(), UpdateError> {
             detail: format!("{len} bytes, the manifest lists {}", f.size),
         });
     }
-    verify_prefix(path, f)
+    verify_prefix(path, &f.name, f.size, &f.sha256)
 }
 
-/// The first `f.size` bytes of `path` (a file or a slot device) hash to the manifest's.
-fn verify_prefix(path: &Path, f: &UpdateFile) -> Result<(), UpdateError> {
-    let (n, hash) = hash_prefix(path, f.size)?;
-    if n != f.size || hash != f.sha256 {
+/// The first `size` bytes of `path` (a file or a slot device) hash to `sha256`, the manifest's
+/// for `name`.
+fn verify_prefix(path: &Path, name: &str, size: u64, sha256: &str) -> Result<(), UpdateError> {
+    let (n, hash) = hash_prefix(path, size)?;
+    if n != size || hash != sha256 {
         return Err(UpdateError::Mismatch {
-            file: f.name.clone(),
+            file: name.to_string(),
             detail: format!(
-                "SHA-256 of {} ({n} bytes) is {hash}, the manifest lists {}",
+                "SHA-256 of {} ({n} bytes) is {hash}, the manifest lists {sha256}",
                 path.display(),
-                f.sha256
             ),
         });
     }
     Ok(())
 }
 
-/// Lists a file for a manifest: its size and SHA-256 (`kiosk update sign`).
+/// Lists a file for a manifest: its size and SHA-256, and for [`ROOTFS_GZ`] the size and
+/// SHA-256 of the raw image it unpacks to (a stream that does not unpack is refused).
 pub fn describe_file(name: &str, path: &Path) -> Result<UpdateFile, UpdateError> {
     let len = fs::metadata(path).map_err(io(path))?.len();
     let (_, sha256) = hash_prefix(path, len)?;
-    Ok(UpdateFile {
+    let mut f = UpdateFile {
         name: name.to_string(),
         size: len,
         sha256,
-    })
+        unpacked: None,
+    };
+    if name == ROOTFS_GZ {
+        let src = File::open(path).map_err(io(path))?;
+        let raw = unpack::unpack(src, &mut std::io::sink(), manifest::MAX_FILE_SIZE)
+            .map_err(|e| unpack_error(&f, path, e))?;
+        f.unpacked = Some(raw);
+    }
+    Ok(f)
+}
+
+/// Lists the files of a root-slot update in `dir` for a manifest (`kiosk update sign`): the
+/// root filesystem, `rootfs.img.gz` or `rootfs.img` (one of them, not both), and the kernel and
+/// initrd.
+pub fn describe_slot_files(dir: &Path) -> Result<Vec<UpdateFile>, UpdateError> {
+    let rootfs = match (dir.join(ROOTFS_GZ).exists(), dir.join(ROOTFS).exists()) {
+        (true, false) => ROOTFS_GZ,
+        (false, true) => ROOTFS,
+        (true, true) => {
+            return Err(UpdateError::Files {
+                dir: dir.to_path_buf(),
+                detail: format!(
+                    "both {ROOTFS_GZ} and {ROOTFS} are there; keep the one to publish (gzip -n {ROOTFS} makes {ROOTFS_GZ})"
+                ),
+            });
+        }
+        (false, false) => {
+            return Err(UpdateError::Files {
+                dir: dir.to_path_buf(),
+                detail: format!("neither {ROOTFS_GZ} nor {ROOTFS} is there"),
+            });
+        }
+    };
+    std::iter::once(rootfs)
+        .chain(BOOT_FILES)
+        .map(|name| describe_file(name, &dir.join(name)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -678,6 +782,102 @@ mod tests {
         // And the heartbeat reads the same from the data directory.
         let hb = report_in(&u.dir, "0.4.0").unwrap();
         assert_eq!(hb.state, "rolled_back");
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_compressed_root_filesystem_is_unpacked_into_the_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = setup(dir.path(), Slot::A);
+        let raw = [b"new root filesystem ".as_slice(), &[0u8; 100_000]].concat();
+        let packed = gz(&raw);
+        let m = stage(
+            &u,
+            &[
+                (ROOTFS_GZ, &packed),
+                ("vmlinuz", b"kernel"),
+                ("initrd.img", b"initrd"),
+            ],
+        );
+        let listed = m.rootfs().unwrap().unpacked.clone().unwrap();
+        assert_eq!(listed.size, raw.len() as u64);
+        // The slot held a longer, older image: its tail stays, the listed prefix is new.
+        fs::write(dir.path().join("slot-b.img"), vec![7u8; 200_000]).unwrap();
+        assert_eq!(u.install(false).unwrap().name(), "installed");
+        let slot = fs::read(dir.path().join("slot-b.img")).unwrap();
+        assert_eq!(&slot[..raw.len()], &raw[..]);
+        assert!(
+            dir.path()
+                .join("esp/loader/entries/village-kiosk-b+2.conf")
+                .exists()
+        );
+    }
+
+    #[test]
+    fn a_compressed_root_filesystem_that_unpacks_short_is_not_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = setup(dir.path(), Slot::A);
+        let raw = vec![1u8; 50_000];
+        let mut m = stage(
+            &u,
+            &[
+                (ROOTFS_GZ, &gz(&raw)),
+                ("vmlinuz", b"kernel"),
+                ("initrd.img", b"initrd"),
+            ],
+        );
+        // The manifest lists a longer image than the stream yields.
+        m.files[0].unpacked.as_mut().unwrap().size += 1;
+        u.save(&UpdateState::Verified { manifest: m }).unwrap();
+        let err = u.install(false).unwrap_err();
+        assert!(
+            matches!(err, UpdateError::Mismatch { ref file, ref detail } if file == ROOTFS_GZ && detail.contains("unpacks to 50000 bytes")),
+            "{err}"
+        );
+        assert_eq!(u.state().unwrap().name(), "failed");
+        assert!(u.entries().unwrap().iter().all(|e| e.slot == Slot::A));
+    }
+
+    #[test]
+    fn slot_files_are_the_compressed_or_the_raw_root_filesystem_not_both() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in FILES {
+            fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let names = |v: Vec<UpdateFile>| v.into_iter().map(|f| f.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(describe_slot_files(dir.path()).unwrap()),
+            [ROOTFS, "vmlinuz", "initrd.img"]
+        );
+        fs::write(dir.path().join(ROOTFS_GZ), gz(b"new root filesystem")).unwrap();
+        let e = describe_slot_files(dir.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("both rootfs.img.gz and rootfs.img"),
+            "{e}"
+        );
+        fs::remove_file(dir.path().join(ROOTFS)).unwrap();
+        let files = describe_slot_files(dir.path()).unwrap();
+        assert_eq!(files[0].unpacked.as_ref().unwrap().size, 19);
+        // A cut stream is refused when it is listed, not signed.
+        let packed = fs::read(dir.path().join(ROOTFS_GZ)).unwrap();
+        fs::write(dir.path().join(ROOTFS_GZ), &packed[..packed.len() - 4]).unwrap();
+        let e = describe_slot_files(dir.path()).unwrap_err();
+        assert!(
+            matches!(e, UpdateError::Mismatch { ref file, .. } if file == ROOTFS_GZ),
+            "{e}"
+        );
+        fs::remove_file(dir.path().join(ROOTFS_GZ)).unwrap();
+        assert!(
+            describe_slot_files(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("neither")
+        );
     }
 
     #[test]

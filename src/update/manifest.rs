@@ -5,7 +5,11 @@
 //! is the JSON of [`UpdateManifest`]: the new version, when it was issued, and the files of the
 //! new root slot (the root filesystem image, the kernel and the initrd), each with its size and
 //! SHA-256. A file's bytes are trusted only when their length and hash match the manifest that
-//! verified against the release key.
+//! verified against the release key. The root filesystem is either the raw image `rootfs.img`
+//! or, what `hardware/image/build` writes, the gzip-compressed `rootfs.img.gz`, which also
+//! lists the size and SHA-256 of the raw image it unpacks to ([`Unpacked`], checked by
+//! [`super::unpack`] before and after the slot is written). Kiosks older than the compressed
+//! form refuse such a manifest (`unknown field`) before downloading anything.
 //!
 //! Pure: bytes in, a checked manifest or a typed error out. [`judge`] compares a manifest with
 //! the running version (only a newer version is offered).
@@ -20,8 +24,15 @@ use crate::catalog::bundle::{self as signed, BundleError};
 pub const KIND_UPDATE: &str = "update";
 /// The payload shape this kiosk reads and writes.
 pub const MANIFEST_VERSION: u32 = 1;
-/// The files a root-slot update consists of, in install order (the boot entry comes last).
-pub const SLOT_FILES: [&str; 3] = ["rootfs.img", "vmlinuz", "initrd.img"];
+/// The files a root-slot update consists of, in install order (the boot entry comes last), with
+/// the raw root filesystem image; [`ROOTFS_GZ`] may stand in for [`ROOTFS`].
+pub const SLOT_FILES: [&str; 3] = [ROOTFS, "vmlinuz", "initrd.img"];
+/// The raw root filesystem image (ext4), written to the slot's partition as it is.
+pub const ROOTFS: &str = "rootfs.img";
+/// The root filesystem image compressed with gzip, unpacked into the slot's partition.
+pub const ROOTFS_GZ: &str = "rootfs.img.gz";
+/// The slot's kernel and initrd, copied to the ESP.
+pub const BOOT_FILES: [&str; 2] = ["vmlinuz", "initrd.img"];
 /// At most this many bytes per file (a root filesystem image of a few GB).
 pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024 * 1024;
 
@@ -45,12 +56,29 @@ pub struct UpdateFile {
     pub size: u64,
     /// Lower-case hex SHA-256 of the file's bytes.
     pub sha256: String,
+    /// Only for [`ROOTFS_GZ`]: the raw image it unpacks to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpacked: Option<Unpacked>,
+}
+
+/// The raw image a compressed file unpacks to: what ends up in the slot's partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unpacked {
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the raw image.
+    pub sha256: String,
 }
 
 impl UpdateManifest {
     /// The file named `name`.
     pub fn file(&self, name: &str) -> Option<&UpdateFile> {
         self.files.iter().find(|f| f.name == name)
+    }
+
+    /// The root filesystem: [`ROOTFS`] or [`ROOTFS_GZ`] (a checked manifest has exactly one).
+    pub fn rootfs(&self) -> Option<&UpdateFile> {
+        self.file(ROOTFS_GZ).or_else(|| self.file(ROOTFS))
     }
 
     /// All bytes to download.
@@ -89,6 +117,12 @@ pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     Some(v)
 }
 
+fn is_sha256_hex(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 fn check(m: &UpdateManifest) -> Result<(), String> {
     if m.manifest_version != MANIFEST_VERSION {
         return Err(format!(
@@ -99,17 +133,24 @@ fn check(m: &UpdateManifest) -> Result<(), String> {
     if parse_version(&m.version).is_none() {
         return Err(format!("version {:?} is not MAJOR.MINOR.PATCH", m.version));
     }
-    for name in SLOT_FILES {
-        match m.files.iter().filter(|f| f.name == name).count() {
+    let count = |name: &str| m.files.iter().filter(|f| f.name == name).count();
+    match (count(ROOTFS), count(ROOTFS_GZ)) {
+        (0, 0) => return Err(format!("file {ROOTFS} (or {ROOTFS_GZ}) is missing")),
+        (1, 0) | (0, 1) => {}
+        (1, 1) => return Err(format!("both {ROOTFS} and {ROOTFS_GZ} are listed")),
+        _ => return Err("the root filesystem is listed twice".into()),
+    }
+    for name in BOOT_FILES {
+        match count(name) {
             1 => {}
             0 => return Err(format!("file {name} is missing")),
             _ => return Err(format!("file {name} is listed twice")),
         }
     }
     for f in &m.files {
-        if !SLOT_FILES.contains(&f.name.as_str()) {
+        if !SLOT_FILES.contains(&f.name.as_str()) && f.name != ROOTFS_GZ {
             return Err(format!(
-                "unknown file {:?} (expected {})",
+                "unknown file {:?} (expected {}, {ROOTFS_GZ} instead of {ROOTFS})",
                 f.name,
                 SLOT_FILES.join(", ")
             ));
@@ -117,16 +158,33 @@ fn check(m: &UpdateManifest) -> Result<(), String> {
         if f.size == 0 || f.size > MAX_FILE_SIZE {
             return Err(format!("file {} has size {} bytes", f.name, f.size));
         }
-        if f.sha256.len() != 64
-            || !f
-                .sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !is_sha256_hex(&f.sha256) {
             return Err(format!(
                 "file {}: sha256 is not 64 lower-case hex digits",
                 f.name
             ));
+        }
+        match (&f.unpacked, f.name == ROOTFS_GZ) {
+            (None, true) => {
+                return Err(format!(
+                    "file {ROOTFS_GZ} lists no unpacked size and SHA-256"
+                ));
+            }
+            (Some(_), false) => {
+                return Err(format!(
+                    "file {} is not compressed but lists an unpacked image",
+                    f.name
+                ));
+            }
+            (Some(u), true) if u.size == 0 || u.size > MAX_FILE_SIZE => {
+                return Err(format!("file {ROOTFS_GZ} unpacks to {} bytes", u.size));
+            }
+            (Some(u), true) if !is_sha256_hex(&u.sha256) => {
+                return Err(format!(
+                    "file {ROOTFS_GZ}: the unpacked sha256 is not 64 lower-case hex digits"
+                ));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -191,9 +249,25 @@ pub(crate) mod tests {
                     name: n.to_string(),
                     size: 10,
                     sha256: "ab".repeat(32),
+                    unpacked: None,
                 })
                 .collect(),
         }
+    }
+
+    /// `sample` with the root filesystem compressed.
+    pub fn sample_gz(version: &str) -> UpdateManifest {
+        let mut m = sample(version);
+        m.files[0] = UpdateFile {
+            name: ROOTFS_GZ.into(),
+            size: 4,
+            sha256: "cd".repeat(32),
+            unpacked: Some(Unpacked {
+                size: 10,
+                sha256: "ab".repeat(32),
+            }),
+        };
+        m
     }
 
     fn key(seed: u8) -> SigningKey {
@@ -262,6 +336,48 @@ pub(crate) mod tests {
             open(&bytes, &release.verifying_key(), &[]),
             Err(ManifestError::Payload(e)) if e.contains("twice")
         ));
+    }
+
+    #[test]
+    fn a_compressed_root_filesystem_lists_its_unpacked_image() {
+        let release = key(7);
+        let m = sample_gz("0.5.0");
+        let bytes = sign(&m, &release).unwrap();
+        let opened = open(&bytes, &release.verifying_key(), &[]).unwrap();
+        assert_eq!(opened.rootfs().unwrap().name, ROOTFS_GZ);
+        assert_eq!(opened, m);
+        // A raw manifest's JSON has no `unpacked` (what kiosks before it read).
+        let raw = serde_json::to_string(&sample("0.5.0")).unwrap();
+        assert!(!raw.contains("unpacked"), "{raw}");
+        assert_eq!(sample("0.5.0").rootfs().unwrap().name, ROOTFS);
+
+        let refused = |m: &UpdateManifest, what: &str| match sign(m, &release) {
+            Err(ManifestError::Payload(e)) => assert!(e.contains(what), "{e}"),
+            other => panic!("{what}: {other:?}"),
+        };
+        let mut no_unpacked = sample_gz("0.5.0");
+        no_unpacked.files[0].unpacked = None;
+        refused(&no_unpacked, "lists no unpacked");
+        let mut both = sample_gz("0.5.0");
+        both.files.push(sample("0.5.0").files[0].clone());
+        refused(&both, "both rootfs.img and rootfs.img.gz");
+        let mut raw_with_unpacked = sample("0.5.0");
+        raw_with_unpacked.files[1].unpacked = sample_gz("0.5.0").files[0].unpacked.clone();
+        refused(&raw_with_unpacked, "vmlinuz is not compressed");
+        let mut empty = sample_gz("0.5.0");
+        empty.files[0].unpacked.as_mut().unwrap().size = 0;
+        refused(&empty, "unpacks to 0 bytes");
+        let mut bad_hash = sample_gz("0.5.0");
+        bad_hash.files[0].unpacked.as_mut().unwrap().sha256 = "AB".repeat(32);
+        refused(&bad_hash, "unpacked sha256");
+        let mut none = sample_gz("0.5.0");
+        none.files.remove(0);
+        refused(&none, "rootfs.img (or rootfs.img.gz) is missing");
+        let mut other = sample_gz("0.5.0");
+        let mut zst = other.files[0].clone();
+        zst.name = "rootfs.img.zst".into();
+        other.files.push(zst);
+        refused(&other, "unknown file");
     }
 
     #[test]

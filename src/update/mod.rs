@@ -3,7 +3,8 @@
 //!
 //! The county publishes a manifest signed with its release key (`manifest`); the terminal
 //! downloads the new root slot's files in the background, resumable and paced (`driver`),
-//! verifies every byte against the manifest, writes them to the inactive slot between visits,
+//! verifies every byte against the manifest (a compressed root filesystem also unpacked to
+//! its listed size and hash, `unpack`), writes them to the inactive slot between visits,
 //! and reboots into it with a counted boot entry (`bootcount`). A health gate
 //! (`kiosk update confirm`, ordered before `boot-complete.target`) passes only after the app's
 //! first frame and a healthy doctor verdict; `systemd-bless-boot` then drops the counter. A new
@@ -15,6 +16,7 @@ pub mod bootcount;
 pub mod driver;
 pub mod machine;
 pub mod manifest;
+pub mod unpack;
 
 use std::path::{Path, PathBuf};
 

@@ -34,4 +34,5 @@ mod ui;
 mod ui_villager;
 mod ui_voice;
 mod update;
+mod update_compressed;
 mod voice;

@@ -23,11 +23,11 @@ use village_kiosk::update::driver::{CheckOutcome, describe_file};
 use village_kiosk::update::manifest::{self, SLOT_FILES, UpdateManifest};
 use village_kiosk::update::{UpdateConfig, UpdateError, Updater};
 
-fn release_key() -> SigningKey {
+pub(crate) fn release_key() -> SigningKey {
     SigningKey::from_bytes(&[42; 32])
 }
 
-fn backoffice(dir: &Path) -> EmbeddedBackoffice {
+pub(crate) fn backoffice(dir: &Path) -> EmbeddedBackoffice {
     EmbeddedBackoffice::start_with(
         ServeConfig::demo(dir.join("county.sqlite3"), "t".into()),
         Bundles::new(
@@ -45,19 +45,26 @@ fn backoffice(dir: &Path) -> EmbeddedBackoffice {
     .unwrap()
 }
 
+/// `len` bytes that do not compress (xorshift from `seed`).
+pub(crate) fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 4);
+    let mut x = seed;
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
 /// The files of version 0.9.0 and its manifest signed with the release key.
 fn release(dir: &Path) -> (PathBuf, Vec<u8>, UpdateManifest) {
     let files = dir.join("release-0.9.0");
     std::fs::create_dir_all(&files).unwrap();
     // 3 MiB of root filesystem: several answers of the back office's 1 MiB range chunks.
-    let mut rootfs = Vec::with_capacity(3 << 20);
-    let mut x: u32 = 1;
-    while rootfs.len() < 3 << 20 {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        rootfs.extend_from_slice(&x.to_le_bytes());
-    }
+    let rootfs = noise(3 << 20, 1);
     std::fs::write(files.join("rootfs.img"), &rootfs).unwrap();
     std::fs::write(files.join("vmlinuz"), vec![7u8; 1000]).unwrap();
     std::fs::write(files.join("initrd.img"), vec![9u8; 2000]).unwrap();
@@ -94,7 +101,7 @@ fn published(
 }
 
 /// A terminal on slot a with its data directory, ESP and slot files under `dir`.
-fn terminal(dir: &Path) -> Updater {
+pub(crate) fn terminal(dir: &Path) -> Updater {
     let esp = dir.join("esp");
     std::fs::create_dir_all(esp.join("loader/entries")).unwrap();
     std::fs::write(esp.join("loader/entries/village-kiosk-a.conf"), "slot a").unwrap();
@@ -116,7 +123,7 @@ fn terminal(dir: &Path) -> Updater {
 
 /// A TCP relay to `backend` that passes at most `budget` bytes from the server in all (then
 /// closes every connection), and counts what it passed.
-async fn relay(backend: std::net::SocketAddr, budget: u64) -> (String, Arc<AtomicU64>) {
+pub(crate) async fn relay(backend: std::net::SocketAddr, budget: u64) -> (String, Arc<AtomicU64>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let passed = Arc::new(AtomicU64::new(0));
@@ -157,7 +164,21 @@ async fn relay(backend: std::net::SocketAddr, budget: u64) -> (String, Arc<Atomi
     (url, passed)
 }
 
-fn client_via(url: &str, bo: &EmbeddedBackoffice, station: &str) -> CountyClient {
+/// Downloads on `t` through a relay that passes `budget` bytes, then cuts: the error.
+pub(crate) async fn cut_download(
+    t: &Updater,
+    bo: &EmbeddedBackoffice,
+    station: &str,
+    budget: u64,
+) -> UpdateError {
+    let backend = bo.url().trim_start_matches("http://").parse().unwrap();
+    let (cut_url, _) = relay(backend, budget).await;
+    t.download(&client_via(&cut_url, bo, station))
+        .await
+        .unwrap_err()
+}
+
+pub(crate) fn client_via(url: &str, bo: &EmbeddedBackoffice, station: &str) -> CountyClient {
     CountyClient::new(
         url,
         CountyAuth::DemoToken {
@@ -195,11 +216,7 @@ async fn a_staged_update_downloads_resumably_installs_and_its_rollback_is_report
 
     // The link drops after 1.5 MiB: the download stops with what arrived kept.
     let backend = bo.url().trim_start_matches("http://").parse().unwrap();
-    let (cut_url, _) = relay(backend, 3 << 19).await;
-    let err = t
-        .download(&client_via(&cut_url, &bo, "ST-PILOT"))
-        .await
-        .unwrap_err();
+    let err = cut_download(&t, &bo, "ST-PILOT", 3 << 19).await;
     assert!(
         matches!(err, UpdateError::Cut { ref file, .. } if file == "rootfs.img"),
         "{err}"
@@ -329,7 +346,7 @@ async fn a_file_changed_on_the_server_or_a_foreign_manifest_is_refused() {
     assert_eq!(other.state().unwrap().name(), "idle");
 }
 
-fn run(bin: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+pub(crate) fn run(bin: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
     let o = Command::new(bin).args(args).output().unwrap();
     (
         o.status.success(),
