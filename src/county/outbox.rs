@@ -1644,8 +1644,10 @@ mod tests {
         assert_eq!(idle_wake(now(), poll, Some(hb), &open), hb);
         // A poll that found the county unavailable blocks the link: wake when it reopens, if
         // that comes first.
-        let mut blocked = LinkState::default();
-        blocked.blocked_until = Some(now() + chrono::Duration::seconds(3));
+        let blocked = LinkState {
+            blocked_until: Some(now() + chrono::Duration::seconds(3)),
+            ..LinkState::default()
+        };
         assert_eq!(
             idle_wake(now(), poll, Some(hb), &blocked),
             now() + chrono::Duration::seconds(3)
