@@ -902,28 +902,33 @@ fn the_other_card_kinds_are_accepted() {
 
 /// Whether an on-screen element labelled `label` lies wholly inside the window, not just its
 /// centre (what a villager needs to see and tap it).
-fn wholly_on_screen(e: &Env, label: &str) -> bool {
-    let size = e.kiosk.window.window().size();
-    let scale = e.kiosk.window.window().scale_factor();
+pub(crate) fn wholly_on_screen(k: &Kiosk, label: &str) -> bool {
+    let size = k.window.window().size();
+    let scale = k.window.window().scale_factor();
     let (ww, wh) = (size.width as f32 / scale, size.height as f32 / scale);
-    headless::find(&e.kiosk, label).iter().any(|el| {
+    headless::find(k, label).iter().any(|el| {
         let (p, s) = (el.absolute_position(), el.size());
         p.x >= 0.0 && p.y >= 0.0 && p.x + s.width <= ww && p.y + s.height <= wh
     })
 }
 
-/// Landscape (1920x1080): the card page's reader graphic leaves room for the 帮办代办 button,
-/// a card error and every demo card, all wholly on the screen and tappable.
-#[test]
-fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
-    let e = env_with(
+/// The demo kiosk in landscape (1920x1080).
+fn landscape_env() -> Env {
+    env_with(
         DemoOptions::default(),
         KioskOptions {
             landscape: true,
             ..KioskOptions::default()
         },
         ManualClock::new(),
-    );
+    )
+}
+
+/// Landscape (1920x1080): the card page's reader graphic leaves room for the 帮办代办 button,
+/// a card error and every demo card, all wholly on the screen and tappable.
+#[test]
+fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
+    let e = landscape_env();
     assert!(e.kiosk.window.global::<Theme>().get_landscape());
     e.tap("点击屏幕开始办事");
     e.tap("社保");
@@ -956,7 +961,7 @@ fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
         }
         for label in labels {
             assert!(
-                wholly_on_screen(&e, label),
+                wholly_on_screen(&e.kiosk, label),
                 "{label:?} is not wholly on the landscape screen (large text {large}): {}",
                 e.screen_text()
             );
@@ -968,6 +973,24 @@ fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
     e.wait_page(Page::Card);
     e.tap("我是帮别人办（帮办代办）");
     e.wait_page(Page::Agent);
+}
+
+/// Every label wholly on the screen, in standard text and then in large text (switched on by
+/// tapping `large_text`).
+fn all_wholly_on_screen_in_both_text_sizes(e: &Env, large_text: &str, labels: &[String]) {
+    for large in [false, true] {
+        if large {
+            e.tap(large_text);
+            assert!(e.kiosk.window.global::<Theme>().get_large_text());
+        }
+        for label in labels {
+            assert!(
+                wholly_on_screen(&e.kiosk, label),
+                "{label:?} is not wholly on the screen (large text {large}): {}",
+                e.screen_text()
+            );
+        }
+    }
 }
 
 /// In the English UI (portrait) the life events' longer names wrap inside their buttons: every
@@ -991,33 +1014,14 @@ fn in_english_the_life_events_fit_on_the_home_screen() {
         events.iter().any(|t| t == "Retirement and old age"),
         "in English: {events:?}"
     );
-    for large in [false, true] {
-        if large {
-            e.tap("Large text");
-            assert!(e.kiosk.window.global::<Theme>().get_large_text());
-        }
-        for label in &events {
-            assert!(
-                wholly_on_screen(&e, label),
-                "{label:?} is not wholly on the portrait screen (large text {large}): {}",
-                e.screen_text()
-            );
-        }
-    }
+    all_wholly_on_screen_in_both_text_sizes(&e, "Large text", &events);
 }
 
 /// Landscape (1920x1080): after the helper's card is read, every relationship on the 帮办代办
 /// page is wholly on the screen and tappable, in standard and in large text.
 #[test]
 fn in_landscape_the_agent_page_fits_every_relationship_on_screen() {
-    let e = env_with(
-        DemoOptions::default(),
-        KioskOptions {
-            landscape: true,
-            ..KioskOptions::default()
-        },
-        ManualClock::new(),
-    );
+    let e = landscape_env();
     e.tap("点击屏幕开始办事");
     e.tap("社保");
     e.tap(ITEM);
@@ -1038,19 +1042,7 @@ fn in_landscape_the_agent_page_fits_every_relationship_on_screen() {
         .map(|r| r.to_string())
         .collect();
     assert_eq!(relationships.len(), 8, "{relationships:?}");
-    for large in [false, true] {
-        if large {
-            e.tap("大字");
-            assert!(e.kiosk.window.global::<Theme>().get_large_text());
-        }
-        for label in &relationships {
-            assert!(
-                wholly_on_screen(&e, label),
-                "{label:?} is not wholly on the landscape screen (large text {large}): {}",
-                e.screen_text()
-            );
-        }
-    }
+    all_wholly_on_screen_in_both_text_sizes(&e, "大字", &relationships);
     e.tap("其他亲属");
     e.wait_page(Page::Card);
 }
