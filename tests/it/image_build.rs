@@ -170,6 +170,19 @@ fn missing_disk_tool() -> Option<&'static str> {
     .find(|t| !have(t))
 }
 
+/// Whether the disk tools `make-disk` needs are installed; says which is missing if not.
+fn disk_tools_installed() -> bool {
+    match missing_disk_tool() {
+        None => true,
+        Some(tool) => {
+            eprintln!(
+                "skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)"
+            );
+            false
+        }
+    }
+}
+
 /// Small trees for `make-disk`: a root with a marker file, a data tree, a stand-in kernel,
 /// initrd and systemd-boot (make-disk copies them as bytes; their content is checked on the ESP).
 struct DiskInputs {
@@ -228,10 +241,7 @@ fn run_ok(command: &str, args: &[&str]) -> String {
 
 #[test]
 fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
-    if let Some(tool) = missing_disk_tool() {
-        eprintln!(
-            "skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)"
-        );
+    if !disk_tools_installed() {
         return;
     }
     let inputs = DiskInputs::new();
@@ -342,10 +352,7 @@ fn make_disk_writes_the_ab_layout_with_a_blessed_entry_for_slot_a() {
 
 #[test]
 fn make_disk_refuses_a_data_partition_no_larger_than_a_slot_and_writes_no_disk() {
-    if let Some(tool) = missing_disk_tool() {
-        eprintln!(
-            "skipped: {tool} is not installed (apt-get install mtools dosfstools e2fsprogs fdisk)"
-        );
+    if !disk_tools_installed() {
         return;
     }
     let inputs = DiskInputs::new();

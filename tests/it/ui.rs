@@ -954,19 +954,7 @@ fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
         "拿走证件",
     ];
     // Standard text, then 长辈大字 (every text a quarter larger).
-    for large in [false, true] {
-        if large {
-            e.tap("大字");
-            assert!(e.kiosk.window.global::<Theme>().get_large_text());
-        }
-        for label in labels {
-            assert!(
-                wholly_on_screen(&e.kiosk, label),
-                "{label:?} is not wholly on the landscape screen (large text {large}): {}",
-                e.screen_text()
-            );
-        }
-    }
+    all_wholly_on_screen_in_both_text_sizes(&e, "大字", &labels);
     e.tap("放演示身份证");
     e.wait_page(Page::Form);
     e.tap("返回");
@@ -977,13 +965,13 @@ fn in_landscape_the_card_page_fits_its_buttons_and_error_on_screen() {
 
 /// Every label wholly on the screen, in standard text and then in large text (switched on by
 /// tapping `large_text`).
-fn all_wholly_on_screen_in_both_text_sizes(e: &Env, large_text: &str, labels: &[String]) {
+fn all_wholly_on_screen_in_both_text_sizes(e: &Env, large_text: &str, labels: &[impl AsRef<str>]) {
     for large in [false, true] {
         if large {
             e.tap(large_text);
             assert!(e.kiosk.window.global::<Theme>().get_large_text());
         }
-        for label in labels {
+        for label in labels.iter().map(AsRef::as_ref) {
             assert!(
                 wholly_on_screen(&e.kiosk, label),
                 "{label:?} is not wholly on the screen (large text {large}): {}",
